@@ -1,0 +1,10 @@
+// runtable's public API: exactly what DESIGN.md's contract names, and nothing of the internals.
+
+export type { CallOptions, OneWay, Remote } from './calls/proxy.js';
+export { oneway, withOptions } from './calls/proxy.js';
+export type { ErrorCode, RemoteErrorInfo } from './errors.js';
+export { RuntableError } from './errors.js';
+export type { Entry, TableEvent } from './naming/entry.js';
+export type { Registration } from './registration.js';
+export type { ConnectOptions, RegisterOptions, Table, WatchOptions } from './table.js';
+export { connect } from './table.js';

@@ -1,0 +1,268 @@
+// A process's control connection to its table's broker. It survives broker restarts: it
+// reconnects with backoff (starting a new broker if allowed), registers the process's monikers
+// again and resumes its watches, so owners and watchers never notice more than a pause.
+
+import { RuntableError } from '../errors.js';
+import { Connection, type RequestOptions } from '../wire/connection.js';
+import {
+  Kind,
+  type Message,
+  type Register,
+  type ReplyValues,
+  type Request,
+  type TableEventType,
+  type Unnumbered,
+  type WireEntry,
+} from '../wire/protocol.js';
+import { toEntries, toEntry } from '../wire/validate.js';
+import { reachBroker } from './broker-start.js';
+
+/** Reconnection waits start here and double up to the cap. */
+const RECONNECT_FIRST_DELAY_MS = 10;
+const RECONNECT_MAX_DELAY_MS = 1000;
+
+export interface LinkOptions {
+  dir: string;
+  autoStart: boolean;
+  timeout: number;
+  brokerIdleMs?: number;
+}
+
+/** A moniker this process owns, as the link needs it to register it again. */
+export interface OwnedName {
+  readonly moniker: string;
+  /** The Register message that restores the entry as it was. */
+  registration(): Unnumbered<Register>;
+  /** The broker accepted it again. */
+  restored(entry: WireEntry): void;
+  /** The moniker is no longer this process's: replaced, taken during a restart, or the table is gone. */
+  lost(reason: RuntableError): void;
+}
+
+/** The receiving end of a watch. */
+export interface WatchSink {
+  readonly prefix: string;
+  /** The entries under the prefix now: first at start, again after each broker restart. */
+  snapshot(entries: WireEntry[], resumed: boolean): void;
+  event(type: TableEventType, entry: WireEntry): void;
+  /** The watch cannot go on (the table went away for good). */
+  fail(error: RuntableError): void;
+}
+
+interface Route {
+  sink: WatchSink;
+  /** Events held until the snapshot is delivered; undefined once it is. */
+  early: [TableEventType, WireEntry][] | undefined;
+}
+
+export class BrokerLink {
+  readonly #options: LinkOptions;
+  #connection: Connection | undefined;
+  /** Settles when a connection is usable again; undefined while connected. */
+  #reconnecting: Promise<Connection> | undefined;
+  #closing = false;
+  readonly #owned = new Map<string, OwnedName>();
+  readonly #watches = new Map<WatchSink, number>();
+  /** Watch id on the current connection to its sink. */
+  readonly #routes = new Map<number, Route>();
+
+  private constructor(options: LinkOptions) {
+    this.#options = options;
+  }
+
+  static async open(options: LinkOptions): Promise<BrokerLink> {
+    const link = new BrokerLink(options);
+    link.#attach(await link.#dial());
+    return link;
+  }
+
+  /** Pid of the broker currently connected, 0 while reconnecting. */
+  get brokerPid(): number {
+    return this.#connection?.peerPid ?? 0;
+  }
+
+  async request<R extends Request>(message: Unnumbered<R>, options?: RequestOptions): Promise<ReplyValues[R['kind']]> {
+    // A request cut off by a broker restart never took effect in the new broker: send it again once.
+    for (let attempt = 0; ; attempt++) {
+      const connection = await this.#connected();
+      try {
+        return await connection.request<R>(message, options);
+      } catch (error) {
+        if (attempt > 0 || !connection.closed || (error as RuntableError).code !== 'TABLE_UNAVAILABLE') throw error;
+      }
+    }
+  }
+
+  async register(name: OwnedName, message: Unnumbered<Register>): Promise<WireEntry> {
+    const entry = toEntry(await this.request<Register>(message));
+    this.#owned.set(name.moniker, name);
+    return entry;
+  }
+
+  disown(moniker: string): void {
+    this.#owned.delete(moniker);
+  }
+
+  async watch(sink: WatchSink): Promise<void> {
+    const connection = await this.#connected();
+    this.#watches.set(sink, 0);
+    await this.#startWatch(connection, sink, false);
+  }
+
+  async unwatch(sink: WatchSink): Promise<void> {
+    const id = this.#watches.get(sink);
+    this.#watches.delete(sink);
+    if (id === undefined) return;
+    this.#routes.delete(id);
+    const connection = this.#connection;
+    if (connection && !connection.closed) {
+      await connection.request({ kind: Kind.Unwatch, watch: id }).catch(() => {});
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#connection?.close();
+    this.#connection = undefined;
+  }
+
+  async #connected(): Promise<Connection> {
+    if (this.#connection && !this.#connection.closed) return this.#connection;
+    if (this.#closing) throw new RuntableError('TABLE_UNAVAILABLE', 'the table is closed');
+    const reconnecting = this.#reconnecting ?? this.#startReconnecting();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new RuntableError('TABLE_UNAVAILABLE', `the broker of ${this.#options.dir} is not back yet`)),
+        this.#options.timeout,
+      );
+      timer.unref();
+    });
+    try {
+      return await Promise.race([reconnecting, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #dial(): Promise<Connection> {
+    const transport = await reachBroker(this.#options.dir, {
+      autoStart: this.#options.autoStart,
+      timeout: this.#options.timeout,
+      ...(this.#options.brokerIdleMs === undefined ? {} : { idleMs: this.#options.brokerIdleMs }),
+    });
+    return Connection.connect(transport, {
+      goneCode: 'TABLE_UNAVAILABLE',
+      peerName: 'the broker',
+      timeout: this.#options.timeout,
+    });
+  }
+
+  #attach(connection: Connection): void {
+    this.#connection = connection;
+    connection.onMessage = (message) => this.#notice(message);
+    connection.onClose = () => {
+      if (this.#connection !== connection) return;
+      this.#connection = undefined;
+      this.#routes.clear();
+      if (!this.#closing) this.#startReconnecting();
+    };
+  }
+
+  #startReconnecting(): Promise<Connection> {
+    const reconnecting = this.#reconnect().finally(() => {
+      if (this.#reconnecting === reconnecting) this.#reconnecting = undefined;
+    });
+    // Nobody may be waiting on it; its failure is reported to owners and watchers instead.
+    reconnecting.catch(() => {});
+    this.#reconnecting = reconnecting;
+    return reconnecting;
+  }
+
+  async #reconnect(): Promise<Connection> {
+    let delay = 0;
+    for (;;) {
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.#closing) throw new RuntableError('TABLE_UNAVAILABLE', 'the table is closed');
+      let connection: Connection;
+      try {
+        connection = await this.#dial();
+      } catch (error) {
+        if ((error as RuntableError).code === 'ACCESS_DENIED') {
+          this.#giveUp(error as RuntableError);
+          throw error;
+        }
+        delay = Math.min(Math.max(RECONNECT_FIRST_DELAY_MS, delay * 2), RECONNECT_MAX_DELAY_MS);
+        continue;
+      }
+      try {
+        await this.#restore(connection);
+      } catch {
+        connection.close();
+        delay = Math.min(Math.max(RECONNECT_FIRST_DELAY_MS, delay * 2), RECONNECT_MAX_DELAY_MS);
+        continue;
+      }
+      this.#attach(connection);
+      if (connection.closed) continue;
+      return connection;
+    }
+  }
+
+  /** Registers every owned moniker again, then resumes every watch, on a fresh connection. */
+  async #restore(connection: Connection): Promise<void> {
+    connection.onMessage = (message) => this.#notice(message);
+    await Promise.all(
+      [...this.#owned.values()].map(async (name) => {
+        try {
+          name.restored(toEntry(await connection.request<Register>(name.registration())));
+        } catch (error) {
+          if ((error as RuntableError).code !== 'ALREADY_REGISTERED') throw error;
+          // Another owner took the name while the broker was away.
+          this.#owned.delete(name.moniker);
+          name.lost(error as RuntableError);
+        }
+      }),
+    );
+    // Owners register first, so a watcher's snapshot already holds the entries that came back.
+    await Promise.all([...this.#watches.keys()].map((sink) => this.#startWatch(connection, sink, true)));
+  }
+
+  async #startWatch(connection: Connection, sink: WatchSink, resumed: boolean): Promise<void> {
+    let route: Route | undefined;
+    const snapshot = await connection.request(
+      { kind: Kind.Watch, prefix: sink.prefix },
+      {
+        numbered: (id) => {
+          route = { sink, early: [] };
+          this.#watches.set(sink, id);
+          this.#routes.set(id, route);
+        },
+      },
+    );
+    if (!route || !this.#watches.has(sink)) return;
+    sink.snapshot(toEntries(snapshot), resumed);
+    // Events that arrived in the same read as the snapshot's reply were held back until now.
+    const early = route.early;
+    route.early = undefined;
+    for (const [type, entry] of early ?? []) sink.event(type, entry);
+  }
+
+  #notice(message: Message): void {
+    if (message.kind === Kind.TableEvent) {
+      const route = this.#routes.get(message.watch);
+      if (route?.early) route.early.push([message.type, message.entry]);
+      else route?.sink.event(message.type, message.entry);
+    } else if (message.kind === Kind.Lost) {
+      const name = this.#owned.get(message.moniker);
+      this.#owned.delete(message.moniker);
+      name?.lost(new RuntableError('ALREADY_REGISTERED', `${message.moniker} was taken over by another owner`));
+    }
+  }
+
+  #giveUp(error: RuntableError): void {
+    for (const name of this.#owned.values()) name.lost(error);
+    this.#owned.clear();
+    for (const sink of this.#watches.keys()) sink.fail(error);
+    this.#watches.clear();
+  }
+}

@@ -1,0 +1,180 @@
+// Finds the table's broker, or starts one. Many processes may race to start it over a stale
+// socket; an atomic mkdir lock that records its holder's pid settles the race, and the socket
+// file is probed before it is removed, so a live broker is never robbed of its name.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RuntableError } from '../errors.js';
+import { brokerLockPath, brokerLogPath, brokerSocketPath } from '../transport/paths.js';
+import type { Transport } from '../transport/transport.js';
+import { connectUnix } from '../transport/unix.js';
+import { MAX_CONTROL_FRAME_BYTES } from './broker.js';
+
+/** A lock with no pid file yet is stale after this long (its maker died between two syscalls). */
+const STALE_LOCK_MS = 5000;
+/** The broker log is set aside as broker.log.1 when it grows past this at start. */
+const MAX_LOG_BYTES = 1024 * 1024;
+/** Waiting for another process's start: how often to look again. */
+const POLL_MS = 10;
+
+export interface BrokerStartOptions {
+  autoStart: boolean;
+  /** Overall deadline for finding or starting the broker, ms. */
+  timeout: number;
+  /** Passed to a broker this call starts. */
+  idleMs?: number;
+}
+
+/** Returns a transport connected to the table's broker, starting the broker if allowed. */
+export async function reachBroker(dir: string, options: BrokerStartOptions): Promise<Transport> {
+  const socket = brokerSocketPath(dir);
+  const deadline = Date.now() + options.timeout;
+  for (;;) {
+    const transport = await probe(socket, options.timeout);
+    if (transport) return transport;
+    if (!options.autoStart) {
+      throw new RuntableError(
+        'TABLE_UNAVAILABLE',
+        `no broker runs for table ${dir}; start one with "runtable broker start" or connect with autoStart`,
+      );
+    }
+    if (tryLock(dir)) {
+      try {
+        const raced = await probe(socket, options.timeout);
+        if (raced) return raced;
+        await spawnBroker(dir, options);
+      } finally {
+        unlock(dir);
+      }
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new RuntableError(
+        'TABLE_UNAVAILABLE',
+        `timed out waiting for another process to start the broker of ${dir}; see ${brokerLogPath(dir)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+/** Connects if a broker listens; undefined if the socket is missing or stale. */
+async function probe(socket: string, timeout: number): Promise<Transport | undefined> {
+  try {
+    return await connectUnix(socket, { maxFrameBytes: MAX_CONTROL_FRAME_BYTES, timeout });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return undefined;
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new RuntableError('ACCESS_DENIED', `cannot connect to ${socket}: permission denied`, { cause: error });
+    }
+    throw new RuntableError('TABLE_UNAVAILABLE', `cannot connect to ${socket}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function tryLock(dir: string): boolean {
+  const lock = brokerLockPath(dir);
+  try {
+    fs.mkdirSync(lock, { mode: 0o700 });
+    fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  if (isStale(lock)) {
+    // Rename first: removal is then of a directory nobody else can be taking at the same time.
+    const aside = `${lock}.stale-${process.pid}-${Date.now()}`;
+    try {
+      fs.renameSync(lock, aside);
+      fs.rmSync(aside, { recursive: true, force: true });
+    } catch {
+      // Someone else broke it first.
+    }
+  }
+  return false;
+}
+
+function isStale(lock: string): boolean {
+  try {
+    const pid = Number(fs.readFileSync(path.join(lock, 'pid'), 'utf8'));
+    return !isAlive(pid);
+  } catch {
+    try {
+      return Date.now() - fs.statSync(lock).mtimeMs > STALE_LOCK_MS;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function unlock(dir: string): void {
+  fs.rmSync(brokerLockPath(dir), { recursive: true, force: true });
+}
+
+/** The command that runs broker-main: from dist with plain node, or from src through tsx. */
+function brokerCommand(): string[] {
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.ts')) {
+    return ['--import', import.meta.resolve('tsx'), path.join(path.dirname(self), 'broker-main.ts')];
+  }
+  return [path.join(path.dirname(self), 'broker-main.js')];
+}
+
+async function spawnBroker(dir: string, options: BrokerStartOptions): Promise<void> {
+  const socket = brokerSocketPath(dir);
+  // Under the lock and after a failed probe, a socket file left here belongs to a dead broker.
+  fs.rmSync(socket, { force: true });
+  const logPath = brokerLogPath(dir);
+  try {
+    if (fs.statSync(logPath).size > MAX_LOG_BYTES) fs.renameSync(logPath, `${logPath}.1`);
+  } catch {
+    // No log yet.
+  }
+  const logFd = fs.openSync(logPath, 'a', 0o600);
+  const args = [...brokerCommand(), '--dir', dir];
+  if (options.idleMs !== undefined) args.push('--idle-ms', String(options.idleMs));
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'ipc'],
+    cwd: dir,
+  });
+  fs.closeSync(logFd);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new RuntableError('TABLE_UNAVAILABLE', `the broker did not start in ${options.timeout} ms; see ${logPath}`),
+      );
+    }, options.timeout);
+    timer.unref();
+    child.once('message', (message: unknown) => {
+      clearTimeout(timer);
+      if (message === 'ready') resolve();
+      else {
+        const reason = (message as { error?: string })?.error ?? 'unknown reason';
+        reject(new RuntableError('TABLE_UNAVAILABLE', `the broker failed to start: ${reason}; see ${logPath}`));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new RuntableError('TABLE_UNAVAILABLE', `the broker exited at start (code ${code}); see ${logPath}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  if (child.connected) child.disconnect();
+  child.unref();
+}

@@ -1,0 +1,234 @@
+// The broker: a thin shell that accepts control connections and feeds their requests to the
+// ObjectTable. It serves naming only; calls never pass through it. When a connection closes,
+// every entry that connection owned leaves the table in the same tick.
+
+import fs from 'node:fs';
+import { RuntableError } from '../errors.js';
+import { brokerSocketPath, checkSocketPath } from '../transport/paths.js';
+import type { Listener } from '../transport/transport.js';
+import { listenUnix } from '../transport/unix.js';
+import { encode } from '../wire/codec.js';
+import { Connection } from '../wire/connection.js';
+import { type BrokerStatus, Kind, type Message, PROTOCOL_VERSION, type WireEntry } from '../wire/protocol.js';
+import { checkMoniker, checkPrefix } from './moniker.js';
+import { ObjectTable, type OwnerId } from './object-table.js';
+
+/** Control messages are small; anything larger is a broken or hostile peer. */
+export const MAX_CONTROL_FRAME_BYTES = 1024 * 1024;
+/** Encoded size of one entry's metadata. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+/** Methods one entry may list. */
+export const MAX_METHODS_PER_ENTRY = 1024;
+/** Monikers one control connection may hold. */
+export const MAX_MONIKERS_PER_OWNER = 100_000;
+/** Watches one control connection may keep open. */
+export const MAX_WATCHES_PER_CONNECTION = 1024;
+/** A broker with no connections for this long exits. */
+export const DEFAULT_IDLE_EXIT_MS = 30_000;
+
+export interface BrokerOptions {
+  dir: string;
+  /** Exit after this many ms with no connections; 0 never exits on its own. */
+  idleMs?: number;
+  /** Called when the broker stops on its own (idle). */
+  onIdle?: () => void;
+  log?: (line: string) => void;
+}
+
+export interface Broker {
+  readonly address: string;
+  readonly table: ObjectTable;
+  close(): Promise<void>;
+}
+
+export async function startBroker(options: BrokerOptions): Promise<Broker> {
+  const log = options.log ?? (() => {});
+  const idleMs = options.idleMs ?? DEFAULT_IDLE_EXIT_MS;
+  const table = new ObjectTable();
+  const connections = new Map<OwnerId, Connection>();
+  const startedAt = Date.now();
+  let nextOwner = 1;
+  let idleTimer: NodeJS.Timeout | undefined;
+
+  const armIdle = () => {
+    if (idleMs <= 0 || connections.size > 0 || idleTimer) return;
+    idleTimer = setTimeout(() => {
+      log(`idle for ${idleMs} ms with no connections; exiting`);
+      options.onIdle?.();
+    }, idleMs);
+  };
+
+  const status = (): BrokerStatus => ({
+    pid: process.pid,
+    uptime: Date.now() - startedAt,
+    entries: table.size,
+    connections: connections.size,
+    dir: options.dir,
+    version: PROTOCOL_VERSION,
+  });
+
+  const address = brokerSocketPath(options.dir);
+  checkSocketPath(address);
+  let listener: Listener;
+  try {
+    listener = await listenUnix(
+      address,
+      (transport) => {
+        Connection.accept(transport, { goneCode: 'TABLE_UNAVAILABLE', peerName: 'client', timeout: 30_000 }).then(
+          (connection) => {
+            const owner = nextOwner++;
+            connections.set(owner, connection);
+            clearTimeout(idleTimer);
+            idleTimer = undefined;
+            const session = new Session(owner, connection, table, connections, status, log);
+            connection.onMessage = (message) => session.handle(message);
+            connection.onClose = () => {
+              session.end();
+              connections.delete(owner);
+              armIdle();
+            };
+          },
+          (error: Error) => log(`handshake failed: ${error.message}`),
+        );
+      },
+      { maxFrameBytes: MAX_CONTROL_FRAME_BYTES },
+    );
+  } catch (error) {
+    throw new RuntableError('TABLE_UNAVAILABLE', `broker cannot listen on ${address}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  // Remember which file is ours: on exit we remove the socket only if nobody replaced it since.
+  const ino = fs.statSync(address).ino;
+  log(`broker ${process.pid} listening on ${address} (idle exit ${idleMs} ms)`);
+  armIdle();
+
+  return {
+    address,
+    table,
+    async close() {
+      clearTimeout(idleTimer);
+      for (const connection of connections.values()) connection.close();
+      await listener.close();
+      try {
+        if (fs.statSync(address).ino === ino) fs.unlinkSync(address);
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+/** One control connection: its watches, and the requests it may make. */
+class Session {
+  readonly #watches = new Map<number, () => void>();
+
+  constructor(
+    readonly owner: OwnerId,
+    readonly connection: Connection,
+    readonly table: ObjectTable,
+    readonly connections: Map<OwnerId, Connection>,
+    readonly status: () => BrokerStatus,
+    readonly log: (line: string) => void,
+  ) {}
+
+  handle(message: Message): void {
+    if (!('id' in message)) {
+      this.connection.replyError(
+        0,
+        new RuntableError('PROTOCOL', `the broker does not take messages of kind ${message.kind}`),
+      );
+      return;
+    }
+    try {
+      this.connection.reply(message.id, this.#answer(message));
+    } catch (error) {
+      if (!(error instanceof RuntableError)) throw error;
+      this.connection.replyError(message.id, error);
+    }
+  }
+
+  end(): void {
+    for (const stop of this.#watches.values()) stop();
+    this.#watches.clear();
+    const revoked = this.table.revokeOwner(this.owner);
+    if (revoked.length > 0) this.log(`pid ${this.connection.peerPid} left; revoked ${revoked.length} entries`);
+  }
+
+  #answer(message: Message & { id: number }): unknown {
+    const { table, owner } = this;
+    switch (message.kind) {
+      case Kind.Register: {
+        checkMoniker(message.moniker);
+        checkSocketPath(message.endpoint);
+        if (message.methods.length > MAX_METHODS_PER_ENTRY) {
+          throw new RuntableError('BAD_ARGUMENT', `an entry may list at most ${MAX_METHODS_PER_ENTRY} methods`);
+        }
+        const metadataBytes = encode(message.metadata).length;
+        if (metadataBytes > MAX_METADATA_BYTES) {
+          throw new RuntableError(
+            'BAD_ARGUMENT',
+            `metadata is ${metadataBytes} bytes encoded; the limit is ${MAX_METADATA_BYTES}. Keep large data behind a method`,
+          );
+        }
+        if (table.ownedBy(owner) >= MAX_MONIKERS_PER_OWNER) {
+          throw new RuntableError('BAD_ARGUMENT', `one connection may hold at most ${MAX_MONIKERS_PER_OWNER} monikers`);
+        }
+        const now = new Date();
+        const entry: WireEntry = {
+          moniker: message.moniker,
+          pid: this.connection.peerPid,
+          endpoint: message.endpoint,
+          object: message.object,
+          methods: message.methods,
+          metadata: message.metadata,
+          registeredAt: message.registeredAt ?? now,
+          changedAt: message.changedAt ?? now,
+        };
+        const result = table.register(owner, entry, { replace: message.replace === true });
+        if (result.replaced) {
+          this.connections.get(result.replaced.owner)?.send({ kind: Kind.Lost, moniker: message.moniker });
+        }
+        return result.entry;
+      }
+      case Kind.Revoke:
+        return table.revoke(owner, message.moniker) !== undefined;
+      case Kind.List:
+        checkPrefix(message.prefix);
+        return table.list(message.prefix);
+      case Kind.Lookup:
+        checkMoniker(message.moniker);
+        return table.lookup(message.moniker) ?? null;
+      case Kind.Touch:
+        return table.touch(owner, message.moniker, new Date(), message.metadata);
+      case Kind.Watch: {
+        checkPrefix(message.prefix);
+        if (this.#watches.size >= MAX_WATCHES_PER_CONNECTION) {
+          throw new RuntableError(
+            'BAD_ARGUMENT',
+            `one connection may keep at most ${MAX_WATCHES_PER_CONNECTION} watches`,
+          );
+        }
+        const watch = message.id;
+        this.#watches.get(watch)?.();
+        // The snapshot is taken and the watcher added in the same tick, so no event falls between.
+        const snapshot = table.list(message.prefix);
+        const stop = table.watch(message.prefix, (type, entry) =>
+          this.connection.send({ kind: Kind.TableEvent, watch, type, entry }),
+        );
+        this.#watches.set(watch, stop);
+        return snapshot;
+      }
+      case Kind.Unwatch: {
+        const stop = this.#watches.get(message.watch);
+        this.#watches.delete(message.watch);
+        stop?.();
+        return stop !== undefined;
+      }
+      case Kind.Status:
+        return this.status();
+      default:
+        throw new RuntableError('PROTOCOL', `the broker does not take messages of kind ${message.kind}`);
+    }
+  }
+}

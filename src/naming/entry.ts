@@ -1,0 +1,36 @@
+// The public face of a table entry: what list, lookup and watch hand to users. The wire form
+// carries the endpoint address as well, which only the call machinery needs.
+
+import type { TableEventType, WireEntry } from '../wire/protocol.js';
+
+export interface Entry {
+  moniker: string;
+  /** Process id of the owner. */
+  pid: number;
+  methods: string[];
+  metadata: Record<string, unknown>;
+  registeredAt: Date;
+  /** Last registration or touch (COM's NoteChangeTime). */
+  changedAt: Date;
+}
+
+export interface TableEvent {
+  type: TableEventType;
+  entry: Entry;
+}
+
+export function toPublicEntry(wire: WireEntry): Entry {
+  return {
+    moniker: wire.moniker,
+    pid: wire.pid,
+    methods: [...wire.methods],
+    metadata: wire.metadata,
+    registeredAt: wire.registeredAt,
+    changedAt: wire.changedAt,
+  };
+}
+
+/** Same owner, same object: the entry survived (a broker restart, say), whatever its dates. */
+export function sameRegistration(a: WireEntry, b: WireEntry): boolean {
+  return a.pid === b.pid && a.endpoint === b.endpoint && a.object === b.object;
+}

@@ -1,0 +1,148 @@
+// One table.watch(): an async iterator of table events. It keeps the view its consumer has
+// seen, so that after a broker restart it reports only what really changed: an entry whose
+// owner is still alive is given a grace period to be registered again before it counts as gone.
+
+import { RuntableError } from '../errors.js';
+import type { TableEventType, WireEntry } from '../wire/protocol.js';
+import type { BrokerLink, WatchSink } from './broker-link.js';
+import { isAlive } from './broker-start.js';
+import { sameRegistration, type TableEvent, toPublicEntry } from './entry.js';
+
+/** After a broker restart, how long a live owner has to register its entry again. */
+export const RESUME_GRACE_MS = 3000;
+/** Events a consumer may leave unread before the watch fails rather than grow without bound. */
+export const MAX_UNREAD_EVENTS = 100_000;
+
+export class WatchStream implements WatchSink, AsyncIterableIterator<TableEvent> {
+  readonly prefix: string;
+  readonly #link: BrokerLink;
+  readonly #signal: AbortSignal | undefined;
+  /** What the consumer has been told exists. */
+  readonly #seen = new Map<string, WireEntry>();
+  /** Entries missing after a restart whose owners may still register them again. */
+  readonly #awaiting = new Map<string, WireEntry>();
+  #graceTimer: NodeJS.Timeout | undefined;
+  readonly #unread: TableEvent[] = [];
+  #wake: (() => void) | undefined;
+  #started: Promise<void> | undefined;
+  #error: RuntableError | undefined;
+  #done = false;
+  readonly #onAbort = () => void this.return();
+
+  constructor(link: BrokerLink, prefix: string, signal?: AbortSignal) {
+    this.#link = link;
+    this.prefix = prefix;
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<TableEvent>> {
+    if (this.#signal?.aborted) await this.return();
+    if (!this.#done && !this.#started) {
+      this.#started = this.#link.watch(this);
+      try {
+        await this.#started;
+      } catch (error) {
+        await this.return();
+        throw error;
+      }
+    }
+    for (;;) {
+      const event = this.#unread.shift();
+      if (event) return { value: event, done: false };
+      if (this.#error) {
+        const error = this.#error;
+        this.#error = undefined;
+        await this.return();
+        throw error;
+      }
+      if (this.#done) return { value: undefined, done: true };
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  async return(): Promise<IteratorResult<TableEvent>> {
+    if (!this.#done) {
+      this.#done = true;
+      this.#unread.length = 0;
+      clearTimeout(this.#graceTimer);
+      this.#signal?.removeEventListener('abort', this.#onAbort);
+      this.#wakeUp();
+      await this.#link.unwatch(this);
+    }
+    return { value: undefined, done: true };
+  }
+
+  snapshot(entries: WireEntry[], resumed: boolean): void {
+    if (!resumed) {
+      for (const entry of entries) this.#emit('registered', entry);
+      return;
+    }
+    const present = new Map(entries.map((entry) => [entry.moniker, entry]));
+    for (const [moniker, old] of this.#seen) {
+      if (present.has(moniker)) continue;
+      if (isAlive(old.pid)) this.#awaiting.set(moniker, old);
+      else this.#emit('revoked', old);
+    }
+    for (const entry of entries) this.event('registered', entry);
+    if (this.#awaiting.size > 0) {
+      clearTimeout(this.#graceTimer);
+      this.#graceTimer = setTimeout(() => {
+        for (const old of this.#awaiting.values()) this.#emit('revoked', old);
+        this.#awaiting.clear();
+      }, RESUME_GRACE_MS);
+      this.#graceTimer.unref();
+    }
+  }
+
+  event(type: TableEventType, entry: WireEntry): void {
+    this.#awaiting.delete(entry.moniker);
+    const seen = this.#seen.get(entry.moniker);
+    if (type === 'registered' && seen) {
+      // Known already: the same registration coming back after a restart is no news, unless it
+      // changed meanwhile; a different owner under the same name is a revoke and a register.
+      if (sameRegistration(seen, entry)) {
+        if (seen.changedAt.getTime() !== entry.changedAt.getTime()) this.#emit('changed', entry);
+        else this.#seen.set(entry.moniker, entry);
+        return;
+      }
+      this.#emit('revoked', seen);
+    }
+    if (type === 'revoked' && !seen) return;
+    this.#emit(type, entry);
+  }
+
+  fail(error: RuntableError): void {
+    this.#error = error;
+    this.#wakeUp();
+  }
+
+  #emit(type: TableEventType, entry: WireEntry): void {
+    if (this.#done) return;
+    if (type === 'revoked') this.#seen.delete(entry.moniker);
+    else this.#seen.set(entry.moniker, entry);
+    if (this.#unread.length >= MAX_UNREAD_EVENTS) {
+      this.fail(
+        new RuntableError(
+          'BAD_ARGUMENT',
+          `watch of "${this.prefix}" has ${MAX_UNREAD_EVENTS} unread events; read faster`,
+        ),
+      );
+      return;
+    }
+    this.#unread.push({ type, entry: toPublicEntry(entry) });
+    this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}

@@ -1,0 +1,230 @@
+// A process's view of one running object table: connect() gives a Table, through which the
+// process registers objects (as an owner) and finds and calls others (as a client). Naming goes
+// to the broker; calls go straight to the owner's endpoint.
+
+import { Endpoint } from './calls/endpoint.js';
+import { exposedMethods } from './calls/exposure.js';
+import { Peers } from './calls/peers.js';
+import { createRemote, type Remote, type Target } from './calls/proxy.js';
+import { RuntableError } from './errors.js';
+import { BrokerLink } from './naming/broker-link.js';
+import { type Entry, type TableEvent, toPublicEntry } from './naming/entry.js';
+import { checkMoniker, checkPrefix } from './naming/moniker.js';
+import { WatchStream } from './naming/watch-stream.js';
+import { Registration, type RegistrationHost } from './registration.js';
+import { prepareTableDir, resolveTableDir } from './transport/paths.js';
+import { type BrokerStatus, Kind, type Status, type WireEntry } from './wire/protocol.js';
+import { toEntries, toEntry } from './wire/validate.js';
+
+/** Default for connecting and for calls without a timeout of their own, ms. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+export interface ConnectOptions {
+  /** The table directory; else RUNTABLE_DIR, else $XDG_RUNTIME_DIR/runtable, else a tmpdir one. */
+  dir?: string;
+  /** Start a broker when none runs; default true. */
+  autoStart?: boolean;
+  /** ms for connecting and for calls without their own; default 30000. */
+  timeout?: number;
+  /** Idle exit of a broker this process starts, ms; default 30000 (or RUNTABLE_BROKER_IDLE_MS). */
+  brokerIdleTimeout?: number;
+  /** Ask owners for remote stacks and send our own; default from RUNTABLE_DEBUG. */
+  debug?: boolean;
+}
+
+export interface RegisterOptions {
+  /** Small JSON data shown by list, ls and the viewer. */
+  metadata?: Record<string, unknown>;
+  /** Take the moniker from its live owner, which is told it was lost. */
+  replace?: boolean;
+  /** Wait in line for the moniker (hot standby). */
+  queue?: boolean;
+  /** Narrow the exposed methods to these names. */
+  expose?: string[];
+}
+
+export interface WatchOptions {
+  /** Aborting ends the iteration. */
+  signal?: AbortSignal;
+}
+
+export async function connect(options: ConnectOptions = {}): Promise<Table> {
+  const dir = resolveTableDir(options.dir);
+  prepareTableDir(dir);
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+  if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
+  const envIdle = process.env.RUNTABLE_BROKER_IDLE_MS;
+  const brokerIdleMs = options.brokerIdleTimeout ?? (envIdle ? Number(envIdle) : undefined);
+  const link = await BrokerLink.open({
+    dir,
+    autoStart: options.autoStart ?? true,
+    timeout,
+    ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
+  });
+  const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
+  return new Table(dir, link, timeout, debug);
+}
+
+export class Table implements AsyncDisposable {
+  /** The table directory this Table is connected to. */
+  readonly dir: string;
+  readonly #link: BrokerLink;
+  readonly #peers: Peers;
+  readonly #debug: boolean;
+  #endpoint: Promise<Endpoint> | undefined;
+  readonly #registrations = new Set<Registration>();
+  #closed = false;
+  readonly #host: RegistrationHost;
+
+  /** Use connect(). */
+  constructor(dir: string, link: BrokerLink, timeout: number, debug: boolean) {
+    this.dir = dir;
+    this.#link = link;
+    this.#peers = new Peers(timeout);
+    this.#debug = debug;
+    this.#host = {
+      touch: async (moniker, metadata) =>
+        toEntry(await this.#link.request({ kind: Kind.Touch, moniker, ...(metadata ? { metadata } : {}) })),
+      revoke: (registration) => this.#revoke(registration),
+      release: (registration) => this.#release(registration),
+    };
+  }
+
+  async register(moniker: string, object: object, options: RegisterOptions = {}): Promise<Registration> {
+    this.#assertOpen();
+    checkMoniker(moniker);
+    if (typeof object !== 'object' || object === null) {
+      throw new RuntableError('BAD_ARGUMENT', 'register needs an object whose methods it exposes');
+    }
+    if (options.queue) {
+      throw new RuntableError(
+        'BAD_ARGUMENT',
+        'queue is not supported yet; use replace, or retry on ALREADY_REGISTERED',
+      );
+    }
+    const metadata = options.metadata ?? {};
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new RuntableError('BAD_ARGUMENT', 'metadata must be a plain object');
+    }
+    const methods = exposedMethods(object, options.expose);
+    const endpoint = await this.#openEndpoint();
+    const objectId = endpoint.add(object, methods);
+    let registration: Registration | undefined;
+    try {
+      const message = {
+        kind: Kind.Register,
+        moniker,
+        endpoint: endpoint.address,
+        object: objectId,
+        methods,
+        metadata,
+        ...(options.replace ? { replace: true } : {}),
+      } as const;
+      // The link needs the Registration before the reply, to replay it if the broker restarts.
+      const placeholder: WireEntry = {
+        ...message,
+        pid: process.pid,
+        registeredAt: new Date(),
+        changedAt: new Date(),
+      };
+      registration = new Registration(this.#host, placeholder);
+      const entry = await this.#link.register(registration, message);
+      registration.restored(entry);
+    } catch (error) {
+      endpoint.remove(objectId);
+      throw error;
+    }
+    this.#registrations.add(registration);
+    return registration;
+  }
+
+  async list(prefix = ''): Promise<Entry[]> {
+    checkPrefix(prefix);
+    return toEntries(await this.#link.request({ kind: Kind.List, prefix })).map(toPublicEntry);
+  }
+
+  async lookup(moniker: string): Promise<Entry | undefined> {
+    const entry = await this.#lookup(moniker);
+    return entry ? toPublicEntry(entry) : undefined;
+  }
+
+  async isRunning(moniker: string): Promise<boolean> {
+    return (await this.#lookup(moniker)) !== undefined;
+  }
+
+  /** A proxy of the object registered under `moniker`; NOT_REGISTERED if there is none. */
+  async get<T = Record<string, (...args: unknown[]) => unknown>>(moniker: string): Promise<Remote<T>> {
+    const target = await this.#resolve(moniker);
+    return createRemote<T>(moniker, (m) => this.#resolve(m), this.#debug, target);
+  }
+
+  /** The entries under `prefix` now, as `registered` events, then every change as it happens. */
+  watch(prefix = '', options: WatchOptions = {}): AsyncIterableIterator<TableEvent> {
+    checkPrefix(prefix);
+    this.#assertOpen();
+    return new WatchStream(this.#link, prefix, options.signal);
+  }
+
+  /** The broker's own figures: pid, uptime, entries, connections. */
+  async status(): Promise<BrokerStatus> {
+    return this.#link.request<Status>({ kind: Kind.Status });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const registration of this.#registrations) registration.end();
+    this.#registrations.clear();
+    await this.#link.close();
+    this.#peers.close();
+    const endpoint = await this.#endpoint?.catch(() => undefined);
+    await endpoint?.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #lookup(moniker: string): Promise<WireEntry | undefined> {
+    checkMoniker(moniker);
+    const entry = await this.#link.request({ kind: Kind.Lookup, moniker });
+    return entry === null ? undefined : toEntry(entry);
+  }
+
+  async #resolve(moniker: string): Promise<Target> {
+    this.#assertOpen();
+    const entry = await this.#lookup(moniker);
+    if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
+    const connection = await this.#peers.connect(entry.endpoint, entry.pid);
+    return { connection, object: entry.object };
+  }
+
+  #openEndpoint(): Promise<Endpoint> {
+    if (!this.#endpoint) {
+      this.#endpoint = Endpoint.open({ dir: this.dir, debug: this.#debug });
+      this.#endpoint.catch(() => {
+        this.#endpoint = undefined;
+      });
+    }
+    return this.#endpoint;
+  }
+
+  async #revoke(registration: Registration): Promise<void> {
+    this.#link.disown(registration.moniker);
+    try {
+      if (!this.#closed) await this.#link.request({ kind: Kind.Revoke, moniker: registration.moniker });
+    } finally {
+      // Served until the broker stops handing it out, so no caller finds a name with nothing behind it.
+      this.#release(registration);
+    }
+  }
+
+  #release(registration: Registration): void {
+    this.#registrations.delete(registration);
+    void this.#endpoint?.then((endpoint) => endpoint.remove(registration.objectId));
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new RuntableError('TABLE_UNAVAILABLE', 'this table is closed');
+  }
+}

@@ -1,0 +1,110 @@
+// Where a table lives on disk, and the checks that keep other users out of it. All path
+// handling is here, so that a Windows port (named pipes under \\.\pipe\) is this file's work.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RuntableError } from '../errors.js';
+
+/**
+ * sockaddr_un.sun_path holds 108 bytes with the terminating NUL; Node 20 silently truncates a
+ * longer path and then binds or connects to the wrong name.
+ */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+export const BROKER_SOCKET = 'broker.sock';
+export const BROKER_LOCK = 'broker.lock';
+export const BROKER_LOG = 'broker.log';
+
+/** The table directory: the option, else RUNTABLE_DIR, else XDG_RUNTIME_DIR, else tmpdir. */
+export function resolveTableDir(option?: string): string {
+  if (option) return path.resolve(option);
+  const fromEnv = process.env.RUNTABLE_DIR;
+  if (fromEnv) return path.resolve(fromEnv);
+  const runtime = process.env.XDG_RUNTIME_DIR;
+  if (runtime) return path.join(runtime, 'runtable');
+  return path.join(os.tmpdir(), `runtable-${process.getuid?.() ?? 'user'}`);
+}
+
+/**
+ * Creates the directory (mode 0700) if needed and refuses one that another user could enter:
+ * a symlink, someone else's, or open to group or others.
+ */
+export function prepareTableDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new RuntableError('TABLE_UNAVAILABLE', `cannot create table directory ${dir}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const stat = fs.lstatSync(dir);
+  if (stat.isSymbolicLink()) {
+    throw new RuntableError(
+      'ACCESS_DENIED',
+      `table directory ${dir} is a symbolic link; point RUNTABLE_DIR at a real directory`,
+    );
+  }
+  if (!stat.isDirectory()) {
+    throw new RuntableError('ACCESS_DENIED', `table directory ${dir} is not a directory; remove it or choose another`);
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) {
+    throw new RuntableError(
+      'ACCESS_DENIED',
+      `table directory ${dir} belongs to uid ${stat.uid}, not to you (uid ${uid}); use a directory of your own (RUNTABLE_DIR)`,
+    );
+  }
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    throw new RuntableError(
+      'ACCESS_DENIED',
+      `table directory ${dir} is open to other users (mode ${mode}); run chmod 700 ${dir}`,
+    );
+  }
+}
+
+/** Throws if the path does not fit in a Unix socket address. */
+export function checkSocketPath(socketPath: string): void {
+  if (process.platform === 'win32') return;
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new RuntableError(
+      'TABLE_UNAVAILABLE',
+      `socket path ${socketPath} is ${bytes} bytes; Unix sockets allow ${MAX_SOCKET_PATH_BYTES}. Use a shorter table directory (RUNTABLE_DIR)`,
+    );
+  }
+}
+
+export function brokerSocketPath(dir: string): string {
+  return path.join(dir, BROKER_SOCKET);
+}
+
+export function brokerLockPath(dir: string): string {
+  return path.join(dir, BROKER_LOCK);
+}
+
+export function brokerLogPath(dir: string): string {
+  return path.join(dir, BROKER_LOG);
+}
+
+let endpointCounter = 0;
+
+/** A fresh socket path for an owner's endpoint: pid plus a counter keeps it unique and short. */
+export function endpointSocketPath(dir: string): string {
+  endpointCounter += 1;
+  return path.join(dir, `o${process.pid}-${endpointCounter}.sock`);
+}
+
+/**
+ * Runs `fn` with umask 0o177 so socket files are born 0600: chmod after listen would leave a
+ * window in which they are not.
+ */
+export async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
+  const previous = process.umask(0o177);
+  try {
+    return await fn();
+  } finally {
+    process.umask(previous);
+  }
+}

@@ -1,0 +1,33 @@
+// The small interface the core talks through. A transport moves whole frames between two
+// processes; it knows nothing of messages. Unix sockets implement it today (unix.ts); named
+// pipes, TCP or an in-memory pair would each be one more file.
+
+export interface Transport {
+  /** Queues a frame; frames queued in the same tick leave in one write. */
+  send(frame: Uint8Array): void;
+  /** Set once, right after the transport is made; called for every complete frame. */
+  onFrame: (frame: Buffer) => void;
+  /** Called when the byte stream can no longer be trusted (bad length); by default it closes. */
+  onStreamError: (error: Error) => void;
+  /** Called once when the transport closes, with the reason if it failed. */
+  onClose: (error?: Error) => void;
+  /** Bytes accepted by send() and not yet handed to the operating system. */
+  readonly pendingBytes: number;
+  readonly closed: boolean;
+  /**
+   * Closes and reports onClose at once. Frames still queued are dropped, unless `linger` is set:
+   * then they are written before the socket ends (to tell a peer why it is being dropped).
+   */
+  close(error?: Error, linger?: boolean): void;
+}
+
+export interface Listener {
+  /** Where peers connect: a socket path for Unix sockets. */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+export interface TransportOptions {
+  /** Frames announced larger than this are refused before allocation (FRAME_TOO_LARGE). */
+  maxFrameBytes: number;
+}

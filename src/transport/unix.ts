@@ -1,0 +1,168 @@
+// Transport over Unix domain sockets (named pipes on Windows would be a sibling of this file).
+// It frames, batches writes per tick and honours the socket's backpressure; it never decodes.
+
+import net from 'node:net';
+import { RuntableError } from '../errors.js';
+import { FrameReader, frameHeader } from '../wire/framing.js';
+import { checkSocketPath, withPrivateUmask } from './paths.js';
+import type { Listener, Transport, TransportOptions } from './transport.js';
+
+/** Frames smaller than this are copied into one buffer per flush; larger ones go by writev. */
+const COALESCE_LIMIT_BYTES = 64 * 1024;
+/** How long a closing socket may take to deliver its last frames. */
+const LINGER_MS = 1000;
+
+class SocketTransport implements Transport {
+  onFrame: (frame: Buffer) => void = () => {};
+  onStreamError: (error: Error) => void = (error) => this.close(error);
+  onClose: (error?: Error) => void = () => {};
+  readonly #socket: net.Socket;
+  readonly #reader: FrameReader;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #flushScheduled = false;
+  #closed = false;
+  #closeError: Error | undefined;
+
+  constructor(socket: net.Socket, options: TransportOptions) {
+    this.#socket = socket;
+    this.#reader = new FrameReader(options.maxFrameBytes);
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#reader.push(chunk, (frame) => {
+          if (!this.#closed) this.onFrame(frame);
+        });
+      } catch (error) {
+        this.onStreamError(error as Error);
+      }
+    });
+    socket.on('drain', () => this.#flush());
+    socket.on('error', (error) => {
+      this.#closeError ??= error;
+    });
+    socket.on('close', () => this.#finish());
+  }
+
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#socket.writableLength;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push(frameHeader(frame.length), frame);
+    this.#queuedBytes += frame.length + 4;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      // nextTick runs after the current microtasks drain, so replies produced by a burst of
+      // promise callbacks leave together.
+      process.nextTick(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
+    }
+  }
+
+  close(error?: Error, linger = false): void {
+    if (this.#closed) return;
+    this.#closeError ??= error;
+    if (linger && this.#queue.length > 0) {
+      this.#socket.end(Buffer.concat(this.#queue));
+      // A peer that never reads must not keep the socket alive.
+      setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      this.#socket.removeAllListeners('data');
+      this.#finish(false);
+      return;
+    }
+    this.#finish();
+  }
+
+  #flush(): void {
+    if (this.#closed || this.#queue.length === 0 || this.#socket.writableNeedDrain) return;
+    const queue = this.#queue;
+    const bytes = this.#queuedBytes;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (bytes <= COALESCE_LIMIT_BYTES) {
+      this.#socket.write(Buffer.concat(queue, bytes));
+      return;
+    }
+    this.#socket.cork();
+    for (const part of queue) this.#socket.write(part);
+    this.#socket.uncork();
+  }
+
+  #finish(destroy = true): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (destroy) this.#socket.destroy();
+    this.onClose(this.#closeError);
+  }
+}
+
+export function wrapSocket(socket: net.Socket, options: TransportOptions): Transport {
+  return new SocketTransport(socket, options);
+}
+
+/** Connects to a listening socket; rejects with TABLE_UNAVAILABLE-worthy errors left to the caller. */
+export function connectUnix(path: string, options: TransportOptions & { timeout: number }): Promise<Transport> {
+  checkSocketPath(path);
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ path });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new RuntableError('TIMEOUT', `connecting to ${path} took longer than ${options.timeout} ms`));
+    }, options.timeout);
+    timer.unref();
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(wrapSocket(socket, options));
+    });
+  });
+}
+
+/** Listens on `path` with a socket file of mode 0600. The path must be free (see paths.ts). */
+export async function listenUnix(
+  path: string,
+  onConnection: (transport: Transport) => void,
+  options: TransportOptions,
+): Promise<Listener> {
+  checkSocketPath(path);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    onConnection(wrapSocket(socket, options));
+  });
+  await withPrivateUmask(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => {
+          server.removeListener('error', reject);
+          resolve();
+        });
+      }),
+  );
+  return {
+    address: path,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}

@@ -1,0 +1,312 @@
+// A Connection speaks messages over a Transport: it encodes, validates what arrives, performs the
+// version handshake and matches replies to requests. It never retries anything, and when the
+// transport goes it rejects every request in flight at once.
+
+import { type ErrorCode, isErrorCode, RuntableError } from '../errors.js';
+import type { Transport } from '../transport/transport.js';
+import { decode, encode, reviveError } from './codec.js';
+import {
+  type ErrorRecord,
+  Kind,
+  type Message,
+  PROTOCOL_VERSION,
+  type ReplyValues,
+  type Request,
+  type Unnumbered,
+} from './protocol.js';
+import { toMessage } from './validate.js';
+
+/** How long a peer may take to say Hello or Welcome. */
+export const HANDSHAKE_TIMEOUT_MS = 5000;
+/** Request ids wrap here; far more than can ever be in flight. */
+const MAX_REQUEST_ID = 0x7fffffff;
+
+export interface ConnectionOptions {
+  /** Code for requests in flight when the connection drops (OBJECT_GONE, TABLE_UNAVAILABLE). */
+  goneCode: ErrorCode;
+  /** Said of the peer in messages: "owner 1234", "the broker". */
+  peerName: string;
+  /** Default timeout of requests, ms. */
+  timeout: number;
+}
+
+export interface RequestOptions {
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Told the request's id just before it is sent. */
+  numbered?: (id: number) => void;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  deadline: number;
+  /** Only for requests whose timeout differs from the connection's default. */
+  timer?: NodeJS.Timeout;
+  cleanup?: () => void;
+}
+
+export class Connection {
+  /** Messages that are not replies: requests for a server, notices for a client. */
+  onMessage: (message: Message) => void = () => {};
+  onClose: (error: RuntableError) => void = () => {};
+  peerPid = 0;
+
+  readonly #transport: Transport;
+  readonly #options: ConnectionOptions;
+  readonly #pending = new Map<number, Pending>();
+  /** Requests with the default timeout, oldest first, so one timer serves them all. */
+  readonly #defaultDeadlines = new Map<number, Pending>();
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #nextId = 1;
+  #closeError: RuntableError | undefined;
+
+  private constructor(transport: Transport, options: ConnectionOptions) {
+    this.#transport = transport;
+    this.#options = options;
+    transport.onClose = (error) => this.#closed(error);
+    transport.onStreamError = (error) => this.#fail(error);
+  }
+
+  /** Opens the client side: says Hello and waits for Welcome. */
+  static async connect(transport: Transport, options: ConnectionOptions): Promise<Connection> {
+    const connection = new Connection(transport, options);
+    await connection.#handshake((message) => {
+      if (message.kind === Kind.Welcome) {
+        if (message.version !== PROTOCOL_VERSION) {
+          throw new RuntableError(
+            'PROTOCOL',
+            `${options.peerName} speaks protocol version ${message.version}; this runtable speaks ${PROTOCOL_VERSION}. Upgrade the older side`,
+          );
+        }
+        connection.peerPid = message.pid;
+        return true;
+      }
+      if (message.kind === Kind.Failure) throw toRuntableError(message.error);
+      return false;
+    }, true);
+    return connection;
+  }
+
+  /** Opens the server side: waits for Hello and answers Welcome, or refuses a wrong version. */
+  static async accept(transport: Transport, options: ConnectionOptions): Promise<Connection> {
+    const connection = new Connection(transport, options);
+    await connection.#handshake((message) => {
+      if (message.kind !== Kind.Hello) return false;
+      if (message.version !== PROTOCOL_VERSION) {
+        const error = new RuntableError(
+          'PROTOCOL',
+          `this peer speaks protocol version ${PROTOCOL_VERSION}, you sent ${message.version}; upgrade the older side`,
+        );
+        connection.#fail(error);
+        throw error;
+      }
+      connection.peerPid = message.pid;
+      connection.send({ kind: Kind.Welcome, version: PROTOCOL_VERSION, pid: process.pid });
+      return true;
+    }, false);
+    return connection;
+  }
+
+  get closed(): boolean {
+    return this.#transport.closed;
+  }
+
+  /** Bytes queued for the peer and not yet written. */
+  get pendingBytes(): number {
+    return this.#transport.pendingBytes;
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  send(message: Message): void {
+    this.#transport.send(encode(message));
+  }
+
+  request<R extends Request>(message: Unnumbered<R>, options: RequestOptions = {}): Promise<ReplyValues[R['kind']]> {
+    if (this.#closeError) return Promise.reject(this.#closeError);
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const id = this.#nextId;
+    this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
+    const timeout = options.timeout ?? this.#options.timeout;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { resolve, reject, deadline: Date.now() + timeout } as Pending;
+      this.#pending.set(id, pending);
+      if (timeout === this.#options.timeout) {
+        this.#defaultDeadlines.set(id, pending);
+        if (!this.#deadlineTimer) this.#armDeadlineTimer();
+      } else {
+        pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
+        pending.timer.unref();
+      }
+      if (signal) {
+        const onAbort = () => this.#settle(id, undefined, abortError(signal));
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+      options.numbered?.(id);
+      this.send({ ...message, id } as Message);
+    });
+  }
+
+  /** Answers a request this side received. */
+  reply(id: number, value: unknown): void {
+    this.send({ kind: Kind.Reply, id, value });
+  }
+
+  replyError(id: number, error: RuntableError | ErrorRecord): void {
+    const record = error instanceof RuntableError ? { code: error.code, message: error.message } : error;
+    this.send({ kind: Kind.Failure, id, error: record });
+  }
+
+  close(error?: RuntableError): void {
+    this.#transport.close(error);
+  }
+
+  /** Tells the peer why, then drops it: for a peer whose stream or manners can't be trusted. */
+  #fail(error: Error): void {
+    const runtableError = asRuntableError(error, 'PROTOCOL');
+    this.replyError(0, runtableError);
+    this.#transport.close(runtableError, true);
+  }
+
+  #handshake(accept: (message: Message) => boolean, sendHello: boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          const error = new RuntableError('TIMEOUT', `${this.#options.peerName} did not complete the handshake`);
+          this.close(error);
+          reject(error);
+        },
+        Math.min(HANDSHAKE_TIMEOUT_MS, this.#options.timeout),
+      );
+      timer.unref();
+      this.#transport.onFrame = (frame) => {
+        try {
+          const message = toMessage(decode(frame));
+          if (!accept(message)) throw new RuntableError('PROTOCOL', `expected a handshake, got kind ${message.kind}`);
+        } catch (error) {
+          clearTimeout(timer);
+          if (!this.closed) this.#fail(error as Error);
+          reject(asRuntableError(error, 'PROTOCOL'));
+          return;
+        }
+        clearTimeout(timer);
+        this.#transport.onFrame = (next) => this.#receive(next);
+        this.onClose = () => {};
+        resolve();
+      };
+      this.onClose = (error) => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      if (sendHello) this.send({ kind: Kind.Hello, version: PROTOCOL_VERSION, pid: process.pid });
+    });
+  }
+
+  #receive(frame: Buffer): void {
+    let value: unknown;
+    try {
+      value = decode(frame);
+    } catch (error) {
+      // Framing is intact, so the stream can still be trusted: refuse this message alone.
+      this.replyError(0, new RuntableError('PROTOCOL', `undecodable message: ${(error as Error).message}`));
+      return;
+    }
+    let message: Message;
+    try {
+      message = toMessage(value);
+    } catch (error) {
+      const id = (value as { id?: unknown } | null)?.id;
+      this.replyError(typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : 0, error as RuntableError);
+      return;
+    }
+    if (message.kind === Kind.Reply) this.#settle(message.id, message.value, undefined);
+    else if (message.kind === Kind.Failure) {
+      const error = toRuntableError(message.error);
+      if (message.id === 0) this.#closeError ??= error;
+      else this.#settle(message.id, undefined, error);
+    } else this.onMessage(message);
+  }
+
+  #settle(id: number, value: unknown, error: Error | undefined): void {
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    this.#pending.delete(id);
+    this.#defaultDeadlines.delete(id);
+    if (pending.timer) clearTimeout(pending.timer);
+    pending.cleanup?.();
+    if (error) pending.reject(error);
+    else pending.resolve(value);
+  }
+
+  #expire(id: number, timeout: number): void {
+    this.#settle(
+      id,
+      undefined,
+      new RuntableError('TIMEOUT', `${this.#options.peerName} did not answer within ${timeout} ms`),
+    );
+  }
+
+  #armDeadlineTimer(): void {
+    const first = this.#defaultDeadlines.values().next();
+    if (first.done) {
+      this.#deadlineTimer = undefined;
+      return;
+    }
+    this.#deadlineTimer = setTimeout(
+      () => {
+        const now = Date.now();
+        for (const [id, pending] of this.#defaultDeadlines) {
+          if (pending.deadline > now) break;
+          this.#expire(id, this.#options.timeout);
+        }
+        this.#armDeadlineTimer();
+      },
+      Math.max(0, first.value.deadline - Date.now()),
+    );
+    this.#deadlineTimer.unref();
+  }
+
+  #closed(error: Error | undefined): void {
+    if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
+    const reason =
+      this.#closeError ??
+      new RuntableError(
+        this.#options.goneCode,
+        `connection to ${this.#options.peerName} closed${error ? `: ${error.message}` : ''}`,
+        error ? { cause: error } : undefined,
+      );
+    this.#closeError = reason;
+    for (const id of [...this.#pending.keys()]) this.#settle(id, undefined, reason);
+    this.onClose(reason);
+  }
+}
+
+function abortError(signal: AbortSignal): RuntableError {
+  return new RuntableError('ABORTED', 'the call was aborted', { cause: signal.reason });
+}
+
+function asRuntableError(error: unknown, fallback: ErrorCode): RuntableError {
+  if (error instanceof RuntableError) return error;
+  return new RuntableError(fallback, (error as Error)?.message ?? String(error), { cause: error });
+}
+
+/** Rebuilds a RuntableError from its record; REMOTE keeps the thrown error's name, code and stack. */
+export function toRuntableError(record: ErrorRecord): RuntableError {
+  const code = isErrorCode(record.code) ? record.code : 'PROTOCOL';
+  if (code !== 'REMOTE') return new RuntableError(code, record.message);
+  const remote = {
+    name: typeof record.name === 'string' ? record.name : 'Error',
+    message: record.message,
+    ...(record.remoteCode === undefined ? {} : { code: record.remoteCode }),
+    ...(typeof record.stack === 'string' ? { stack: record.stack } : {}),
+  };
+  const cause = record.cause === undefined || record.cause instanceof Error ? record.cause : reviveError(record.cause);
+  const error = new RuntableError('REMOTE', `${remote.name}: ${record.message}`, { remote, cause });
+  return error;
+}

@@ -1,0 +1,97 @@
+// Length-prefixed frames over a byte stream: a 4-byte big-endian length, then that many bytes.
+// The reader checks the length against its limit before it allocates anything, so a peer
+// cannot make us reserve memory by announcing a huge frame.
+
+import { RuntableError } from '../errors.js';
+
+export const FRAME_HEADER_BYTES = 4;
+
+export function frameHeader(length: number): Buffer {
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(length, 0);
+  return header;
+}
+
+/** Reassembles frames from stream chunks of any size. */
+export class FrameReader {
+  readonly #maxFrameBytes: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** Length of the frame being assembled, or -1 while its header is incomplete. */
+  #expected = -1;
+
+  constructor(maxFrameBytes: number) {
+    this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  /**
+   * Feeds a chunk and calls `onFrame` for each complete frame. Throws FRAME_TOO_LARGE or PROTOCOL
+   * when the stream can no longer be trusted; the caller should then drop the connection.
+   */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    // The common case, whole frames inside one chunk, is sliced without copying.
+    if (this.#buffered === 0) {
+      let offset = 0;
+      while (chunk.length - offset >= FRAME_HEADER_BYTES) {
+        const length = this.#checkLength(chunk.readUInt32BE(offset));
+        if (chunk.length - offset - FRAME_HEADER_BYTES < length) break;
+        const start = offset + FRAME_HEADER_BYTES;
+        offset = start + length;
+        onFrame(chunk.subarray(start, offset));
+      }
+      if (offset === chunk.length) return;
+      chunk = chunk.subarray(offset);
+    }
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    for (;;) {
+      if (this.#expected < 0) {
+        if (this.#buffered < FRAME_HEADER_BYTES) return;
+        this.#expected = this.#checkLength(this.#take(FRAME_HEADER_BYTES).readUInt32BE(0));
+      }
+      if (this.#buffered < this.#expected) return;
+      const frame = this.#take(this.#expected);
+      this.#expected = -1;
+      onFrame(frame);
+    }
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  #checkLength(length: number): number {
+    if (length === 0) throw new RuntableError('PROTOCOL', 'empty frame');
+    if (length > this.#maxFrameBytes) {
+      throw new RuntableError(
+        'FRAME_TOO_LARGE',
+        `peer announced a frame of ${length} bytes; the limit here is ${this.#maxFrameBytes}`,
+      );
+    }
+    return length;
+  }
+
+  #take(length: number): Buffer {
+    const first = this.#chunks[0] as Buffer;
+    let out: Buffer;
+    if (first.length >= length) {
+      out = first.subarray(0, length);
+      if (first.length === length) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(length);
+    } else {
+      out = Buffer.allocUnsafe(length);
+      let filled = 0;
+      while (filled < length) {
+        const chunk = this.#chunks[0] as Buffer;
+        const n = Math.min(chunk.length, length - filled);
+        chunk.copy(out, filled, 0, n);
+        filled += n;
+        if (n === chunk.length) this.#chunks.shift();
+        else this.#chunks[0] = chunk.subarray(n);
+      }
+    }
+    this.#buffered -= length;
+    return out;
+  }
+}

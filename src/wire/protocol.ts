@@ -1,0 +1,241 @@
+// Every message that crosses a runtable socket, broker or owner endpoint, as one discriminated
+// union. Other files speak in these types; docs/PROTOCOL.md describes the same shapes for other
+// languages. This file must stay free of Node imports: the viewer page shares it.
+
+/** Bumped on any change a peer of the previous version would misread. */
+export const PROTOCOL_VERSION = 1;
+
+export const Kind = {
+  Hello: 1,
+  Welcome: 2,
+  Register: 10,
+  Revoke: 11,
+  List: 12,
+  Lookup: 13,
+  Touch: 14,
+  Watch: 15,
+  Unwatch: 16,
+  Status: 17,
+  TableEvent: 20,
+  Lost: 21,
+  Call: 30,
+  Reply: 40,
+  Failure: 41,
+} as const;
+export type Kind = (typeof Kind)[keyof typeof Kind];
+
+/** An error as it travels: a stable code plus what a person needs to act on it. */
+export interface ErrorRecord {
+  /** One of the RuntableError codes. */
+  code: string;
+  /** What happened, for a person. */
+  message: string;
+  /** With code REMOTE: the `name` of the error the remote method threw. */
+  name?: string;
+  /** With code REMOTE: the `code` property of the error the remote method threw, if any. */
+  remoteCode?: unknown;
+  /** With code REMOTE: the remote stack, only when asked for or in debug mode. */
+  stack?: string;
+  /** With code REMOTE: the thrown error's `cause`, as a value (see the codec's Error tag). */
+  cause?: unknown;
+}
+
+/** A table entry as the broker holds and sends it. */
+export interface WireEntry {
+  /** The name the object is registered under. */
+  moniker: string;
+  /** Process id of the owner. */
+  pid: number;
+  /** Socket path of the owner's endpoint, where calls go. */
+  endpoint: string;
+  /** The object's id on that endpoint; never reused within one endpoint. */
+  object: number;
+  /** Method names the object exposes. */
+  methods: string[];
+  /** Small JSON-like data the owner attached. */
+  metadata: Record<string, unknown>;
+  /** When the moniker was first registered by this owner (kept across broker restarts). */
+  registeredAt: Date;
+  /** Last registration or touch. */
+  changedAt: Date;
+}
+
+export type TableEventType = 'registered' | 'revoked' | 'changed';
+
+/** What the broker reports about itself. */
+export interface BrokerStatus {
+  pid: number;
+  /** Milliseconds since the broker started. */
+  uptime: number;
+  entries: number;
+  connections: number;
+  dir: string;
+  version: number;
+}
+
+// --- Handshake: the first message in each direction on every connection ---
+
+export interface Hello {
+  kind: typeof Kind.Hello;
+  /** The protocol version the connecting side speaks. */
+  version: number;
+  /** The connecting process's pid. */
+  pid: number;
+}
+
+export interface Welcome {
+  kind: typeof Kind.Welcome;
+  /** The protocol version the accepting side speaks (equal to Hello's, or the connection fails). */
+  version: number;
+  /** The accepting process's pid. */
+  pid: number;
+}
+
+// --- Naming requests, client to broker; each is answered by Reply or Failure with its id ---
+
+export interface Register {
+  kind: typeof Kind.Register;
+  /** Request id, echoed in the answer. */
+  id: number;
+  moniker: string;
+  /** The owner's endpoint socket path. */
+  endpoint: string;
+  /** The object's id on that endpoint. */
+  object: number;
+  methods: string[];
+  metadata: Record<string, unknown>;
+  /** Take the moniker from a live owner, which is told with Lost. */
+  replace?: boolean;
+  /** Set when re-registering after a broker restart, so the entry keeps its identity. */
+  registeredAt?: Date;
+  /** Set with registeredAt. */
+  changedAt?: Date;
+}
+
+export interface Revoke {
+  kind: typeof Kind.Revoke;
+  id: number;
+  moniker: string;
+}
+
+export interface List {
+  kind: typeof Kind.List;
+  id: number;
+  /** Plain prefix; '' lists everything. */
+  prefix: string;
+}
+
+export interface Lookup {
+  kind: typeof Kind.Lookup;
+  id: number;
+  moniker: string;
+}
+
+export interface Touch {
+  kind: typeof Kind.Touch;
+  id: number;
+  moniker: string;
+  /** Replaces the entry's metadata when present. */
+  metadata?: Record<string, unknown>;
+}
+
+export interface Watch {
+  kind: typeof Kind.Watch;
+  /** Request id; it also names the watch in later TableEvent and Unwatch messages. */
+  id: number;
+  prefix: string;
+}
+
+export interface Unwatch {
+  kind: typeof Kind.Unwatch;
+  id: number;
+  /** The id of the Watch request to end. */
+  watch: number;
+}
+
+export interface Status {
+  kind: typeof Kind.Status;
+  id: number;
+}
+
+// --- Naming notices, broker to client, unasked ---
+
+export interface TableEvent {
+  kind: typeof Kind.TableEvent;
+  /** The id of the Watch request this event belongs to. */
+  watch: number;
+  type: TableEventType;
+  entry: WireEntry;
+}
+
+export interface Lost {
+  kind: typeof Kind.Lost;
+  /** A moniker this connection owned and no longer does (another owner replaced it). */
+  moniker: string;
+}
+
+// --- Calls, client to owner endpoint ---
+
+export interface Call {
+  kind: typeof Kind.Call;
+  /** Request id, unique among this connection's calls in flight. */
+  id: number;
+  /** Object id on the endpoint, from the entry. */
+  target: number;
+  method: string;
+  args: unknown[];
+  /** Ask for the remote stack in a Failure. */
+  stack?: boolean;
+}
+
+// --- Answers, in either direction ---
+
+export interface Reply {
+  kind: typeof Kind.Reply;
+  /** The id of the request answered. */
+  id: number;
+  value: unknown;
+}
+
+export interface Failure {
+  kind: typeof Kind.Failure;
+  /** The id of the request answered; 0 when the failure concerns the connection itself. */
+  id: number;
+  error: ErrorRecord;
+}
+
+export type Message =
+  | Hello
+  | Welcome
+  | Register
+  | Revoke
+  | List
+  | Lookup
+  | Touch
+  | Watch
+  | Unwatch
+  | Status
+  | TableEvent
+  | Lost
+  | Call
+  | Reply
+  | Failure;
+
+/** Requests answered by Reply or Failure. */
+export type Request = Register | Revoke | List | Lookup | Touch | Watch | Unwatch | Status | Call;
+
+/** What each request's Reply carries. */
+export interface ReplyValues {
+  [Kind.Register]: WireEntry;
+  [Kind.Revoke]: boolean;
+  [Kind.List]: WireEntry[];
+  [Kind.Lookup]: WireEntry | null;
+  [Kind.Touch]: WireEntry;
+  [Kind.Watch]: WireEntry[];
+  [Kind.Unwatch]: boolean;
+  [Kind.Status]: BrokerStatus;
+  [Kind.Call]: unknown;
+}
+
+/** A request as its sender writes it, before the connection gives it an id. */
+export type Unnumbered<R extends Request> = R extends Request ? Omit<R, 'id'> : never;

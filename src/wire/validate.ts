@@ -1,0 +1,143 @@
+// Checks that a decoded value is a well-formed Message before anything acts on it. A peer can
+// send any CBOR at all; past this file, every field has the type protocol.ts promises.
+
+import { RuntableError } from '../errors.js';
+import { Kind, type Message, type WireEntry } from './protocol.js';
+
+type Fields = Record<string, unknown>;
+
+function fail(what: string): never {
+  throw new RuntableError('PROTOCOL', `malformed message: ${what}`);
+}
+
+function isRecord(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
+}
+
+function uint(m: Fields, key: string): void {
+  const v = m[key];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) fail(`${key} must be a non-negative integer`);
+}
+
+function str(m: Fields, key: string): void {
+  if (typeof m[key] !== 'string') fail(`${key} must be a string`);
+}
+
+function optionalBool(m: Fields, key: string): void {
+  if (m[key] !== undefined && typeof m[key] !== 'boolean') fail(`${key} must be a boolean`);
+}
+
+function optionalDate(m: Fields, key: string): void {
+  const v = m[key];
+  if (v !== undefined && !(v instanceof Date && !Number.isNaN(v.getTime()))) fail(`${key} must be a date`);
+}
+
+function stringArray(m: Fields, key: string): void {
+  const v = m[key];
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) fail(`${key} must be an array of strings`);
+}
+
+function metadata(m: Fields, key: string, optional: boolean): void {
+  if (optional && m[key] === undefined) return;
+  if (!isRecord(m[key])) fail(`${key} must be a map with string keys`);
+}
+
+function entry(value: unknown): asserts value is WireEntry {
+  if (!isRecord(value)) fail('entry must be a map');
+  str(value, 'moniker');
+  uint(value, 'pid');
+  str(value, 'endpoint');
+  uint(value, 'object');
+  stringArray(value, 'methods');
+  metadata(value, 'metadata', false);
+  if (!(value.registeredAt instanceof Date) || !(value.changedAt instanceof Date)) fail('entry dates');
+}
+
+const checks: Record<number, (m: Fields) => void> = {
+  [Kind.Hello]: (m) => {
+    uint(m, 'version');
+    uint(m, 'pid');
+  },
+  [Kind.Welcome]: (m) => {
+    uint(m, 'version');
+    uint(m, 'pid');
+  },
+  [Kind.Register]: (m) => {
+    uint(m, 'id');
+    str(m, 'moniker');
+    str(m, 'endpoint');
+    uint(m, 'object');
+    stringArray(m, 'methods');
+    metadata(m, 'metadata', false);
+    optionalBool(m, 'replace');
+    optionalDate(m, 'registeredAt');
+    optionalDate(m, 'changedAt');
+  },
+  [Kind.Revoke]: (m) => {
+    uint(m, 'id');
+    str(m, 'moniker');
+  },
+  [Kind.List]: (m) => {
+    uint(m, 'id');
+    str(m, 'prefix');
+  },
+  [Kind.Lookup]: (m) => {
+    uint(m, 'id');
+    str(m, 'moniker');
+  },
+  [Kind.Touch]: (m) => {
+    uint(m, 'id');
+    str(m, 'moniker');
+    metadata(m, 'metadata', true);
+  },
+  [Kind.Watch]: (m) => {
+    uint(m, 'id');
+    str(m, 'prefix');
+  },
+  [Kind.Unwatch]: (m) => {
+    uint(m, 'id');
+    uint(m, 'watch');
+  },
+  [Kind.Status]: (m) => uint(m, 'id'),
+  [Kind.TableEvent]: (m) => {
+    uint(m, 'watch');
+    if (m.type !== 'registered' && m.type !== 'revoked' && m.type !== 'changed') fail('type');
+    entry(m.entry);
+  },
+  [Kind.Lost]: (m) => str(m, 'moniker'),
+  [Kind.Call]: (m) => {
+    uint(m, 'id');
+    uint(m, 'target');
+    str(m, 'method');
+    if (!Array.isArray(m.args)) fail('args must be an array');
+    optionalBool(m, 'stack');
+  },
+  [Kind.Reply]: (m) => uint(m, 'id'),
+  [Kind.Failure]: (m) => {
+    uint(m, 'id');
+    if (!isRecord(m.error)) fail('error must be a map');
+    str(m.error, 'code');
+    str(m.error, 'message');
+  },
+};
+
+/** Returns the value as a Message, or throws RuntableError PROTOCOL naming what is wrong. */
+export function toMessage(value: unknown): Message {
+  if (!isRecord(value)) fail('not a map');
+  const check = typeof value.kind === 'number' ? checks[value.kind] : undefined;
+  if (!check) fail(`unknown kind ${String(value.kind)}`);
+  check(value);
+  return value as unknown as Message;
+}
+
+/** For entries inside replies, which are not validated with their envelope. */
+export function toEntry(value: unknown): WireEntry {
+  entry(value);
+  return value;
+}
+
+export function toEntries(value: unknown): WireEntry[] {
+  if (!Array.isArray(value)) fail('entries must be an array');
+  for (const item of value) entry(item);
+  return value as WireEntry[];
+}
