@@ -4,7 +4,7 @@ export type { CallOptions, OneWay, Remote } from './calls/proxy.js';
 export { oneway, withOptions } from './calls/proxy.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';
 export { RuntableError } from './errors.js';
-export type { Entry, TableEvent } from './naming/entry.js';
+export type { Entry, TableEvent, TableWatch } from './naming/entry.js';
 export type { Registration } from './registration.js';
 export type { ConnectOptions, RegisterOptions, Table, WatchOptions } from './table.js';
 export { connect } from './table.js';

@@ -8,7 +8,7 @@ import { Peers } from './calls/peers.js';
 import { createRemote, type Remote, type Target } from './calls/proxy.js';
 import { RuntableError } from './errors.js';
 import { BrokerLink } from './naming/broker-link.js';
-import { type Entry, type TableEvent, toPublicEntry } from './naming/entry.js';
+import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { WatchStream } from './naming/watch-stream.js';
 import { Registration, type RegistrationHost } from './registration.js';
@@ -159,7 +159,7 @@ export class Table implements AsyncDisposable {
   }
 
   /** The entries under `prefix` now, as `registered` events, then every change as it happens. */
-  watch(prefix = '', options: WatchOptions = {}): AsyncIterableIterator<TableEvent> {
+  watch(prefix = '', options: WatchOptions = {}): TableWatch {
     checkPrefix(prefix);
     this.#assertOpen();
     return new WatchStream(this.#link, prefix, options.signal);

@@ -34,3 +34,8 @@ export function toPublicEntry(wire: WireEntry): Entry {
 export function sameRegistration(a: WireEntry, b: WireEntry): boolean {
   return a.pid === b.pid && a.endpoint === b.endpoint && a.object === b.object;
 }
+
+/** What table.watch() returns: an async iterator whose return() ends the watch. */
+export interface TableWatch extends AsyncIterableIterator<TableEvent> {
+  return(): Promise<IteratorResult<TableEvent>>;
+}

@@ -6,14 +6,14 @@ import { RuntableError } from '../errors.js';
 import type { TableEventType, WireEntry } from '../wire/protocol.js';
 import type { BrokerLink, WatchSink } from './broker-link.js';
 import { isAlive } from './broker-start.js';
-import { sameRegistration, type TableEvent, toPublicEntry } from './entry.js';
+import { sameRegistration, type TableEvent, type TableWatch, toPublicEntry } from './entry.js';
 
 /** After a broker restart, how long a live owner has to register its entry again. */
 export const RESUME_GRACE_MS = 3000;
 /** Events a consumer may leave unread before the watch fails rather than grow without bound. */
 export const MAX_UNREAD_EVENTS = 100_000;
 
-export class WatchStream implements WatchSink, AsyncIterableIterator<TableEvent> {
+export class WatchStream implements WatchSink, TableWatch {
   readonly prefix: string;
   readonly #link: BrokerLink;
   readonly #signal: AbortSignal | undefined;

@@ -1,0 +1,159 @@
+// Shared by the tests: a private table directory per test, fixture processes that are always
+// killed, and waiting with a deadline instead of sleeping.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Runs TypeScript sources the way `npm test` does. */
+export const NODE_TS = ['--import', 'tsx', '--conditions=runtable-source'];
+
+/** A fresh table directory, short enough for socket paths; removed with `cleanup`. */
+export function tempTableDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'rt-'));
+}
+
+export interface Fixture {
+  child: ChildProcess;
+  pid: number;
+  /** Every stdout line so far. */
+  lines: string[];
+  /** Resolves with the first stdout line matching `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Starts test/fixtures/<name>.ts (or a path under ROOT) with RUNTABLE_DIR=dir. */
+export function spawnFixture(name: string, args: string[], dir: string, env: NodeJS.ProcessEnv = {}): Fixture {
+  const file = name.includes('/') ? path.join(ROOT, name) : path.join(ROOT, 'test', 'fixtures', `${name}.ts`);
+  const child = spawn(process.execPath, [...NODE_TS, file, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, RUNTABLE_DIR: dir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  let pending = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    let newline = pending.indexOf('\n');
+    while (newline >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      lines.push(line);
+      for (const waiter of [...waiters]) {
+        if (waiter.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(line);
+        }
+      }
+      newline = pending.indexOf('\n');
+    }
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    });
+  });
+  return {
+    child,
+    pid: child.pid as number,
+    lines,
+    exited,
+    waitForLine(pattern, timeoutMs = 20_000) {
+      const found = lines.find((line) => pattern.test(line));
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`fixture ${name} printed no line matching ${pattern}; stderr: ${stderr}`)),
+          timeoutMs,
+        );
+        const waiter = {
+          pattern,
+          resolve: (line: string) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        };
+        waiters.push(waiter);
+        void exited.then((code) => {
+          if (!waiters.includes(waiter)) return;
+          clearTimeout(timer);
+          reject(new Error(`fixture ${name} exited (code ${code}) before printing ${pattern}; stderr: ${stderr}`));
+        });
+      });
+    },
+  };
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of broker processes serving `dir`, found through /proc. */
+export function brokerPids(dir: string): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (cmdline.some((arg) => arg.includes('broker-main')) && cmdline.includes(dir)) pids.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+/** Kills every fixture still running and every broker of `dir`, then removes the directory. */
+export async function cleanup(dir?: string): Promise<void> {
+  const exits: Promise<unknown>[] = [];
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      exits.push(new Promise((resolve) => child.once('exit', resolve)));
+      child.kill('SIGKILL');
+    }
+  }
+  await Promise.all(exits);
+  if (!dir) return;
+  for (const pid of brokerPids(dir)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  await waitFor(() => brokerPids(dir).length === 0, 5000, 'brokers to exit');
+  fs.rmSync(dir, { recursive: true, force: true });
+}

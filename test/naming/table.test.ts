@@ -1,0 +1,172 @@
+// The naming side with real processes: register, list, lookup, watch, uniqueness, and entries
+// leaving the table the moment their owner dies.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, test } from 'node:test';
+import { connect, RuntableError, type Table, type TableEvent } from 'runtable';
+import { cleanup, spawnFixture, tempTableDir } from '../helpers.ts';
+
+let dir: string;
+let table: Table;
+
+beforeEach(async () => {
+  dir = tempTableDir();
+  table = await connect({ dir });
+});
+
+afterEach(async () => {
+  await table.close();
+  await cleanup(dir);
+});
+
+/** Reads events until one matches, with a deadline. */
+async function nextMatching(
+  events: AsyncIterator<TableEvent>,
+  match: (event: TableEvent) => boolean,
+  timeoutMs = 10_000,
+): Promise<TableEvent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    const result = await Promise.race([
+      events.next(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no matching event in time')), left).unref()),
+    ]);
+    if (result.done) throw new Error('watch ended');
+    if (match(result.value)) return result.value;
+  }
+}
+
+test('entries registered by other processes are listed by prefix and looked up', async () => {
+  const a = spawnFixture('owner', ['Sample/a', 'Sample/b'], dir);
+  const b = spawnFixture('owner', ['Sample/c', 'Other/x'], dir);
+  await Promise.all([a.waitForLine(/^ready/), b.waitForLine(/^ready/)]);
+
+  const entries = await table.list('Sample/');
+  assert.deepEqual(
+    entries.map((e) => e.moniker),
+    ['Sample/a', 'Sample/b', 'Sample/c'],
+  );
+  const entry = entries[0];
+  assert.ok(entry);
+  assert.equal(entry.pid, a.pid);
+  assert.deepEqual(entry.metadata, { fixture: 'owner' });
+  assert.ok(entry.methods.includes('echo'));
+  assert.ok(!entry.methods.includes('_secret'));
+  assert.ok(entry.registeredAt instanceof Date);
+  assert.equal((await table.list('')).length, 4);
+  assert.equal((await table.list('Nothing/')).length, 0);
+  assert.equal((await table.lookup('Other/x'))?.pid, b.pid);
+  assert.equal(await table.lookup('Other/y'), undefined);
+  assert.equal(await table.isRunning('Sample/c'), true);
+  assert.equal(await table.isRunning('Sample/d'), false);
+});
+
+test('a moniker has one owner: a second register fails with ALREADY_REGISTERED', async () => {
+  const owner = spawnFixture('owner', ['Unique/one'], dir);
+  await owner.waitForLine(/^ready/);
+  await assert.rejects(table.register('Unique/one', { f() {} }), (error: RuntableError) => {
+    assert.ok(error instanceof RuntableError);
+    assert.equal(error.code, 'ALREADY_REGISTERED');
+    assert.match(error.message, /Unique\/one/);
+    return true;
+  });
+  const second = spawnFixture('owner', ['Unique/one'], dir);
+  assert.notEqual(await second.exited, 0);
+  assert.equal((await table.lookup('Unique/one'))?.pid, owner.pid);
+});
+
+test('replace takes over a live moniker and the old owner is told it lost it', async () => {
+  const owner = spawnFixture('owner', ['Hand/over'], dir);
+  await owner.waitForLine(/^ready/);
+  const reg = await table.register('Hand/over', { mine: () => process.pid }, { replace: true });
+  await owner.waitForLine(/^lost Hand\/over$/);
+  assert.equal((await table.lookup('Hand/over'))?.pid, process.pid);
+  const proxy = await table.get<{ mine(): number }>('Hand/over');
+  assert.equal(await proxy.mine(), process.pid);
+  await reg.revoke();
+  assert.equal(await table.isRunning('Hand/over'), false);
+});
+
+test('watch gives the current entries, then registered, changed and revoked as they happen', async () => {
+  await table.register('W/before', { f() {} });
+  const controller = new AbortController();
+  const events = table.watch('W/', { signal: controller.signal });
+  const first = await nextMatching(events, () => true);
+  assert.equal(first.type, 'registered');
+  assert.equal(first.entry.moniker, 'W/before');
+
+  const owner = spawnFixture('owner', ['W/child', 'Elsewhere/x'], dir);
+  const registered = await nextMatching(events, () => true);
+  assert.deepEqual(
+    [registered.type, registered.entry.moniker, registered.entry.pid],
+    ['registered', 'W/child', owner.pid],
+  );
+
+  const reg = await table.register('W/mine', { f() {} });
+  await nextMatching(events, (e) => e.entry.moniker === 'W/mine' && e.type === 'registered');
+  const touched = await reg.touch({ state: 'busy' });
+  const changed = await nextMatching(events, () => true);
+  assert.equal(changed.type, 'changed');
+  assert.deepEqual(changed.entry.metadata, { state: 'busy' });
+  assert.equal(changed.entry.changedAt.getTime(), touched.changedAt.getTime());
+
+  await reg.revoke();
+  const revoked = await nextMatching(events, () => true);
+  assert.deepEqual([revoked.type, revoked.entry.moniker], ['revoked', 'W/mine']);
+  controller.abort();
+  assert.deepEqual(await events.next(), { value: undefined, done: true });
+});
+
+test('SIGKILL of an owner: its entries leave the table and watchers are told within 100 ms', async () => {
+  const owner = spawnFixture('owner', ['Kill/a', 'Kill/b'], dir);
+  await owner.waitForLine(/^ready/);
+  const events = table.watch('Kill/');
+  await nextMatching(events, (e) => e.entry.moniker === 'Kill/b');
+
+  const killedAt = performance.now();
+  owner.child.kill('SIGKILL');
+  const gone = new Set<string>();
+  while (gone.size < 2) {
+    const event = await nextMatching(events, (e) => e.type === 'revoked');
+    gone.add(event.entry.moniker);
+  }
+  const elapsed = performance.now() - killedAt;
+  assert.ok(elapsed < 100, `watchers were told after ${elapsed.toFixed(1)} ms`);
+  assert.deepEqual(await table.list('Kill/'), []);
+  await events.return();
+});
+
+test('an owner that exits normally leaves no entry behind', async () => {
+  const owner = spawnFixture('owner', ['Exit/a'], dir);
+  await owner.waitForLine(/^ready/);
+  owner.child.kill('SIGTERM');
+  assert.equal(await owner.exited, 0);
+  assert.equal(await table.isRunning('Exit/a'), false);
+});
+
+test('revoke and close remove entries; a closed table refuses work', async () => {
+  const reg = await table.register('Close/a', { f() {} });
+  await table.register('Close/b', { f() {} });
+  await reg.revoke();
+  assert.equal(reg.active, false);
+  assert.deepEqual(
+    (await table.list('Close/')).map((e) => e.moniker),
+    ['Close/b'],
+  );
+  const other = await connect({ dir });
+  await table.close();
+  await assert.rejects(table.list(''), { code: 'TABLE_UNAVAILABLE' });
+  assert.deepEqual(await other.list('Close/'), []);
+  await other.close();
+  table = await connect({ dir });
+});
+
+test('await using revokes a registration and closes a table', async () => {
+  {
+    await using inner = await connect({ dir });
+    await using reg = await inner.register('Using/a', { f() {} });
+    assert.equal(reg.active, true);
+    assert.equal(await table.isRunning('Using/a'), true);
+  }
+  assert.equal(await table.isRunning('Using/a'), false);
+});
