@@ -120,7 +120,8 @@ export class Table implements AsyncDisposable {
         metadata,
         ...(options.replace ? { replace: true } : {}),
       } as const;
-      // The link needs the Registration before the reply, to replay it if the broker restarts.
+      // Made before the broker answers, so the link can keep it for replay; the reply's entry
+      // replaces these provisional dates.
       const placeholder: WireEntry = {
         ...message,
         pid: process.pid,
@@ -195,8 +196,16 @@ export class Table implements AsyncDisposable {
     this.#assertOpen();
     const entry = await this.#lookup(moniker);
     if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
-    const connection = await this.#peers.connect(entry.endpoint, entry.pid);
-    return { connection, object: entry.object };
+    try {
+      const connection = await this.#peers.connect(entry.endpoint, entry.pid);
+      return { connection, object: entry.object };
+    } catch (error) {
+      if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
+      // The owner died and the broker has not yet heard: to the caller, nothing is registered.
+      throw new RuntableError('NOT_REGISTERED', `nothing live is registered as ${moniker} (owner ${entry.pid} is gone)`, {
+        cause: error,
+      });
+    }
   }
 
   #openEndpoint(): Promise<Endpoint> {

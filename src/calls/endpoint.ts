@@ -41,7 +41,8 @@ export class Endpoint {
     // Connections that arrive before the constructor returns wait in `early`.
     let accept: (transport: Transport) => void = (transport) => early.push(transport);
     const early: Transport[] = [];
-    const listener = await listenUnix(endpointSocketPath(options.dir), (transport) => accept(transport), {
+    const address = endpointSocketPath(options.dir);
+    const listener = await listenUnix(address, (transport) => accept(transport), {
       maxFrameBytes: MAX_CALL_FRAME_BYTES,
     });
     const endpoint = new Endpoint(listener, options.debug);
@@ -116,12 +117,12 @@ export class Endpoint {
       this.#answerThrown(connection, call, error);
       return;
     }
-    if (!(result instanceof Promise)) {
+    if (!isThenable(result)) {
       done();
       this.#answer(connection, call, result);
       return;
     }
-    result.then(
+    Promise.resolve(result).then(
       (value) => {
         done();
         this.#answer(connection, call, value);
@@ -170,6 +171,13 @@ export class Endpoint {
     }
     connection.replyError(call.id, remoteRecord(error, call.stack === true || this.#debug));
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value instanceof Promise ||
+    (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
+  );
 }
 
 /** An error thrown by user code, as it leaves the owner. */

@@ -50,6 +50,11 @@ export class Peers {
           cause: error,
         });
       }
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new RuntableError('ACCESS_DENIED', `cannot connect to owner ${pid} at ${endpoint}: permission denied`, {
+          cause: error,
+        });
+      }
       throw error;
     }
     return Connection.connect(transport, { goneCode: 'OBJECT_GONE', peerName: `owner ${pid}`, timeout: this.#timeout });

@@ -61,15 +61,19 @@ class Binding {
   }
 
   oneway(method: string, args: unknown[]): void {
+    // Nobody waits for a one-way call, so a failure to deliver it can only be a warning.
+    const warn = (error: Error) =>
+      process.emitWarning(`runtable: one-way call ${method} on ${this.moniker} was not delivered: ${error.message}`);
+    const send = (t: Target) => {
+      try {
+        t.connection.send({ ...this.#message(t, method, args), id: 0 } as Call);
+      } catch (error) {
+        warn(error as Error);
+      }
+    };
     const target = this.#target;
-    const send = (t: Target) => t.connection.send({ ...this.#message(t, method, args), id: 0 } as Call);
-    if (target && !target.connection.closed) {
-      send(target);
-      return;
-    }
-    this.#bind().then(send, (error: Error) =>
-      process.emitWarning(`runtable: one-way call ${method} on ${this.moniker} was not delivered: ${error.message}`),
-    );
+    if (target && !target.connection.closed) send(target);
+    else this.#bind().then(send, warn);
   }
 
   #message(target: Target, method: string, args: unknown[]): Unnumbered<Call> {

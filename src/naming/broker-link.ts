@@ -20,6 +20,8 @@ import { reachBroker } from './broker-start.js';
 /** Reconnection waits start here and double up to the cap. */
 const RECONNECT_FIRST_DELAY_MS = 10;
 const RECONNECT_MAX_DELAY_MS = 1000;
+/** Tries of the first connection, for a broker that exits on idle just as we arrive. */
+const OPEN_ATTEMPTS = 3;
 
 export interface LinkOptions {
   dir: string;
@@ -72,8 +74,17 @@ export class BrokerLink {
 
   static async open(options: LinkOptions): Promise<BrokerLink> {
     const link = new BrokerLink(options);
-    link.#attach(await link.#dial());
-    return link;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        link.#attach(await link.#dial());
+        return link;
+      } catch (error) {
+        // A broker that exits on idle just as we connect drops us mid-handshake: the next try
+        // starts a new one.
+        const closedEarly = (error as RuntableError).code === 'TABLE_UNAVAILABLE' && options.autoStart;
+        if (!closedEarly || attempt >= OPEN_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** Pid of the broker currently connected, 0 while reconnecting. */

@@ -14,6 +14,10 @@ if (!values.dir) {
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 const idleMs = values['idle-ms'] === undefined ? DEFAULT_IDLE_EXIT_MS : Number(values['idle-ms']);
+if (!Number.isFinite(idleMs) || idleMs < 0) {
+  process.stderr.write(`--idle-ms must be a number of ms (0: never), not ${values['idle-ms']}\n`);
+  process.exit(2);
+}
 
 try {
   const broker = await startBroker({

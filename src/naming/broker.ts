@@ -3,13 +3,15 @@
 // every entry that connection owned leaves the table in the same tick.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { RuntableError } from '../errors.js';
-import { brokerSocketPath, checkSocketPath } from '../transport/paths.js';
+import { brokerSocketPath, checkSocketPath, MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Listener } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
 import { encode } from '../wire/codec.js';
-import { Connection } from '../wire/connection.js';
+import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, PROTOCOL_VERSION, type WireEntry } from '../wire/protocol.js';
+import { isAlive } from './liveness.js';
 import { checkMoniker, checkPrefix } from './moniker.js';
 import { ObjectTable, type OwnerId } from './object-table.js';
 
@@ -49,10 +51,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const startedAt = Date.now();
   let nextOwner = 1;
   let idleTimer: NodeJS.Timeout | undefined;
+  /** Connections still in their handshake count as activity too. */
+  let handshaking = 0;
 
   const armIdle = () => {
-    if (idleMs <= 0 || connections.size > 0 || idleTimer) return;
+    if (idleMs <= 0 || connections.size > 0 || handshaking > 0 || idleTimer) return;
     idleTimer = setTimeout(() => {
+      idleTimer = undefined;
+      if (connections.size > 0 || handshaking > 0) return;
       log(`idle for ${idleMs} ms with no connections; exiting`);
       options.onIdle?.();
     }, idleMs);
@@ -74,13 +80,19 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     listener = await listenUnix(
       address,
       (transport) => {
-        Connection.accept(transport, { goneCode: 'TABLE_UNAVAILABLE', peerName: 'client', timeout: 30_000 }).then(
+        handshaking++;
+        clearTimeout(idleTimer);
+        idleTimer = undefined;
+        Connection.accept(transport, {
+          goneCode: 'TABLE_UNAVAILABLE',
+          peerName: 'client',
+          timeout: HANDSHAKE_TIMEOUT_MS,
+        }).then(
           (connection) => {
+            handshaking--;
             const owner = nextOwner++;
             connections.set(owner, connection);
-            clearTimeout(idleTimer);
-            idleTimer = undefined;
-            const session = new Session(owner, connection, table, connections, status, log);
+            const session = new Session(owner, connection, table, connections, status, log, options.dir);
             connection.onMessage = (message) => session.handle(message);
             connection.onClose = () => {
               session.end();
@@ -88,7 +100,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
               armIdle();
             };
           },
-          (error: Error) => log(`handshake failed: ${error.message}`),
+          (error: Error) => {
+            handshaking--;
+            log(`handshake failed: ${error.message}`);
+            armIdle();
+          },
         );
       },
       { maxFrameBytes: MAX_CONTROL_FRAME_BYTES },
@@ -100,6 +116,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   // Remember which file is ours: on exit we remove the socket only if nobody replaced it since.
   const ino = fs.statSync(address).ino;
+  sweepDeadEndpoints(options.dir);
   log(`broker ${process.pid} listening on ${address} (idle exit ${idleMs} ms)`);
   armIdle();
 
@@ -119,6 +136,33 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   };
 }
 
+function checkMetadata(metadata: Record<string, unknown>): void {
+  const bytes = encode(metadata).length;
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new RuntableError(
+      'BAD_ARGUMENT',
+      `metadata is ${bytes} bytes encoded; the limit is ${MAX_METADATA_BYTES}. Keep large data behind a method`,
+    );
+  }
+}
+
+/** Endpoint sockets of owners that died while no broker ran. */
+function sweepDeadEndpoints(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const pid = /^o(\d+)-\d+\.sock$/.exec(name)?.[1];
+    if (pid && !isAlive(Number(pid))) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/** A dead owner's endpoint socket file would linger in the table directory: remove it. */
+function sweepEndpoints(dir: string, pid: number, revoked: WireEntry[]): void {
+  if (isAlive(pid)) return;
+  for (const endpoint of new Set(revoked.map((entry) => entry.endpoint))) {
+    if (path.dirname(endpoint) !== dir || !path.basename(endpoint).startsWith(`o${pid}-`)) continue;
+    fs.rmSync(endpoint, { force: true });
+  }
+}
+
 /** One control connection: its watches, and the requests it may make. */
 class Session {
   readonly #watches = new Map<number, () => void>();
@@ -130,6 +174,7 @@ class Session {
     readonly connections: Map<OwnerId, Connection>,
     readonly status: () => BrokerStatus,
     readonly log: (line: string) => void,
+    readonly dir: string,
   ) {}
 
   handle(message: Message): void {
@@ -152,7 +197,9 @@ class Session {
     for (const stop of this.#watches.values()) stop();
     this.#watches.clear();
     const revoked = this.table.revokeOwner(this.owner);
-    if (revoked.length > 0) this.log(`pid ${this.connection.peerPid} left; revoked ${revoked.length} entries`);
+    if (revoked.length === 0) return;
+    this.log(`pid ${this.connection.peerPid} left; revoked ${revoked.length} entries`);
+    sweepEndpoints(this.dir, this.connection.peerPid, revoked);
   }
 
   #answer(message: Message & { id: number }): unknown {
@@ -160,17 +207,13 @@ class Session {
     switch (message.kind) {
       case Kind.Register: {
         checkMoniker(message.moniker);
-        checkSocketPath(message.endpoint);
+        if (Buffer.byteLength(message.endpoint) > MAX_SOCKET_PATH_BYTES) {
+          throw new RuntableError('BAD_ARGUMENT', `endpoint path is longer than ${MAX_SOCKET_PATH_BYTES} bytes`);
+        }
         if (message.methods.length > MAX_METHODS_PER_ENTRY) {
           throw new RuntableError('BAD_ARGUMENT', `an entry may list at most ${MAX_METHODS_PER_ENTRY} methods`);
         }
-        const metadataBytes = encode(message.metadata).length;
-        if (metadataBytes > MAX_METADATA_BYTES) {
-          throw new RuntableError(
-            'BAD_ARGUMENT',
-            `metadata is ${metadataBytes} bytes encoded; the limit is ${MAX_METADATA_BYTES}. Keep large data behind a method`,
-          );
-        }
+        checkMetadata(message.metadata);
         if (table.ownedBy(owner) >= MAX_MONIKERS_PER_OWNER) {
           throw new RuntableError('BAD_ARGUMENT', `one connection may hold at most ${MAX_MONIKERS_PER_OWNER} monikers`);
         }
@@ -192,6 +235,7 @@ class Session {
         return result.entry;
       }
       case Kind.Revoke:
+        checkMoniker(message.moniker);
         return table.revoke(owner, message.moniker) !== undefined;
       case Kind.List:
         checkPrefix(message.prefix);
@@ -200,6 +244,8 @@ class Session {
         checkMoniker(message.moniker);
         return table.lookup(message.moniker) ?? null;
       case Kind.Touch:
+        checkMoniker(message.moniker);
+        if (message.metadata) checkMetadata(message.metadata);
         return table.touch(owner, message.moniker, new Date(), message.metadata);
       case Kind.Watch: {
         checkPrefix(message.prefix);

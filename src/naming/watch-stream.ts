@@ -5,8 +5,8 @@
 import { RuntableError } from '../errors.js';
 import type { TableEventType, WireEntry } from '../wire/protocol.js';
 import type { BrokerLink, WatchSink } from './broker-link.js';
-import { isAlive } from './broker-start.js';
 import { sameRegistration, type TableEvent, type TableWatch, toPublicEntry } from './entry.js';
+import { isAlive } from './liveness.js';
 
 /** After a broker restart, how long a live owner has to register its entry again. */
 export const RESUME_GRACE_MS = 3000;

@@ -93,7 +93,10 @@ let endpointCounter = 0;
 /** A fresh socket path for an owner's endpoint: pid plus a counter keeps it unique and short. */
 export function endpointSocketPath(dir: string): string {
   endpointCounter += 1;
-  return path.join(dir, `o${process.pid}-${endpointCounter}.sock`);
+  const socketPath = path.join(dir, `o${process.pid}-${endpointCounter}.sock`);
+  // The name holds our pid: a file already there was left by a dead process that had it before.
+  fs.rmSync(socketPath, { force: true });
+  return socketPath;
 }
 
 /**

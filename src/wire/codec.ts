@@ -34,6 +34,20 @@ addExtension({
   },
 } as unknown as Parameters<typeof addExtension>[0]);
 
+/**
+ * cbor-x also decodes its own extensions for shared values (tags 28 and 29) and packed tables
+ * (51, 6). A peer could use them to make a few bytes expand into gigabytes, and we never send
+ * them: refuse them outright.
+ */
+for (const tag of [6, 28, 29, 51]) {
+  addExtension({
+    tag,
+    decode() {
+      throw new Error(`CBOR tag ${tag} is not accepted by runtable`);
+    },
+  } as unknown as Parameters<typeof addExtension>[0]);
+}
+
 /** Builds a plain Error from a decoded record, whatever junk the record holds. */
 export function reviveError(fields: unknown): Error {
   const record = (typeof fields === 'object' && fields !== null ? fields : {}) as Partial<ErrorFields>;

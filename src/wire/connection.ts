@@ -18,6 +18,10 @@ import { toMessage } from './validate.js';
 
 /** How long a peer may take to say Hello or Welcome. */
 export const HANDSHAKE_TIMEOUT_MS = 5000;
+/** A peer that complains and then hangs up within this long hung up for that reason. */
+const COMPLAINT_RELEVANCE_MS = 2000;
+/** setTimeout cannot wait longer; requests with a longer timeout get no timer at all. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Request ids wrap here; far more than can ever be in flight. */
 const MAX_REQUEST_ID = 0x7fffffff;
 
@@ -47,8 +51,6 @@ interface Pending {
 }
 
 export class Connection {
-  /** Messages that are not replies: requests for a server, notices for a client. */
-  onMessage: (message: Message) => void = () => {};
   onClose: (error: RuntableError) => void = () => {};
   peerPid = 0;
 
@@ -60,6 +62,11 @@ export class Connection {
   #deadlineTimer: NodeJS.Timeout | undefined;
   #nextId = 1;
   #closeError: RuntableError | undefined;
+  /** The last connection-level Failure the peer sent: the reason if it hangs up soon after. */
+  #peerComplaint: { error: RuntableError; at: number } | undefined;
+  #onMessage: ((message: Message) => void) | undefined;
+  /** Messages that arrived before onMessage was set (a peer may pipeline right after Hello). */
+  #early: Message[] = [];
 
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
@@ -108,6 +115,14 @@ export class Connection {
     return connection;
   }
 
+  /** Messages that are not replies: requests for a server, notices for a client. */
+  set onMessage(handler: (message: Message) => void) {
+    this.#onMessage = handler;
+    const early = this.#early;
+    this.#early = [];
+    for (const message of early) handler(message);
+  }
+
   get closed(): boolean {
     return this.#transport.closed;
   }
@@ -133,10 +148,21 @@ export class Connection {
     const id = this.#nextId;
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
+    options.numbered?.(id);
+    let frame: Uint8Array;
+    try {
+      frame = encode({ ...message, id });
+    } catch (error) {
+      return Promise.reject(
+        new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error }),
+      );
+    }
     return new Promise((resolve, reject) => {
       const pending: Pending = { resolve, reject, deadline: Date.now() + timeout } as Pending;
       this.#pending.set(id, pending);
-      if (timeout === this.#options.timeout) {
+      if (timeout > MAX_TIMER_MS) {
+        // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
+      } else if (timeout === this.#options.timeout) {
         this.#defaultDeadlines.set(id, pending);
         if (!this.#deadlineTimer) this.#armDeadlineTimer();
       } else {
@@ -148,8 +174,7 @@ export class Connection {
         signal.addEventListener('abort', onAbort, { once: true });
         pending.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
-      options.numbered?.(id);
-      this.send({ ...message, id } as Message);
+      this.#transport.send(frame);
     });
   }
 
@@ -228,9 +253,10 @@ export class Connection {
     if (message.kind === Kind.Reply) this.#settle(message.id, message.value, undefined);
     else if (message.kind === Kind.Failure) {
       const error = toRuntableError(message.error);
-      if (message.id === 0) this.#closeError ??= error;
+      if (message.id === 0) this.#peerComplaint = { error, at: Date.now() };
       else this.#settle(message.id, undefined, error);
-    } else this.onMessage(message);
+    } else if (this.#onMessage) this.#onMessage(message);
+    else this.#early.push(message);
   }
 
   #settle(id: number, value: unknown, error: Error | undefined): void {
@@ -274,8 +300,13 @@ export class Connection {
 
   #closed(error: Error | undefined): void {
     if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
+    const complaint =
+      this.#peerComplaint && Date.now() - this.#peerComplaint.at < COMPLAINT_RELEVANCE_MS
+        ? this.#peerComplaint.error
+        : undefined;
     const reason =
       this.#closeError ??
+      complaint ??
       new RuntableError(
         this.#options.goneCode,
         `connection to ${this.#options.peerName} closed${error ? `: ${error.message}` : ''}`,

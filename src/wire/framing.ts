@@ -30,7 +30,7 @@ export class FrameReader {
    */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     // The common case, whole frames inside one chunk, is sliced without copying.
-    if (this.#buffered === 0) {
+    if (this.#buffered === 0 && this.#expected < 0) {
       let offset = 0;
       while (chunk.length - offset >= FRAME_HEADER_BYTES) {
         const length = this.#checkLength(chunk.readUInt32BE(offset));

@@ -38,8 +38,11 @@ function stringArray(m: Fields, key: string): void {
 }
 
 function metadata(m: Fields, key: string, optional: boolean): void {
-  if (optional && m[key] === undefined) return;
-  if (!isRecord(m[key])) fail(`${key} must be a map with string keys`);
+  const value = m[key];
+  if (optional && value === undefined) return;
+  // Only a plain map: a Date, Set or typed array is an object too, but not metadata.
+  const prototype = isRecord(value) ? Object.getPrototypeOf(value) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) fail(`${key} must be a map with string keys`);
 }
 
 function entry(value: unknown): asserts value is WireEntry {

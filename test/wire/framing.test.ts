@@ -73,7 +73,7 @@ describe('FrameReader', () => {
     const reader = new FrameReader(1 << 20);
     const frames: Buffer[] = [];
     reader.push(frameHeader(5), (frame) => frames.push(frame));
-    assert.deepEqual(frames, []);
+    assert.equal(frames.length, 0);
     reader.push(payload, (frame) => frames.push(frame));
     assert.deepEqual(frames, [payload]);
     assert.equal(reader.buffered, 0);
