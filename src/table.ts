@@ -202,9 +202,13 @@ export class Table implements AsyncDisposable {
     } catch (error) {
       if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
       // The owner died and the broker has not yet heard: to the caller, nothing is registered.
-      throw new RuntableError('NOT_REGISTERED', `nothing live is registered as ${moniker} (owner ${entry.pid} is gone)`, {
-        cause: error,
-      });
+      throw new RuntableError(
+        'NOT_REGISTERED',
+        `nothing live is registered as ${moniker} (owner ${entry.pid} is gone)`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
