@@ -1,9 +1,11 @@
 // The naming side with real processes: register, list, lookup, watch, uniqueness, and entries
 // leaving the table the moment their owner dies.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { connect, RuntableError, type Table, type TableEvent } from 'runtable';
-import { cleanup, spawnFixture, tempTableDir } from '../helpers.ts';
+import { cleanup, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 
 let dir: string;
 let table: Table;
@@ -169,4 +171,43 @@ test('await using revokes a registration and closes a table', async () => {
     assert.equal(await table.isRunning('Using/a'), true);
   }
   assert.equal(await table.isRunning('Using/a'), false);
+});
+
+test('a list of 8,000 entries comes back whole (replies are not held to the request limit)', async () => {
+  await Promise.all(Array.from({ length: 8000 }, (_, i) => table.register(`Big/${String(i).padStart(5, '0')}`, {})));
+  const entries = await table.list('Big/');
+  assert.equal(entries.length, 8000);
+  assert.equal(entries[0]?.moniker, 'Big/00000');
+  assert.equal(entries[7999]?.moniker, 'Big/07999');
+  assert.equal((await table.status()).entries, 8000);
+});
+
+test('metadata is held to its limit on register and on touch', async () => {
+  const big = { blob: 'x'.repeat(20_000) };
+  await assert.rejects(table.register('Meta/a', {}, { metadata: big }), { code: 'BAD_ARGUMENT' });
+  const reg = await table.register('Meta/a', {}, { metadata: { small: true } });
+  await assert.rejects(reg.touch(big), { code: 'BAD_ARGUMENT' });
+  assert.deepEqual((await table.lookup('Meta/a'))?.metadata, { small: true });
+});
+
+test("a dead owner's endpoint socket is swept, and a stale one under our own pid is replaced", async () => {
+  const owner = spawnFixture('owner', ['Sweep/a'], dir);
+  await owner.waitForLine(/^ready/);
+  const socketFile = path.join(dir, `o${owner.pid}-1.sock`);
+  assert.ok(fs.existsSync(socketFile));
+  owner.child.kill('SIGKILL');
+  await waitFor(() => !fs.existsSync(socketFile), 5000, 'the dead owner socket to be swept');
+
+  // A file left under the name this process will use (its pid was someone else's before).
+  const inner = await connect({ dir });
+  // The counter in the name is per process and unknown here: cover its next hundred values.
+  for (let n = 1; n <= 100; n++) {
+    const file = path.join(dir, `o${process.pid}-${n}.sock`);
+    if (!fs.existsSync(file)) fs.writeFileSync(file, 'stale');
+  }
+  const reg = await inner.register('Sweep/mine', { ok: () => true });
+  const proxy = await table.get<{ ok(): boolean }>('Sweep/mine');
+  assert.equal(await proxy.ok(), true);
+  await reg.revoke();
+  await inner.close();
 });
