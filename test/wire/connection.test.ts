@@ -80,7 +80,7 @@ test('a request that cannot be encoded rejects with BAD_ARGUMENT and leaves noth
     socket.write(frame({ kind: Kind.Reply, id: message.id, value: 1 }));
   });
   const connection = await client(socketPath);
-  const unsendable = { kind: Kind.Call, target: 1, method: 'm', args: [Symbol('no')] } as const;
+  const unsendable = { kind: Kind.Call, target: 1, method: 'm', args: [Symbol('no')] as unknown[] } as const;
   await assert.rejects(connection.request(unsendable), { code: 'BAD_ARGUMENT' });
   assert.equal(connection.inFlight, 0);
   assert.equal(await connection.request({ kind: Kind.Status }), 1);
