@@ -25,6 +25,8 @@ export const MAX_METHODS_PER_ENTRY = 1024;
 export const MAX_MONIKERS_PER_OWNER = 100_000;
 /** Watches one control connection may keep open. */
 export const MAX_WATCHES_PER_CONNECTION = 1024;
+/** After an owner's connection closes, when to look whether its process is gone. */
+const SWEEP_DELAYS_MS = [10, 50, 200, 1000, 5000];
 /** A broker with no connections for this long exits. */
 export const DEFAULT_IDLE_EXIT_MS = 30_000;
 
@@ -154,9 +156,17 @@ function sweepDeadEndpoints(dir: string): void {
   }
 }
 
-/** A dead owner's endpoint socket file would linger in the table directory: remove it. */
-function sweepEndpoints(dir: string, pid: number, revoked: WireEntry[]): void {
-  if (isAlive(pid)) return;
+/**
+ * A dead owner's endpoint socket file would linger in the table directory: remove it. Its
+ * connection closes while the process is still exiting, so look again a few times.
+ */
+function sweepEndpoints(dir: string, pid: number, revoked: WireEntry[], attempt = 0): void {
+  if (isAlive(pid)) {
+    if (attempt < SWEEP_DELAYS_MS.length) {
+      setTimeout(() => sweepEndpoints(dir, pid, revoked, attempt + 1), SWEEP_DELAYS_MS[attempt]).unref();
+    }
+    return;
+  }
   for (const endpoint of new Set(revoked.map((entry) => entry.endpoint))) {
     if (path.dirname(endpoint) !== dir || !path.basename(endpoint).startsWith(`o${pid}-`)) continue;
     fs.rmSync(endpoint, { force: true });

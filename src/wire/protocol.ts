@@ -106,6 +106,11 @@ export interface Register {
   metadata: Record<string, unknown>;
   /** Take the moniker from a live owner, which is told with Lost. */
   replace?: boolean;
+  /**
+   * Wait in line if the moniker is taken: the Reply comes only when this connection becomes the
+   * owner (hot standby), in the order the requests arrived. Revoke of the moniker leaves the line.
+   */
+  queue?: boolean;
   /** Set when re-registering after a broker restart, so the entry keeps its identity. */
   registeredAt?: Date;
   /** Set with registeredAt. */

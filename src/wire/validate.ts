@@ -73,6 +73,7 @@ const checks: Record<number, (m: Fields) => void> = {
     stringArray(m, 'methods');
     metadata(m, 'metadata', false);
     optionalBool(m, 'replace');
+    optionalBool(m, 'queue');
     optionalDate(m, 'registeredAt');
     optionalDate(m, 'changedAt');
   },

@@ -142,7 +142,8 @@ test('an owner that exits normally leaves no entry behind', async () => {
   const owner = spawnFixture('owner', ['Exit/a'], dir);
   await owner.waitForLine(/^ready/);
   owner.child.kill('SIGTERM');
-  assert.equal(await owner.exited, 0);
+  const code = await owner.exited;
+  assert.equal(code, 0, `exit code ${code}, signal ${owner.child.signalCode}`);
   assert.equal(await table.isRunning('Exit/a'), false);
 });
 
