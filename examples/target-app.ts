@@ -20,10 +20,9 @@ const helper: ICommHelper = {
 };
 
 const table = await connect();
-const reg = await table.register(`SampleServer/${name}`, helper, { metadata: { name, startedBy: 'target-app' } });
-console.log(`[${name}] registered ${reg.moniker} (pid ${process.pid})`);
-
 process.on('SIGTERM', async () => {
   await table.close();
   process.exit(0);
 });
+const reg = await table.register(`SampleServer/${name}`, helper, { metadata: { name, startedBy: 'target-app' } });
+console.log(`[${name}] registered ${reg.moniker} (pid ${process.pid})`);

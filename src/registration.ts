@@ -12,6 +12,7 @@ export interface RegistrationHost {
   revoke(registration: Registration): Promise<void>;
   /** Stops serving the object; the moniker is no longer ours. */
   release(registration: Registration): void;
+  emit(registration: Registration, event: string, args: unknown[]): number;
 }
 
 export class Registration implements OwnedName, AsyncDisposable {
@@ -47,6 +48,16 @@ export class Registration implements OwnedName, AsyncDisposable {
     this.#assertActive();
     this.#entry = await this.#host.touch(this.moniker, metadata);
     return this.entry;
+  }
+
+  /**
+   * Sends an event to every client subscribed to it with on(proxy, event, listener). Returns how
+   * many connections were told; events are not queued for clients that subscribe later.
+   */
+  emit(event: string, ...args: unknown[]): number {
+    if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
+    if (!this.#active) return 0;
+    return this.#host.emit(this, event, args);
   }
 
   /** 'lost': the moniker was replaced by another owner, or the table went away for good. */

@@ -4,8 +4,9 @@
 
 import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
-import { Peers } from './calls/peers.js';
-import { createRemote, type Remote, type Target } from './calls/proxy.js';
+import { type PeerOptions, Peers } from './calls/peers.js';
+import { createRemote, type Target } from './calls/proxy.js';
+import type { Remote } from './calls/types.js';
 import { RuntableError } from './errors.js';
 import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
@@ -30,6 +31,8 @@ export interface ConnectOptions {
   brokerIdleTimeout?: number;
   /** Ask owners for remote stacks and send our own; default from RUNTABLE_DEBUG. */
   debug?: boolean;
+  /** The largest whole message sent or taken on calls, bytes; default 1 GiB. */
+  maxMessageBytes?: number;
 }
 
 export interface RegisterOptions {
@@ -62,7 +65,11 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
   const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
-  return new Table(dir, link, timeout, debug);
+  return new Table(dir, link, {
+    timeout,
+    debug,
+    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
+  });
 }
 
 export class Table implements AsyncDisposable {
@@ -70,23 +77,25 @@ export class Table implements AsyncDisposable {
   readonly dir: string;
   readonly #link: BrokerLink;
   readonly #peers: Peers;
-  readonly #debug: boolean;
+  readonly #settings: PeerOptions;
   #endpoint: Promise<Endpoint> | undefined;
+  #openedEndpoint: Endpoint | undefined;
   readonly #registrations = new Set<Registration>();
   #closed = false;
   readonly #host: RegistrationHost;
 
   /** Use connect(). */
-  constructor(dir: string, link: BrokerLink, timeout: number, debug: boolean) {
+  constructor(dir: string, link: BrokerLink, settings: PeerOptions) {
     this.dir = dir;
     this.#link = link;
-    this.#peers = new Peers(timeout);
-    this.#debug = debug;
+    this.#peers = new Peers(settings);
+    this.#settings = settings;
     this.#host = {
       touch: async (moniker, metadata) =>
         toEntry(await this.#link.request({ kind: Kind.Touch, moniker, ...(metadata ? { metadata } : {}) })),
       revoke: (registration) => this.#revoke(registration),
       release: (registration) => this.#release(registration),
+      emit: (registration, event, args) => this.#emit(registration, event, args),
     };
   }
 
@@ -156,7 +165,7 @@ export class Table implements AsyncDisposable {
   /** A proxy of the object registered under `moniker`; NOT_REGISTERED if there is none. */
   async get<T = Record<string, (...args: unknown[]) => unknown>>(moniker: string): Promise<Remote<T>> {
     const target = await this.#resolve(moniker);
-    return createRemote<T>(moniker, (m) => this.#resolve(m), this.#debug, target);
+    return createRemote<T>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
   }
 
   /** The entries under `prefix` now, as `registered` events, then every change as it happens. */
@@ -174,8 +183,12 @@ export class Table implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const registration of this.#registrations) registration.end();
+    const registrations = [...this.#registrations];
     this.#registrations.clear();
+    for (const registration of registrations) registration.end();
+    // Revoked explicitly, so that once close() resolves no other process can still find them;
+    // closing the connection alone would leave that to when the broker notices.
+    await this.#link.revokeAll(registrations.map((registration) => registration.moniker));
     await this.#link.close();
     this.#peers.close();
     const endpoint = await this.#endpoint?.catch(() => undefined);
@@ -197,8 +210,8 @@ export class Table implements AsyncDisposable {
     const entry = await this.#lookup(moniker);
     if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
     try {
-      const connection = await this.#peers.connect(entry.endpoint, entry.pid);
-      return { connection, object: entry.object };
+      const session = await this.#peers.connect(entry.endpoint, entry.pid);
+      return { session, object: entry.object };
     } catch (error) {
       if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
       // The owner died and the broker has not yet heard: to the caller, nothing is registered.
@@ -214,7 +227,10 @@ export class Table implements AsyncDisposable {
 
   #openEndpoint(): Promise<Endpoint> {
     if (!this.#endpoint) {
-      this.#endpoint = Endpoint.open({ dir: this.dir, debug: this.#debug });
+      this.#endpoint = Endpoint.open({ dir: this.dir, ...this.#settings }).then((endpoint) => {
+        this.#openedEndpoint = endpoint;
+        return endpoint;
+      });
       this.#endpoint.catch(() => {
         this.#endpoint = undefined;
       });
@@ -232,9 +248,15 @@ export class Table implements AsyncDisposable {
     }
   }
 
+  #emit(registration: Registration, event: string, args: unknown[]): number {
+    // Registered means the endpoint is open: register awaited it.
+    const endpoint = this.#openedEndpoint;
+    return endpoint ? endpoint.emit(registration.objectId, event, args) : 0;
+  }
+
   #release(registration: Registration): void {
     this.#registrations.delete(registration);
-    void this.#endpoint?.then((endpoint) => endpoint.remove(registration.objectId));
+    this.#openedEndpoint?.remove(registration.objectId);
   }
 
   #assertOpen(): void {

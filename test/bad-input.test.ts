@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connect, type Registration, RuntableError, type Table } from 'runtable';
-import { MAX_CONTROL_FRAME_BYTES } from '../src/naming/broker.ts';
 import { encode } from '../src/wire/codec.ts';
+import { MAX_FRAME_BYTES as MAX_CONTROL_FRAME_BYTES } from '../src/wire/framing.ts';
 import { cleanup, tempTableDir, waitFor } from './helpers.ts';
 import { type FailureMsg, RawPeer } from './raw-peer.ts';
 

@@ -1,51 +1,56 @@
-// An owner's endpoint: the socket on which its registered objects take calls. One per Table,
-// opened on first register. It invokes only exposed methods, answers every call exactly once,
-// and never lets a throwing method or a bad message harm other calls.
+// An owner's endpoint: the socket on which its registered objects take calls and hand out
+// events. One per Table, opened on first register. It invokes only exposed methods and sends an
+// event only to the connections subscribed to it.
 
-import { type ErrorCode, RuntableError } from '../errors.js';
+import { RuntableError } from '../errors.js';
 import { endpointSocketPath } from '../transport/paths.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
-import { type Call, type ErrorRecord, Kind, type Message } from '../wire/protocol.js';
+import { MAX_FRAME_BYTES } from '../wire/framing.js';
+import { type Call, Kind } from '../wire/protocol.js';
+import { CallSession, type SessionHost } from './session.js';
 
-/** The largest frame an endpoint accepts. */
-export const MAX_CALL_FRAME_BYTES = 256 * 1024 * 1024;
-/** Calls one connection may have running at once; more are refused until some finish. */
-export const MAX_CALLS_IN_FLIGHT = 65_536;
+/** Subscriptions one connection may hold. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000;
 
 interface Exposed {
   target: object;
   methods: ReadonlySet<string>;
+  /** Event name to the sessions subscribed to it. */
+  subscribers: Map<string, Set<CallSession>>;
 }
 
 export interface EndpointOptions {
   dir: string;
   /** Include remote stacks in REMOTE failures even when the caller did not ask. */
   debug: boolean;
+  /** Default timeout of what this side asks of callers (invoking their callbacks), ms. */
+  timeout: number;
+  /** The largest whole message taken or sent. */
+  maxMessageBytes?: number;
 }
 
-export class Endpoint {
+export class Endpoint implements SessionHost {
   readonly #listener: Listener;
   readonly #objects = new Map<number, Exposed>();
-  readonly #connections = new Set<Connection>();
-  readonly #debug: boolean;
+  readonly #sessions = new Map<CallSession, number>();
+  readonly #options: EndpointOptions;
   #nextObject = 1;
 
-  private constructor(listener: Listener, debug: boolean) {
+  private constructor(listener: Listener, options: EndpointOptions) {
     this.#listener = listener;
-    this.#debug = debug;
+    this.#options = options;
   }
 
   static async open(options: EndpointOptions): Promise<Endpoint> {
     // Connections that arrive before the constructor returns wait in `early`.
     let accept: (transport: Transport) => void = (transport) => early.push(transport);
     const early: Transport[] = [];
-    const address = endpointSocketPath(options.dir);
-    const listener = await listenUnix(address, (transport) => accept(transport), {
-      maxFrameBytes: MAX_CALL_FRAME_BYTES,
+    const listener = await listenUnix(endpointSocketPath(options.dir), (transport) => accept(transport), {
+      maxFrameBytes: MAX_FRAME_BYTES,
     });
-    const endpoint = new Endpoint(listener, options.debug);
+    const endpoint = new Endpoint(listener, options);
     accept = (transport) => endpoint.#accept(transport);
     for (const transport of early) accept(transport);
     return endpoint;
@@ -58,147 +63,117 @@ export class Endpoint {
   /** Starts serving `target`; returns its object id, never reused on this endpoint. */
   add(target: object, methods: readonly string[]): number {
     const id = this.#nextObject++;
-    this.#objects.set(id, { target, methods: new Set(methods) });
+    this.#objects.set(id, { target, methods: new Set(methods), subscribers: new Map() });
     return id;
   }
 
   remove(id: number): void {
+    const exposed = this.#objects.get(id);
+    if (!exposed) return;
     this.#objects.delete(id);
+    for (const sessions of exposed.subscribers.values()) {
+      for (const session of sessions) this.#sessions.set(session, (this.#sessions.get(session) ?? 1) - 1);
+    }
+  }
+
+  /** Sends an event of object `id` to every connection subscribed to it; returns how many. */
+  emit(id: number, event: string, args: unknown[]): number {
+    if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
+    const sessions = this.#objects.get(id)?.subscribers.get(event);
+    if (!sessions) return 0;
+    let told = 0;
+    for (const session of sessions) {
+      if (session.closed) continue;
+      session.notify({ kind: Kind.Event, target: id, event, args });
+      told++;
+    }
+    return told;
   }
 
   async close(): Promise<void> {
-    for (const connection of this.#connections) connection.close();
+    for (const session of this.#sessions.keys()) session.connection.close();
     await this.#listener.close();
   }
 
+  // --- SessionHost ---
+
+  call(session: CallSession, call: Call): void {
+    const exposed = this.#objects.get(call.target);
+    if (!exposed) {
+      // The caller's entry is stale and the method never ran, so it may look the moniker up again.
+      if (call.id !== 0) {
+        session.connection.replyError(
+          call.id,
+          new RuntableError('NOT_REGISTERED', `object ${call.target} is no longer registered at pid ${process.pid}`),
+        );
+      }
+      return;
+    }
+    // Checked before the property is read: reading runs getters, and those are not exposed.
+    const method = exposed.methods.has(call.method)
+      ? (exposed.target as Record<string, unknown>)[call.method]
+      : undefined;
+    if (typeof method !== 'function') {
+      if (call.id !== 0) {
+        session.connection.replyError(
+          call.id,
+          new RuntableError('NO_SUCH_METHOD', `no method "${call.method}" is exposed by this object`),
+        );
+      }
+      return;
+    }
+    session.run(call.id, call.stack === true, call.method, () => Reflect.apply(method, exposed.target, call.args));
+  }
+
+  subscribe(session: CallSession, target: number, event: string): void {
+    const exposed = this.#objects.get(target);
+    if (!exposed) throw new RuntableError('NOT_REGISTERED', `object ${target} is no longer registered here`);
+    const count = this.#sessions.get(session) ?? 0;
+    let sessions = exposed.subscribers.get(event);
+    if (sessions?.has(session)) return;
+    if (count >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new RuntableError(
+        'BAD_ARGUMENT',
+        `one connection may hold at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions`,
+      );
+    }
+    if (!sessions) {
+      sessions = new Set();
+      exposed.subscribers.set(event, sessions);
+    }
+    sessions.add(session);
+    this.#sessions.set(session, count + 1);
+  }
+
+  unsubscribe(session: CallSession, target: number, event: string): void {
+    const subscribers = this.#objects.get(target)?.subscribers;
+    const sessions = subscribers?.get(event);
+    if (!sessions?.delete(session)) return;
+    if (sessions.size === 0) subscribers?.delete(event);
+    this.#sessions.set(session, (this.#sessions.get(session) ?? 1) - 1);
+  }
+
+  closed(session: CallSession): void {
+    this.#sessions.delete(session);
+    for (const exposed of this.#objects.values()) {
+      for (const [event, sessions] of exposed.subscribers) {
+        if (sessions.delete(session) && sessions.size === 0) exposed.subscribers.delete(event);
+      }
+    }
+  }
+
   #accept(transport: Transport): void {
-    Connection.accept(transport, { goneCode: 'OBJECT_GONE', peerName: 'client', timeout: 30_000 }).then(
+    Connection.accept(transport, {
+      goneCode: 'OBJECT_GONE',
+      peerName: 'client',
+      timeout: this.#options.timeout,
+      ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
+    }).then(
       (connection) => {
-        this.#connections.add(connection);
-        let running = 0;
-        connection.onClose = () => this.#connections.delete(connection);
-        connection.onMessage = (message: Message) => {
-          if (message.kind !== Kind.Call) {
-            connection.replyError(
-              'id' in message ? message.id : 0,
-              new RuntableError('PROTOCOL', `an endpoint does not take messages of kind ${message.kind}`),
-            );
-            return;
-          }
-          if (running >= MAX_CALLS_IN_FLIGHT) {
-            connection.replyError(
-              message.id,
-              new RuntableError('PROTOCOL', `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`),
-            );
-            return;
-          }
-          running++;
-          this.#call(connection, message, () => running--);
-        };
+        const session = new CallSession(connection, { host: this, debug: this.#options.debug });
+        this.#sessions.set(session, 0);
       },
       () => {},
     );
   }
-
-  #call(connection: Connection, call: Call, done: () => void): void {
-    const refusal = this.#refuse(call);
-    if (refusal) {
-      done();
-      if (call.id !== 0) connection.replyError(call.id, refusal);
-      return;
-    }
-    const exposed = this.#objects.get(call.target) as Exposed;
-    let result: unknown;
-    try {
-      const method = (exposed.target as Record<string, (...args: unknown[]) => unknown>)[call.method];
-      result = Reflect.apply(method as (...args: unknown[]) => unknown, exposed.target, call.args);
-    } catch (error) {
-      done();
-      this.#answerThrown(connection, call, error);
-      return;
-    }
-    if (!isThenable(result)) {
-      done();
-      this.#answer(connection, call, result);
-      return;
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        done();
-        this.#answer(connection, call, value);
-      },
-      (error) => {
-        done();
-        this.#answerThrown(connection, call, error);
-      },
-    );
-  }
-
-  /** Why this call may not run, if it may not. */
-  #refuse(call: Call): RuntableError | undefined {
-    const exposed = this.#objects.get(call.target);
-    if (!exposed) {
-      // The caller's entry is stale and the method never ran, so it may look the moniker up again.
-      return new RuntableError('NOT_REGISTERED', `object ${call.target} is no longer registered at pid ${process.pid}`);
-    }
-    if (!exposed.methods.has(call.method)) {
-      return new RuntableError('NO_SUCH_METHOD', `no method "${call.method}" is exposed by this object`);
-    }
-    if (typeof (exposed.target as Record<string, unknown>)[call.method] !== 'function') {
-      return new RuntableError('NO_SUCH_METHOD', `"${call.method}" is no longer a function on this object`);
-    }
-    return undefined;
-  }
-
-  #answer(connection: Connection, call: Call, value: unknown): void {
-    if (call.id === 0) return;
-    try {
-      connection.reply(call.id, value);
-    } catch (error) {
-      // The value could not be encoded (a symbol, say).
-      connection.replyError(
-        call.id,
-        new RuntableError('BAD_ARGUMENT', `the result of ${call.method} cannot be sent: ${(error as Error).message}`),
-      );
-    }
-  }
-
-  /** An error thrown by the method itself travels as REMOTE, whatever its class. */
-  #answerThrown(connection: Connection, call: Call, error: unknown): void {
-    if (call.id === 0) {
-      process.emitWarning(`runtable: one-way call ${call.method} failed: ${(error as Error)?.message ?? error}`);
-      return;
-    }
-    connection.replyError(call.id, remoteRecord(error, call.stack === true || this.#debug));
-  }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value instanceof Promise ||
-    (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
-  );
-}
-
-/** An error thrown by user code, as it leaves the owner. */
-function remoteRecord(error: unknown, withStack: boolean): ErrorRecord {
-  const thrown = error instanceof Error ? error : new Error(String(error));
-  const record: ErrorRecord = { code: 'REMOTE' satisfies ErrorCode, message: thrown.message, name: thrown.name };
-  const code = (thrown as Error & { code?: unknown }).code;
-  if (code !== undefined) record.remoteCode = code;
-  if (withStack && thrown.stack) record.stack = thrown.stack;
-  if (thrown.cause !== undefined) record.cause = withStack ? thrown.cause : withoutStacks(thrown.cause, 8);
-  return record;
-}
-
-/** Stack traces stay home unless asked for: they show paths and code of the owner. */
-function withoutStacks(value: unknown, depth: number): unknown {
-  if (!(value instanceof Error)) return value;
-  const cause = depth > 0 && value.cause !== undefined ? withoutStacks(value.cause, depth - 1) : undefined;
-  const copy = new Error(value.message, cause === undefined ? undefined : { cause });
-  Object.defineProperty(copy, 'name', { value: value.name, writable: true, configurable: true });
-  const code = (value as Error & { code?: unknown }).code;
-  if (code !== undefined) (copy as Error & { code?: unknown }).code = code;
-  Reflect.deleteProperty(copy, 'stack');
-  return copy;
 }

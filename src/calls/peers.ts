@@ -2,47 +2,53 @@
 // every proxy of every object that owner serves, with calls multiplexed by id.
 
 import { RuntableError } from '../errors.js';
+import type { Transport } from '../transport/transport.js';
 import { connectUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
-import { MAX_CALL_FRAME_BYTES } from './endpoint.js';
+import { MAX_FRAME_BYTES } from '../wire/framing.js';
+import { CallSession } from './session.js';
+
+export interface PeerOptions {
+  timeout: number;
+  debug: boolean;
+  maxMessageBytes?: number;
+}
 
 export class Peers {
-  readonly #pool = new Map<string, Promise<Connection>>();
-  readonly #timeout: number;
+  readonly #pool = new Map<string, Promise<CallSession>>();
+  readonly #options: PeerOptions;
 
-  constructor(timeout: number) {
-    this.#timeout = timeout;
+  constructor(options: PeerOptions) {
+    this.#options = options;
   }
 
-  connect(endpoint: string, pid: number): Promise<Connection> {
+  connect(endpoint: string, pid: number): Promise<CallSession> {
     const pooled = this.#pool.get(endpoint);
     if (pooled) return pooled;
+    const opening = this.#open(endpoint, pid);
+    this.#pool.set(endpoint, opening);
     const forget = () => {
       if (this.#pool.get(endpoint) === opening) this.#pool.delete(endpoint);
     };
-    const opening = this.#open(endpoint, pid).then((connection) => {
-      connection.onClose = forget;
-      if (connection.closed) forget();
-      return connection;
-    });
-    opening.catch(forget);
-    this.#pool.set(endpoint, opening);
+    opening.then((session) => {
+      void session.connection.whenClosed.then(forget);
+    }, forget);
     return opening;
   }
 
   close(): void {
-    for (const connection of this.#pool.values())
-      connection.then(
-        (c) => c.close(),
+    for (const session of this.#pool.values())
+      session.then(
+        (s) => s.connection.close(),
         () => {},
       );
     this.#pool.clear();
   }
 
-  async #open(endpoint: string, pid: number): Promise<Connection> {
-    let transport: Awaited<ReturnType<typeof connectUnix>>;
+  async #open(endpoint: string, pid: number): Promise<CallSession> {
+    let transport: Transport;
     try {
-      transport = await connectUnix(endpoint, { maxFrameBytes: MAX_CALL_FRAME_BYTES, timeout: this.#timeout });
+      transport = await connectUnix(endpoint, { maxFrameBytes: MAX_FRAME_BYTES, timeout: this.#options.timeout });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ECONNREFUSED') {
@@ -57,6 +63,12 @@ export class Peers {
       }
       throw error;
     }
-    return Connection.connect(transport, { goneCode: 'OBJECT_GONE', peerName: `owner ${pid}`, timeout: this.#timeout });
+    const connection = await Connection.connect(transport, {
+      goneCode: 'OBJECT_GONE',
+      peerName: `owner ${pid}`,
+      timeout: this.#options.timeout,
+      ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
+    });
+    return new CallSession(connection, { debug: this.#options.debug });
   }
 }

@@ -4,44 +4,33 @@
 // collide with the object's own method names.
 
 import { RuntableError } from '../errors.js';
-import type { Connection } from '../wire/connection.js';
+import { ByReference, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
-
-// biome-ignore lint/suspicious/noExplicitAny: the widest function type, for matching only.
-type AnyFunction = (...args: any[]) => any;
-
-/** The methods of T, each returning a Promise of its awaited result; `_private` names dropped. */
-export type Remote<T> = {
-  [K in keyof T as K extends `_${string}` ? never : T[K] extends AnyFunction ? K : never]: T[K] extends (
-    ...args: infer A
-  ) => infer R
-    ? (...args: A) => Promise<Awaited<R>>
-    : never;
-};
-
-/** Methods of a one-way view: nothing to wait for. */
-export type OneWay<T> = {
-  [K in keyof Remote<T>]: Remote<T>[K] extends (...args: infer A) => unknown ? (...args: A) => void : never;
-};
-
-export interface CallOptions {
-  /** ms before the call rejects with TIMEOUT; the table's default otherwise. */
-  timeout?: number;
-  /** Aborting rejects the call with ABORTED. */
-  signal?: AbortSignal;
-}
+import type { CallSession } from './session.js';
+import type { CallOptions, OneWay, Ref, Remote } from './types.js';
 
 /** Where a moniker lives now. */
 export interface Target {
-  connection: Connection;
+  session: CallSession;
   object: number;
 }
 
 export type Resolve = (moniker: string) => Promise<Target>;
 
+/** What a proxy's methods go through: a moniker's object, or a reference on one connection. */
+interface Binding {
+  call(method: string, args: unknown[], options: CallOptions): Promise<unknown>;
+  oneway(method: string, args: unknown[]): void;
+  listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void>;
+}
+
 const BINDING = Symbol('runtable.binding');
 
-class Binding {
+function warnUndelivered(what: string, error: Error): void {
+  process.emitWarning(`runtable: one-way call ${what} was not delivered: ${error.message}`);
+}
+
+class MonikerBinding implements Binding {
   readonly moniker: string;
   readonly #resolve: Resolve;
   readonly #stacks: boolean;
@@ -56,24 +45,27 @@ class Binding {
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
     const target = this.#target;
-    if (target && !target.connection.closed) return this.#send(target, method, args, options, true);
+    if (target && !target.session.closed) return this.#send(target, method, args, options, true);
     return this.#resolveAndSend(method, args, options, true);
   }
 
   oneway(method: string, args: unknown[]): void {
     // Nobody waits for a one-way call, so a failure to deliver it can only be a warning.
-    const warn = (error: Error) =>
-      process.emitWarning(`runtable: one-way call ${method} on ${this.moniker} was not delivered: ${error.message}`);
-    const send = (t: Target) => {
+    const send = (target: Target) => {
       try {
-        t.connection.send({ ...this.#message(t, method, args), id: 0 } as Call);
+        target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
       } catch (error) {
-        warn(error as Error);
+        warnUndelivered(`${method} on ${this.moniker}`, error as Error);
       }
     };
     const target = this.#target;
-    if (target && !target.connection.closed) send(target);
-    else this.#bind().then(send, warn);
+    if (target && !target.session.closed) send(target);
+    else this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
+  }
+
+  async listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void> {
+    const target = this.#target && !this.#target.session.closed ? this.#target : await this.#bind();
+    return target.session.listen(target.object, event, listener);
   }
 
   #message(target: Target, method: string, args: unknown[]): Unnumbered<Call> {
@@ -93,7 +85,7 @@ class Binding {
   }
 
   #send(target: Target, method: string, args: unknown[], options: CallOptions, mayRetry: boolean): Promise<unknown> {
-    return target.connection.request(this.#message(target, method, args), options).catch((error: RuntableError) => {
+    return target.session.call(this.#message(target, method, args), options).catch((error: RuntableError) => {
       if (error.code === 'OBJECT_GONE' || error.code === 'NOT_REGISTERED') {
         if (this.#target === target) this.#target = undefined;
       }
@@ -104,11 +96,43 @@ class Binding {
   }
 }
 
+/** An object passed by ref(): bound to the connection it came on, and gone with it. */
+class ReferenceBinding implements Binding {
+  readonly #session: CallSession;
+  readonly #ref: number;
+
+  constructor(session: CallSession, ref: number) {
+    this.#session = session;
+    this.#ref = ref;
+  }
+
+  call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
+    return this.#session.invoke(this.#ref, method, args, options);
+  }
+
+  oneway(method: string, args: unknown[]): void {
+    try {
+      this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
+    } catch (error) {
+      warnUndelivered(method, error as Error);
+    }
+  }
+
+  listen(): Promise<() => void> {
+    return Promise.reject(
+      new RuntableError('BAD_ARGUMENT', 'events come from registered objects, not from references'),
+    );
+  }
+}
+
 interface ProxyState {
   binding: Binding;
   options: CallOptions;
   oneway: boolean;
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: the widest function type, for the method cache.
+type AnyFunction = (...args: any[]) => any;
 
 function makeProxy<T>(state: ProxyState): T {
   const methods = new Map<string, AnyFunction>();
@@ -134,7 +158,15 @@ function makeProxy<T>(state: ProxyState): T {
 }
 
 export function createRemote<T>(moniker: string, resolve: Resolve, stacks: boolean, target?: Target): Remote<T> {
-  return makeProxy<Remote<T>>({ binding: new Binding(moniker, resolve, stacks, target), options: {}, oneway: false });
+  return makeProxy<Remote<T>>({
+    binding: new MonikerBinding(moniker, resolve, stacks, target),
+    options: {},
+    oneway: false,
+  });
+}
+
+export function createReferenceProxy(session: CallSession, ref: number): object {
+  return makeProxy<object>({ binding: new ReferenceBinding(session, ref), options: {}, oneway: false });
 }
 
 function stateOf(proxy: unknown): ProxyState {
@@ -152,4 +184,37 @@ export function oneway<T>(proxy: Remote<T>): OneWay<T> {
 export function withOptions<P>(proxy: P, options: CallOptions): P {
   const state = stateOf(proxy);
   return makeProxy<P>({ ...state, options: { ...state.options, ...options } });
+}
+
+/** What on() returns: call it to unsubscribe; `ready` settles once the owner has the subscription. */
+export interface Subscription {
+  (): void;
+  readonly ready: Promise<void>;
+}
+
+/** Calls `listener` for every `event` the owner emits (reg.emit); returns the unsubscribe function. */
+export function on(proxy: unknown, event: string, listener: (...args: never[]) => void): Subscription {
+  const state = stateOf(proxy);
+  if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
+  if (typeof listener !== 'function') throw new RuntableError('BAD_ARGUMENT', 'a listener must be a function');
+  let off: (() => void) | undefined;
+  let cancelled = false;
+  const ready = state.binding.listen(event, listener as (...args: unknown[]) => void).then((stop) => {
+    if (cancelled) stop();
+    else off = stop;
+  });
+  // A failed subscription is reported through `ready`; nobody need be listening to it.
+  ready.catch(() => {});
+  const unsubscribe = () => {
+    cancelled = true;
+    off?.();
+    off = undefined;
+  };
+  return Object.assign(unsubscribe, { ready });
+}
+
+/** Marks `value` to travel by reference: the receiver gets a proxy calling back to this process. */
+export function ref<T extends object>(value: T): Ref<T> {
+  if (typeof value !== 'object' || value === null) throw new RuntableError('BAD_ARGUMENT', 'ref() takes an object');
+  return new ByReference(RefKind.Object, value) as unknown as Ref<T>;
 }

@@ -2,6 +2,7 @@
 // reconnects with backoff (starting a new broker if allowed), registers the process's monikers
 // again and resumes its watches, so owners and watchers never notice more than a pause.
 
+import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
 import {
@@ -20,6 +21,8 @@ import { reachBroker } from './broker-start.js';
 /** Reconnection waits start here and double up to the cap. */
 const RECONNECT_FIRST_DELAY_MS = 10;
 const RECONNECT_MAX_DELAY_MS = 1000;
+/** How long close() waits for the broker to confirm its revokes. */
+const CLOSE_REVOKE_TIMEOUT_MS = 1000;
 /** Tries of the first connection, for a broker that exits on idle just as we arrive. */
 const OPEN_ATTEMPTS = 3;
 
@@ -131,6 +134,18 @@ export class BrokerLink {
     }
   }
 
+  /** Revokes these monikers if the broker is reachable now; never waits for a reconnection. */
+  async revokeAll(monikers: string[]): Promise<void> {
+    const connection = this.#connection;
+    for (const moniker of monikers) this.#owned.delete(moniker);
+    if (!connection || connection.closed || monikers.length === 0) return;
+    await Promise.all(
+      monikers.map((moniker) =>
+        connection.request({ kind: Kind.Revoke, moniker }, { timeout: CLOSE_REVOKE_TIMEOUT_MS }).catch(() => {}),
+      ),
+    );
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
     this.#connection?.close();
@@ -199,9 +214,10 @@ export class BrokerLink {
       try {
         connection = await this.#dial();
       } catch (error) {
-        if ((error as RuntableError).code === 'ACCESS_DENIED') {
-          this.#giveUp(error as RuntableError);
-          throw error;
+        const final = finalError(error, this.#options.dir);
+        if (final) {
+          this.#giveUp(final);
+          throw final;
         }
         delay = Math.min(Math.max(RECONNECT_FIRST_DELAY_MS, delay * 2), RECONNECT_MAX_DELAY_MS);
         continue;
@@ -276,4 +292,11 @@ export class BrokerLink {
     for (const sink of this.#watches.keys()) sink.fail(error);
     this.#watches.clear();
   }
+}
+
+/** The table went away for good (no access, or its directory removed): reconnecting is pointless. */
+function finalError(error: unknown, dir: string): RuntableError | undefined {
+  if ((error as RuntableError).code === 'ACCESS_DENIED') return error as RuntableError;
+  if (fs.existsSync(dir)) return undefined;
+  return new RuntableError('TABLE_UNAVAILABLE', `the table directory ${dir} is gone`, { cause: error });
 }

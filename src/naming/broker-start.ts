@@ -10,17 +10,13 @@ import { RuntableError } from '../errors.js';
 import { brokerLockPath, brokerLogPath, brokerSocketPath } from '../transport/paths.js';
 import type { Transport } from '../transport/transport.js';
 import { connectUnix } from '../transport/unix.js';
+import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { isAlive } from './liveness.js';
 
 /** A lock with no pid file yet is stale after this long (its maker died between two syscalls). */
 const STALE_LOCK_MS = 5000;
 /** The broker log is set aside as broker.log.1 when it grows past this at start. */
 const MAX_LOG_BYTES = 1024 * 1024;
-/**
- * The largest frame a client takes from its broker. Far above the broker's own 1 MiB limit on
- * requests: a list of a large table is one reply (10,000 entries are about 2 MB).
- */
-export const MAX_BROKER_REPLY_BYTES = 256 * 1024 * 1024;
 /** Waiting for another process's start: how often to look again. */
 const POLL_MS = 10;
 
@@ -68,7 +64,7 @@ export async function reachBroker(dir: string, options: BrokerStartOptions): Pro
 /** Connects if a broker listens; undefined if the socket is missing or stale. */
 async function probe(socket: string, timeout: number): Promise<Transport | undefined> {
   try {
-    return await connectUnix(socket, { maxFrameBytes: MAX_BROKER_REPLY_BYTES, timeout });
+    return await connectUnix(socket, { maxFrameBytes: MAX_FRAME_BYTES, timeout });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ECONNREFUSED') return undefined;

@@ -8,15 +8,17 @@ import { RuntableError } from '../errors.js';
 import { brokerSocketPath, checkSocketPath, MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Listener } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../wire/chunks.js';
 import { encode } from '../wire/codec.js';
 import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
+import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type BrokerStatus, Kind, type Message, PROTOCOL_VERSION, type WireEntry } from '../wire/protocol.js';
 import { isAlive } from './liveness.js';
 import { checkMoniker, checkPrefix } from './moniker.js';
 import { ObjectTable, type OwnerId } from './object-table.js';
 
-/** Control messages are small; anything larger is a broken or hostile peer. */
-export const MAX_CONTROL_FRAME_BYTES = 1024 * 1024;
+/** Requests to the broker are small; a larger one is a broken or hostile peer. */
+export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024;
 /** Encoded size of one entry's metadata. */
 export const MAX_METADATA_BYTES = 16 * 1024;
 /** Methods one entry may list. */
@@ -89,6 +91,9 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           goneCode: 'TABLE_UNAVAILABLE',
           peerName: 'client',
           timeout: HANDSHAKE_TIMEOUT_MS,
+          maxMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
+          // Replies may be large: a list of a whole table.
+          maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES,
         }).then(
           (connection) => {
             handshaking--;
@@ -109,7 +114,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           },
         );
       },
-      { maxFrameBytes: MAX_CONTROL_FRAME_BYTES },
+      { maxFrameBytes: MAX_FRAME_BYTES },
     );
   } catch (error) {
     throw new RuntableError('TABLE_UNAVAILABLE', `broker cannot listen on ${address}: ${(error as Error).message}`, {

@@ -9,6 +9,8 @@ export interface Transport {
   onFrame: (frame: Buffer) => void;
   /** Called when the byte stream can no longer be trusted (bad length); by default it closes. */
   onStreamError: (error: Error) => void;
+  /** Called when queued frames have been handed to the socket and it can take more. */
+  onWritable: () => void;
   /** Called once when the transport closes, with the reason if it failed. */
   onClose: (error?: Error) => void;
   /** Bytes accepted by send() and not yet handed to the operating system. */

@@ -15,6 +15,7 @@ const LINGER_MS = 1000;
 class SocketTransport implements Transport {
   onFrame: (frame: Buffer) => void = () => {};
   onStreamError: (error: Error) => void = (error) => this.close(error);
+  onWritable: () => void = () => {};
   onClose: (error?: Error) => void = () => {};
   readonly #socket: net.Socket;
   readonly #reader: FrameReader;
@@ -84,18 +85,21 @@ class SocketTransport implements Transport {
   }
 
   #flush(): void {
-    if (this.#closed || this.#queue.length === 0 || this.#socket.writableNeedDrain) return;
-    const queue = this.#queue;
-    const bytes = this.#queuedBytes;
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    if (bytes <= COALESCE_LIMIT_BYTES) {
-      this.#socket.write(Buffer.concat(queue, bytes));
-      return;
+    if (this.#closed || this.#socket.writableNeedDrain) return;
+    if (this.#queue.length > 0) {
+      const queue = this.#queue;
+      const bytes = this.#queuedBytes;
+      this.#queue = [];
+      this.#queuedBytes = 0;
+      if (bytes <= COALESCE_LIMIT_BYTES) {
+        this.#socket.write(Buffer.concat(queue, bytes));
+      } else {
+        this.#socket.cork();
+        for (const part of queue) this.#socket.write(part);
+        this.#socket.uncork();
+      }
     }
-    this.#socket.cork();
-    for (const part of queue) this.#socket.write(part);
-    this.#socket.uncork();
+    if (!this.#socket.writableNeedDrain) this.onWritable();
   }
 
   #finish(destroy = true): void {

@@ -4,7 +4,14 @@
 
 import { type ErrorCode, isErrorCode, RuntableError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
-import { decode, encode, reviveError } from './codec.js';
+import {
+  BULK_HIGH_WATER_BYTES,
+  CHUNK_BYTES,
+  ChunkAssembler,
+  ChunkSender,
+  DEFAULT_MAX_MESSAGE_BYTES,
+} from './chunks.js';
+import { decode, encode, type ReferenceContext, reviveError } from './codec.js';
 import {
   type ErrorRecord,
   Kind,
@@ -32,6 +39,10 @@ export interface ConnectionOptions {
   peerName: string;
   /** Default timeout of requests, ms. */
   timeout: number;
+  /** The largest whole message accepted; default DEFAULT_MAX_MESSAGE_BYTES. */
+  maxMessageBytes?: number;
+  /** The largest whole message sent; default maxMessageBytes. */
+  maxSendBytes?: number;
 }
 
 export interface RequestOptions {
@@ -39,12 +50,16 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Told the request's id just before it is sent. */
   numbered?: (id: number) => void;
+  /** On timeout or abort, tell the peer with Cancel (calls, whose methods may be stopped). */
+  cancellable?: boolean;
 }
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   deadline: number;
+  /** Tells the peer the caller gave up; only for cancellable requests. */
+  cancel?: () => void;
   /** Only for requests whose timeout differs from the connection's default. */
   timer?: NodeJS.Timeout;
   cleanup?: () => void;
@@ -52,6 +67,9 @@ interface Pending {
 
 export class Connection {
   onClose: (error: RuntableError) => void = () => {};
+  /** Settles, with the reason, when the connection closes; for any number of observers. */
+  readonly whenClosed: Promise<RuntableError>;
+  #resolveClosed: (reason: RuntableError) => void = () => {};
   peerPid = 0;
 
   readonly #transport: Transport;
@@ -65,14 +83,29 @@ export class Connection {
   /** The last connection-level Failure the peer sent: the reason if it hangs up soon after. */
   #peerComplaint: { error: RuntableError; at: number } | undefined;
   #onMessage: ((message: Message) => void) | undefined;
+  readonly #maxMessageBytes: number;
+  readonly #maxSendBytes: number;
+  readonly #assembler: ChunkAssembler;
+  readonly #chunks = new ChunkSender();
+  /** Where functions and references in messages are exported and imported; calls only. */
+  references: ReferenceContext | undefined;
   /** Messages that arrived before onMessage was set (a peer may pipeline right after Hello). */
   #early: Message[] = [];
 
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
     this.#options = options;
+    this.whenClosed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxSendBytes = options.maxSendBytes ?? this.#maxMessageBytes;
+    this.#assembler = new ChunkAssembler(this.#maxMessageBytes, (transfer) =>
+      this.replyError(0, new RuntableError('PROTOCOL', `transfer ${transfer} stalled; dropped`)),
+    );
     transport.onClose = (error) => this.#closed(error);
     transport.onStreamError = (error) => this.#fail(error);
+    transport.onWritable = () => this.#pumpChunks();
   }
 
   /** Opens the client side: says Hello and waits for Welcome. */
@@ -137,8 +170,30 @@ export class Connection {
     return this.#pending.size;
   }
 
+  /** Sends a message; throws FRAME_TOO_LARGE or an encoding error synchronously. */
   send(message: Message): void {
-    this.#transport.send(encode(message));
+    this.#sendBytes(encode(message, this.references));
+  }
+
+  #sendBytes(bytes: Uint8Array): void {
+    if (bytes.length <= CHUNK_BYTES) {
+      this.#transport.send(bytes);
+      return;
+    }
+    if (bytes.length > this.#maxSendBytes) {
+      throw new RuntableError(
+        'FRAME_TOO_LARGE',
+        `message of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
+      );
+    }
+    this.#chunks.add(bytes);
+    this.#pumpChunks();
+  }
+
+  #pumpChunks(): void {
+    while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {
+      this.#transport.send(encode(this.#chunks.next()));
+    }
   }
 
   request<R extends Request>(message: Unnumbered<R>, options: RequestOptions = {}): Promise<ReplyValues[R['kind']]> {
@@ -149,14 +204,23 @@ export class Connection {
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
     options.numbered?.(id);
-    let frame: Uint8Array;
+    let bytes: Uint8Array;
     try {
-      frame = encode({ ...message, id });
+      bytes = encode({ ...message, id }, this.references);
     } catch (error) {
       return Promise.reject(
         new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error }),
       );
     }
+    if (bytes.length > this.#maxSendBytes) {
+      return Promise.reject(
+        new RuntableError(
+          'FRAME_TOO_LARGE',
+          `request of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
+        ),
+      );
+    }
+    const cancel = options.cancellable ? () => this.#cancel(id) : undefined;
     return new Promise((resolve, reject) => {
       const pending: Pending = { resolve, reject, deadline: Date.now() + timeout } as Pending;
       this.#pending.set(id, pending);
@@ -169,13 +233,20 @@ export class Connection {
         pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
         pending.timer.unref();
       }
+      if (cancel) pending.cancel = cancel;
       if (signal) {
-        const onAbort = () => this.#settle(id, undefined, abortError(signal));
+        const onAbort = () => {
+          if (this.#settle(id, undefined, abortError(signal))) cancel?.();
+        };
         signal.addEventListener('abort', onAbort, { once: true });
         pending.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
-      this.#transport.send(frame);
+      this.#sendBytes(bytes);
     });
+  }
+
+  #cancel(id: number): void {
+    if (!this.#transport.closed) this.send({ kind: Kind.Cancel, call: id });
   }
 
   /** Answers a request this side received. */
@@ -233,10 +304,10 @@ export class Connection {
     });
   }
 
-  #receive(frame: Buffer): void {
+  #receive(frame: Uint8Array): void {
     let value: unknown;
     try {
-      value = decode(frame);
+      value = decode(frame, this.references);
     } catch (error) {
       // Framing is intact, so the stream can still be trusted: refuse this message alone.
       this.replyError(0, new RuntableError('PROTOCOL', `undecodable message: ${(error as Error).message}`));
@@ -250,6 +321,17 @@ export class Connection {
       this.replyError(typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : 0, error as RuntableError);
       return;
     }
+    if (message.kind === Kind.Chunk) {
+      let whole: Uint8Array | undefined;
+      try {
+        whole = this.#assembler.add(message);
+      } catch (error) {
+        this.replyError(0, error as RuntableError);
+        return;
+      }
+      if (whole) this.#receive(whole);
+      return;
+    }
     if (message.kind === Kind.Reply) this.#settle(message.id, message.value, undefined);
     else if (message.kind === Kind.Failure) {
       const error = toRuntableError(message.error);
@@ -259,23 +341,23 @@ export class Connection {
     else this.#early.push(message);
   }
 
-  #settle(id: number, value: unknown, error: Error | undefined): void {
+  /** Settles request `id`; false if it was settled already. */
+  #settle(id: number, value: unknown, error: Error | undefined): boolean {
     const pending = this.#pending.get(id);
-    if (!pending) return;
+    if (!pending) return false;
     this.#pending.delete(id);
     this.#defaultDeadlines.delete(id);
     if (pending.timer) clearTimeout(pending.timer);
     pending.cleanup?.();
     if (error) pending.reject(error);
     else pending.resolve(value);
+    return true;
   }
 
   #expire(id: number, timeout: number): void {
-    this.#settle(
-      id,
-      undefined,
-      new RuntableError('TIMEOUT', `${this.#options.peerName} did not answer within ${timeout} ms`),
-    );
+    const cancel = this.#pending.get(id)?.cancel;
+    const error = new RuntableError('TIMEOUT', `${this.#options.peerName} did not answer within ${timeout} ms`);
+    if (this.#settle(id, undefined, error)) cancel?.();
   }
 
   #armDeadlineTimer(): void {
@@ -300,6 +382,8 @@ export class Connection {
 
   #closed(error: Error | undefined): void {
     if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
+    this.#assembler.clear();
+    this.#chunks.clear();
     const complaint =
       this.#peerComplaint && Date.now() - this.#peerComplaint.at < COMPLAINT_RELEVANCE_MS
         ? this.#peerComplaint.error
@@ -315,6 +399,7 @@ export class Connection {
     this.#closeError = reason;
     for (const id of [...this.#pending.keys()]) this.#settle(id, undefined, reason);
     this.onClose(reason);
+    this.#resolveClosed(reason);
   }
 }
 

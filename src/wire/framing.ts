@@ -5,6 +5,11 @@
 import { RuntableError } from '../errors.js';
 
 export const FRAME_HEADER_BYTES = 4;
+/**
+ * The largest frame any runtable connection accepts. Larger messages travel as chunks (see
+ * chunks.ts), so an honest peer's frames stay near CHUNK_BYTES.
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024;
 
 export function frameHeader(length: number): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);

@@ -19,8 +19,19 @@ export const Kind = {
   TableEvent: 20,
   Lost: 21,
   Call: 30,
+  Invoke: 31,
+  Cancel: 32,
+  Release: 33,
+  Subscribe: 34,
+  Unsubscribe: 35,
+  Event: 36,
   Reply: 40,
   Failure: 41,
+  StreamItems: 50,
+  StreamCredit: 51,
+  StreamEnd: 52,
+  StreamCancel: 53,
+  Chunk: 60,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -193,6 +204,103 @@ export interface Call {
   stack?: boolean;
 }
 
+export interface Invoke {
+  kind: typeof Kind.Invoke;
+  /** Request id, as for Call; 0 for a one-way invocation. */
+  id: number;
+  /** A reference the receiver exported on this connection (a callback or a ref() object). */
+  ref: number;
+  /** Method of a ref() object; '' calls a function reference itself. */
+  method: string;
+  args: unknown[];
+  stack?: boolean;
+}
+
+/** The caller gave up on a Call or Invoke (timeout or abort): the callee's signal fires. */
+export interface Cancel {
+  kind: typeof Kind.Cancel;
+  /** The id of the Call or Invoke given up. */
+  call: number;
+}
+
+/** The receiver of a reference no longer holds it (garbage collected). */
+export interface Release {
+  kind: typeof Kind.Release;
+  ref: number;
+  /** How many times it had received the reference; the exporter frees it when all are released. */
+  count: number;
+}
+
+/** Client to owner: send me `event` of object `target`. Answered by Reply(true) or Failure. */
+export interface Subscribe {
+  kind: typeof Kind.Subscribe;
+  id: number;
+  target: number;
+  event: string;
+}
+
+/** Client to owner: stop sending `event` of `target`. Unanswered. */
+export interface Unsubscribe {
+  kind: typeof Kind.Unsubscribe;
+  target: number;
+  event: string;
+}
+
+/** Owner to subscribed clients: `reg.emit(event, ...args)`. */
+export interface Event {
+  kind: typeof Kind.Event;
+  target: number;
+  event: string;
+  args: unknown[];
+}
+
+// --- Streams: a method's async iterable, flowing with credit-based backpressure ---
+
+/** Producer to consumer: the next items, never more than the consumer's credit allows. */
+export interface StreamItems {
+  kind: typeof Kind.StreamItems;
+  /** The stream id, from the stream reference in the Reply. */
+  stream: number;
+  values: unknown[];
+}
+
+/** Consumer to producer: room for `credit` more items. */
+export interface StreamCredit {
+  kind: typeof Kind.StreamCredit;
+  stream: number;
+  credit: number;
+}
+
+/** Producer to consumer: no more items; with `error` if the iterator threw. */
+export interface StreamEnd {
+  kind: typeof Kind.StreamEnd;
+  stream: number;
+  error?: ErrorRecord;
+}
+
+/** Consumer to producer: stop (the consumer broke out of its loop); the iterator is returned. */
+export interface StreamCancel {
+  kind: typeof Kind.StreamCancel;
+  stream: number;
+}
+
+// --- Large messages ---
+
+/**
+ * One piece of a message too large for one frame. The pieces of a transfer arrive in order,
+ * interleaved with other messages; the receiver decodes the whole once the last has come.
+ */
+export interface Chunk {
+  kind: typeof Kind.Chunk;
+  /** Names the transfer among this sender's transfers in progress. */
+  transfer: number;
+  /** Where `data` goes in the whole message; must equal the bytes received so far. */
+  offset: number;
+  /** The whole message's size in bytes; on every chunk, and the same on each. */
+  total: number;
+  data: Uint8Array;
+}
+
 // --- Answers, in either direction ---
 
 export interface Reply {
@@ -223,11 +331,22 @@ export type Message =
   | TableEvent
   | Lost
   | Call
+  | Invoke
+  | Cancel
+  | Release
+  | Subscribe
+  | Unsubscribe
+  | Event
   | Reply
-  | Failure;
+  | Failure
+  | StreamItems
+  | StreamCredit
+  | StreamEnd
+  | StreamCancel
+  | Chunk;
 
 /** Requests answered by Reply or Failure. */
-export type Request = Register | Revoke | List | Lookup | Touch | Watch | Unwatch | Status | Call;
+export type Request = Register | Revoke | List | Lookup | Touch | Watch | Unwatch | Status | Call | Invoke | Subscribe;
 
 /** What each request's Reply carries. */
 export interface ReplyValues {
@@ -240,6 +359,8 @@ export interface ReplyValues {
   [Kind.Unwatch]: boolean;
   [Kind.Status]: BrokerStatus;
   [Kind.Call]: unknown;
+  [Kind.Invoke]: unknown;
+  [Kind.Subscribe]: boolean;
 }
 
 /** A request as its sender writes it, before the connection gives it an id. */

@@ -56,6 +56,12 @@ function entry(value: unknown): asserts value is WireEntry {
   if (!(value.registeredAt instanceof Date) || !(value.changedAt instanceof Date)) fail('entry dates');
 }
 
+function errorRecord(value: unknown): void {
+  if (!isRecord(value)) fail('error must be a map');
+  str(value, 'code');
+  str(value, 'message');
+}
+
 const checks: Record<number, (m: Fields) => void> = {
   [Kind.Hello]: (m) => {
     uint(m, 'version');
@@ -116,12 +122,55 @@ const checks: Record<number, (m: Fields) => void> = {
     if (!Array.isArray(m.args)) fail('args must be an array');
     optionalBool(m, 'stack');
   },
+  [Kind.Invoke]: (m) => {
+    uint(m, 'id');
+    uint(m, 'ref');
+    str(m, 'method');
+    if (!Array.isArray(m.args)) fail('args must be an array');
+    optionalBool(m, 'stack');
+  },
+  [Kind.Cancel]: (m) => uint(m, 'call'),
+  [Kind.Release]: (m) => {
+    uint(m, 'ref');
+    uint(m, 'count');
+  },
+  [Kind.Subscribe]: (m) => {
+    uint(m, 'id');
+    uint(m, 'target');
+    str(m, 'event');
+  },
+  [Kind.Unsubscribe]: (m) => {
+    uint(m, 'target');
+    str(m, 'event');
+  },
+  [Kind.Event]: (m) => {
+    uint(m, 'target');
+    str(m, 'event');
+    if (!Array.isArray(m.args)) fail('args must be an array');
+  },
+  [Kind.StreamItems]: (m) => {
+    uint(m, 'stream');
+    if (!Array.isArray(m.values)) fail('values must be an array');
+  },
+  [Kind.StreamCredit]: (m) => {
+    uint(m, 'stream');
+    uint(m, 'credit');
+  },
+  [Kind.StreamEnd]: (m) => {
+    uint(m, 'stream');
+    if (m.error !== undefined) errorRecord(m.error);
+  },
+  [Kind.StreamCancel]: (m) => uint(m, 'stream'),
+  [Kind.Chunk]: (m) => {
+    uint(m, 'transfer');
+    uint(m, 'offset');
+    uint(m, 'total');
+    if (!(m.data instanceof Uint8Array)) fail('data must be a byte string');
+  },
   [Kind.Reply]: (m) => uint(m, 'id'),
   [Kind.Failure]: (m) => {
     uint(m, 'id');
-    if (!isRecord(m.error)) fail('error must be a map');
-    str(m.error, 'code');
-    str(m.error, 'message');
+    errorRecord(m.error);
   },
 };
 

@@ -157,11 +157,14 @@ test('revoke and close remove entries; a closed table refuses work', async () =>
     ['Close/b'],
   );
   const other = await connect({ dir });
-  await table.close();
-  await assert.rejects(table.list(''), { code: 'TABLE_UNAVAILABLE' });
-  assert.deepEqual(await other.list('Close/'), []);
-  await other.close();
-  table = await connect({ dir });
+  try {
+    await table.close();
+    await assert.rejects(table.list(''), { code: 'TABLE_UNAVAILABLE' });
+    assert.deepEqual(await other.list('Close/'), [], 'gone as soon as close() resolved');
+  } finally {
+    await other.close();
+    table = await connect({ dir });
+  }
 });
 
 test('await using revokes a registration and closes a table', async () => {

@@ -1,0 +1,425 @@
+// One call connection, seen from either end: it runs what the peer asks of this process (calls
+// on registered objects, invocations of references this side exported), keeps the references
+// and streams each side handed the other, and delivers events. It ends everything it holds when
+// the connection ends: pending calls reject, streams stop, references are freed.
+
+import { RuntableError } from '../errors.js';
+import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
+import { type Connection, type RequestOptions, toRuntableError } from '../wire/connection.js';
+import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
+import { exposedMethods } from './exposure.js';
+import { createReferenceProxy } from './proxy.js';
+import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
+
+/** Calls one connection may have running at once; more are refused until some finish. */
+export const MAX_CALLS_IN_FLIGHT = 65_536;
+/** References one connection may hold exported at once. */
+export const MAX_EXPORTED_REFERENCES = 100_000;
+/** Event names are short labels. */
+export const MAX_EVENT_NAME_BYTES = 256;
+
+/** What an endpoint adds to a session: registered objects to call and subscribe to. */
+export interface SessionHost {
+  call(session: CallSession, message: Call): void;
+  subscribe(session: CallSession, target: number, event: string): void;
+  unsubscribe(session: CallSession, target: number, event: string): void;
+  closed(session: CallSession): void;
+}
+
+interface Exported {
+  kind: RefKind;
+  value: object;
+  /** For ref() objects: the methods the peer may call. */
+  methods?: ReadonlySet<string>;
+  /** Times sent; the peer releases them all before the reference is freed. */
+  count: number;
+}
+
+/** What a method learns of the call it serves, through callContext(). */
+export interface CallContext {
+  /** Aborted when the caller gives up (timeout or abort) or goes away. */
+  readonly signal: AbortSignal;
+  /** The calling process. */
+  readonly pid: number;
+}
+
+let current: { session: CallSession; id: number } | undefined;
+
+/**
+ * The context of the call being served. Call it in the method's synchronous part, before any
+ * await: after that, another call may be running.
+ */
+export function callContext(): CallContext {
+  const call = current;
+  if (!call) throw new RuntableError('BAD_ARGUMENT', 'callContext() works only inside a method called remotely');
+  return call.session.contextOf(call.id);
+}
+
+export class CallSession implements ReferenceContext {
+  readonly connection: Connection;
+  readonly #host: SessionHost | undefined;
+  readonly #debug: boolean;
+  readonly #exports = new Map<number, Exported>();
+  readonly #exportIds = new Map<object, number>();
+  #nextExport = 1;
+  readonly #imports = new Map<number, WeakRef<object>>();
+  readonly #importCounts = new Map<number, number>();
+  readonly #released = new FinalizationRegistry<number>((id) => this.#release(id));
+  /** Calls running here, with their AbortController once the method asked for a signal. */
+  readonly #running = new Map<number, AbortController | undefined>();
+  readonly #producers = new Map<number, StreamProducer>();
+  readonly #consumers = new Map<number, WeakRef<StreamConsumer>>();
+  readonly #abandoned = new FinalizationRegistry<number>((id) => this.#abandon(id));
+  readonly #listeners = new Map<string, Set<(...args: unknown[]) => void>>();
+  #closed = false;
+
+  constructor(connection: Connection, options: { host?: SessionHost; debug: boolean }) {
+    this.connection = connection;
+    this.#host = options.host;
+    this.#debug = options.debug;
+    connection.references = this;
+    connection.onMessage = (message) => this.#handle(message);
+    connection.onClose = (error) => this.#end(error);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // --- Outgoing ---
+
+  call(message: Unnumbered<Call>, options: RequestOptions): Promise<unknown> {
+    return this.connection.request<Call>(message, { ...options, cancellable: true });
+  }
+
+  invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
+    const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
+    if (this.#debug) message.stack = true;
+    return this.connection.request<Invoke>(message, { ...options, cancellable: true });
+  }
+
+  /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */
+  notify(message: Message): void {
+    this.connection.send(message);
+  }
+
+  /** Adds a listener for `event` of `target`; subscribes at the owner for the first one. */
+  async listen(target: number, event: string, listener: (...args: unknown[]) => void): Promise<() => void> {
+    const key = `${target}\n${event}`;
+    let listeners = this.#listeners.get(key);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(key, listeners);
+    }
+    const first = listeners.size === 0;
+    listeners.add(listener);
+    const off = () => {
+      const set = this.#listeners.get(key);
+      if (!set?.delete(listener) || set.size > 0) return;
+      this.#listeners.delete(key);
+      if (!this.#closed) this.notify({ kind: Kind.Unsubscribe, target, event });
+    };
+    if (first) {
+      try {
+        await this.connection.request({ kind: Kind.Subscribe, target, event });
+      } catch (error) {
+        off();
+        throw error;
+      }
+    }
+    return off;
+  }
+
+  // --- ReferenceContext, for the codec ---
+
+  exportReference(kind: RefKind, value: object): unknown[] {
+    if (kind === RefKind.Stream) {
+      const id = this.#nextExport++;
+      this.#producers.set(id, new StreamProducer(this.#streamWire, id, value as AsyncIterable<unknown>));
+      return [kind, id];
+    }
+    let id = this.#exportIds.get(value);
+    let exported = id === undefined ? undefined : this.#exports.get(id);
+    if (!exported) {
+      if (this.#exports.size >= MAX_EXPORTED_REFERENCES) {
+        throw new RuntableError('BAD_ARGUMENT', `more than ${MAX_EXPORTED_REFERENCES} references held by one peer`);
+      }
+      id = this.#nextExport++;
+      exported = { kind, value, count: 0 };
+      if (kind === RefKind.Object) exported.methods = new Set(exposedMethods(value));
+      this.#exports.set(id, exported);
+      this.#exportIds.set(value, id);
+    }
+    exported.count++;
+    return kind === RefKind.Object ? [kind, id, [...(exported.methods ?? [])]] : [kind, id];
+  }
+
+  importReference(kind: number, id: number): unknown {
+    if (kind === RefKind.Stream) {
+      const consumer = new StreamConsumer(this.#streamWire, id, toRuntableError);
+      this.#consumers.set(id, new WeakRef(consumer));
+      this.#abandoned.register(consumer, id, consumer);
+      // Not from inside decode: sending encodes, and the codec is busy with this message.
+      queueMicrotask(() => consumer.start());
+      return consumer;
+    }
+    if (kind !== RefKind.Function && kind !== RefKind.Object) throw new Error(`unknown reference kind ${kind}`);
+    this.#importCounts.set(id, (this.#importCounts.get(id) ?? 0) + 1);
+    const known = this.#imports.get(id)?.deref();
+    if (known) return known;
+    const made =
+      kind === RefKind.Function
+        ? (...args: unknown[]) => this.invoke(id, '', args, {})
+        : createReferenceProxy(this, id);
+    this.#imports.set(id, new WeakRef(made));
+    this.#released.register(made, id);
+    return made;
+  }
+
+  // --- Incoming ---
+
+  #handle(message: Message): void {
+    switch (message.kind) {
+      case Kind.Call:
+        if (this.#host) this.#host.call(this, message);
+        else this.#refuse(message.id, 'this process serves no registered objects on this connection');
+        return;
+      case Kind.Invoke:
+        this.#invoke(message);
+        return;
+      case Kind.Cancel:
+        this.#running.get(message.call)?.abort(new RuntableError('ABORTED', 'the caller gave up on this call'));
+        return;
+      case Kind.Release:
+        this.#unexport(message.ref, message.count);
+        return;
+      case Kind.Subscribe:
+        try {
+          if (!this.#host) throw new RuntableError('PROTOCOL', 'nothing to subscribe to on this connection');
+          if (Buffer.byteLength(message.event) > MAX_EVENT_NAME_BYTES) {
+            throw new RuntableError('BAD_ARGUMENT', `event names are at most ${MAX_EVENT_NAME_BYTES} bytes`);
+          }
+          this.#host.subscribe(this, message.target, message.event);
+          this.connection.reply(message.id, true);
+        } catch (error) {
+          this.connection.replyError(message.id, error as RuntableError);
+        }
+        return;
+      case Kind.Unsubscribe:
+        this.#host?.unsubscribe(this, message.target, message.event);
+        return;
+      case Kind.Event:
+        this.#deliver(message.target, message.event, message.args);
+        return;
+      case Kind.StreamItems:
+        this.#consumers.get(message.stream)?.deref()?.push(message.values);
+        return;
+      case Kind.StreamEnd:
+        this.#consumers.get(message.stream)?.deref()?.end(message.error);
+        return;
+      case Kind.StreamCredit:
+        this.#producers.get(message.stream)?.grant(message.credit);
+        return;
+      case Kind.StreamCancel:
+        this.#producers.get(message.stream)?.cancel();
+        return;
+      default:
+        this.connection.replyError(
+          'id' in message ? message.id : 0,
+          new RuntableError('PROTOCOL', `a call connection does not take messages of kind ${message.kind}`),
+        );
+    }
+  }
+
+  #invoke(message: Invoke): void {
+    const exported = this.#exports.get(message.ref);
+    if (!exported || exported.kind === RefKind.Stream) {
+      this.#refuse(message.id, `reference ${message.ref} was released or never existed`, 'OBJECT_GONE');
+      return;
+    }
+    if (exported.kind === RefKind.Function) {
+      if (message.method !== '') {
+        this.#refuse(message.id, 'a function reference has no methods', 'NO_SUCH_METHOD');
+        return;
+      }
+      const fn = exported.value as (...args: unknown[]) => unknown;
+      this.run(message.id, message.stack === true, 'callback', () => fn(...message.args));
+      return;
+    }
+    if (!exported.methods?.has(message.method)) {
+      this.#refuse(message.id, `no method "${message.method}" is exposed by this reference`, 'NO_SUCH_METHOD');
+      return;
+    }
+    const target = exported.value as Record<string, (...args: unknown[]) => unknown>;
+    this.run(message.id, message.stack === true, message.method, () =>
+      Reflect.apply(target[message.method] as (...args: unknown[]) => unknown, target, message.args),
+    );
+  }
+
+  /** Runs a method for the peer and answers it exactly once (id 0: never). */
+  run(id: number, wantsStack: boolean, what: string, invoke: () => unknown): void {
+    if (this.#running.size >= MAX_CALLS_IN_FLIGHT) {
+      if (id !== 0) this.#refuse(id, `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`, 'PROTOCOL');
+      else process.emitWarning(`runtable: one-way call ${what} dropped: too many calls in flight`);
+      return;
+    }
+    if (id !== 0) this.#running.set(id, undefined);
+    let result: unknown;
+    const outer = current;
+    current = { session: this, id };
+    try {
+      result = invoke();
+    } catch (error) {
+      this.#answerThrown(id, wantsStack, what, error);
+      return;
+    } finally {
+      current = outer;
+    }
+    if (
+      typeof result === 'object' &&
+      result !== null &&
+      typeof (result as { then?: unknown }).then === 'function' &&
+      !isAsyncIterable(result)
+    ) {
+      Promise.resolve(result).then(
+        (value) => this.#answer(id, what, value),
+        (error) => this.#answerThrown(id, wantsStack, what, error),
+      );
+      return;
+    }
+    this.#answer(id, what, result);
+  }
+
+  contextOf(id: number): CallContext {
+    const session = this;
+    return {
+      get signal() {
+        let controller = session.#running.get(id);
+        if (!controller) {
+          controller = new AbortController();
+          if (session.#closed) controller.abort(new RuntableError('ABORTED', 'the caller went away'));
+          if (id !== 0 && session.#running.has(id)) session.#running.set(id, controller);
+        }
+        return controller.signal;
+      },
+      pid: this.connection.peerPid,
+    };
+  }
+
+  #answer(id: number, what: string, value: unknown): void {
+    this.#running.delete(id);
+    if (id === 0 || this.#closed) return;
+    const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
+    try {
+      this.connection.reply(id, reply);
+    } catch (error) {
+      const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
+      this.#refuse(id, `the result of ${what} cannot be sent: ${(error as Error).message}`, code);
+    }
+  }
+
+  /** An error thrown by the method itself travels as REMOTE, whatever its class. */
+  #answerThrown(id: number, wantsStack: boolean, what: string, error: unknown): void {
+    this.#running.delete(id);
+    if (id === 0) {
+      process.emitWarning(`runtable: one-way call ${what} failed: ${(error as Error)?.message ?? error}`);
+      return;
+    }
+    if (this.#closed) return;
+    this.connection.replyError(id, remoteRecord(error, wantsStack || this.#debug));
+  }
+
+  #refuse(id: number, message: string, code: RuntableError['code'] = 'PROTOCOL'): void {
+    if (id !== 0 && !this.#closed) this.connection.replyError(id, new RuntableError(code, message));
+  }
+
+  #deliver(target: number, event: string, args: unknown[]): void {
+    const listeners = this.#listeners.get(`${target}\n${event}`);
+    if (!listeners) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(...args);
+      } catch (error) {
+        // As with EventEmitter, a throwing listener is the program's bug: surface it.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  readonly #streamWire = {
+    send: (message: Message) => {
+      if (!this.#closed) this.notify(message);
+    },
+    forget: (stream: number) => {
+      this.#producers.delete(stream);
+      this.#consumers.delete(stream);
+    },
+  };
+
+  #unexport(ref: number, count: number): void {
+    const exported = this.#exports.get(ref);
+    if (!exported) return;
+    exported.count -= count;
+    if (exported.count > 0) return;
+    this.#exports.delete(ref);
+    this.#exportIds.delete(exported.value);
+  }
+
+  /** An imported reference was garbage collected here: the peer may free it. */
+  #release(id: number): void {
+    if (this.#imports.get(id)?.deref()) return;
+    this.#imports.delete(id);
+    const count = this.#importCounts.get(id) ?? 0;
+    this.#importCounts.delete(id);
+    if (count > 0 && !this.#closed) this.notify({ kind: Kind.Release, ref: id, count });
+  }
+
+  /** A stream consumer was dropped without being finished: stop its producer. */
+  #abandon(id: number): void {
+    if (this.#consumers.get(id)?.deref()) return;
+    this.#consumers.delete(id);
+    if (!this.#closed) this.notify({ kind: Kind.StreamCancel, stream: id });
+  }
+
+  #end(error: RuntableError): void {
+    this.#closed = true;
+    for (const controller of this.#running.values()) controller?.abort(error);
+    this.#running.clear();
+    for (const producer of [...this.#producers.values()]) producer.cancel();
+    this.#producers.clear();
+    const gone = new RuntableError('OBJECT_GONE', error.message, { cause: error });
+    for (const consumer of [...this.#consumers.values()]) consumer.deref()?.end(gone);
+    this.#consumers.clear();
+    this.#exports.clear();
+    this.#exportIds.clear();
+    this.#imports.clear();
+    this.#importCounts.clear();
+    this.#listeners.clear();
+    this.#host?.closed(this);
+  }
+}
+
+/** An error thrown by user code, as it leaves this process. */
+function remoteRecord(error: unknown, withStack: boolean): ErrorRecord {
+  const thrown = error instanceof Error ? error : new Error(String(error));
+  const record: ErrorRecord = { code: 'REMOTE', message: thrown.message, name: thrown.name };
+  const code = (thrown as Error & { code?: unknown }).code;
+  if (code !== undefined) record.remoteCode = code;
+  if (withStack && thrown.stack) record.stack = thrown.stack;
+  if (thrown.cause !== undefined) record.cause = withStack ? thrown.cause : withoutStacks(thrown.cause, 8);
+  return record;
+}
+
+/** Stack traces stay home unless asked for: they show paths and code of this process. */
+function withoutStacks(value: unknown, depth: number): unknown {
+  if (!(value instanceof Error)) return value;
+  const cause = depth > 0 && value.cause !== undefined ? withoutStacks(value.cause, depth - 1) : undefined;
+  const copy = new Error(value.message, cause === undefined ? undefined : { cause });
+  Object.defineProperty(copy, 'name', { value: value.name, writable: true, configurable: true });
+  const code = (value as Error & { code?: unknown }).code;
+  if (code !== undefined) (copy as Error & { code?: unknown }).code = code;
+  Reflect.deleteProperty(copy, 'stack');
+  return copy;
+}

@@ -1,0 +1,145 @@
+// Large messages as chunks: a message bigger than one chunk is sent as a transfer of Chunk
+// messages, interleaved with other traffic, so a 100 MB argument does not stall small calls on
+// the same connection. The receiving side checks every chunk against its limits before it
+// allocates, and never waits forever for a transfer that stops.
+
+import { RuntableError } from '../errors.js';
+import { type Chunk, Kind } from './protocol.js';
+
+/** Messages larger than this, encoded, travel in chunks of this size. */
+export const CHUNK_BYTES = 64 * 1024;
+/** Whole messages larger than this are refused (FRAME_TOO_LARGE); configurable per connection. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
+/** Transfers one connection may have half-received at once. */
+export const MAX_TRANSFERS_IN_PROGRESS = 64;
+/** A transfer with no chunk for this long is dropped. */
+export const TRANSFER_STALL_MS = 30_000;
+/** Chunks are added to the transport only while less than this is waiting to be written. */
+export const BULK_HIGH_WATER_BYTES = 256 * 1024;
+
+interface Incoming {
+  bytes: Uint8Array;
+  received: number;
+  timer: NodeJS.Timeout;
+}
+
+/** Reassembles the transfers of one connection. */
+export class ChunkAssembler {
+  readonly #maxMessageBytes: number;
+  readonly #onStall: (transfer: number) => void;
+  readonly #transfers = new Map<number, Incoming>();
+
+  constructor(maxMessageBytes: number, onStall: (transfer: number) => void) {
+    this.#maxMessageBytes = maxMessageBytes;
+    this.#onStall = onStall;
+  }
+
+  /** Adds a chunk; returns the whole message once its last chunk is in. Throws on any violation. */
+  add(chunk: Chunk): Uint8Array | undefined {
+    let incoming = this.#transfers.get(chunk.transfer);
+    if (!incoming) {
+      if (chunk.offset !== 0) {
+        throw new RuntableError(
+          'PROTOCOL',
+          `chunk at offset ${chunk.offset} of transfer ${chunk.transfer}, which never began`,
+        );
+      }
+      if (chunk.total > this.#maxMessageBytes) {
+        throw new RuntableError(
+          'FRAME_TOO_LARGE',
+          `a message of ${chunk.total} bytes was announced; the limit here is ${this.#maxMessageBytes}`,
+        );
+      }
+      if (this.#transfers.size >= MAX_TRANSFERS_IN_PROGRESS) {
+        throw new RuntableError('PROTOCOL', `more than ${MAX_TRANSFERS_IN_PROGRESS} transfers in progress`);
+      }
+      const transfer = chunk.transfer;
+      const timer = setTimeout(() => {
+        this.#transfers.delete(transfer);
+        this.#onStall(transfer);
+      }, TRANSFER_STALL_MS);
+      timer.unref();
+      incoming = { bytes: Buffer.allocUnsafe(chunk.total), received: 0, timer };
+      this.#transfers.set(transfer, incoming);
+    } else {
+      incoming.timer.refresh();
+    }
+    if (chunk.offset !== incoming.received || chunk.total !== incoming.bytes.length) {
+      this.#drop(chunk.transfer);
+      throw new RuntableError(
+        'PROTOCOL',
+        `transfer ${chunk.transfer} is out of order: chunk at ${chunk.offset} of ${chunk.total}, expected ${incoming.received} of ${incoming.bytes.length}`,
+      );
+    }
+    if (chunk.offset + chunk.data.length > incoming.bytes.length || chunk.data.length === 0) {
+      this.#drop(chunk.transfer);
+      throw new RuntableError('PROTOCOL', `chunk of transfer ${chunk.transfer} overruns its announced size`);
+    }
+    incoming.bytes.set(chunk.data, chunk.offset);
+    incoming.received += chunk.data.length;
+    if (incoming.received < incoming.bytes.length) return undefined;
+    this.#drop(chunk.transfer);
+    return incoming.bytes;
+  }
+
+  /** Bytes held for transfers in progress. */
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const incoming of this.#transfers.values()) total += incoming.bytes.length;
+    return total;
+  }
+
+  clear(): void {
+    for (const transfer of [...this.#transfers.keys()]) this.#drop(transfer);
+  }
+
+  #drop(transfer: number): void {
+    const incoming = this.#transfers.get(transfer);
+    if (!incoming) return;
+    clearTimeout(incoming.timer);
+    this.#transfers.delete(transfer);
+  }
+}
+
+interface Outgoing {
+  transfer: number;
+  bytes: Uint8Array;
+  offset: number;
+}
+
+/** Cuts large messages into chunks and hands them out round-robin, a few at a time. */
+export class ChunkSender {
+  readonly #queue: Outgoing[] = [];
+  #nextTransfer = 1;
+
+  add(bytes: Uint8Array): void {
+    const transfer = this.#nextTransfer;
+    this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
+    this.#queue.push({ transfer, bytes, offset: 0 });
+  }
+
+  get idle(): boolean {
+    return this.#queue.length === 0;
+  }
+
+  /** The next chunk to send, rotating between transfers so none starves the others. */
+  next(): Chunk | undefined {
+    const outgoing = this.#queue.shift();
+    if (!outgoing) return undefined;
+    const end = Math.min(outgoing.offset + CHUNK_BYTES, outgoing.bytes.length);
+    const chunk: Chunk = {
+      kind: Kind.Chunk,
+      transfer: outgoing.transfer,
+      offset: outgoing.offset,
+      total: outgoing.bytes.length,
+      data: outgoing.bytes.subarray(outgoing.offset, end),
+    };
+    outgoing.offset = end;
+    if (end < outgoing.bytes.length) this.#queue.push(outgoing);
+    return chunk;
+  }
+
+  clear(): void {
+    this.#queue.length = 0;
+  }
+}
