@@ -12,13 +12,15 @@ export const CHUNK_BYTES = 64 * 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
 /** Transfers one connection may have half-received at once. */
 export const MAX_TRANSFERS_IN_PROGRESS = 64;
-/** A transfer with no chunk for this long is dropped. */
-export const TRANSFER_STALL_MS = 30_000;
+/** A transfer with no chunk for this long is dropped; configurable per connection. */
+export const DEFAULT_TRANSFER_STALL_MS = 30_000;
 /** Chunks are added to the transport only while less than this is waiting to be written. */
 export const BULK_HIGH_WATER_BYTES = 256 * 1024;
 
 interface Incoming {
-  bytes: Uint8Array;
+  /** Undefined for a refused transfer, whose chunks are counted and dropped. */
+  bytes: Uint8Array | undefined;
+  total: number;
   received: number;
   timer: NodeJS.Timeout;
 }
@@ -26,11 +28,13 @@ interface Incoming {
 /** Reassembles the transfers of one connection. */
 export class ChunkAssembler {
   readonly #maxMessageBytes: number;
+  readonly #stallMs: number;
   readonly #onStall: (transfer: number) => void;
   readonly #transfers = new Map<number, Incoming>();
 
-  constructor(maxMessageBytes: number, onStall: (transfer: number) => void) {
+  constructor(maxMessageBytes: number, stallMs: number, onStall: (transfer: number) => void) {
     this.#maxMessageBytes = maxMessageBytes;
+    this.#stallMs = stallMs;
     this.#onStall = onStall;
   }
 
@@ -44,12 +48,6 @@ export class ChunkAssembler {
           `chunk at offset ${chunk.offset} of transfer ${chunk.transfer}, which never began`,
         );
       }
-      if (chunk.total > this.#maxMessageBytes) {
-        throw new RuntableError(
-          'FRAME_TOO_LARGE',
-          `a message of ${chunk.total} bytes was announced; the limit here is ${this.#maxMessageBytes}`,
-        );
-      }
       if (this.#transfers.size >= MAX_TRANSFERS_IN_PROGRESS) {
         throw new RuntableError('PROTOCOL', `more than ${MAX_TRANSFERS_IN_PROGRESS} transfers in progress`);
       }
@@ -57,35 +55,55 @@ export class ChunkAssembler {
       const timer = setTimeout(() => {
         this.#transfers.delete(transfer);
         this.#onStall(transfer);
-      }, TRANSFER_STALL_MS);
+      }, this.#stallMs);
       timer.unref();
-      incoming = { bytes: Buffer.allocUnsafe(chunk.total), received: 0, timer };
+      // Too large: its chunks are counted through and dropped, and the refusal is reported once.
+      const refused = chunk.total > this.#maxMessageBytes;
+      incoming = {
+        bytes: refused ? undefined : Buffer.allocUnsafe(chunk.total),
+        total: chunk.total,
+        received: 0,
+        timer,
+      };
       this.#transfers.set(transfer, incoming);
+      if (refused) {
+        this.#advance(chunk, incoming);
+        throw new RuntableError(
+          'FRAME_TOO_LARGE',
+          `a message of ${chunk.total} bytes was sent; the limit here is ${this.#maxMessageBytes} (maxMessageBytes)`,
+        );
+      }
     } else {
       incoming.timer.refresh();
     }
-    if (chunk.offset !== incoming.received || chunk.total !== incoming.bytes.length) {
+    const bytes = this.#advance(chunk, incoming);
+    if (incoming.received < incoming.total || !bytes) return undefined;
+    return bytes;
+  }
+
+  /** Checks and takes one chunk; returns the buffer when this chunk completed the transfer. */
+  #advance(chunk: Chunk, incoming: Incoming): Uint8Array | undefined {
+    if (chunk.offset !== incoming.received || chunk.total !== incoming.total) {
       this.#drop(chunk.transfer);
       throw new RuntableError(
         'PROTOCOL',
-        `transfer ${chunk.transfer} is out of order: chunk at ${chunk.offset} of ${chunk.total}, expected ${incoming.received} of ${incoming.bytes.length}`,
+        `transfer ${chunk.transfer} is out of order: chunk at ${chunk.offset} of ${chunk.total}, expected ${incoming.received} of ${incoming.total}`,
       );
     }
-    if (chunk.offset + chunk.data.length > incoming.bytes.length || chunk.data.length === 0) {
+    if (chunk.offset + chunk.data.length > incoming.total || chunk.data.length === 0) {
       this.#drop(chunk.transfer);
       throw new RuntableError('PROTOCOL', `chunk of transfer ${chunk.transfer} overruns its announced size`);
     }
-    incoming.bytes.set(chunk.data, chunk.offset);
+    incoming.bytes?.set(chunk.data, chunk.offset);
     incoming.received += chunk.data.length;
-    if (incoming.received < incoming.bytes.length) return undefined;
-    this.#drop(chunk.transfer);
+    if (incoming.received === incoming.total) this.#drop(chunk.transfer);
     return incoming.bytes;
   }
 
   /** Bytes held for transfers in progress. */
   get bufferedBytes(): number {
     let total = 0;
-    for (const incoming of this.#transfers.values()) total += incoming.bytes.length;
+    for (const incoming of this.#transfers.values()) total += incoming.bytes?.length ?? 0;
     return total;
   }
 
@@ -105,6 +123,8 @@ interface Outgoing {
   transfer: number;
   bytes: Uint8Array;
   offset: number;
+  request: number | undefined;
+  reply: number | undefined;
 }
 
 /** Cuts large messages into chunks and hands them out round-robin, a few at a time. */
@@ -112,10 +132,11 @@ export class ChunkSender {
   readonly #queue: Outgoing[] = [];
   #nextTransfer = 1;
 
-  add(bytes: Uint8Array): void {
+  /** Queues a message; `request` or `reply` names the request it is or answers. */
+  add(bytes: Uint8Array, ids: { request?: number; reply?: number } = {}): void {
     const transfer = this.#nextTransfer;
     this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
-    this.#queue.push({ transfer, bytes, offset: 0 });
+    this.#queue.push({ transfer, bytes, offset: 0, request: ids.request, reply: ids.reply });
   }
 
   get idle(): boolean {
@@ -134,6 +155,8 @@ export class ChunkSender {
       total: outgoing.bytes.length,
       data: outgoing.bytes.subarray(outgoing.offset, end),
     };
+    if (outgoing.request !== undefined) chunk.request = outgoing.request;
+    if (outgoing.reply !== undefined) chunk.reply = outgoing.reply;
     outgoing.offset = end;
     if (end < outgoing.bytes.length) this.#queue.push(outgoing);
     return chunk;

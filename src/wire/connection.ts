@@ -10,6 +10,7 @@ import {
   ChunkAssembler,
   ChunkSender,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_TRANSFER_STALL_MS,
 } from './chunks.js';
 import { decode, encode, type ReferenceContext, reviveError } from './codec.js';
 import {
@@ -43,6 +44,8 @@ export interface ConnectionOptions {
   maxMessageBytes?: number;
   /** The largest whole message sent; default maxMessageBytes. */
   maxSendBytes?: number;
+  /** A half-received large message with no new chunk for this long is dropped, ms. */
+  transferStallMs?: number;
 }
 
 export interface RequestOptions {
@@ -100,8 +103,10 @@ export class Connection {
     });
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#maxSendBytes = options.maxSendBytes ?? this.#maxMessageBytes;
-    this.#assembler = new ChunkAssembler(this.#maxMessageBytes, (transfer) =>
-      this.replyError(0, new RuntableError('PROTOCOL', `transfer ${transfer} stalled; dropped`)),
+    this.#assembler = new ChunkAssembler(
+      this.#maxMessageBytes,
+      options.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS,
+      (transfer) => this.replyError(0, new RuntableError('PROTOCOL', `transfer ${transfer} stalled; dropped`)),
     );
     transport.onClose = (error) => this.#closed(error);
     transport.onStreamError = (error) => this.#fail(error);
@@ -175,7 +180,7 @@ export class Connection {
     this.#sendBytes(encode(message, this.references));
   }
 
-  #sendBytes(bytes: Uint8Array): void {
+  #sendBytes(bytes: Uint8Array, ids?: { request?: number; reply?: number }): void {
     if (bytes.length <= CHUNK_BYTES) {
       this.#transport.send(bytes);
       return;
@@ -186,7 +191,7 @@ export class Connection {
         `message of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
       );
     }
-    this.#chunks.add(bytes);
+    this.#chunks.add(bytes, ids);
     this.#pumpChunks();
   }
 
@@ -241,7 +246,7 @@ export class Connection {
         signal.addEventListener('abort', onAbort, { once: true });
         pending.cleanup = () => signal.removeEventListener('abort', onAbort);
       }
-      this.#sendBytes(bytes);
+      this.#sendBytes(bytes, { request: id });
     });
   }
 
@@ -251,7 +256,7 @@ export class Connection {
 
   /** Answers a request this side received. */
   reply(id: number, value: unknown): void {
-    this.send({ kind: Kind.Reply, id, value });
+    this.#sendBytes(encode({ kind: Kind.Reply, id, value }, this.references), { reply: id });
   }
 
   replyError(id: number, error: RuntableError | ErrorRecord): void {
@@ -326,7 +331,12 @@ export class Connection {
       try {
         whole = this.#assembler.add(message);
       } catch (error) {
-        this.replyError(0, error as RuntableError);
+        // A refused request or reply fails that call alone; any other fault is the connection's.
+        if (message.reply !== undefined && (error as RuntableError).code === 'FRAME_TOO_LARGE') {
+          this.#settle(message.reply, undefined, error as RuntableError);
+        } else {
+          this.replyError(message.request ?? 0, error as RuntableError);
+        }
         return;
       }
       if (whole) this.#receive(whole);

@@ -299,6 +299,10 @@ export interface Chunk {
   /** The whole message's size in bytes; on every chunk, and the same on each. */
   total: number;
   data: Uint8Array;
+  /** The id of the request inside, if it is one: a receiver that refuses the transfer fails that call. */
+  request?: number;
+  /** The id of the request this message answers, if it is a Reply: a refusing receiver fails it locally. */
+  reply?: number;
 }
 
 // --- Answers, in either direction ---

@@ -166,6 +166,8 @@ const checks: Record<number, (m: Fields) => void> = {
     uint(m, 'offset');
     uint(m, 'total');
     if (!(m.data instanceof Uint8Array)) fail('data must be a byte string');
+    if (m.request !== undefined) uint(m, 'request');
+    if (m.reply !== undefined) uint(m, 'reply');
   },
   [Kind.Reply]: (m) => uint(m, 'id'),
   [Kind.Failure]: (m) => {
