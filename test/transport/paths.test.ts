@@ -7,6 +7,7 @@ import { connect, RuntableError, type Table } from 'runtable';
 import {
   BROKER_SOCKET,
   checkSocketPath,
+  endpointSocketPath,
   MAX_SOCKET_PATH_BYTES,
   prepareTableDir,
   resolveTableDir,
@@ -203,11 +204,20 @@ describe('socket paths', () => {
 
   it('register() refuses when the broker socket fits but the endpoint socket would not', async () => {
     const base = tempDir();
-    // Leaves room for "/broker.sock" but not for "/o<pid>-<n>.sock".
-    const room = MAX_SOCKET_PATH_BYTES - Buffer.byteLength(base) - 1 - BROKER_SOCKET.length - 1;
+    // The endpoint's name holds our pid and a counter; take counter values until the next name is
+    // longer than "broker.sock" (a short pid gives names of the same length).
+    const nextEndpointName = () => {
+      const [, pid, n] = /^o(\d+)-(\d+)\.sock$/.exec(path.basename(endpointSocketPath(base))) ?? [];
+      return `o${pid}-${Number(n) + 1}.sock`;
+    };
+    let name = nextEndpointName();
+    while (name.length <= BROKER_SOCKET.length) name = nextEndpointName();
+    // Room for the broker's socket, one byte too little for the endpoint's.
+    const room = MAX_SOCKET_PATH_BYTES - Buffer.byteLength(base) - 1 - 1 - name.length + 1;
     const dir = path.join(base, 'e'.repeat(room));
     dirs.unshift(dir); // cleanup() finds the broker by its exact --dir
-    assert.equal(Buffer.byteLength(path.join(dir, BROKER_SOCKET)), MAX_SOCKET_PATH_BYTES);
+    assert.equal(Buffer.byteLength(path.join(dir, name)), MAX_SOCKET_PATH_BYTES + 1);
+    assert.ok(Buffer.byteLength(path.join(dir, BROKER_SOCKET)) <= MAX_SOCKET_PATH_BYTES);
     const table = await connect({ dir });
     tables.push(table);
     await assert.rejects(table.register('X/a', { ping: () => 'pong' }), (error: unknown) => {
