@@ -40,8 +40,13 @@ export interface RegisterOptions {
   metadata?: Record<string, unknown>;
   /** Take the moniker from its live owner, which is told it was lost. */
   replace?: boolean;
-  /** Wait in line for the moniker (hot standby). */
+  /**
+   * Wait in line for the moniker if it is taken (hot standby): register resolves when this
+   * process becomes its owner, however long that takes. Excludes `replace`.
+   */
   queue?: boolean;
+  /** Aborting while waiting in line leaves the line; register then rejects with ABORTED. */
+  signal?: AbortSignal;
   /** Narrow the exposed methods to these names. */
   expose?: string[];
 }
@@ -105,11 +110,14 @@ export class Table implements AsyncDisposable {
     if (typeof object !== 'object' || object === null) {
       throw new RuntableError('BAD_ARGUMENT', 'register needs an object whose methods it exposes');
     }
-    if (options.queue) {
-      throw new RuntableError(
-        'BAD_ARGUMENT',
-        'queue is not supported yet; use replace, or retry on ALREADY_REGISTERED',
-      );
+    if (options.queue && options.replace) {
+      throw new RuntableError('BAD_ARGUMENT', 'replace and queue exclude each other: take the moniker or wait for it');
+    }
+    const signal = options.signal;
+    if (signal?.aborted) throw abortedRegister(moniker, signal);
+    if (options.queue && [...this.#registrations].some((r) => r.moniker === moniker && r.active)) {
+      // Waiting behind ourselves would never end, and leaving the line would revoke what we hold.
+      throw new RuntableError('ALREADY_REGISTERED', `this table already holds ${moniker}`);
     }
     const metadata = options.metadata ?? {};
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
@@ -128,18 +136,22 @@ export class Table implements AsyncDisposable {
         methods,
         metadata,
         ...(options.replace ? { replace: true } : {}),
+        ...(options.queue ? { queue: true } : {}),
       } as const;
       // Made before the broker answers, so the link can keep it for replay; the reply's entry
       // replaces these provisional dates.
-      const placeholder: WireEntry = {
-        ...message,
-        pid: process.pid,
-        registeredAt: new Date(),
-        changedAt: new Date(),
-      };
+      const placeholder: WireEntry = { ...message, pid: process.pid, registeredAt: new Date(), changedAt: new Date() };
       registration = new Registration(this.#host, placeholder);
-      const entry = await this.#link.register(registration, message);
-      registration.restored(entry);
+      // In line, the answer comes when this process becomes the owner, however long that takes.
+      const waiting = options.queue ? { timeout: Number.POSITIVE_INFINITY, ...(signal ? { signal } : {}) } : {};
+      try {
+        registration.restored(await this.#link.register(registration, message, waiting));
+      } catch (error) {
+        if (!signal?.aborted || (error as RuntableError).code !== 'ABORTED') throw error;
+        // The broker may still hold our place in line, or have just made us the owner: a Revoke ends either.
+        await this.#link.request({ kind: Kind.Revoke, moniker }).catch(() => {});
+        throw abortedRegister(moniker, signal);
+      }
     } catch (error) {
       endpoint.remove(objectId);
       throw error;
@@ -262,4 +274,8 @@ export class Table implements AsyncDisposable {
   #assertOpen(): void {
     if (this.#closed) throw new RuntableError('TABLE_UNAVAILABLE', 'this table is closed');
   }
+}
+
+function abortedRegister(moniker: string, signal: AbortSignal): RuntableError {
+  return new RuntableError('ABORTED', `register of ${moniker} was aborted`, { cause: signal.reason });
 }

@@ -107,8 +107,9 @@ export class BrokerLink {
     }
   }
 
-  async register(name: OwnedName, message: Unnumbered<Register>): Promise<WireEntry> {
-    const entry = toEntry(await this.request<Register>(message));
+  /** Registers `name`, and keeps it to register again after a broker restart once it is ours. */
+  async register(name: OwnedName, message: Unnumbered<Register>, options?: RequestOptions): Promise<WireEntry> {
+    const entry = toEntry(await this.request<Register>(message, options));
     this.#owned.set(name.moniker, name);
     return entry;
   }

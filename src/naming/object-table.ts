@@ -1,6 +1,7 @@
-// The running object table itself: entries, a prefix index, owners and watchers, as a plain
-// class with no I/O. The broker feeds it messages; tests drive it directly. It never checks
-// who may do what beyond ownership: limits and validation belong to the broker.
+// The running object table itself: entries, a prefix index, owners, the line of would-be owners
+// per moniker, and watchers, as a plain class with no I/O. The broker feeds it messages; tests
+// drive it directly. It never checks who may do what beyond ownership: limits and validation
+// belong to the broker.
 
 import { RuntableError } from '../errors.js';
 import type { TableEventType, WireEntry } from '../wire/protocol.js';
@@ -10,20 +11,57 @@ export type OwnerId = number;
 
 export type TableListener = (type: TableEventType, entry: WireEntry) => void;
 
-interface Slot {
+/** An owner and its entry: a moniker's holder, or a claim waiting in its line. */
+export interface Claim {
   owner: OwnerId;
   entry: WireEntry;
 }
+
+type Slot = Claim;
 
 interface Watcher {
   prefix: string;
   listener: TableListener;
 }
 
-export interface RegisterResult {
-  entry: WireEntry;
-  /** Set when `replace` took the moniker from a live owner. */
-  replaced?: { owner: OwnerId; entry: WireEntry };
+export type RegisterResult =
+  | {
+      /** The entry now in the table. */
+      entry: WireEntry;
+      /** Set when `replace` took the moniker from a live owner. */
+      replaced?: Claim;
+      queued?: never;
+    }
+  | {
+      /** The moniker is taken: the claim waits in line at this place, 1 being next. */
+      queued: number;
+      entry?: never;
+      replaced?: never;
+    };
+
+/** What a revoke did. */
+export interface RevokeResult {
+  /** The entry removed, when the owner held the moniker. */
+  revoked?: WireEntry;
+  /** The first claim in line, which now holds the moniker in its place. */
+  promoted?: Claim;
+  /** The owner's claim, when it was only waiting in line for the moniker and has left it. */
+  left?: Claim;
+}
+
+/** What an owner's leaving did. */
+export interface OwnerRevokeResult {
+  /** The entries it held. */
+  revoked: WireEntry[];
+  /** Claims of other owners that took over its monikers, in the order they did. */
+  promoted: Claim[];
+  /** Its own claims that were waiting in line. */
+  left: Claim[];
+}
+
+export interface ObjectTableOptions {
+  /** The clock that dates a promotion; default the system clock. */
+  now?: () => Date;
 }
 
 export class ObjectTable {
@@ -32,6 +70,18 @@ export class ObjectTable {
   readonly #sorted: string[] = [];
   readonly #owned = new Map<OwnerId, Set<string>>();
   readonly #watchers = new Set<Watcher>();
+  /**
+   * Would-be owners per moniker, first come first served. Never empty when present; the moniker
+   * is taken, except for claims held on a free one (see `hold`) until `handOverFree`.
+   */
+  readonly #lines = new Map<string, Claim[]>();
+  /** The monikers each owner waits for. */
+  readonly #waiting = new Map<OwnerId, Set<string>>();
+  readonly #now: () => Date;
+
+  constructor(options: ObjectTableOptions = {}) {
+    this.#now = options.now ?? (() => new Date());
+  }
 
   get size(): number {
     return this.#slots.size;
@@ -42,53 +92,98 @@ export class ObjectTable {
     return this.#owned.get(owner)?.size ?? 0;
   }
 
-  register(owner: OwnerId, entry: WireEntry, options: { replace?: boolean } = {}): RegisterResult {
-    const current = this.#slots.get(entry.moniker);
-    let replaced: RegisterResult['replaced'];
+  /** How many monikers `owner` waits in line for. */
+  queuedBy(owner: OwnerId): number {
+    return this.#waiting.get(owner)?.size ?? 0;
+  }
+
+  /** The claims waiting for `moniker`, next first. */
+  line(moniker: string): Claim[] {
+    return [...(this.#lines.get(moniker) ?? [])];
+  }
+
+  /**
+   * Registers `entry` for `owner`. A taken moniker is refused, unless `replace` (the holder
+   * loses it) or `queue` (the claim waits in line and is promoted when the holder leaves).
+   * `queue` with `hold` waits in line even for a free moniker, until `handOverFree`.
+   * The holder registering the same endpoint and object again gets its entry back unchanged.
+   */
+  register(
+    owner: OwnerId,
+    entry: WireEntry,
+    options: { replace?: boolean; queue?: boolean; hold?: boolean } = {},
+  ): RegisterResult {
+    const moniker = entry.moniker;
+    const current = this.#slots.get(moniker);
+    // An owner is in a moniker's story at most once, as holder or in line: that keeps a revoke unambiguous.
+    if (this.#waiting.get(owner)?.has(moniker)) {
+      throw new RuntableError(
+        'ALREADY_REGISTERED',
+        `${moniker}: this connection already waits in line for it; revoke it to leave the line`,
+      );
+    }
+    if (!current && options.queue && options.hold) return { queued: this.#enqueue(owner, entry) };
+    let replaced: Claim | undefined;
     if (current) {
+      if (current.owner === owner && sameObject(current.entry, entry)) return { entry: current.entry };
+      if (options.queue && !options.replace && current.owner !== owner) return { queued: this.#enqueue(owner, entry) };
       if (!options.replace) {
         throw new RuntableError(
           'ALREADY_REGISTERED',
-          `${entry.moniker} is already registered by pid ${current.entry.pid}; pass { replace: true } to take it over or { queue: true } to wait for it`,
+          `${moniker} is already registered by pid ${current.entry.pid}; pass { replace: true } to take it over or { queue: true } to wait for it`,
         );
       }
+      // The line stays as it is: replace changes the holder, not who comes next.
       this.#remove(current);
       replaced = { owner: current.owner, entry: current.entry };
       this.#notify('revoked', current.entry);
     }
-    const slot = { owner, entry };
-    this.#slots.set(entry.moniker, slot);
-    this.#sorted.splice(this.#lowerBound(entry.moniker), 0, entry.moniker);
-    let owned = this.#owned.get(owner);
-    if (!owned) {
-      owned = new Set();
-      this.#owned.set(owner, owned);
-    }
-    owned.add(entry.moniker);
-    this.#notify('registered', entry);
+    this.#insert(owner, entry);
     return replaced ? { entry, replaced } : { entry };
   }
 
-  /** Removes `owner`'s entry for `moniker`; returns it, or undefined if `owner` did not hold it. */
-  revoke(owner: OwnerId, moniker: string): WireEntry | undefined {
+  /**
+   * `owner` gives up `moniker`: its entry is removed and the first claim in line takes its
+   * place, or, if it was only waiting in line, it leaves the line. Anyone else's is untouched.
+   */
+  revoke(owner: OwnerId, moniker: string): RevokeResult {
     const slot = this.#slots.get(moniker);
-    if (!slot || slot.owner !== owner) return undefined;
+    if (!slot || slot.owner !== owner) {
+      const left = this.#leaveLine(owner, moniker);
+      return left ? { left } : {};
+    }
     this.#remove(slot);
     this.#notify('revoked', slot.entry);
-    return slot.entry;
+    const promoted = this.#promote(moniker);
+    return promoted ? { revoked: slot.entry, promoted } : { revoked: slot.entry };
   }
 
-  /** Removes every entry of `owner`: its process or connection is gone. */
-  revokeOwner(owner: OwnerId): WireEntry[] {
-    const owned = this.#owned.get(owner);
-    if (!owned) return [];
-    const revoked: WireEntry[] = [];
-    for (const moniker of [...owned]) {
-      const entry = this.revoke(owner, moniker);
-      if (entry) revoked.push(entry);
+  /** Removes every entry and claim of `owner`: its process or connection is gone. */
+  revokeOwner(owner: OwnerId): OwnerRevokeResult {
+    const result: OwnerRevokeResult = { revoked: [], promoted: [], left: [] };
+    // Leave the lines first, so none of its own monikers is handed back to it.
+    for (const moniker of [...(this.#waiting.get(owner) ?? [])]) {
+      const left = this.#leaveLine(owner, moniker);
+      if (left) result.left.push(left);
+    }
+    for (const moniker of [...(this.#owned.get(owner) ?? [])]) {
+      const { revoked, promoted } = this.revoke(owner, moniker);
+      if (revoked) result.revoked.push(revoked);
+      if (promoted) result.promoted.push(promoted);
     }
     this.#owned.delete(owner);
-    return revoked;
+    return result;
+  }
+
+  /** Ends every `hold`: each free moniker with a line goes to its first claim. */
+  handOverFree(): Claim[] {
+    const promoted: Claim[] = [];
+    for (const moniker of [...this.#lines.keys()]) {
+      if (this.#slots.has(moniker)) continue;
+      const claim = this.#promote(moniker);
+      if (claim) promoted.push(claim);
+    }
+    return promoted;
   }
 
   touch(owner: OwnerId, moniker: string, now: Date, metadata?: Record<string, unknown>): WireEntry {
@@ -126,6 +221,64 @@ export class ObjectTable {
     return this.#watchers.size;
   }
 
+  #insert(owner: OwnerId, entry: WireEntry): void {
+    this.#slots.set(entry.moniker, { owner, entry });
+    this.#sorted.splice(this.#lowerBound(entry.moniker), 0, entry.moniker);
+    let owned = this.#owned.get(owner);
+    if (!owned) {
+      owned = new Set();
+      this.#owned.set(owner, owned);
+    }
+    owned.add(entry.moniker);
+    this.#notify('registered', entry);
+  }
+
+  /** Puts a claim at the back of its moniker's line; returns its place. */
+  #enqueue(owner: OwnerId, entry: WireEntry): number {
+    let line = this.#lines.get(entry.moniker);
+    if (!line) {
+      line = [];
+      this.#lines.set(entry.moniker, line);
+    }
+    line.push({ owner, entry });
+    let waiting = this.#waiting.get(owner);
+    if (!waiting) {
+      waiting = new Set();
+      this.#waiting.set(owner, waiting);
+    }
+    waiting.add(entry.moniker);
+    return line.length;
+  }
+
+  /** Hands a freed moniker to the first claim in its line, dated now. */
+  #promote(moniker: string): Claim | undefined {
+    const line = this.#lines.get(moniker);
+    const claim = line?.shift();
+    if (!line || !claim) return undefined;
+    if (line.length === 0) this.#lines.delete(moniker);
+    this.#forget(claim.owner, moniker);
+    const now = this.#now();
+    const entry = { ...claim.entry, registeredAt: now, changedAt: now };
+    this.#insert(claim.owner, entry);
+    return { owner: claim.owner, entry };
+  }
+
+  #leaveLine(owner: OwnerId, moniker: string): Claim | undefined {
+    const line = this.#lines.get(moniker);
+    const index = line?.findIndex((claim) => claim.owner === owner) ?? -1;
+    if (!line || index < 0) return undefined;
+    const [claim] = line.splice(index, 1);
+    if (line.length === 0) this.#lines.delete(moniker);
+    this.#forget(owner, moniker);
+    return claim;
+  }
+
+  #forget(owner: OwnerId, moniker: string): void {
+    const waiting = this.#waiting.get(owner);
+    waiting?.delete(moniker);
+    if (waiting?.size === 0) this.#waiting.delete(owner);
+  }
+
   #remove(slot: Slot): void {
     const moniker = slot.entry.moniker;
     this.#slots.delete(moniker);
@@ -150,4 +303,9 @@ export class ObjectTable {
     }
     return low;
   }
+}
+
+/** The same object on the same endpoint: a repeated register, not a second one. */
+function sameObject(a: WireEntry, b: WireEntry): boolean {
+  return a.endpoint === b.endpoint && a.object === b.object;
 }

@@ -30,6 +30,9 @@ function record(table: ObjectTable, prefix: string): { events: string[]; entries
   return { events, entries, stop };
 }
 
+/** What revokeOwner returns for an owner with nothing left. */
+const NOTHING = { revoked: [], promoted: [], left: [] };
+
 function monikers(entries: WireEntry[]): string[] {
   return entries.map((e) => e.moniker);
 }
@@ -115,8 +118,8 @@ describe('ObjectTable', () => {
     assert.equal(table.size, 1);
     assert.deepEqual(monikers(table.list('')), ['X/a']);
     // The old owner can no longer revoke or touch it, and leaving takes nothing with it.
-    assert.equal(table.revoke(1, 'X/a'), undefined);
-    assert.deepEqual(table.revokeOwner(1), []);
+    assert.deepEqual(table.revoke(1, 'X/a'), {});
+    assert.deepEqual(table.revokeOwner(1), NOTHING);
     assert.equal(table.lookup('X/a'), fresh);
   });
 
@@ -132,14 +135,14 @@ describe('ObjectTable', () => {
     const a = entry('X/a', 1);
     table.register(1, a);
     const watch = record(table, '');
-    assert.equal(table.revoke(2, 'X/a'), undefined);
+    assert.deepEqual(table.revoke(2, 'X/a'), {});
     assert.equal(table.lookup('X/a'), a);
     assert.deepEqual(watch.events, []);
-    assert.equal(table.revoke(1, 'X/missing'), undefined);
-    assert.equal(table.revoke(1, 'X/a'), a);
+    assert.deepEqual(table.revoke(1, 'X/missing'), {});
+    assert.deepEqual(table.revoke(1, 'X/a'), { revoked: a });
     assert.equal(table.lookup('X/a'), undefined);
     assert.deepEqual(watch.events, ['revoked X/a']);
-    assert.equal(table.revoke(1, 'X/a'), undefined, 'a second revoke finds nothing');
+    assert.deepEqual(table.revoke(1, 'X/a'), {}, 'a second revoke finds nothing');
     assert.equal(table.size, 0);
     assert.deepEqual(table.list(''), []);
     table.register(2, entry('X/a', 2));
@@ -154,7 +157,7 @@ describe('ObjectTable', () => {
     const b = record(table, 'B/');
     const c = record(table, 'C/');
     const all = record(table, '');
-    const revoked = table.revokeOwner(1);
+    const { revoked } = table.revokeOwner(1);
     assert.deepEqual(monikers(revoked).sort(), ['A/1', 'A/2', 'B/1']);
     assert.deepEqual(monikers(table.list('')), ['A/3', 'C/1']);
     assert.equal(table.ownedBy(1), 0);
@@ -163,8 +166,8 @@ describe('ObjectTable', () => {
     assert.deepEqual(b.events, ['revoked B/1']);
     assert.deepEqual(c.events, []);
     assert.equal(all.events.length, 3);
-    assert.deepEqual(table.revokeOwner(1), [], 'a second revokeOwner finds nothing');
-    assert.deepEqual(table.revokeOwner(99), []);
+    assert.deepEqual(table.revokeOwner(1), NOTHING, 'a second revokeOwner finds nothing');
+    assert.deepEqual(table.revokeOwner(99), NOTHING);
     table.register(1, entry('A/1', 1));
     assert.equal(table.ownedBy(1), 1, 'the owner id can register again');
   });
@@ -254,5 +257,260 @@ describe('ObjectTable', () => {
       expected.filter((name) => ownerOf.get(name) !== 1),
     );
     assert.deepEqual(remaining, [...remaining].sort());
+  });
+});
+
+describe('ObjectTable line of would-be owners (queue)', () => {
+  /** A table whose clock reads 10_000, 20_000, ... ms, one tick per promotion. */
+  function clockedTable(): { table: ObjectTable; ticks: Date[] } {
+    const ticks: Date[] = [];
+    const table = new ObjectTable({
+      now: () => {
+        const now = new Date((ticks.length + 1) * 10_000);
+        ticks.push(now);
+        return now;
+      },
+    });
+    return { table, ticks };
+  }
+
+  it('queue on a free moniker registers at once', () => {
+    const { table } = clockedTable();
+    const a = entry('Q/a', 1);
+    const result = table.register(1, a, { queue: true });
+    assert.equal(result.entry, a);
+    assert.equal(result.queued, undefined);
+    assert.equal(table.lookup('Q/a'), a);
+    assert.equal(table.queuedBy(1), 0);
+  });
+
+  it('five queued owners wait in arrival order and are promoted one after each revoke', () => {
+    const { table, ticks } = clockedTable();
+    const holder = entry('Q/a', 1);
+    table.register(1, holder);
+    const watch = record(table, 'Q/');
+    const claims = [2, 3, 4, 5, 6].map((owner) => entry('Q/a', owner));
+    claims.forEach((claim, i) => {
+      const result = table.register(i + 2, claim, { queue: true });
+      assert.equal(result.queued, i + 1, `owner ${i + 2} is number ${i + 1} in line`);
+      assert.equal(result.entry, undefined);
+    });
+    assert.deepEqual(watch.events, [], 'waiting in line is not an event');
+    assert.equal(table.lookup('Q/a'), holder);
+    assert.equal(table.size, 1);
+    assert.deepEqual(
+      table.line('Q/a').map((c) => c.owner),
+      [2, 3, 4, 5, 6],
+    );
+    assert.equal(table.ownedBy(2), 0);
+    assert.equal(table.queuedBy(2), 1);
+
+    let current = holder;
+    let currentOwner = 1;
+    for (const [i, claim] of claims.entries()) {
+      const result = table.revoke(currentOwner, 'Q/a');
+      assert.equal(result.revoked, current);
+      assert.ok(result.promoted, `a promotion after revoke ${i + 1}`);
+      const { owner, entry: promoted } = result.promoted;
+      assert.equal(owner, i + 2, 'promoted in queue order');
+      assert.deepEqual(promoted, { ...claim, registeredAt: ticks[i], changedAt: ticks[i] });
+      assert.equal(table.lookup('Q/a'), promoted);
+      assert.equal(table.ownedBy(owner), 1);
+      assert.equal(table.queuedBy(owner), 0);
+      assert.equal(table.line('Q/a').length, claims.length - i - 1);
+      // Watchers see the old entry go, then the new one come.
+      assert.deepEqual(watch.events.slice(-2), ['revoked Q/a', 'registered Q/a']);
+      assert.equal(watch.entries.at(-2), current);
+      assert.equal(watch.entries.at(-1), promoted);
+      current = promoted;
+      currentOwner = owner;
+    }
+    assert.equal(watch.events.length, 10);
+    // The line is empty: the last owner's revoke frees the moniker.
+    assert.deepEqual(table.revoke(6, 'Q/a'), { revoked: current });
+    assert.equal(table.lookup('Q/a'), undefined);
+    assert.equal(table.size, 0);
+    assert.deepEqual(watch.events.slice(-1), ['revoked Q/a']);
+  });
+
+  it('a queued owner that revokes or disconnects leaves the line; the next one is promoted instead', () => {
+    const { table } = clockedTable();
+    table.register(1, entry('Q/a', 1));
+    for (const owner of [2, 3, 4, 5]) table.register(owner, entry('Q/a', owner), { queue: true });
+    const watch = record(table, '');
+
+    const left = table.revoke(3, 'Q/a');
+    assert.equal(left.left?.owner, 3);
+    assert.equal(left.left?.entry.moniker, 'Q/a');
+    assert.equal(left.revoked, undefined);
+    assert.equal(left.promoted, undefined);
+    assert.deepEqual(table.revoke(3, 'Q/a'), {}, 'a second revoke finds nothing');
+    assert.equal(table.queuedBy(3), 0);
+
+    const gone = table.revokeOwner(2);
+    assert.deepEqual(
+      gone.left.map((c) => [c.owner, c.entry.moniker]),
+      [[2, 'Q/a']],
+    );
+    assert.deepEqual(gone.revoked, []);
+    assert.deepEqual(gone.promoted, []);
+    assert.deepEqual(watch.events, [], 'leaving the line is not an event');
+    assert.deepEqual(
+      table.line('Q/a').map((c) => c.owner),
+      [4, 5],
+    );
+
+    assert.equal(table.revoke(1, 'Q/a').promoted?.owner, 4);
+    assert.equal(table.lookup('Q/a')?.pid, 1004);
+    // The owner that left can join again, at the back.
+    assert.equal(table.register(2, entry('Q/a', 2), { queue: true }).queued, 2);
+    assert.deepEqual(
+      table.line('Q/a').map((c) => c.owner),
+      [5, 2],
+    );
+  });
+
+  it('revokeOwner hands each of its monikers to the first in its line and leaves its own lines', () => {
+    const { table, ticks } = clockedTable();
+    table.register(1, entry('A/1', 1));
+    table.register(1, entry('B/1', 1));
+    table.register(1, entry('C/1', 1));
+    table.register(2, entry('A/1', 2), { queue: true });
+    table.register(3, entry('A/1', 3), { queue: true });
+    table.register(3, entry('B/1', 3), { queue: true });
+    // Owner 1 also waits for a moniker of owner 4.
+    table.register(4, entry('D/1', 4));
+    table.register(1, entry('D/1', 1), { queue: true });
+    assert.equal(table.queuedBy(3), 2);
+    const watch = record(table, '');
+
+    const result = table.revokeOwner(1);
+    assert.deepEqual(monikers(result.revoked).sort(), ['A/1', 'B/1', 'C/1']);
+    assert.deepEqual(result.promoted.map((c) => [c.owner, c.entry.moniker]).sort(), [
+      [2, 'A/1'],
+      [3, 'B/1'],
+    ]);
+    assert.deepEqual(
+      result.left.map((c) => [c.owner, c.entry.moniker]),
+      [[1, 'D/1']],
+    );
+    for (const promoted of result.promoted) {
+      assert.ok(ticks.some((t) => t === promoted.entry.registeredAt));
+      assert.equal(promoted.entry.changedAt, promoted.entry.registeredAt);
+    }
+    assert.equal(table.lookup('A/1')?.pid, 1002);
+    assert.equal(table.lookup('B/1')?.pid, 1003);
+    assert.equal(table.lookup('C/1'), undefined);
+    assert.equal(table.lookup('D/1')?.pid, 1004);
+    assert.deepEqual(table.line('D/1'), []);
+    assert.deepEqual(
+      table.line('A/1').map((c) => c.owner),
+      [3],
+      'owner 3 still waits for A/1 while it holds B/1',
+    );
+    // Per moniker, the old entry goes before the new one comes.
+    for (const moniker of ['A/1', 'B/1']) {
+      assert.deepEqual(
+        watch.events.filter((e) => e.endsWith(` ${moniker}`)),
+        [`revoked ${moniker}`, `registered ${moniker}`],
+      );
+    }
+    assert.deepEqual(
+      watch.events.filter((e) => e.endsWith(' C/1')),
+      ['revoked C/1'],
+    );
+    assert.equal(watch.events.length, 5);
+    assert.equal(table.ownedBy(1), 0);
+    assert.equal(table.queuedBy(1), 0);
+  });
+
+  it('replace takes over from the holder only: the line stays and comes next', () => {
+    const { table } = clockedTable();
+    const old = entry('Q/a', 1);
+    table.register(1, old);
+    table.register(2, entry('Q/a', 2), { queue: true });
+    table.register(3, entry('Q/a', 3), { queue: true });
+    const watch = record(table, 'Q/');
+    const taker = entry('Q/a', 9);
+    const result = table.register(9, taker, { replace: true });
+    assert.deepEqual(result.replaced, { owner: 1, entry: old });
+    assert.deepEqual(watch.events, ['revoked Q/a', 'registered Q/a']);
+    assert.equal(watch.entries[1], taker);
+    assert.deepEqual(
+      table.line('Q/a').map((c) => c.owner),
+      [2, 3],
+    );
+    assert.deepEqual(table.revoke(1, 'Q/a'), {}, 'the replaced holder has nothing left to revoke');
+    assert.equal(table.revoke(9, 'Q/a').promoted?.owner, 2);
+  });
+
+  it('an owner is in a moniker once: as holder or in line', () => {
+    const { table } = clockedTable();
+    const held = entry('Q/a', 1);
+    table.register(1, held);
+    table.register(2, entry('Q/a', 2), { queue: true });
+    const watch = record(table, '');
+    assert.throws(() => table.register(2, entry('Q/a', 2), { queue: true }), hasCode('ALREADY_REGISTERED'));
+    assert.throws(() => table.register(2, entry('Q/a', 2), { replace: true }), hasCode('ALREADY_REGISTERED'));
+    assert.throws(() => table.register(1, entry('Q/a', 1), { queue: true }), hasCode('ALREADY_REGISTERED'));
+    assert.equal(table.queuedBy(1), 0, 'the holder does not queue behind itself');
+    assert.equal(table.line('Q/a').length, 1);
+    // The holder registering the same object again is a repeat, answered with the entry as it is.
+    const again = table.register(1, { ...held, registeredAt: new Date(77), metadata: { other: true } });
+    assert.equal(again.entry, held);
+    assert.equal(table.register(1, { ...held }, { queue: true }).entry, held);
+    assert.deepEqual(watch.events, []);
+    assert.equal(table.lookup('Q/a'), held);
+  });
+
+  it('held claims wait even for a free moniker, behind its returning owner, until handOverFree', () => {
+    const { table, ticks } = clockedTable();
+    const watch = record(table, '');
+    // After a broker restart: standbys come back before the owners do.
+    assert.equal(table.register(2, entry('H/a', 2), { queue: true, hold: true }).queued, 1);
+    assert.equal(table.register(3, entry('H/a', 3), { queue: true, hold: true }).queued, 2);
+    assert.equal(table.register(4, entry('H/b', 4), { queue: true, hold: true }).queued, 1);
+    assert.equal(table.lookup('H/a'), undefined);
+    assert.equal(table.size, 0);
+    // The owner of H/a comes back and takes its name; the line stays behind it.
+    const back = entry('H/a', 1);
+    assert.equal(table.register(1, back).entry, back);
+    assert.deepEqual(watch.events, ['registered H/a']);
+    // H/b's owner never came back: the end of the grace hands it to its first claim.
+    const promoted = table.handOverFree();
+    assert.deepEqual(
+      promoted.map((c) => [c.owner, c.entry.moniker]),
+      [[4, 'H/b']],
+    );
+    assert.equal(promoted[0]?.entry.registeredAt, ticks[0]);
+    assert.equal(table.lookup('H/a'), back);
+    assert.equal(table.lookup('H/b')?.pid, 1004);
+    assert.deepEqual(watch.events, ['registered H/a', 'registered H/b']);
+    assert.deepEqual(table.handOverFree(), [], 'nothing left to hand over');
+    assert.deepEqual(
+      table.line('H/a').map((c) => c.owner),
+      [2, 3],
+    );
+    assert.equal(table.revoke(1, 'H/a').promoted?.owner, 2);
+    // A held claim can leave before the grace ends, like any other.
+    table.register(5, entry('H/c', 5), { queue: true, hold: true });
+    assert.equal(table.revoke(5, 'H/c').left?.owner, 5);
+    assert.deepEqual(table.handOverFree(), []);
+    assert.equal(table.lookup('H/c'), undefined);
+  });
+
+  it('monikers wait independently, and only watchers of the prefix hear of a promotion', () => {
+    const { table } = clockedTable();
+    table.register(1, entry('X/a', 1));
+    table.register(1, entry('Y/a', 1));
+    table.register(2, entry('X/a', 2), { queue: true });
+    table.register(2, entry('Y/a', 2), { queue: true });
+    const x = record(table, 'X/');
+    const y = record(table, 'Y/');
+    assert.equal(table.revoke(1, 'X/a').promoted?.owner, 2);
+    assert.deepEqual(x.events, ['revoked X/a', 'registered X/a']);
+    assert.deepEqual(y.events, []);
+    assert.equal(table.queuedBy(2), 1);
+    assert.equal(table.lookup('Y/a')?.pid, 1001);
   });
 });
