@@ -1,9 +1,9 @@
 // runtable's public API: exactly what DESIGN.md's contract names, and nothing of the internals.
 
+export type { CallContext } from './calls/call-context.js';
+export { callContext } from './calls/call-context.js';
 export type { Subscription } from './calls/proxy.js';
 export { on, oneway, ref, withOptions } from './calls/proxy.js';
-export type { CallContext } from './calls/session.js';
-export { callContext } from './calls/session.js';
 export type { CallOptions, OneWay, Ref, Remote, RemoteFunction, RemoteValue } from './calls/types.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';
 export { RuntableError } from './errors.js';

@@ -5,8 +5,10 @@
 
 import { RuntableError } from '../errors.js';
 import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
-import { type Connection, type RequestOptions, toRuntableError } from '../wire/connection.js';
-import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
+import type { Connection, RequestOptions } from '../wire/connection.js';
+import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
+import { type Call, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
+import { type CallContext, withCallContext } from './call-context.js';
 import { exposedMethods } from './exposure.js';
 import { createReferenceProxy } from './proxy.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
@@ -33,26 +35,6 @@ interface Exported {
   methods?: ReadonlySet<string>;
   /** Times sent; the peer releases them all before the reference is freed. */
   count: number;
-}
-
-/** What a method learns of the call it serves, through callContext(). */
-export interface CallContext {
-  /** Aborted when the caller gives up (timeout or abort) or goes away. */
-  readonly signal: AbortSignal;
-  /** The calling process. */
-  readonly pid: number;
-}
-
-let current: { session: CallSession; id: number } | undefined;
-
-/**
- * The context of the call being served. Call it in the method's synchronous part, before any
- * await: after that, another call may be running.
- */
-export function callContext(): CallContext {
-  const call = current;
-  if (!call) throw new RuntableError('BAD_ARGUMENT', 'callContext() works only inside a method called remotely');
-  return call.session.contextOf(call.id);
 }
 
 export class CallSession implements ReferenceContext {
@@ -265,15 +247,11 @@ export class CallSession implements ReferenceContext {
     }
     if (id !== 0) this.#running.set(id, undefined);
     let result: unknown;
-    const outer = current;
-    current = { session: this, id };
     try {
-      result = invoke();
+      result = withCallContext(() => this.#contextOf(id), invoke);
     } catch (error) {
       this.#answerThrown(id, wantsStack, what, error);
       return;
-    } finally {
-      current = outer;
     }
     if (
       typeof result === 'object' &&
@@ -290,7 +268,7 @@ export class CallSession implements ReferenceContext {
     this.#answer(id, what, result);
   }
 
-  contextOf(id: number): CallContext {
+  #contextOf(id: number): CallContext {
     const session = this;
     return {
       get signal() {
@@ -326,7 +304,7 @@ export class CallSession implements ReferenceContext {
       return;
     }
     if (this.#closed) return;
-    this.connection.replyError(id, remoteRecord(error, wantsStack || this.#debug));
+    this.connection.replyError(id, toErrorRecord(error, wantsStack || this.#debug));
   }
 
   #refuse(id: number, message: string, code: RuntableError['code'] = 'PROTOCOL'): void {
@@ -399,27 +377,4 @@ export class CallSession implements ReferenceContext {
     this.#listeners.clear();
     this.#host?.closed(this);
   }
-}
-
-/** An error thrown by user code, as it leaves this process. */
-function remoteRecord(error: unknown, withStack: boolean): ErrorRecord {
-  const thrown = error instanceof Error ? error : new Error(String(error));
-  const record: ErrorRecord = { code: 'REMOTE', message: thrown.message, name: thrown.name };
-  const code = (thrown as Error & { code?: unknown }).code;
-  if (code !== undefined) record.remoteCode = code;
-  if (withStack && thrown.stack) record.stack = thrown.stack;
-  if (thrown.cause !== undefined) record.cause = withStack ? thrown.cause : withoutStacks(thrown.cause, 8);
-  return record;
-}
-
-/** Stack traces stay home unless asked for: they show paths and code of this process. */
-function withoutStacks(value: unknown, depth: number): unknown {
-  if (!(value instanceof Error)) return value;
-  const cause = depth > 0 && value.cause !== undefined ? withoutStacks(value.cause, depth - 1) : undefined;
-  const copy = new Error(value.message, cause === undefined ? undefined : { cause });
-  Object.defineProperty(copy, 'name', { value: value.name, writable: true, configurable: true });
-  const code = (value as Error & { code?: unknown }).code;
-  if (code !== undefined) (copy as Error & { code?: unknown }).code = code;
-  Reflect.deleteProperty(copy, 'stack');
-  return copy;
 }

@@ -2,7 +2,7 @@
 // version handshake and matches replies to requests. It never retries anything, and when the
 // transport goes it rejects every request in flight at once.
 
-import { type ErrorCode, isErrorCode, RuntableError } from '../errors.js';
+import { type ErrorCode, RuntableError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import {
   BULK_HIGH_WATER_BYTES,
@@ -12,7 +12,9 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TRANSFER_STALL_MS,
 } from './chunks.js';
-import { decode, encode, type ReferenceContext, reviveError } from './codec.js';
+import { decode, encode, type ReferenceContext } from './codec.js';
+import { toRuntableError } from './error-record.js';
+import { abortError, PendingRequests } from './pending.js';
 import {
   type ErrorRecord,
   Kind,
@@ -28,8 +30,6 @@ import { toMessage } from './validate.js';
 export const HANDSHAKE_TIMEOUT_MS = 5000;
 /** A peer that complains and then hangs up within this long hung up for that reason. */
 const COMPLAINT_RELEVANCE_MS = 2000;
-/** setTimeout cannot wait longer; requests with a longer timeout get no timer at all. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Request ids wrap here; far more than can ever be in flight. */
 const MAX_REQUEST_ID = 0x7fffffff;
 
@@ -57,17 +57,6 @@ export interface RequestOptions {
   cancellable?: boolean;
 }
 
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-  deadline: number;
-  /** Tells the peer the caller gave up; only for cancellable requests. */
-  cancel?: () => void;
-  /** Only for requests whose timeout differs from the connection's default. */
-  timer?: NodeJS.Timeout;
-  cleanup?: () => void;
-}
-
 export class Connection {
   onClose: (error: RuntableError) => void = () => {};
   /** Settles, with the reason, when the connection closes; for any number of observers. */
@@ -77,10 +66,7 @@ export class Connection {
 
   readonly #transport: Transport;
   readonly #options: ConnectionOptions;
-  readonly #pending = new Map<number, Pending>();
-  /** Requests with the default timeout, oldest first, so one timer serves them all. */
-  readonly #defaultDeadlines = new Map<number, Pending>();
-  #deadlineTimer: NodeJS.Timeout | undefined;
+  readonly #pending: PendingRequests;
   #nextId = 1;
   #closeError: RuntableError | undefined;
   /** The last connection-level Failure the peer sent: the reason if it hangs up soon after. */
@@ -98,6 +84,10 @@ export class Connection {
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
     this.#options = options;
+    this.#pending = new PendingRequests(
+      options.timeout,
+      (timeout) => new RuntableError('TIMEOUT', `${options.peerName} did not answer within ${timeout} ms`),
+    );
     this.whenClosed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -225,29 +215,13 @@ export class Connection {
         ),
       );
     }
-    const cancel = options.cancellable ? () => this.#cancel(id) : undefined;
-    return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve, reject, deadline: Date.now() + timeout } as Pending;
-      this.#pending.set(id, pending);
-      if (timeout > MAX_TIMER_MS) {
-        // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
-      } else if (timeout === this.#options.timeout) {
-        this.#defaultDeadlines.set(id, pending);
-        if (!this.#deadlineTimer) this.#armDeadlineTimer();
-      } else {
-        pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
-        pending.timer.unref();
-      }
-      if (cancel) pending.cancel = cancel;
-      if (signal) {
-        const onAbort = () => {
-          if (this.#settle(id, undefined, abortError(signal))) cancel?.();
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        pending.cleanup = () => signal.removeEventListener('abort', onAbort);
-      }
-      this.#sendBytes(bytes, { request: id });
-    });
+    const answer = this.#pending.track(id, {
+      timeout,
+      signal,
+      cancel: options.cancellable ? () => this.#cancel(id) : undefined,
+    }) as Promise<ReplyValues[R['kind']]>;
+    this.#sendBytes(bytes, { request: id });
+    return answer;
   }
 
   #cancel(id: number): void {
@@ -333,7 +307,7 @@ export class Connection {
       } catch (error) {
         // A refused request or reply fails that call alone; any other fault is the connection's.
         if (message.reply !== undefined && (error as RuntableError).code === 'FRAME_TOO_LARGE') {
-          this.#settle(message.reply, undefined, error as RuntableError);
+          this.#pending.settle(message.reply, undefined, error as RuntableError);
         } else {
           this.replyError(message.request ?? 0, error as RuntableError);
         }
@@ -342,56 +316,16 @@ export class Connection {
       if (whole) this.#receive(whole);
       return;
     }
-    if (message.kind === Kind.Reply) this.#settle(message.id, message.value, undefined);
+    if (message.kind === Kind.Reply) this.#pending.settle(message.id, message.value, undefined);
     else if (message.kind === Kind.Failure) {
       const error = toRuntableError(message.error);
       if (message.id === 0) this.#peerComplaint = { error, at: Date.now() };
-      else this.#settle(message.id, undefined, error);
+      else this.#pending.settle(message.id, undefined, error);
     } else if (this.#onMessage) this.#onMessage(message);
     else this.#early.push(message);
   }
 
-  /** Settles request `id`; false if it was settled already. */
-  #settle(id: number, value: unknown, error: Error | undefined): boolean {
-    const pending = this.#pending.get(id);
-    if (!pending) return false;
-    this.#pending.delete(id);
-    this.#defaultDeadlines.delete(id);
-    if (pending.timer) clearTimeout(pending.timer);
-    pending.cleanup?.();
-    if (error) pending.reject(error);
-    else pending.resolve(value);
-    return true;
-  }
-
-  #expire(id: number, timeout: number): void {
-    const cancel = this.#pending.get(id)?.cancel;
-    const error = new RuntableError('TIMEOUT', `${this.#options.peerName} did not answer within ${timeout} ms`);
-    if (this.#settle(id, undefined, error)) cancel?.();
-  }
-
-  #armDeadlineTimer(): void {
-    const first = this.#defaultDeadlines.values().next();
-    if (first.done) {
-      this.#deadlineTimer = undefined;
-      return;
-    }
-    this.#deadlineTimer = setTimeout(
-      () => {
-        const now = Date.now();
-        for (const [id, pending] of this.#defaultDeadlines) {
-          if (pending.deadline > now) break;
-          this.#expire(id, this.#options.timeout);
-        }
-        this.#armDeadlineTimer();
-      },
-      Math.max(0, first.value.deadline - Date.now()),
-    );
-    this.#deadlineTimer.unref();
-  }
-
   #closed(error: Error | undefined): void {
-    if (this.#deadlineTimer) clearTimeout(this.#deadlineTimer);
     this.#assembler.clear();
     this.#chunks.clear();
     const complaint =
@@ -407,32 +341,13 @@ export class Connection {
         error ? { cause: error } : undefined,
       );
     this.#closeError = reason;
-    for (const id of [...this.#pending.keys()]) this.#settle(id, undefined, reason);
+    this.#pending.rejectAll(reason);
     this.onClose(reason);
     this.#resolveClosed(reason);
   }
 }
 
-function abortError(signal: AbortSignal): RuntableError {
-  return new RuntableError('ABORTED', 'the call was aborted', { cause: signal.reason });
-}
-
 function asRuntableError(error: unknown, fallback: ErrorCode): RuntableError {
   if (error instanceof RuntableError) return error;
   return new RuntableError(fallback, (error as Error)?.message ?? String(error), { cause: error });
-}
-
-/** Rebuilds a RuntableError from its record; REMOTE keeps the thrown error's name, code and stack. */
-export function toRuntableError(record: ErrorRecord): RuntableError {
-  const code = isErrorCode(record.code) ? record.code : 'PROTOCOL';
-  if (code !== 'REMOTE') return new RuntableError(code, record.message);
-  const remote = {
-    name: typeof record.name === 'string' ? record.name : 'Error',
-    message: record.message,
-    ...(record.remoteCode === undefined ? {} : { code: record.remoteCode }),
-    ...(typeof record.stack === 'string' ? { stack: record.stack } : {}),
-  };
-  const cause = record.cause === undefined || record.cause instanceof Error ? record.cause : reviveError(record.cause);
-  const error = new RuntableError('REMOTE', `${remote.name}: ${record.message}`, { remote, cause });
-  return error;
 }

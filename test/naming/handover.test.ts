@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { connect, type Remote, RuntableError, type Table, type TableEvent } from 'runtable';
-import { MAX_QUEUED_PER_OWNER } from '../../src/naming/broker.ts';
+import { MAX_QUEUED_PER_OWNER } from '../../src/naming/broker-session.ts';
 import { cleanup, type Fixture, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 
 let dir: string;

@@ -1,0 +1,218 @@
+// One control connection as the broker sees it: the requests it may make, its watches and its
+// claims waiting in line. Every limit on what one connection may ask is named and enforced here.
+
+import { RuntableError } from '../errors.js';
+import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
+import { encode } from '../wire/codec.js';
+import type { Connection } from '../wire/connection.js';
+import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
+import { sweepEndpoints } from './endpoint-sweep.js';
+import { checkMoniker, checkPrefix } from './moniker.js';
+import type { Claim, ObjectTable, OwnerId } from './object-table.js';
+
+/** Encoded size of one entry's metadata. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+/** Methods one entry may list. */
+export const MAX_METHODS_PER_ENTRY = 1024;
+/** Monikers one control connection may hold. */
+export const MAX_MONIKERS_PER_OWNER = 100_000;
+/** Monikers one control connection may wait in line for at once (`queue`). */
+export const MAX_QUEUED_PER_OWNER = 1024;
+/** Watches one control connection may keep open. */
+export const MAX_WATCHES_PER_CONNECTION = 1024;
+
+function checkMetadata(metadata: Record<string, unknown>): void {
+  const bytes = encode(metadata).length;
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new RuntableError(
+      'BAD_ARGUMENT',
+      `metadata is ${bytes} bytes encoded; the limit is ${MAX_METADATA_BYTES}. Keep large data behind a method`,
+    );
+  }
+}
+
+/** What every session shares: the table, the other sessions, and the broker's own state. */
+export interface Shared {
+  table: ObjectTable;
+  sessions: Map<OwnerId, Session>;
+  status: () => BrokerStatus;
+  log: (line: string) => void;
+  dir: string;
+  /** True while a restarted broker gives owners time to register their monikers again. */
+  restoring: () => boolean;
+}
+
+/** Answers the queued Registers of claims that just became owners, whichever session they are. */
+export function handOver(promoted: Claim[], shared: Shared): void {
+  for (const claim of promoted) {
+    shared.log(`${claim.entry.moniker} handed over to pid ${claim.entry.pid}`);
+    shared.sessions.get(claim.owner)?.promoted(claim.entry);
+  }
+}
+
+/** #answer's value for a request answered later: a queued Register. */
+const DEFERRED = Symbol('deferred');
+
+/** One control connection: its watches, its claims waiting in line, and the requests it may make. */
+export class Session {
+  readonly #watches = new Map<number, () => void>();
+  /** Moniker to the id of the queued Register waiting for it, answered on promotion. */
+  readonly #queued = new Map<string, number>();
+
+  constructor(
+    readonly owner: OwnerId,
+    readonly connection: Connection,
+    readonly shared: Shared,
+  ) {}
+
+  handle(message: Message): void {
+    if (!('id' in message)) {
+      this.connection.replyError(
+        0,
+        new RuntableError('PROTOCOL', `the broker does not take messages of kind ${message.kind}`),
+      );
+      return;
+    }
+    try {
+      const value = this.#answer(message);
+      if (value !== DEFERRED) this.connection.reply(message.id, value);
+    } catch (error) {
+      if (!(error instanceof RuntableError)) throw error;
+      this.connection.replyError(message.id, error);
+    }
+  }
+
+  end(): void {
+    for (const stop of this.#watches.values()) stop();
+    this.#watches.clear();
+    this.#queued.clear();
+    const { revoked, promoted, left } = this.shared.table.revokeOwner(this.owner);
+    handOver(promoted, this.shared);
+    if (revoked.length === 0 && left.length === 0) return;
+    this.shared.log(
+      `pid ${this.connection.peerPid} left; revoked ${revoked.length} entries, left ${left.length} lines`,
+    );
+    if (revoked.length > 0) sweepEndpoints(this.shared.dir, this.connection.peerPid, revoked);
+  }
+
+  /** The claim this session queued for `entry.moniker` holds it now: answer its Register. */
+  promoted(entry: WireEntry): void {
+    const id = this.#queued.get(entry.moniker);
+    this.#queued.delete(entry.moniker);
+    if (id !== undefined) this.connection.reply(id, entry);
+  }
+
+  #answer(message: Message & { id: number }): unknown {
+    const { owner } = this;
+    const { table } = this.shared;
+    switch (message.kind) {
+      case Kind.Register: {
+        checkMoniker(message.moniker);
+        if (Buffer.byteLength(message.endpoint) > MAX_SOCKET_PATH_BYTES) {
+          throw new RuntableError('BAD_ARGUMENT', `endpoint path is longer than ${MAX_SOCKET_PATH_BYTES} bytes`);
+        }
+        if (message.methods.length > MAX_METHODS_PER_ENTRY) {
+          throw new RuntableError('BAD_ARGUMENT', `an entry may list at most ${MAX_METHODS_PER_ENTRY} methods`);
+        }
+        checkMetadata(message.metadata);
+        if (message.replace && message.queue) {
+          throw new RuntableError(
+            'BAD_ARGUMENT',
+            'replace and queue exclude each other: take the moniker or wait for it',
+          );
+        }
+        if (table.ownedBy(owner) >= MAX_MONIKERS_PER_OWNER) {
+          throw new RuntableError('BAD_ARGUMENT', `one connection may hold at most ${MAX_MONIKERS_PER_OWNER} monikers`);
+        }
+        if (message.queue && table.queuedBy(owner) >= MAX_QUEUED_PER_OWNER) {
+          throw new RuntableError(
+            'BAD_ARGUMENT',
+            `one connection may wait in line for at most ${MAX_QUEUED_PER_OWNER} monikers at once`,
+          );
+        }
+        const now = new Date();
+        const entry: WireEntry = {
+          moniker: message.moniker,
+          pid: this.connection.peerPid,
+          endpoint: message.endpoint,
+          object: message.object,
+          methods: message.methods,
+          metadata: message.metadata,
+          registeredAt: message.registeredAt ?? now,
+          changedAt: message.changedAt ?? now,
+        };
+        const result = table.register(owner, entry, {
+          replace: message.replace === true,
+          queue: message.queue === true,
+          hold: this.shared.restoring(),
+        });
+        if (result.queued !== undefined) {
+          this.#queued.set(message.moniker, message.id);
+          this.shared.log(`pid ${entry.pid} waits in line for ${message.moniker} (number ${result.queued})`);
+          return DEFERRED;
+        }
+        if (result.replaced) {
+          this.shared.sessions
+            .get(result.replaced.owner)
+            ?.connection.send({ kind: Kind.Lost, moniker: message.moniker });
+        }
+        return result.entry;
+      }
+      case Kind.Revoke: {
+        checkMoniker(message.moniker);
+        const { revoked, promoted, left } = table.revoke(owner, message.moniker);
+        if (left) {
+          this.shared.log(`pid ${left.entry.pid} left the line for ${message.moniker}`);
+          const waiting = this.#queued.get(message.moniker);
+          this.#queued.delete(message.moniker);
+          if (waiting !== undefined) {
+            this.connection.replyError(
+              waiting,
+              new RuntableError('ABORTED', `${message.moniker}: left the queue before becoming its owner`),
+            );
+          }
+        }
+        if (promoted) handOver([promoted], this.shared);
+        return revoked !== undefined || left !== undefined;
+      }
+      case Kind.List:
+        checkPrefix(message.prefix);
+        return table.list(message.prefix);
+      case Kind.Lookup:
+        checkMoniker(message.moniker);
+        return table.lookup(message.moniker) ?? null;
+      case Kind.Touch:
+        checkMoniker(message.moniker);
+        if (message.metadata) checkMetadata(message.metadata);
+        return table.touch(owner, message.moniker, new Date(), message.metadata);
+      case Kind.Watch: {
+        checkPrefix(message.prefix);
+        if (this.#watches.size >= MAX_WATCHES_PER_CONNECTION) {
+          throw new RuntableError(
+            'BAD_ARGUMENT',
+            `one connection may keep at most ${MAX_WATCHES_PER_CONNECTION} watches`,
+          );
+        }
+        const watch = message.id;
+        this.#watches.get(watch)?.();
+        // The snapshot is taken and the watcher added in the same tick, so no event falls between.
+        const snapshot = table.list(message.prefix);
+        const stop = table.watch(message.prefix, (type, entry) =>
+          this.connection.send({ kind: Kind.TableEvent, watch, type, entry }),
+        );
+        this.#watches.set(watch, stop);
+        return snapshot;
+      }
+      case Kind.Unwatch: {
+        const stop = this.#watches.get(message.watch);
+        this.#watches.delete(message.watch);
+        stop?.();
+        return stop !== undefined;
+      }
+      case Kind.Status:
+        return this.shared.status();
+      default:
+        throw new RuntableError('PROTOCOL', `the broker does not take messages of kind ${message.kind}`);
+    }
+  }
+}

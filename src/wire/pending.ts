@@ -1,0 +1,117 @@
+// The requests a connection has sent and not yet had answered: each settles exactly once, by its
+// answer, its timeout, its abort signal or the connection's end. Requests with the connection's
+// default timeout expire in order, so one timer serves them all.
+
+import { RuntableError } from '../errors.js';
+
+/** setTimeout cannot wait longer; requests with a longer timeout get no timer at all. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  deadline: number;
+  /** Tells the peer the caller gave up; only for cancellable requests. */
+  cancel: (() => void) | undefined;
+  /** Only for requests whose timeout differs from the default. */
+  timer?: NodeJS.Timeout;
+  cleanup?: () => void;
+}
+
+export interface TrackOptions {
+  timeout: number;
+  signal: AbortSignal | undefined;
+  cancel: (() => void) | undefined;
+}
+
+export class PendingRequests {
+  readonly #defaultTimeout: number;
+  readonly #timeoutError: (timeout: number) => RuntableError;
+  readonly #pending = new Map<number, Pending>();
+  /** Requests with the default timeout, oldest first. */
+  readonly #byDeadline = new Map<number, Pending>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(defaultTimeout: number, timeoutError: (timeout: number) => RuntableError) {
+    this.#defaultTimeout = defaultTimeout;
+    this.#timeoutError = timeoutError;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** A promise for request `id`'s answer. */
+  track(id: number, options: TrackOptions): Promise<unknown> {
+    const { timeout, signal, cancel } = options;
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { resolve, reject, deadline: Date.now() + timeout, cancel };
+      this.#pending.set(id, pending);
+      if (timeout > MAX_TIMER_MS) {
+        // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
+      } else if (timeout === this.#defaultTimeout) {
+        this.#byDeadline.set(id, pending);
+        if (!this.#timer) this.#arm();
+      } else {
+        pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
+        pending.timer.unref();
+      }
+      if (signal) {
+        const onAbort = () => {
+          if (this.settle(id, undefined, abortError(signal))) cancel?.();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        pending.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+    });
+  }
+
+  /** Settles request `id`; false if it was settled already (or never existed). */
+  settle(id: number, value: unknown, error: Error | undefined): boolean {
+    const pending = this.#pending.get(id);
+    if (!pending) return false;
+    this.#pending.delete(id);
+    this.#byDeadline.delete(id);
+    if (pending.timer) clearTimeout(pending.timer);
+    pending.cleanup?.();
+    if (error) pending.reject(error);
+    else pending.resolve(value);
+    return true;
+  }
+
+  /** The connection ended: every request fails with `reason`, at once. */
+  rejectAll(reason: RuntableError): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const id of [...this.#pending.keys()]) this.settle(id, undefined, reason);
+  }
+
+  #expire(id: number, timeout: number): void {
+    const cancel = this.#pending.get(id)?.cancel;
+    if (this.settle(id, undefined, this.#timeoutError(timeout))) cancel?.();
+  }
+
+  #arm(): void {
+    const first = this.#byDeadline.values().next();
+    if (first.done) {
+      this.#timer = undefined;
+      return;
+    }
+    this.#timer = setTimeout(
+      () => {
+        const now = Date.now();
+        for (const [id, pending] of this.#byDeadline) {
+          if (pending.deadline > now) break;
+          this.#expire(id, this.#defaultTimeout);
+        }
+        this.#arm();
+      },
+      Math.max(0, first.value.deadline - Date.now()),
+    );
+    this.#timer.unref();
+  }
+}
+
+export function abortError(signal: AbortSignal): RuntableError {
+  return new RuntableError('ABORTED', 'the call was aborted', { cause: signal.reason });
+}
