@@ -53,6 +53,8 @@ export class CallSession implements ReferenceContext {
   readonly #consumers = new Map<number, WeakRef<StreamConsumer>>();
   readonly #abandoned = new FinalizationRegistry<number>((id) => this.#abandon(id));
   readonly #listeners = new Map<string, Set<(...args: unknown[]) => void>>();
+  /** The Subscribe in flight or done for each target and event; later listeners wait on it too. */
+  readonly #subscribed = new Map<string, Promise<unknown>>();
   #closed = false;
 
   constructor(connection: Connection, options: { host?: SessionHost; debug: boolean }) {
@@ -93,21 +95,25 @@ export class CallSession implements ReferenceContext {
       listeners = new Set();
       this.#listeners.set(key, listeners);
     }
-    const first = listeners.size === 0;
     listeners.add(listener);
     const off = () => {
       const set = this.#listeners.get(key);
       if (!set?.delete(listener) || set.size > 0) return;
       this.#listeners.delete(key);
+      this.#subscribed.delete(key);
       if (!this.#closed) this.notify({ kind: Kind.Unsubscribe, target, event });
     };
-    if (first) {
-      try {
-        await this.connection.request({ kind: Kind.Subscribe, target, event });
-      } catch (error) {
-        off();
-        throw error;
-      }
+    let subscribed = this.#subscribed.get(key);
+    if (!subscribed) {
+      subscribed = this.connection.request({ kind: Kind.Subscribe, target, event });
+      this.#subscribed.set(key, subscribed);
+    }
+    try {
+      await subscribed;
+    } catch (error) {
+      if (this.#subscribed.get(key) === subscribed) this.#subscribed.delete(key);
+      off();
+      throw error;
     }
     return off;
   }
@@ -117,7 +123,7 @@ export class CallSession implements ReferenceContext {
   exportReference(kind: RefKind, value: object): unknown[] {
     if (kind === RefKind.Stream) {
       const id = this.#nextExport++;
-      this.#producers.set(id, new StreamProducer(this.#streamWire, id, value as AsyncIterable<unknown>));
+      this.#producers.set(id, new StreamProducer(this.#producerWire, id, value as AsyncIterable<unknown>));
       return [kind, id];
     }
     let id = this.#exportIds.get(value);
@@ -138,7 +144,7 @@ export class CallSession implements ReferenceContext {
 
   importReference(kind: number, id: number): unknown {
     if (kind === RefKind.Stream) {
-      const consumer = new StreamConsumer(this.#streamWire, id, toRuntableError);
+      const consumer = new StreamConsumer(this.#consumerWire, id, toRuntableError);
       this.#consumers.set(id, new WeakRef(consumer));
       this.#abandoned.register(consumer, id, consumer);
       // Not from inside decode: sending encodes, and the codec is busy with this message.
@@ -170,7 +176,7 @@ export class CallSession implements ReferenceContext {
         this.#invoke(message);
         return;
       case Kind.Cancel:
-        this.#running.get(message.call)?.abort(new RuntableError('ABORTED', 'the caller gave up on this call'));
+        this.#cancelled(message.call);
         return;
       case Kind.Release:
         this.#unexport(message.ref, message.count);
@@ -326,15 +332,25 @@ export class CallSession implements ReferenceContext {
     }
   }
 
-  readonly #streamWire = {
+  // Stream ids are each exporter's own: ours (producers) and the peer's (consumers) may coincide.
+  readonly #producerWire = {
     send: (message: Message) => {
       if (!this.#closed) this.notify(message);
     },
-    forget: (stream: number) => {
-      this.#producers.delete(stream);
-      this.#consumers.delete(stream);
-    },
+    forget: (stream: number) => this.#producers.delete(stream),
   };
+  readonly #consumerWire = {
+    send: this.#producerWire.send,
+    forget: (stream: number) => this.#consumers.delete(stream),
+  };
+
+  /** The caller gave up: abort the call's signal, made now if the method has not asked for it yet. */
+  #cancelled(id: number): void {
+    if (!this.#running.has(id)) return;
+    const controller = this.#running.get(id) ?? new AbortController();
+    this.#running.set(id, controller);
+    controller.abort(new RuntableError('ABORTED', 'the caller gave up on this call'));
+  }
 
   #unexport(ref: number, count: number): void {
     const exported = this.#exports.get(ref);
@@ -356,7 +372,8 @@ export class CallSession implements ReferenceContext {
 
   /** A stream consumer was dropped without being finished: stop its producer. */
   #abandon(id: number): void {
-    if (this.#consumers.get(id)?.deref()) return;
+    // Gone from the map: it finished, and there is nothing to stop.
+    if (!this.#consumers.has(id) || this.#consumers.get(id)?.deref()) return;
     this.#consumers.delete(id);
     if (!this.#closed) this.notify({ kind: Kind.StreamCancel, stream: id });
   }

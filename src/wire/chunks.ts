@@ -57,8 +57,10 @@ export class ChunkAssembler {
         this.#onStall(transfer);
       }, this.#stallMs);
       timer.unref();
-      // Too large: its chunks are counted through and dropped, and the refusal is reported once.
-      const refused = chunk.total > this.#maxMessageBytes;
+      // Too large, alone or with what is already being received (a peer could otherwise make us
+      // reserve many messages' worth at once): its chunks are counted through and dropped, and
+      // the refusal is reported once.
+      const refused = chunk.total > this.#maxMessageBytes - this.bufferedBytes;
       incoming = {
         bytes: refused ? undefined : Buffer.allocUnsafe(chunk.total),
         total: chunk.total,
@@ -70,7 +72,7 @@ export class ChunkAssembler {
         this.#advance(chunk, incoming);
         throw new RuntableError(
           'FRAME_TOO_LARGE',
-          `a message of ${chunk.total} bytes was sent; the limit here is ${this.#maxMessageBytes} (maxMessageBytes)`,
+          `a message of ${chunk.total} bytes was sent; the limit here is ${this.#maxMessageBytes} (maxMessageBytes) for all messages being received at once`,
         );
       }
     } else {
@@ -127,26 +129,104 @@ interface Outgoing {
   reply: number | undefined;
 }
 
-/** Cuts large messages into chunks and hands them out round-robin, a few at a time. */
-export class ChunkSender {
-  readonly #queue: Outgoing[] = [];
-  #nextTransfer = 1;
+/** What a message is, for the sender: what it names, and whether it must keep its place. */
+export interface SendOrder {
+  /** The id of the request this message is. */
+  request?: number;
+  /** The id of the request this message answers. */
+  reply?: number;
+  /**
+   * Kept in order with the other ordered messages (events, stream items, one-way calls): it waits
+   * for a large ordered message before it to finish. Requests and replies are matched by id and
+   * may overtake a large one, which is what keeps small calls moving during a big transfer.
+   */
+  ordered?: boolean;
+}
 
-  /** Queues a message; `request` or `reply` names the request it is or answers. */
-  add(bytes: Uint8Array, ids: { request?: number; reply?: number } = {}): void {
+/** Transfers the sender runs at once, well under what a receiver accepts (MAX_TRANSFERS_IN_PROGRESS). */
+const MAX_ACTIVE_TRANSFERS = 16;
+
+/**
+ * Cuts large messages into chunks and hands out what to send next: ordered messages strictly in
+ * their order, and the other transfers round-robin beside them, so none starves the others.
+ */
+export class ChunkSender {
+  /** Ordered messages waiting behind a large one: whole small frames, or transfers. */
+  readonly #lane: (Outgoing | Uint8Array)[] = [];
+  readonly #active: Outgoing[] = [];
+  readonly #waiting: Outgoing[] = [];
+  readonly #onDone: (transfer: number) => void;
+  #nextTransfer = 1;
+  #turn = 0;
+
+  /** `onDone` is told when a transfer's last chunk has been handed out. */
+  constructor(onDone: (transfer: number) => void) {
+    this.#onDone = onDone;
+  }
+
+  /** True when an ordered message must wait its turn rather than go at once. */
+  get laneBusy(): boolean {
+    return this.#lane.length > 0;
+  }
+
+  /** Queues an ordered message that is small but must wait behind the lane. */
+  addInOrder(bytes: Uint8Array): void {
+    this.#lane.push(bytes);
+  }
+
+  /** Queues a large message; returns its transfer id. */
+  add(bytes: Uint8Array, order: SendOrder = {}): number {
     const transfer = this.#nextTransfer;
     this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
-    this.#queue.push({ transfer, bytes, offset: 0, request: ids.request, reply: ids.reply });
+    const outgoing = { transfer, bytes, offset: 0, request: order.request, reply: order.reply };
+    if (order.ordered) this.#lane.push(outgoing);
+    else if (this.#active.length < MAX_ACTIVE_TRANSFERS) this.#active.push(outgoing);
+    else this.#waiting.push(outgoing);
+    return transfer;
+  }
+
+  /** Whether transfer `id` still has chunks to hand out. */
+  inProgress(transfer: number): boolean {
+    const match = (o: Outgoing | Uint8Array) => !(o instanceof Uint8Array) && o.transfer === transfer;
+    return this.#active.some(match) || this.#waiting.some(match) || this.#lane.some(match);
   }
 
   get idle(): boolean {
-    return this.#queue.length === 0;
+    return this.#lane.length === 0 && this.#active.length === 0;
   }
 
-  /** The next chunk to send, rotating between transfers so none starves the others. */
-  next(): Chunk | undefined {
-    const outgoing = this.#queue.shift();
+  /** The next thing to send: a chunk, or a whole small frame from the lane. */
+  next(): Chunk | Uint8Array | undefined {
+    // The lane and the round-robin transfers take turns.
+    this.#turn ^= 1;
+    const head = this.#lane[0];
+    if (head && (this.#turn === 1 || this.#active.length === 0)) {
+      if (head instanceof Uint8Array) {
+        this.#lane.shift();
+        return head;
+      }
+      const chunk = this.#cut(head);
+      if (head.offset === head.bytes.length) this.#lane.shift();
+      return chunk;
+    }
+    const outgoing = this.#active.shift();
     if (!outgoing) return undefined;
+    const chunk = this.#cut(outgoing);
+    if (outgoing.offset < outgoing.bytes.length) this.#active.push(outgoing);
+    else {
+      const next = this.#waiting.shift();
+      if (next) this.#active.push(next);
+    }
+    return chunk;
+  }
+
+  clear(): void {
+    this.#lane.length = 0;
+    this.#active.length = 0;
+    this.#waiting.length = 0;
+  }
+
+  #cut(outgoing: Outgoing): Chunk {
     const end = Math.min(outgoing.offset + CHUNK_BYTES, outgoing.bytes.length);
     const chunk: Chunk = {
       kind: Kind.Chunk,
@@ -158,11 +238,7 @@ export class ChunkSender {
     if (outgoing.request !== undefined) chunk.request = outgoing.request;
     if (outgoing.reply !== undefined) chunk.reply = outgoing.reply;
     outgoing.offset = end;
-    if (end < outgoing.bytes.length) this.#queue.push(outgoing);
+    if (end === outgoing.bytes.length) this.#onDone(outgoing.transfer);
     return chunk;
-  }
-
-  clear(): void {
-    this.#queue.length = 0;
   }
 }

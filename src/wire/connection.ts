@@ -11,12 +11,14 @@ import {
   ChunkSender,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TRANSFER_STALL_MS,
+  type SendOrder,
 } from './chunks.js';
 import { decode, encode, type ReferenceContext } from './codec.js';
 import { toRuntableError } from './error-record.js';
 import { abortError, PendingRequests } from './pending.js';
 import {
   type ErrorRecord,
+  isOrdered,
   Kind,
   type Message,
   PROTOCOL_VERSION,
@@ -75,11 +77,16 @@ export class Connection {
   readonly #maxMessageBytes: number;
   readonly #maxSendBytes: number;
   readonly #assembler: ChunkAssembler;
-  readonly #chunks = new ChunkSender();
+  readonly #chunks = new ChunkSender((transfer) => this.#transferDone(transfer));
+  /** Request id to the transfer still carrying it, for a Cancel that must not overtake it. */
+  readonly #requestTransfers = new Map<number, number>();
+  /** Transfer to the Cancel to send once its last chunk is out. */
+  readonly #cancelAfter = new Map<number, number>();
   /** Where functions and references in messages are exported and imported; calls only. */
   references: ReferenceContext | undefined;
   /** Messages that arrived before onMessage was set (a peer may pipeline right after Hello). */
-  #early: Message[] = [];
+  /** Frames that arrived before onMessage was set: decoded only then, with the references in place. */
+  #early: Uint8Array[] = [];
 
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
@@ -148,7 +155,7 @@ export class Connection {
     this.#onMessage = handler;
     const early = this.#early;
     this.#early = [];
-    for (const message of early) handler(message);
+    for (const frame of early) this.#receive(frame);
   }
 
   get closed(): boolean {
@@ -167,12 +174,15 @@ export class Connection {
 
   /** Sends a message; throws FRAME_TOO_LARGE or an encoding error synchronously. */
   send(message: Message): void {
-    this.#sendBytes(encode(message, this.references));
+    this.#sendBytes(encode(message, this.references), { ordered: isOrdered(message) });
   }
 
-  #sendBytes(bytes: Uint8Array, ids?: { request?: number; reply?: number }): void {
+  #sendBytes(bytes: Uint8Array, order: SendOrder = {}): void {
     if (bytes.length <= CHUNK_BYTES) {
-      this.#transport.send(bytes);
+      if (order.ordered && this.#chunks.laneBusy) {
+        this.#chunks.addInOrder(bytes);
+        this.#pumpChunks();
+      } else this.#transport.send(bytes);
       return;
     }
     if (bytes.length > this.#maxSendBytes) {
@@ -181,13 +191,15 @@ export class Connection {
         `message of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
       );
     }
-    this.#chunks.add(bytes, ids);
+    const transfer = this.#chunks.add(bytes, order);
+    if (order.request !== undefined) this.#requestTransfers.set(order.request, transfer);
     this.#pumpChunks();
   }
 
   #pumpChunks(): void {
     while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {
-      this.#transport.send(encode(this.#chunks.next()));
+      const next = this.#chunks.next();
+      this.#transport.send(next instanceof Uint8Array ? next : encode(next));
     }
   }
 
@@ -225,7 +237,22 @@ export class Connection {
   }
 
   #cancel(id: number): void {
-    if (!this.#transport.closed) this.send({ kind: Kind.Cancel, call: id });
+    if (this.#transport.closed) return;
+    // A Cancel must not reach the peer before the call it cancels has.
+    const transfer = this.#requestTransfers.get(id);
+    if (transfer !== undefined && this.#chunks.inProgress(transfer)) this.#cancelAfter.set(transfer, id);
+    else this.send({ kind: Kind.Cancel, call: id });
+  }
+
+  #transferDone(transfer: number): void {
+    for (const [request, t] of this.#requestTransfers) {
+      if (t === transfer) this.#requestTransfers.delete(request);
+    }
+    const cancelled = this.#cancelAfter.get(transfer);
+    if (cancelled === undefined) return;
+    this.#cancelAfter.delete(transfer);
+    // Queued behind the chunk being handed out now, so it arrives after the whole call.
+    queueMicrotask(() => this.send({ kind: Kind.Cancel, call: cancelled }));
   }
 
   /** Answers a request this side received. */
@@ -284,6 +311,11 @@ export class Connection {
   }
 
   #receive(frame: Uint8Array): void {
+    if (!this.#onMessage) {
+      // A peer may pipeline requests right after Hello, before our side has set up.
+      this.#early.push(frame);
+      return;
+    }
     let value: unknown;
     try {
       value = decode(frame, this.references);
@@ -321,13 +353,14 @@ export class Connection {
       const error = toRuntableError(message.error);
       if (message.id === 0) this.#peerComplaint = { error, at: Date.now() };
       else this.#pending.settle(message.id, undefined, error);
-    } else if (this.#onMessage) this.#onMessage(message);
-    else this.#early.push(message);
+    } else this.#onMessage(message);
   }
 
   #closed(error: Error | undefined): void {
     this.#assembler.clear();
     this.#chunks.clear();
+    this.#requestTransfers.clear();
+    this.#cancelAfter.clear();
     const complaint =
       this.#peerComplaint && Date.now() - this.#peerComplaint.at < COMPLAINT_RELEVANCE_MS
         ? this.#peerComplaint.error

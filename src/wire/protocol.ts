@@ -369,3 +369,23 @@ export interface ReplyValues {
 
 /** A request as its sender writes it, before the connection gives it an id. */
 export type Unnumbered<R extends Request> = R extends Request ? Omit<R, 'id'> : never;
+
+/**
+ * Messages whose order the receiver relies on: one-way calls, events, stream traffic, releases.
+ * Requests and answers are matched by id and may overtake a large message.
+ */
+export function isOrdered(message: Message): boolean {
+  switch (message.kind) {
+    case Kind.Call:
+    case Kind.Invoke:
+      return message.id === 0;
+    case Kind.Reply:
+    case Kind.Failure:
+    case Kind.Chunk:
+    case Kind.Hello:
+    case Kind.Welcome:
+      return false;
+    default:
+      return !('id' in message);
+  }
+}
