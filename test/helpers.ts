@@ -112,14 +112,8 @@ export async function waitFor<T>(
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie (an exited child nobody reaped yet counts as gone). */
+export { isAlive } from '../src/naming/liveness.ts';
 
 /** Pids of broker processes serving `dir`, found through /proc. */
 export function brokerPids(dir: string): number[] {

@@ -1,29 +1,114 @@
 #!/usr/bin/env node
-// The runtable command. For now it explains itself; ls, watch, call, inspect, broker and demo
-// arrive with the CLI issue.
+// The runtable command: finds the command word, parses its options, runs it and turns what
+// happened into an exit code. Every failure ends here as one line on stderr (a stack trace only
+// with --debug); every command lives in a file of its own.
 
-const HELP = `runtable: a running object table for Node.js
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GLOBAL_OPTIONS, parseCommandLine, splitCommand, TOP_OPTIONS } from './args.js';
+import { broker } from './broker.js';
+import { call } from './call.js';
+import { type Command, makeContext } from './context.js';
+import { demo } from './demo.js';
+import { describeFailure, EXIT, EXIT_CODES_HELP, exitCodeFor, UsageError } from './exit.js';
+import { inspect } from './inspect.js';
+import { ls } from './ls.js';
+import { exitQuietlyOnClosedPipe, styleFor } from './output.js';
+import { watch } from './watch.js';
+
+const COMMANDS: readonly Command[] = [ls, watch, call, inspect, broker, demo];
+
+const GLOBAL_HELP = `Options for every command:
+  --dir <path>   the table directory (default: RUNTABLE_DIR, else
+                 $XDG_RUNTIME_DIR/runtable, else <tmpdir>/runtable-<uid>)
+  --debug        on failure, the whole error with its stack and causes
+  -h, --help     help for the command`;
+
+const ENVIRONMENT_HELP = `Environment: RUNTABLE_DIR (the table directory), RUNTABLE_DEBUG=1 (as --debug),
+NO_COLOR (no colour; colour is used only on a terminal anyway).`;
+
+function topHelp(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
+  const lines = COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  return `runtable: a running object table for Node.js
 
 Usage: runtable <command> [options]
 
-Commands (coming with the CLI):
-  ls [prefix]                        list the table
-  watch [prefix]                     print changes as they happen
-  call <moniker> <method> [args...]  call a method with JSON arguments
-  inspect <moniker>                  everything the table knows of one entry
-  broker status|start|stop           the table's broker
-  ui                                 the live viewer in a browser
-  demo                               the seed scenario
+Commands:
+${lines.join('\n')}
 
-Options:
-  --dir <path>   table directory (default: RUNTABLE_DIR, $XDG_RUNTIME_DIR/runtable, or a tmpdir one)
-  -h, --help     this text
+${GLOBAL_HELP}
+  -v, --version  the version of runtable
+
+Examples:
+  runtable ls SampleServer/
+  runtable call SampleServer/alpha sendData hello
+  runtable watch --json
+  runtable help call
+
+${EXIT_CODES_HELP}
+
+${ENVIRONMENT_HELP}
 `;
-
-const args = process.argv.slice(2);
-if (args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help') {
-  process.stdout.write(HELP);
-} else {
-  process.stderr.write(`runtable: "${args[0]}" is not available yet; see runtable --help\n`);
-  process.exitCode = 2;
 }
+
+function commandHelp(command: Command): string {
+  return `${command.help}\n\n${GLOBAL_HELP}\n\n${EXIT_CODES_HELP}\n\n${ENVIRONMENT_HELP}\n`;
+}
+
+function version(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function findCommand(name: string): Command {
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    const names = COMMANDS.map((candidate) => candidate.name).join(', ');
+    throw new UsageError(`unknown command "${name}"; the commands are ${names}`);
+  }
+  return command;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { command: name, rest } = splitCommand(argv);
+  if (name === undefined) {
+    const { values, positionals } = parseCommandLine(rest, TOP_OPTIONS);
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    if (values.version) process.stdout.write(`${version()}\n`);
+    else if (values.help) process.stdout.write(topHelp());
+    else {
+      process.stderr.write(topHelp());
+      return EXIT.USAGE;
+    }
+    return EXIT.OK;
+  }
+  if (name === 'help') {
+    const { positionals } = parseCommandLine(rest, GLOBAL_OPTIONS);
+    const topic = positionals[0];
+    process.stdout.write(topic === undefined ? topHelp() : commandHelp(findCommand(topic)));
+    return EXIT.OK;
+  }
+  const command = findCommand(name);
+  const { values, positionals } = parseCommandLine(rest, { ...GLOBAL_OPTIONS, ...command.options }, command.name);
+  if (values.help) {
+    process.stdout.write(commandHelp(command));
+    return EXIT.OK;
+  }
+  return command.run(makeContext(values, positionals));
+}
+
+exitQuietlyOnClosedPipe();
+const argv = process.argv.slice(2);
+const debug = argv.includes('--debug') || Boolean(process.env.RUNTABLE_DEBUG);
+let code: number;
+try {
+  code = await main(argv);
+} catch (error) {
+  process.stderr.write(describeFailure(error, styleFor(process.stderr), debug));
+  code = exitCodeFor(error);
+}
+process.exitCode = code;
+// Everything is closed by now; a handle left open by mistake must not keep the shell waiting.
+setTimeout(() => process.exit(code), 2000).unref();

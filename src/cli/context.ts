@@ -1,0 +1,76 @@
+// What every command runs with (the table directory, styles, debug) and the one way a command
+// reaches the table. Only `broker start` may start a broker: a command that reads never does,
+// nor creates a table directory that is not there.
+
+import fs from 'node:fs';
+import { RuntableError } from '../errors.js';
+import { connect, type Table } from '../index.js';
+import { brokerSocketPath, resolveTableDir } from '../transport/paths.js';
+import type { OptionSpecs, Values } from './args.js';
+import { type Style, styleFor } from './output.js';
+
+export interface Context {
+  /** The table directory, resolved: --dir, else RUNTABLE_DIR, else the default. */
+  dir: string;
+  debug: boolean;
+  /** Styles for stdout and stderr, each coloured only if that stream is a terminal. */
+  out: Style;
+  err: Style;
+  values: Values;
+  positionals: string[];
+}
+
+export interface Command {
+  name: string;
+  /** One line for runtable --help. */
+  summary: string;
+  /** The whole of runtable <name> --help. */
+  help: string;
+  /** Options of this command beyond the global ones. */
+  options: OptionSpecs;
+  /** Resolves with the exit code; throws for a failure (see exit.ts). */
+  run(context: Context): Promise<number>;
+}
+
+export function makeContext(values: Values, positionals: string[]): Context {
+  return {
+    dir: resolveTableDir(typeof values.dir === 'string' ? values.dir : undefined),
+    debug: values.debug === true || Boolean(process.env.RUNTABLE_DEBUG),
+    out: styleFor(process.stdout),
+    err: styleFor(process.stderr),
+    values,
+    positionals,
+  };
+}
+
+/** Connects to the running broker of the table; undefined if none runs. */
+export async function openTable(context: Context, timeout?: number): Promise<Table | undefined> {
+  // A table that was never made has no broker; looking must not create it.
+  if (!fs.existsSync(context.dir)) return undefined;
+  try {
+    return await connect({
+      dir: context.dir,
+      autoStart: false,
+      debug: context.debug,
+      ...(timeout === undefined ? {} : { timeout }),
+    });
+  } catch (error) {
+    if (isNoBroker(error, context.dir)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The library has one code, TABLE_UNAVAILABLE, for "no broker runs" and for real failures (a path
+ * too long, a directory that is a file): only the first means an empty table.
+ */
+function isNoBroker(error: unknown, dir: string): boolean {
+  if (!(error instanceof RuntableError) || error.code !== 'TABLE_UNAVAILABLE') return false;
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return false;
+  if (/no broker/i.test(error.message)) return true;
+  return !fs.existsSync(brokerSocketPath(dir)) && !/socket path/i.test(error.message);
+}
+
+export function noBrokerText(dir: string): string {
+  return `no broker running for table ${dir}`;
+}

@@ -1,0 +1,113 @@
+// Runs the built runtable command as a user would: `node dist/cli/main.js ...` in a subprocess.
+// The build happens once per test run, under a lock, since test files run in parallel.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, waitFor } from '../helpers.ts';
+
+export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+const LOCK = path.join(ROOT, 'dist', '.cli-test-build.lock');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const name of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, name.name);
+    newest = Math.max(newest, name.isDirectory() ? newestSource(file) : fs.statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+function isFresh(): boolean {
+  try {
+    return fs.statSync(CLI).mtimeMs >= newestSource(path.join(ROOT, 'src'));
+  } catch {
+    return false;
+  }
+}
+
+/** Compiles src to dist unless dist is already newer than every source file. */
+export async function ensureBuilt(): Promise<void> {
+  if (isFresh()) return;
+  fs.mkdirSync(path.dirname(LOCK), { recursive: true });
+  await waitFor(
+    () => {
+      try {
+        fs.mkdirSync(LOCK);
+        return true;
+      } catch {
+        // A lock older than a build can take was left by a run that died.
+        const since = fs.statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+        if (Date.now() - since > 60_000) fs.rmSync(LOCK, { recursive: true, force: true });
+        return false;
+      }
+    },
+    60_000,
+    'the build lock',
+  );
+  try {
+    if (!isFresh()) {
+      const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+      // tsc emits despite type errors (npm run typecheck reports those); only no output at all stops the tests.
+      if (!fs.existsSync(CLI)) throw new Error(`the build made no ${CLI}:\n${build.stdout}${build.stderr}`);
+    }
+  } finally {
+    fs.rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
+/** Runs the command to its end. RUNTABLE_DIR is the test's table unless `env` says otherwise. */
+export function runCli(args: string[], dir: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const child = startCli(args, dir, env);
+  return child.result;
+}
+
+export interface RunningCli {
+  child: ReturnType<typeof spawn>;
+  /** stdout so far. */
+  output(): string;
+  /** Resolves once stdout holds `count` lines (or more). */
+  lines(count: number, timeoutMs?: number): Promise<string[]>;
+  result: Promise<CliResult>;
+}
+
+/** Starts the command and hands it back running, for watch and for interrupting calls. */
+export function startCli(args: string[], dir: string, env: NodeJS.ProcessEnv = {}): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, RUNTABLE_DIR: dir, NO_COLOR: '', RUNTABLE_DEBUG: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const result = new Promise<CliResult>((resolve) => {
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  const nonEmpty = () => stdout.split('\n').filter((line) => line !== '');
+  return {
+    child,
+    output: () => stdout,
+    async lines(count, timeoutMs = 10_000) {
+      await waitFor(
+        () => nonEmpty().length >= count,
+        timeoutMs,
+        `${count} lines from runtable ${args.join(' ')}; got ${stdout}${stderr}`,
+      );
+      return nonEmpty();
+    },
+    result,
+  };
+}
