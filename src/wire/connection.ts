@@ -85,8 +85,11 @@ export class Connection {
   /** Where functions and references in messages are exported and imported; calls only. */
   references: ReferenceContext | undefined;
   /** Messages that arrived before onMessage was set (a peer may pipeline right after Hello). */
-  /** Frames that arrived before onMessage was set: decoded only then, with the references in place. */
-  #early: Uint8Array[] = [];
+  /**
+   * On the accepting side, frames that arrive before onMessage is set (a peer may pipeline
+   * requests right after Hello) wait, and are decoded only then, with the references in place.
+   */
+  #early: Uint8Array[] | undefined;
 
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
@@ -133,6 +136,7 @@ export class Connection {
   /** Opens the server side: waits for Hello and answers Welcome, or refuses a wrong version. */
   static async accept(transport: Transport, options: ConnectionOptions): Promise<Connection> {
     const connection = new Connection(transport, options);
+    connection.#early = [];
     await connection.#handshake((message) => {
       if (message.kind !== Kind.Hello) return false;
       if (message.version !== PROTOCOL_VERSION) {
@@ -153,8 +157,8 @@ export class Connection {
   /** Messages that are not replies: requests for a server, notices for a client. */
   set onMessage(handler: (message: Message) => void) {
     this.#onMessage = handler;
-    const early = this.#early;
-    this.#early = [];
+    const early = this.#early ?? [];
+    this.#early = undefined;
     for (const frame of early) this.#receive(frame);
   }
 
@@ -311,8 +315,7 @@ export class Connection {
   }
 
   #receive(frame: Uint8Array): void {
-    if (!this.#onMessage) {
-      // A peer may pipeline requests right after Hello, before our side has set up.
+    if (this.#early) {
       this.#early.push(frame);
       return;
     }
@@ -353,7 +356,7 @@ export class Connection {
       const error = toRuntableError(message.error);
       if (message.id === 0) this.#peerComplaint = { error, at: Date.now() };
       else this.#pending.settle(message.id, undefined, error);
-    } else this.#onMessage(message);
+    } else this.#onMessage?.(message);
   }
 
   #closed(error: Error | undefined): void {
