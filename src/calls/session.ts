@@ -47,6 +47,11 @@ export class CallSession implements ReferenceContext {
   readonly #imports = new Map<number, WeakRef<object>>();
   readonly #importCounts = new Map<number, number>();
   readonly #released = new FinalizationRegistry<number>((id) => this.#release(id));
+  /** Invocations in flight per imported reference, and references to release once they end. */
+  readonly #invoking = new Map<number, number>();
+  readonly #releaseWhenIdle = new Set<number>();
+  /** Stream consumers waiting for items: held strongly, since only their own loop refers to them. */
+  readonly #waiting = new Set<StreamConsumer>();
   /** Calls running here, with their AbortController once the method asked for a signal. */
   readonly #running = new Map<number, AbortController | undefined>();
   readonly #producers = new Map<number, StreamProducer>();
@@ -79,7 +84,17 @@ export class CallSession implements ReferenceContext {
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
     const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
     if (this.#debug) message.stack = true;
-    return this.connection.request<Invoke>(message, { ...options, cancellable: true });
+    // The reference must outlive its calls: a Release may not overtake a call still on its way.
+    this.#invoking.set(ref, (this.#invoking.get(ref) ?? 0) + 1);
+    return this.connection.request<Invoke>(message, { ...options, cancellable: true }).finally(() => {
+      const left = (this.#invoking.get(ref) ?? 1) - 1;
+      if (left > 0) {
+        this.#invoking.set(ref, left);
+        return;
+      }
+      this.#invoking.delete(ref);
+      if (this.#releaseWhenIdle.delete(ref)) this.#release(ref);
+    });
   }
 
   /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */
@@ -342,6 +357,10 @@ export class CallSession implements ReferenceContext {
   readonly #consumerWire = {
     send: this.#producerWire.send,
     forget: (stream: number) => this.#consumers.delete(stream),
+    pin: (consumer: StreamConsumer, waiting: boolean) => {
+      if (waiting) this.#waiting.add(consumer);
+      else this.#waiting.delete(consumer);
+    },
   };
 
   /** The caller gave up: abort the call's signal, made now if the method has not asked for it yet. */
@@ -364,6 +383,10 @@ export class CallSession implements ReferenceContext {
   /** An imported reference was garbage collected here: the peer may free it. */
   #release(id: number): void {
     if (this.#imports.get(id)?.deref()) return;
+    if (this.#invoking.has(id)) {
+      this.#releaseWhenIdle.add(id);
+      return;
+    }
     this.#imports.delete(id);
     const count = this.#importCounts.get(id) ?? 0;
     this.#importCounts.delete(id);
@@ -392,6 +415,9 @@ export class CallSession implements ReferenceContext {
     this.#imports.clear();
     this.#importCounts.clear();
     this.#listeners.clear();
+    this.#waiting.clear();
+    this.#invoking.clear();
+    this.#releaseWhenIdle.clear();
     this.#host?.closed(this);
   }
 }

@@ -16,6 +16,11 @@ export interface StreamWire {
   send(message: Message): void;
   /** The stream is finished on this side; forget it. */
   forget(stream: number): void;
+  /**
+   * A consumer waiting for items is referred to only by its own suspended loop: without a strong
+   * reference elsewhere, the garbage collector could take loop and stream together.
+   */
+  pin?(consumer: StreamConsumer, waiting: boolean): void;
 }
 
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -212,9 +217,14 @@ export class StreamConsumer implements AsyncIterableIterator<unknown> {
         throw error;
       }
       if (this.#ended) return { value: undefined, done: true };
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+      this.#wire.pin?.(this, true);
+      try {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+      } finally {
+        this.#wire.pin?.(this, false);
+      }
     }
   }
 

@@ -351,6 +351,16 @@ export class Connection {
       if (whole) this.#receive(whole);
       return;
     }
+    if (frame.length > this.#maxMessageBytes) {
+      // A single frame, but over this side's limit all the same.
+      const error = new RuntableError(
+        'FRAME_TOO_LARGE',
+        `a message of ${frame.length} bytes was sent; the limit here is ${this.#maxMessageBytes} (maxMessageBytes)`,
+      );
+      if (message.kind === Kind.Reply) this.#pending.settle(message.id, undefined, error);
+      else this.replyError('id' in message && message.kind !== Kind.Failure ? message.id : 0, error);
+      return;
+    }
     if (message.kind === Kind.Reply) this.#pending.settle(message.id, message.value, undefined);
     else if (message.kind === Kind.Failure) {
       const error = toRuntableError(message.error);
