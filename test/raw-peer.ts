@@ -2,7 +2,7 @@
 // frames with its own reassembly (not the library's), so the library's reader is the one tested.
 
 import net from 'node:net';
-import { decode, encode } from '../src/wire/codec.ts';
+import { decode, encode, type ReferenceContext } from '../src/wire/codec.ts';
 
 export type Msg = Record<string, unknown> & { kind: number };
 
@@ -28,9 +28,12 @@ export class RawPeer {
   #isClosed = false;
   #pending: Buffer = Buffer.alloc(0);
   #waiters: Waiter[] = [];
+  /** How references (callbacks, ref() objects, streams) in received messages are decoded. */
+  readonly #references: ReferenceContext | undefined;
 
-  private constructor(socket: net.Socket) {
+  private constructor(socket: net.Socket, references?: ReferenceContext) {
     this.socket = socket;
+    this.#references = references;
     socket.on('data', (chunk: Buffer) => this.#read(chunk));
     socket.on('error', () => {});
     this.closed = new Promise((resolve) => {
@@ -45,20 +48,20 @@ export class RawPeer {
     });
   }
 
-  static open(path: string): Promise<RawPeer> {
+  static open(path: string, references?: ReferenceContext): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
       const socket = net.createConnection({ path });
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.removeListener('error', reject);
-        resolve(new RawPeer(socket));
+        resolve(new RawPeer(socket, references));
       });
     });
   }
 
   /** Opens a connection and completes the handshake. */
-  static async handshaken(path: string): Promise<RawPeer> {
-    const peer = await RawPeer.open(path);
+  static async handshaken(path: string, references?: ReferenceContext): Promise<RawPeer> {
+    const peer = await RawPeer.open(path, references);
     peer.send({ kind: 1, version: 1, pid: process.pid });
     const welcome = await peer.next((m) => m.kind === 2);
     if (welcome.version !== 1) throw new Error(`unexpected Welcome ${show([welcome])}`);
@@ -144,7 +147,7 @@ export class RawPeer {
       if (this.#pending.length < 4 + length) break;
       const frame = Buffer.from(this.#pending.subarray(4, 4 + length));
       this.#pending = this.#pending.subarray(4 + length);
-      this.#deliver(decode(frame) as Msg);
+      this.#deliver(decode(frame, this.#references) as Msg);
     }
   }
 

@@ -1,6 +1,17 @@
 // Compiled by `npm run typecheck`, never run: Remote<T> must let TypeScript check remote calls
 // like local ones, and refuse what cannot work.
-import { type connect, oneway, type Remote, withOptions } from 'runtable';
+import {
+  type connect,
+  on,
+  oneway,
+  type Ref,
+  type Remote,
+  type RemoteFunction,
+  type RemoteValue,
+  ref,
+  type Subscription,
+  withOptions,
+} from 'runtable';
 
 interface ICommHelper {
   sendData(data: string): string;
@@ -34,3 +45,96 @@ void wrong;
 // @ts-expect-error a one-way call returns nothing to await
 const nothing: Promise<string> = oneway(server).sendData('x');
 void nothing;
+
+// --- Rich calls: callbacks, references, streams, events ---
+
+interface Counter {
+  inc(by?: number): number;
+  value(): number;
+  _reset(): void;
+}
+
+interface Rich {
+  tick(n: number, cb: (i: number) => string): Promise<string[]>;
+  deep(arg: { a: { fn: (x: number) => number } }): number;
+  counter(): Ref<Counter>;
+  counterLater(): Promise<Ref<Counter>>;
+  numbers(n: number): AsyncGenerator<number>;
+  items(): AsyncIterable<{ id: string }>;
+  counters(): AsyncIterable<Ref<Counter>>;
+}
+
+const rich = await table.get<Rich>('Rich/a');
+
+// A function argument is checked like a local one, at any depth.
+const ticks: Promise<string[]> = rich.tick(3, (i) => `t${i.toFixed(0)}`);
+const deep: Promise<number> = rich.deep({ a: { fn: (x) => x * 2 } });
+void ticks;
+void deep;
+
+// Ref<U> arrives as Remote<U>, returned directly or through a Promise.
+const counter: Remote<Counter> = await rich.counter();
+const later: Remote<Counter> = await rich.counterLater();
+const incremented: Promise<number> = counter.inc(2);
+void later;
+void incremented;
+
+// An async generator or iterable arrives as an AsyncIterableIterator of its (mapped) items.
+const numbers: AsyncIterableIterator<number> = await rich.numbers(10);
+for await (const n of numbers) {
+  const typed: number = n;
+  void typed;
+}
+const items: AsyncIterableIterator<{ id: string }> = await rich.items();
+const counters: AsyncIterableIterator<Remote<Counter>> = await rich.counters();
+void items;
+void counters;
+const mapped: RemoteValue<AsyncIterable<Ref<Counter>>> = counters;
+void mapped;
+
+// ref() makes a Ref of the object; on() gives an unsubscribe function with `ready`.
+const made: Ref<Counter> = ref<Counter>({ inc: () => 1, value: () => 1, _reset() {} });
+void made;
+const off: Subscription = on(rich, 'tick', (i: number) => void i);
+const ready: Promise<void> = off.ready;
+void ready;
+off();
+
+// What an owner receives for a callback: calling it returns a Promise of its awaited result.
+declare const callback: RemoteFunction<(x: number) => string>;
+const called: Promise<string> = callback(1);
+void called;
+
+// @ts-expect-error a callback's parameter types are checked
+rich.tick(3, (i: string) => i);
+// @ts-expect-error a callback must be a function
+rich.tick(3, 'not a function');
+// @ts-expect-error a callback's return type is checked
+rich.tick(3, (i: number) => i);
+// @ts-expect-error a nested callback is checked too
+rich.deep({ a: { fn: (x: string) => x } });
+// @ts-expect-error a referenced object has only its own methods
+counter.nope();
+// @ts-expect-error _private methods of a referenced object are not on its proxy
+counter._reset();
+// @ts-expect-error methods of a reference return Promises
+const plain: number = counter.value();
+void plain;
+// @ts-expect-error a Ref is not a Remote: it must be awaited from the call
+const notAwaited: Remote<Counter> = rich.counter();
+void notAwaited;
+// @ts-expect-error a stream is not an array
+void (await rich.numbers(3)).length;
+// @ts-expect-error stream items keep their type
+const wrongItems: AsyncIterableIterator<string> = await rich.numbers(3);
+void wrongItems;
+// @ts-expect-error items that are references arrive as Remotes, not Refs
+const wrongRefs: AsyncIterableIterator<Ref<Counter>> = await rich.counters();
+void wrongRefs;
+// @ts-expect-error ref() takes an object
+ref(42);
+// @ts-expect-error a RemoteFunction's arguments are checked
+callback('x');
+// @ts-expect-error a one-way call of a stream method gives nothing to iterate
+const noStream: Promise<unknown> = oneway(rich).numbers(3);
+void noStream;
