@@ -9,14 +9,12 @@ import type { Connection, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, withCallContext } from './call-context.js';
-import { exposedMethods } from './exposure.js';
 import { createReferenceProxy } from './proxy.js';
+import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
 
 /** Calls one connection may have running at once; more are refused until some finish. */
 export const MAX_CALLS_IN_FLIGHT = 65_536;
-/** References one connection may hold exported at once. */
-export const MAX_EXPORTED_REFERENCES = 100_000;
 /** Event names are short labels. */
 export const MAX_EVENT_NAME_BYTES = 256;
 
@@ -28,28 +26,18 @@ export interface SessionHost {
   closed(session: CallSession): void;
 }
 
-interface Exported {
-  kind: RefKind;
-  value: object;
-  /** For ref() objects: the methods the peer may call. */
-  methods?: ReadonlySet<string>;
-  /** Times sent; the peer releases them all before the reference is freed. */
-  count: number;
-}
-
 export class CallSession implements ReferenceContext {
   readonly connection: Connection;
   readonly #host: SessionHost | undefined;
   readonly #debug: boolean;
-  readonly #exports = new Map<number, Exported>();
-  readonly #exportIds = new Map<object, number>();
+  /** Ids of what this side exports: references and streams share one sequence. */
   #nextExport = 1;
-  readonly #imports = new Map<number, WeakRef<object>>();
-  readonly #importCounts = new Map<number, number>();
-  readonly #released = new FinalizationRegistry<number>((id) => this.#release(id));
-  /** Invocations in flight per imported reference, and references to release once they end. */
-  readonly #invoking = new Map<number, number>();
-  readonly #releaseWhenIdle = new Set<number>();
+  readonly #references = new References(
+    () => this.#nextExport++,
+    (ref, count) => {
+      if (!this.#closed) this.notify({ kind: Kind.Release, ref, count });
+    },
+  );
   /** Stream consumers waiting for items: held strongly, since only their own loop refers to them. */
   readonly #waiting = new Set<StreamConsumer>();
   /** Calls running here, with their AbortController once the method asked for a signal. */
@@ -84,17 +72,9 @@ export class CallSession implements ReferenceContext {
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
     const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
     if (this.#debug) message.stack = true;
-    // The reference must outlive its calls: a Release may not overtake a call still on its way.
-    this.#invoking.set(ref, (this.#invoking.get(ref) ?? 0) + 1);
-    return this.connection.request<Invoke>(message, { ...options, cancellable: true }).finally(() => {
-      const left = (this.#invoking.get(ref) ?? 1) - 1;
-      if (left > 0) {
-        this.#invoking.set(ref, left);
-        return;
-      }
-      this.#invoking.delete(ref);
-      if (this.#releaseWhenIdle.delete(ref)) this.#release(ref);
-    });
+    return this.#references.through(ref, () =>
+      this.connection.request<Invoke>(message, { ...options, cancellable: true }),
+    );
   }
 
   /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */
@@ -141,20 +121,7 @@ export class CallSession implements ReferenceContext {
       this.#producers.set(id, new StreamProducer(this.#producerWire, id, value as AsyncIterable<unknown>));
       return [kind, id];
     }
-    let id = this.#exportIds.get(value);
-    let exported = id === undefined ? undefined : this.#exports.get(id);
-    if (!exported) {
-      if (this.#exports.size >= MAX_EXPORTED_REFERENCES) {
-        throw new RuntableError('BAD_ARGUMENT', `more than ${MAX_EXPORTED_REFERENCES} references held by one peer`);
-      }
-      id = this.#nextExport++;
-      exported = { kind, value, count: 0 };
-      if (kind === RefKind.Object) exported.methods = new Set(exposedMethods(value));
-      this.#exports.set(id, exported);
-      this.#exportIds.set(value, id);
-    }
-    exported.count++;
-    return kind === RefKind.Object ? [kind, id, [...(exported.methods ?? [])]] : [kind, id];
+    return this.#references.export(kind, value);
   }
 
   importReference(kind: number, id: number): unknown {
@@ -167,16 +134,11 @@ export class CallSession implements ReferenceContext {
       return consumer;
     }
     if (kind !== RefKind.Function && kind !== RefKind.Object) throw new Error(`unknown reference kind ${kind}`);
-    this.#importCounts.set(id, (this.#importCounts.get(id) ?? 0) + 1);
-    const known = this.#imports.get(id)?.deref();
-    if (known) return known;
-    const made =
+    return this.#references.import(id, () =>
       kind === RefKind.Function
         ? (...args: unknown[]) => this.invoke(id, '', args, {})
-        : createReferenceProxy(this, id);
-    this.#imports.set(id, new WeakRef(made));
-    this.#released.register(made, id);
-    return made;
+        : createReferenceProxy(this, id),
+    );
   }
 
   // --- Incoming ---
@@ -194,7 +156,7 @@ export class CallSession implements ReferenceContext {
         this.#cancelled(message.call);
         return;
       case Kind.Release:
-        this.#unexport(message.ref, message.count);
+        this.#references.unexport(message.ref, message.count);
         return;
       case Kind.Subscribe:
         try {
@@ -235,7 +197,7 @@ export class CallSession implements ReferenceContext {
   }
 
   #invoke(message: Invoke): void {
-    const exported = this.#exports.get(message.ref);
+    const exported = this.#references.exported(message.ref);
     if (!exported || exported.kind === RefKind.Stream) {
       this.#refuse(message.id, `reference ${message.ref} was released or never existed`, 'OBJECT_GONE');
       return;
@@ -371,28 +333,6 @@ export class CallSession implements ReferenceContext {
     controller.abort(new RuntableError('ABORTED', 'the caller gave up on this call'));
   }
 
-  #unexport(ref: number, count: number): void {
-    const exported = this.#exports.get(ref);
-    if (!exported) return;
-    exported.count -= count;
-    if (exported.count > 0) return;
-    this.#exports.delete(ref);
-    this.#exportIds.delete(exported.value);
-  }
-
-  /** An imported reference was garbage collected here: the peer may free it. */
-  #release(id: number): void {
-    if (this.#imports.get(id)?.deref()) return;
-    if (this.#invoking.has(id)) {
-      this.#releaseWhenIdle.add(id);
-      return;
-    }
-    this.#imports.delete(id);
-    const count = this.#importCounts.get(id) ?? 0;
-    this.#importCounts.delete(id);
-    if (count > 0 && !this.#closed) this.notify({ kind: Kind.Release, ref: id, count });
-  }
-
   /** A stream consumer was dropped without being finished: stop its producer. */
   #abandon(id: number): void {
     // Gone from the map: it finished, and there is nothing to stop.
@@ -410,14 +350,9 @@ export class CallSession implements ReferenceContext {
     const gone = new RuntableError('OBJECT_GONE', error.message, { cause: error });
     for (const consumer of [...this.#consumers.values()]) consumer.deref()?.end(gone);
     this.#consumers.clear();
-    this.#exports.clear();
-    this.#exportIds.clear();
-    this.#imports.clear();
-    this.#importCounts.clear();
+    this.#references.clear();
     this.#listeners.clear();
     this.#waiting.clear();
-    this.#invoking.clear();
-    this.#releaseWhenIdle.clear();
     this.#host?.closed(this);
   }
 }
