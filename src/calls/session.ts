@@ -66,15 +66,13 @@ export class CallSession implements ReferenceContext {
   // --- Outgoing ---
 
   call(message: Unnumbered<Call>, options: RequestOptions): Promise<unknown> {
-    return this.connection.request<Call>(message, { ...options, cancellable: true });
+    return this.connection.request<Call>(message, cancellableOptions(options));
   }
 
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
     const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
     if (this.#debug) message.stack = true;
-    return this.#references.through(ref, () =>
-      this.connection.request<Invoke>(message, { ...options, cancellable: true }),
-    );
+    return this.#references.through(ref, () => this.connection.request<Invoke>(message, cancellableOptions(options)));
   }
 
   /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */
@@ -355,4 +353,13 @@ export class CallSession implements ReferenceContext {
     this.#waiting.clear();
     this.#host?.closed(this);
   }
+}
+
+const CANCELLABLE: RequestOptions = { cancellable: true };
+
+/** Calls are cancellable; most carry no options of their own, and share one object for that. */
+function cancellableOptions(options: RequestOptions): RequestOptions {
+  return options.timeout === undefined && options.signal === undefined
+    ? CANCELLABLE
+    : { ...options, cancellable: true };
 }

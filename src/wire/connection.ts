@@ -217,7 +217,9 @@ export class Connection {
     options.numbered?.(id);
     let bytes: Uint8Array;
     try {
-      bytes = encode({ ...message, id }, this.references);
+      // Numbered in place: callers build a fresh message per request (a copy per call shows in profiles).
+      (message as Unnumbered<R> & { id: number }).id = id;
+      bytes = encode(message, this.references);
     } catch (error) {
       return Promise.reject(
         new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error }),
