@@ -5,7 +5,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { connect, type Table } from 'runtable';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Runs TypeScript sources the way `npm test` does. */
@@ -150,4 +152,18 @@ export async function cleanup(dir?: string): Promise<void> {
   }
   await waitFor(() => brokerPids(dir).length === 0, 5000, 'brokers to exit');
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** For each test of the calling file: a fresh table directory and a Table connected to it. */
+export function tableForEachTest(): { dir: string; table: Table } {
+  const context = {} as { dir: string; table: Table };
+  beforeEach(async () => {
+    context.dir = tempTableDir();
+    context.table = await connect({ dir: context.dir });
+  });
+  afterEach(async () => {
+    await context.table.close();
+    await cleanup(context.dir);
+  });
+  return context;
 }

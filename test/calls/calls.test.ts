@@ -1,9 +1,9 @@
 // Calls through typed proxies to owners in other processes: results, errors, exposure,
 // timeouts, owners dying mid-call, and proxies that follow their moniker to a new owner.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, test } from 'node:test';
-import { connect, RuntableError, type Table, withOptions } from 'runtable';
-import { cleanup, spawnFixture, tempTableDir } from '../helpers.ts';
+import { test } from 'node:test';
+import { connect, RuntableError, withOptions } from 'runtable';
+import { spawnFixture, tableForEachTest } from '../helpers.ts';
 
 /** The shape of test/fixtures/owner.ts's service. */
 interface Service {
@@ -16,28 +16,17 @@ interface Service {
   _secret(): string;
 }
 
-let dir: string;
-let table: Table;
-
-beforeEach(async () => {
-  dir = tempTableDir();
-  table = await connect({ dir });
-});
-
-afterEach(async () => {
-  await table.close();
-  await cleanup(dir);
-});
+const t = tableForEachTest();
 
 async function startOwner(...monikers: string[]) {
-  const owner = spawnFixture('owner', monikers, dir);
+  const owner = spawnFixture('owner', monikers, t.dir);
   await owner.waitForLine(/^ready/);
   return owner;
 }
 
 test('a proxy calls methods in the owner process and returns their results', async () => {
   const owner = await startOwner('Calc/a');
-  const calc = await table.get<Service>('Calc/a');
+  const calc = await t.table.get<Service>('Calc/a');
   assert.equal(await calc.add(2, 40), 42);
   assert.equal(await calc.pid(), owner.pid);
   assert.equal(await calc.slow(5), 5);
@@ -45,7 +34,7 @@ test('a proxy calls methods in the owner process and returns their results', asy
 
 test('values round-trip exactly through a real call', async () => {
   await startOwner('Values/a');
-  const remote = await table.get<Service>('Values/a');
+  const remote = await t.table.get<Service>('Values/a');
   const values: unknown[] = [
     null,
     undefined,
@@ -79,7 +68,7 @@ test('values round-trip exactly through a real call', async () => {
 
 test('an error thrown remotely arrives as REMOTE with its name, message, code and cause', async () => {
   await startOwner('Err/a');
-  const remote = await table.get<Service>('Err/a');
+  const remote = await t.table.get<Service>('Err/a');
   await assert.rejects(remote.fail('it broke', 'E_BROKE'), (error: RuntableError) => {
     assert.ok(error instanceof RuntableError);
     assert.equal(error.code, 'REMOTE');
@@ -96,7 +85,7 @@ test('an error thrown remotely arrives as REMOTE with its name, message, code an
 
 test('the remote stack comes along in debug mode', async () => {
   await startOwner('Err/b');
-  const debugTable = await connect({ dir, debug: true });
+  const debugTable = await connect({ dir: t.dir, debug: true });
   const remote = await debugTable.get<Service>('Err/b');
   await assert.rejects(remote.fail('with stack'), (error: RuntableError) => {
     assert.match(error.remote?.stack ?? '', /owner\.ts/);
@@ -107,18 +96,18 @@ test('the remote stack comes along in debug mode', async () => {
 
 test('only exposed methods can be called', async () => {
   await startOwner('Expose/a');
-  const remote = await table.get<Record<string, () => Promise<unknown>>>('Expose/a');
+  const remote = await t.table.get<Record<string, () => Promise<unknown>>>('Expose/a');
   for (const name of ['_secret', 'constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf', 'missing']) {
     const method = remote[name];
     assert.equal(typeof method, 'function');
     await assert.rejects((method as () => Promise<unknown>)(), { code: 'NO_SUCH_METHOD' }, name);
   }
-  const narrowed = await table.register('Expose/narrow', { a: () => 1, b: () => 2 }, { expose: ['a'] });
+  const narrowed = await t.table.register('Expose/narrow', { a: () => 1, b: () => 2 }, { expose: ['a'] });
   assert.deepEqual(narrowed.entry.methods, ['a']);
-  const proxy = await table.get<{ a(): number; b(): number }>('Expose/narrow');
+  const proxy = await t.table.get<{ a(): number; b(): number }>('Expose/narrow');
   assert.equal(await proxy.a(), 1);
   await assert.rejects(proxy.b(), { code: 'NO_SUCH_METHOD' });
-  await assert.rejects(table.register('Expose/bad', { a: () => 1 }, { expose: ['nope'] }), { code: 'BAD_ARGUMENT' });
+  await assert.rejects(t.table.register('Expose/bad', { a: () => 1 }, { expose: ['nope'] }), { code: 'BAD_ARGUMENT' });
 });
 
 test('class instances expose prototype methods, not Object.prototype or constructor', async () => {
@@ -134,18 +123,18 @@ test('class instances expose prototype methods, not Object.prototype or construc
     }
     _hidden() {}
   }
-  const reg = await table.register('Class/a', new Counter());
+  const reg = await t.table.register('Class/a', new Counter());
   assert.deepEqual(reg.entry.methods, ['base', 'inc']);
-  const proxy = await table.get<Counter>('Class/a');
+  const proxy = await t.table.get<Counter>('Class/a');
   assert.equal(await proxy.inc(), 1);
   assert.equal(await proxy.inc(), 2);
   assert.equal(await proxy.base(), 'base');
 });
 
 test('get of an unknown moniker fails with NOT_REGISTERED; a proxy is not a thenable', async () => {
-  await assert.rejects(table.get('Nobody/here'), { code: 'NOT_REGISTERED' });
+  await assert.rejects(t.table.get('Nobody/here'), { code: 'NOT_REGISTERED' });
   await startOwner('Then/a');
-  const proxy = await table.get<Service>('Then/a');
+  const proxy = await t.table.get<Service>('Then/a');
   assert.equal((proxy as unknown as { then?: unknown }).then, undefined);
   assert.equal(await proxy, proxy);
   assert.throws(() => {
@@ -155,13 +144,13 @@ test('get of an unknown moniker fails with NOT_REGISTERED; a proxy is not a then
 
 test('calls time out with TIMEOUT, by default and per proxy, and abort with ABORTED', async () => {
   await startOwner('Slow/a');
-  const quick = await connect({ dir, timeout: 150 });
+  const quick = await connect({ dir: t.dir, timeout: 150 });
   const slow = await quick.get<Service>('Slow/a');
   await assert.rejects(slow.slow(5_000), { code: 'TIMEOUT' });
   assert.equal(await slow.add(1, 1), 2, 'the connection still works after a timeout');
   await quick.close();
 
-  const remote = await table.get<Service>('Slow/a');
+  const remote = await t.table.get<Service>('Slow/a');
   await assert.rejects(withOptions(remote, { timeout: 50 }).slow(5_000), { code: 'TIMEOUT' });
   const controller = new AbortController();
   const call = withOptions(remote, { signal: controller.signal }).slow(5_000);
@@ -172,7 +161,7 @@ test('calls time out with TIMEOUT, by default and per proxy, and abort with ABOR
 
 test('calls in flight to an owner killed with SIGKILL reject with OBJECT_GONE at once', async () => {
   const owner = await startOwner('Dying/a');
-  const remote = await table.get<Service>('Dying/a');
+  const remote = await t.table.get<Service>('Dying/a');
   const calls = Array.from({ length: 20 }, () => remote.slow(60_000));
   await remote.add(0, 0);
   const started = Date.now();
@@ -188,7 +177,7 @@ test('calls in flight to an owner killed with SIGKILL reject with OBJECT_GONE at
 
 test('a proxy follows its moniker to a new owner after the old one goes', async () => {
   const first = await startOwner('Follow/a');
-  const remote = await table.get<Service>('Follow/a');
+  const remote = await t.table.get<Service>('Follow/a');
   assert.equal(await remote.pid(), first.pid);
   first.child.kill('SIGKILL');
   await first.exited;
@@ -196,18 +185,18 @@ test('a proxy follows its moniker to a new owner after the old one goes', async 
   assert.equal(await remote.pid(), second.pid);
 
   // A revoke in a live process: the stale target is refused unexecuted and looked up again.
-  const reg = await table.register('Follow/b', { who: () => 'first' });
-  const proxy = await table.get<{ who(): string }>('Follow/b');
+  const reg = await t.table.register('Follow/b', { who: () => 'first' });
+  const proxy = await t.table.get<{ who(): string }>('Follow/b');
   assert.equal(await proxy.who(), 'first');
   await reg.revoke();
-  await table.register('Follow/b', { who: () => 'second' });
+  await t.table.register('Follow/b', { who: () => 'second' });
   assert.equal(await proxy.who(), 'second');
 });
 
 test('many calls in flight on one connection each get their own answer', async () => {
   await startOwner('Many/a', 'Many/b');
-  const a = await table.get<Service>('Many/a');
-  const b = await table.get<Service>('Many/b');
+  const a = await t.table.get<Service>('Many/a');
+  const b = await t.table.get<Service>('Many/b');
   const results = await Promise.all(
     Array.from({ length: 2000 }, (_, i) => (i % 2 === 0 ? a.add(i, 1) : b.echo(`v${i}`))),
   );
@@ -219,7 +208,7 @@ test('many calls in flight on one connection each get their own answer', async (
 });
 
 test('an owner can call itself and a process can be owner and client at once', async () => {
-  await table.register('Self/a', { twice: (n: number) => n * 2 });
-  const self = await table.get<{ twice(n: number): number }>('Self/a');
+  await t.table.register('Self/a', { twice: (n: number) => n * 2 });
+  const self = await t.table.get<{ twice(n: number): number }>('Self/a');
   assert.equal(await self.twice(21), 42);
 });

@@ -3,23 +3,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
-import { connect, type Remote, RuntableError, type Table, type TableEvent } from 'runtable';
+import { test } from 'node:test';
+import { connect, type Remote, RuntableError, type TableEvent } from 'runtable';
 import { MAX_QUEUED_PER_OWNER } from '../../src/naming/broker-session.ts';
-import { cleanup, type Fixture, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
+import { type Fixture, spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
 
-let dir: string;
-let table: Table;
-
-beforeEach(async () => {
-  dir = tempTableDir();
-  table = await connect({ dir });
-});
-
-afterEach(async () => {
-  await table.close();
-  await cleanup(dir);
-});
+const t = tableForEachTest();
 
 interface PidService {
   pid(): number;
@@ -27,17 +16,17 @@ interface PidService {
 
 /** The broker logs each claim it puts in line; nothing else shows a waiting claim from outside. */
 function queuedInBrokerLog(pid: number, moniker: string): boolean {
-  const log = fs.readFileSync(path.join(dir, 'broker.log'), 'utf8');
+  const log = fs.readFileSync(path.join(t.dir, 'broker.log'), 'utf8');
   return log.includes(`pid ${pid} waits in line for ${moniker} `);
 }
 
 function leftInBrokerLog(pid: number): boolean {
-  return fs.readFileSync(path.join(dir, 'broker.log'), 'utf8').includes(`pid ${pid} left`);
+  return fs.readFileSync(path.join(t.dir, 'broker.log'), 'utf8').includes(`pid ${pid} left`);
 }
 
 /** Starts a standby and returns once the broker has it in line. */
 async function standby(moniker: string): Promise<Fixture> {
-  const fixture = spawnFixture('standby', [moniker], dir);
+  const fixture = spawnFixture('standby', [moniker], t.dir);
   await fixture.waitForLine(/^waiting/);
   await waitFor(() => queuedInBrokerLog(fixture.pid, moniker), 10_000, `pid ${fixture.pid} in line`);
   return fixture;
@@ -46,7 +35,7 @@ async function standby(moniker: string): Promise<Fixture> {
 /** Collects every event under `prefix` as "type pid". */
 function collect(prefix: string): { seen: string[]; stop: () => Promise<void> } {
   const seen: string[] = [];
-  const events = table.watch(prefix);
+  const events = t.table.watch(prefix);
   const pump = (async () => {
     for await (const event of events as AsyncIterable<TableEvent>) seen.push(`${event.type} ${event.entry.pid}`);
   })();
@@ -71,16 +60,16 @@ async function pidOf(proxy: Remote<PidService>): Promise<number> {
 
 test('five standbys take over in queue order, one per SIGKILL, and a proxy follows each', async () => {
   const moniker = 'Hand/over';
-  const owner = spawnFixture('owner', [moniker], dir);
+  const owner = spawnFixture('owner', [moniker], t.dir);
   await owner.waitForLine(/^ready/);
-  const proxy = await table.get<PidService>(moniker);
+  const proxy = await t.table.get<PidService>(moniker);
   assert.equal(await proxy.pid(), owner.pid);
   const watch = collect('Hand/');
   await waitFor(() => watch.seen.length === 1, 10_000, 'the snapshot');
 
   const standbys: Fixture[] = [];
   for (let i = 0; i < 5; i++) standbys.push(await standby(moniker));
-  assert.equal((await table.lookup(moniker))?.pid, owner.pid, 'waiting in line does not take the name');
+  assert.equal((await t.table.lookup(moniker))?.pid, owner.pid, 'waiting in line does not take the name');
   assert.deepEqual(watch.seen, [`registered ${owner.pid}`], 'waiting in line is not an event');
 
   let holder: Fixture = owner;
@@ -92,7 +81,7 @@ test('five standbys take over in queue order, one per SIGKILL, and a proxy follo
     for (const later of standbys.slice(i + 1)) {
       assert.ok(!later.lines.some((line) => line.startsWith('owner')), `standby ${later.pid} is still waiting`);
     }
-    const entry = await table.lookup(moniker);
+    const entry = await t.table.lookup(moniker);
     assert.equal(entry?.pid, next.pid);
     assert.ok(entry && entry.registeredAt.getTime() >= killedAt - 5, 'a promoted entry is dated at its promotion');
     assert.equal(await pidOf(proxy), next.pid, 'the proxy follows the moniker to the new owner');
@@ -100,7 +89,7 @@ test('five standbys take over in queue order, one per SIGKILL, and a proxy follo
   }
 
   holder.child.kill('SIGKILL');
-  await waitFor(async () => !(await table.isRunning(moniker)), 10_000, 'the last owner to leave');
+  await waitFor(async () => !(await t.table.isRunning(moniker)), 10_000, 'the last owner to leave');
   await assert.rejects(pidOf(proxy), { code: 'NOT_REGISTERED' });
 
   const expected = [`registered ${owner.pid}`];
@@ -117,7 +106,7 @@ test('five standbys take over in queue order, one per SIGKILL, and a proxy follo
 
 test('a standby that exits leaves the line: the next one is promoted instead', async () => {
   const moniker = 'Leave/line';
-  const owner = spawnFixture('owner', [moniker], dir);
+  const owner = spawnFixture('owner', [moniker], t.dir);
   await owner.waitForLine(/^ready/);
   const [first, closes, dies, last] = [
     await standby(moniker),
@@ -138,7 +127,7 @@ test('a standby that exits leaves the line: the next one is promoted instead', a
   await first.waitForLine(/^owner /);
   first.child.kill('SIGKILL');
   await last.waitForLine(/^owner /);
-  assert.equal((await table.lookup(moniker))?.pid, last.pid);
+  assert.equal((await t.table.lookup(moniker))?.pid, last.pid);
   assert.ok(!closes.lines.some((line) => line.startsWith('owner')));
   assert.ok(!dies.lines.some((line) => line.startsWith('owner')));
   await waitFor(() => watch.seen.length === 5, 10_000, 'two hand-overs');
@@ -154,15 +143,15 @@ test('a standby that exits leaves the line: the next one is promoted instead', a
 
 test('replace over a live owner: it is told lost, watchers see revoked then registered, the line stays', async () => {
   const moniker = 'Replace/x';
-  const owner = spawnFixture('owner', [moniker], dir);
+  const owner = spawnFixture('owner', [moniker], t.dir);
   await owner.waitForLine(/^ready/);
   const waiting = await standby(moniker);
   const watch = collect('Replace/');
   await waitFor(() => watch.seen.length === 1, 10_000, 'the snapshot');
 
-  const reg = await table.register(moniker, { pid: () => process.pid }, { replace: true });
+  const reg = await t.table.register(moniker, { pid: () => process.pid }, { replace: true });
   await owner.waitForLine(/^lost Replace\/x$/);
-  assert.equal((await table.lookup(moniker))?.pid, process.pid);
+  assert.equal((await t.table.lookup(moniker))?.pid, process.pid);
   await waitFor(() => watch.seen.length === 3, 10_000, 'the replace events');
   assert.deepEqual(watch.seen.slice(1), [`revoked ${owner.pid}`, `registered ${process.pid}`]);
   assert.ok(!waiting.lines.some((line) => line.startsWith('owner')), 'replace does not wake the line');
@@ -172,17 +161,17 @@ test('replace over a live owner: it is told lost, watchers see revoked then regi
   await owner.exited;
   await reg.revoke();
   await waiting.waitForLine(/^owner /);
-  assert.equal((await table.lookup(moniker))?.pid, waiting.pid);
+  assert.equal((await t.table.lookup(moniker))?.pid, waiting.pid);
   await waitFor(() => watch.seen.length === 5, 10_000, 'the hand-over events');
   assert.deepEqual(watch.seen.slice(3), [`revoked ${process.pid}`, `registered ${waiting.pid}`]);
   await watch.stop();
 });
 
-test('a queued register in this process waits past the table timeout, then resolves as owner', async () => {
+test('a queued register in this process waits past the t.table timeout, then resolves as owner', async () => {
   const moniker = 'Wait/long';
-  const quick = await connect({ dir, timeout: 200 });
+  const quick = await connect({ dir: t.dir, timeout: 200 });
   try {
-    const owner = spawnFixture('owner', [moniker], dir);
+    const owner = spawnFixture('owner', [moniker], t.dir);
     await owner.waitForLine(/^ready/);
     const pending = quick.register(moniker, { pid: () => process.pid }, { queue: true });
     let settled = false;
@@ -200,10 +189,10 @@ test('a queued register in this process waits past the table timeout, then resol
     assert.equal(reg.moniker, moniker);
     assert.equal(reg.active, true);
     assert.equal(reg.entry.pid, process.pid);
-    const proxy = await table.get<PidService>(moniker);
+    const proxy = await t.table.get<PidService>(moniker);
     assert.equal(await proxy.pid(), process.pid);
     await reg.revoke();
-    assert.equal(await table.isRunning(moniker), false);
+    assert.equal(await t.table.isRunning(moniker), false);
   } finally {
     await quick.close();
   }
@@ -211,10 +200,10 @@ test('a queued register in this process waits past the table timeout, then resol
 
 test('aborting a queued register leaves the line and rejects with ABORTED', async () => {
   const moniker = 'Abort/x';
-  const owner = spawnFixture('owner', [moniker], dir);
+  const owner = spawnFixture('owner', [moniker], t.dir);
   await owner.waitForLine(/^ready/);
   const controller = new AbortController();
-  const pending = table.register(moniker, { pid: () => process.pid }, { queue: true, signal: controller.signal });
+  const pending = t.table.register(moniker, { pid: () => process.pid }, { queue: true, signal: controller.signal });
   await waitFor(() => queuedInBrokerLog(process.pid, moniker), 10_000, 'our claim in line');
   const behind = await standby(moniker);
 
@@ -225,27 +214,27 @@ test('aborting a queued register leaves the line and rejects with ABORTED', asyn
     assert.match(error.message, /Abort\/x/);
     return true;
   });
-  assert.match(fs.readFileSync(path.join(dir, 'broker.log'), 'utf8'), /left the line for Abort\/x/);
+  assert.match(fs.readFileSync(path.join(t.dir, 'broker.log'), 'utf8'), /left the line for Abort\/x/);
 
   // We are out of the line: the standby behind us comes next.
   owner.child.kill('SIGKILL');
   await behind.waitForLine(/^owner /);
-  assert.equal((await table.lookup(moniker))?.pid, behind.pid);
+  assert.equal((await t.table.lookup(moniker))?.pid, behind.pid);
 
   // An already aborted signal, or replace with queue, is refused before anything is sent.
-  await assert.rejects(table.register(moniker, {}, { queue: true, signal: AbortSignal.abort() }), {
+  await assert.rejects(t.table.register(moniker, {}, { queue: true, signal: AbortSignal.abort() }), {
     code: 'ABORTED',
   });
-  await assert.rejects(table.register(moniker, {}, { queue: true, replace: true }), { code: 'BAD_ARGUMENT' });
+  await assert.rejects(t.table.register(moniker, {}, { queue: true, replace: true }), { code: 'BAD_ARGUMENT' });
   // A queue on a free moniker registers at once.
-  const reg = await table.register('Abort/free', { pid: () => process.pid }, { queue: true });
-  assert.equal((await table.lookup('Abort/free'))?.pid, process.pid);
+  const reg = await t.table.register('Abort/free', { pid: () => process.pid }, { queue: true });
+  assert.equal((await t.table.lookup('Abort/free'))?.pid, process.pid);
   await reg.revoke();
 });
 
 test(`one connection may wait in line for at most ${MAX_QUEUED_PER_OWNER} monikers`, async () => {
-  const holder = await connect({ dir });
-  const waiter = await connect({ dir });
+  const holder = await connect({ dir: t.dir });
+  const waiter = await connect({ dir: t.dir });
   try {
     const names = Array.from({ length: MAX_QUEUED_PER_OWNER + 1 }, (_, i) => `Limit/${i}`);
     await Promise.all(names.map((name) => holder.register(name, {})));
@@ -254,7 +243,7 @@ test(`one connection may wait in line for at most ${MAX_QUEUED_PER_OWNER} monike
       .map((name) => waiter.register(name, {}, { queue: true }).catch((error: RuntableError) => error));
     await waitFor(
       () =>
-        fs.readFileSync(path.join(dir, 'broker.log'), 'utf8').split(`pid ${process.pid} waits in line for Limit/`)
+        fs.readFileSync(path.join(t.dir, 'broker.log'), 'utf8').split(`pid ${process.pid} waits in line for Limit/`)
           .length -
           1 ===
         MAX_QUEUED_PER_OWNER,
@@ -268,7 +257,7 @@ test(`one connection may wait in line for at most ${MAX_QUEUED_PER_OWNER} monike
     });
     await waiter.close();
     for (const result of await Promise.all(waiting)) {
-      assert.equal((result as RuntableError).code, 'TABLE_UNAVAILABLE', 'closing the table ends the wait');
+      assert.equal((result as RuntableError).code, 'TABLE_UNAVAILABLE', 'closing the t.table ends the wait');
     }
   } finally {
     await waiter.close();
@@ -278,22 +267,23 @@ test(`one connection may wait in line for at most ${MAX_QUEUED_PER_OWNER} monike
 
 test('after a broker restart the owner keeps its moniker and the standbys wait in line again', async () => {
   const moniker = 'Restart/x';
-  const owner = spawnFixture('owner', [moniker], dir);
+  const owner = spawnFixture('owner', [moniker], t.dir);
   await owner.waitForLine(/^ready/);
   const standbys = [await standby(moniker), await standby(moniker)];
-  const proxy = await table.get<PidService>(moniker);
+  const proxy = await t.table.get<PidService>(moniker);
   assert.equal(await proxy.pid(), owner.pid);
 
-  const { pid: oldBroker } = await table.status();
+  const { pid: oldBroker } = await t.table.status();
   process.kill(oldBroker, 'SIGKILL');
   // The log is appended to by each broker: a standby back in line has said so twice.
   const timesQueued = (pid: number) =>
-    fs.readFileSync(path.join(dir, 'broker.log'), 'utf8').split(`pid ${pid} waits in line for ${moniker} `).length - 1;
+    fs.readFileSync(path.join(t.dir, 'broker.log'), 'utf8').split(`pid ${pid} waits in line for ${moniker} `).length -
+    1;
   await waitFor(
     async () => {
-      const status = await table.status().catch(() => undefined);
+      const status = await t.table.status().catch(() => undefined);
       if (!status || status.pid === oldBroker) return false;
-      return standbys.every((s) => timesQueued(s.pid) === 2) && (await table.lookup(moniker))?.pid === owner.pid;
+      return standbys.every((s) => timesQueued(s.pid) === 2) && (await t.table.lookup(moniker))?.pid === owner.pid;
     },
     15_000,
     'the owner and both standbys back in a new broker',

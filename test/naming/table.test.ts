@@ -3,22 +3,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
-import { connect, RuntableError, type Table, type TableEvent } from 'runtable';
-import { cleanup, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
+import { test } from 'node:test';
+import { connect, RuntableError, type TableEvent } from 'runtable';
+import { spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
 
-let dir: string;
-let table: Table;
-
-beforeEach(async () => {
-  dir = tempTableDir();
-  table = await connect({ dir });
-});
-
-afterEach(async () => {
-  await table.close();
-  await cleanup(dir);
-});
+const t = tableForEachTest();
 
 /** Reads events until one matches, with a deadline. */
 async function nextMatching(
@@ -39,11 +28,11 @@ async function nextMatching(
 }
 
 test('entries registered by other processes are listed by prefix and looked up', async () => {
-  const a = spawnFixture('owner', ['Sample/a', 'Sample/b'], dir);
-  const b = spawnFixture('owner', ['Sample/c', 'Other/x'], dir);
+  const a = spawnFixture('owner', ['Sample/a', 'Sample/b'], t.dir);
+  const b = spawnFixture('owner', ['Sample/c', 'Other/x'], t.dir);
   await Promise.all([a.waitForLine(/^ready/), b.waitForLine(/^ready/)]);
 
-  const entries = await table.list('Sample/');
+  const entries = await t.table.list('Sample/');
   assert.deepEqual(
     entries.map((e) => e.moniker),
     ['Sample/a', 'Sample/b', 'Sample/c'],
@@ -55,56 +44,56 @@ test('entries registered by other processes are listed by prefix and looked up',
   assert.ok(entry.methods.includes('echo'));
   assert.ok(!entry.methods.includes('_secret'));
   assert.ok(entry.registeredAt instanceof Date);
-  assert.equal((await table.list('')).length, 4);
-  assert.equal((await table.list('Nothing/')).length, 0);
-  assert.equal((await table.lookup('Other/x'))?.pid, b.pid);
-  assert.equal(await table.lookup('Other/y'), undefined);
-  assert.equal(await table.isRunning('Sample/c'), true);
-  assert.equal(await table.isRunning('Sample/d'), false);
+  assert.equal((await t.table.list('')).length, 4);
+  assert.equal((await t.table.list('Nothing/')).length, 0);
+  assert.equal((await t.table.lookup('Other/x'))?.pid, b.pid);
+  assert.equal(await t.table.lookup('Other/y'), undefined);
+  assert.equal(await t.table.isRunning('Sample/c'), true);
+  assert.equal(await t.table.isRunning('Sample/d'), false);
 });
 
 test('a moniker has one owner: a second register fails with ALREADY_REGISTERED', async () => {
-  const owner = spawnFixture('owner', ['Unique/one'], dir);
+  const owner = spawnFixture('owner', ['Unique/one'], t.dir);
   await owner.waitForLine(/^ready/);
-  await assert.rejects(table.register('Unique/one', { f() {} }), (error: RuntableError) => {
+  await assert.rejects(t.table.register('Unique/one', { f() {} }), (error: RuntableError) => {
     assert.ok(error instanceof RuntableError);
     assert.equal(error.code, 'ALREADY_REGISTERED');
     assert.match(error.message, /Unique\/one/);
     return true;
   });
-  const second = spawnFixture('owner', ['Unique/one'], dir);
+  const second = spawnFixture('owner', ['Unique/one'], t.dir);
   assert.notEqual(await second.exited, 0);
-  assert.equal((await table.lookup('Unique/one'))?.pid, owner.pid);
+  assert.equal((await t.table.lookup('Unique/one'))?.pid, owner.pid);
 });
 
 test('replace takes over a live moniker and the old owner is told it lost it', async () => {
-  const owner = spawnFixture('owner', ['Hand/over'], dir);
+  const owner = spawnFixture('owner', ['Hand/over'], t.dir);
   await owner.waitForLine(/^ready/);
-  const reg = await table.register('Hand/over', { mine: () => process.pid }, { replace: true });
+  const reg = await t.table.register('Hand/over', { mine: () => process.pid }, { replace: true });
   await owner.waitForLine(/^lost Hand\/over$/);
-  assert.equal((await table.lookup('Hand/over'))?.pid, process.pid);
-  const proxy = await table.get<{ mine(): number }>('Hand/over');
+  assert.equal((await t.table.lookup('Hand/over'))?.pid, process.pid);
+  const proxy = await t.table.get<{ mine(): number }>('Hand/over');
   assert.equal(await proxy.mine(), process.pid);
   await reg.revoke();
-  assert.equal(await table.isRunning('Hand/over'), false);
+  assert.equal(await t.table.isRunning('Hand/over'), false);
 });
 
 test('watch gives the current entries, then registered, changed and revoked as they happen', async () => {
-  await table.register('W/before', { f() {} });
+  await t.table.register('W/before', { f() {} });
   const controller = new AbortController();
-  const events = table.watch('W/', { signal: controller.signal });
+  const events = t.table.watch('W/', { signal: controller.signal });
   const first = await nextMatching(events, () => true);
   assert.equal(first.type, 'registered');
   assert.equal(first.entry.moniker, 'W/before');
 
-  const owner = spawnFixture('owner', ['W/child', 'Elsewhere/x'], dir);
+  const owner = spawnFixture('owner', ['W/child', 'Elsewhere/x'], t.dir);
   const registered = await nextMatching(events, () => true);
   assert.deepEqual(
     [registered.type, registered.entry.moniker, registered.entry.pid],
     ['registered', 'W/child', owner.pid],
   );
 
-  const reg = await table.register('W/mine', { f() {} });
+  const reg = await t.table.register('W/mine', { f() {} });
   await nextMatching(events, (e) => e.entry.moniker === 'W/mine' && e.type === 'registered');
   const touched = await reg.touch({ state: 'busy' });
   const changed = await nextMatching(events, () => true);
@@ -119,10 +108,10 @@ test('watch gives the current entries, then registered, changed and revoked as t
   assert.deepEqual(await events.next(), { value: undefined, done: true });
 });
 
-test('SIGKILL of an owner: its entries leave the table and watchers are told within 100 ms', async () => {
-  const owner = spawnFixture('owner', ['Kill/a', 'Kill/b'], dir);
+test('SIGKILL of an owner: its entries leave the t.table and watchers are told within 100 ms', async () => {
+  const owner = spawnFixture('owner', ['Kill/a', 'Kill/b'], t.dir);
   await owner.waitForLine(/^ready/);
-  const events = table.watch('Kill/');
+  const events = t.table.watch('Kill/');
   await nextMatching(events, (e) => e.entry.moniker === 'Kill/b');
 
   const killedAt = performance.now();
@@ -134,83 +123,83 @@ test('SIGKILL of an owner: its entries leave the table and watchers are told wit
   }
   const elapsed = performance.now() - killedAt;
   assert.ok(elapsed < 100, `watchers were told after ${elapsed.toFixed(1)} ms`);
-  assert.deepEqual(await table.list('Kill/'), []);
+  assert.deepEqual(await t.table.list('Kill/'), []);
   await events.return();
 });
 
 test('an owner that exits normally leaves no entry behind', async () => {
-  const owner = spawnFixture('owner', ['Exit/a'], dir);
+  const owner = spawnFixture('owner', ['Exit/a'], t.dir);
   await owner.waitForLine(/^ready/);
   owner.child.kill('SIGTERM');
   const code = await owner.exited;
   assert.equal(code, 0, `exit code ${code}, signal ${owner.child.signalCode}`);
-  assert.equal(await table.isRunning('Exit/a'), false);
+  assert.equal(await t.table.isRunning('Exit/a'), false);
 });
 
-test('revoke and close remove entries; a closed table refuses work', async () => {
-  const reg = await table.register('Close/a', { f() {} });
-  await table.register('Close/b', { f() {} });
+test('revoke and close remove entries; a closed t.table refuses work', async () => {
+  const reg = await t.table.register('Close/a', { f() {} });
+  await t.table.register('Close/b', { f() {} });
   await reg.revoke();
   assert.equal(reg.active, false);
   assert.deepEqual(
-    (await table.list('Close/')).map((e) => e.moniker),
+    (await t.table.list('Close/')).map((e) => e.moniker),
     ['Close/b'],
   );
-  const other = await connect({ dir });
+  const other = await connect({ dir: t.dir });
   try {
-    await table.close();
-    await assert.rejects(table.list(''), { code: 'TABLE_UNAVAILABLE' });
+    await t.table.close();
+    await assert.rejects(t.table.list(''), { code: 'TABLE_UNAVAILABLE' });
     assert.deepEqual(await other.list('Close/'), [], 'gone as soon as close() resolved');
   } finally {
     await other.close();
-    table = await connect({ dir });
+    t.table = await connect({ dir: t.dir });
   }
 });
 
 test('await using revokes a registration and closes a table', async () => {
   {
-    await using inner = await connect({ dir });
+    await using inner = await connect({ dir: t.dir });
     await using reg = await inner.register('Using/a', { f() {} });
     assert.equal(reg.active, true);
-    assert.equal(await table.isRunning('Using/a'), true);
+    assert.equal(await t.table.isRunning('Using/a'), true);
   }
-  assert.equal(await table.isRunning('Using/a'), false);
+  assert.equal(await t.table.isRunning('Using/a'), false);
 });
 
 test('a list of 8,000 entries comes back whole (replies are not held to the request limit)', async () => {
-  await Promise.all(Array.from({ length: 8000 }, (_, i) => table.register(`Big/${String(i).padStart(5, '0')}`, {})));
-  const entries = await table.list('Big/');
+  await Promise.all(Array.from({ length: 8000 }, (_, i) => t.table.register(`Big/${String(i).padStart(5, '0')}`, {})));
+  const entries = await t.table.list('Big/');
   assert.equal(entries.length, 8000);
   assert.equal(entries[0]?.moniker, 'Big/00000');
   assert.equal(entries[7999]?.moniker, 'Big/07999');
-  assert.equal((await table.status()).entries, 8000);
+  assert.equal((await t.table.status()).entries, 8000);
 });
 
 test('metadata is held to its limit on register and on touch', async () => {
   const big = { blob: 'x'.repeat(20_000) };
-  await assert.rejects(table.register('Meta/a', {}, { metadata: big }), { code: 'BAD_ARGUMENT' });
-  const reg = await table.register('Meta/a', {}, { metadata: { small: true } });
+  await assert.rejects(t.table.register('Meta/a', {}, { metadata: big }), { code: 'BAD_ARGUMENT' });
+  const reg = await t.table.register('Meta/a', {}, { metadata: { small: true } });
   await assert.rejects(reg.touch(big), { code: 'BAD_ARGUMENT' });
-  assert.deepEqual((await table.lookup('Meta/a'))?.metadata, { small: true });
+  assert.deepEqual((await t.table.lookup('Meta/a'))?.metadata, { small: true });
 });
 
 test("a dead owner's endpoint socket is swept, and a stale one under our own pid is replaced", async () => {
-  const owner = spawnFixture('owner', ['Sweep/a'], dir);
+  const owner = spawnFixture('owner', ['Sweep/a'], t.dir);
   await owner.waitForLine(/^ready/);
-  const socketFile = path.join(dir, `o${owner.pid}-1.sock`);
+  const socketFile = path.join(t.dir, `o${owner.pid}-1.sock`);
   assert.ok(fs.existsSync(socketFile));
   owner.child.kill('SIGKILL');
   await waitFor(() => !fs.existsSync(socketFile), 5000, 'the dead owner socket to be swept');
 
   // A file left under the name this process will use (its pid was someone else's before).
-  const inner = await connect({ dir });
+  const inner = await connect({ dir: t.dir });
   // The counter in the name is per process and unknown here: cover its next hundred values.
   for (let n = 1; n <= 100; n++) {
-    const file = path.join(dir, `o${process.pid}-${n}.sock`);
+    const file = path.join(t.dir, `o${process.pid}-${n}.sock`);
     if (!fs.existsSync(file)) fs.writeFileSync(file, 'stale');
   }
   const reg = await inner.register('Sweep/mine', { ok: () => true });
-  const proxy = await table.get<{ ok(): boolean }>('Sweep/mine');
+  const proxy = await t.table.get<{ ok(): boolean }>('Sweep/mine');
   assert.equal(await proxy.ok(), true);
   await reg.revoke();
   await inner.close();
