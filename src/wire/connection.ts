@@ -14,7 +14,7 @@ import {
   type SendOrder,
 } from './chunks.js';
 import { decode, encode, type ReferenceContext } from './codec.js';
-import { toRuntableError } from './error-record.js';
+import { asRuntableError, toRuntableError } from './error-record.js';
 import { abortError, PendingRequests } from './pending.js';
 import {
   type ErrorRecord,
@@ -393,9 +393,4 @@ export class Connection {
     this.onClose(reason);
     this.#resolveClosed(reason);
   }
-}
-
-function asRuntableError(error: unknown, fallback: ErrorCode): RuntableError {
-  if (error instanceof RuntableError) return error;
-  return new RuntableError(fallback, (error as Error)?.message ?? String(error), { cause: error });
 }

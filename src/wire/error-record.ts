@@ -1,7 +1,7 @@
 // Errors as they cross a connection: a thrown error becomes an ErrorRecord on its way out, and a
 // record becomes a RuntableError on its way in. Stacks leave a process only when asked for.
 
-import { isErrorCode, RuntableError } from '../errors.js';
+import { type ErrorCode, isErrorCode, RuntableError } from '../errors.js';
 import { reviveError } from './codec.js';
 import type { ErrorRecord } from './protocol.js';
 
@@ -41,4 +41,10 @@ export function toRuntableError(record: ErrorRecord): RuntableError {
   const cause = record.cause === undefined || record.cause instanceof Error ? record.cause : reviveError(record.cause);
   const error = new RuntableError('REMOTE', `${remote.name}: ${record.message}`, { remote, cause });
   return error;
+}
+
+/** Any failure as a RuntableError: one already is; anything else gets `fallback` as its code. */
+export function asRuntableError(error: unknown, fallback: ErrorCode): RuntableError {
+  if (error instanceof RuntableError) return error;
+  return new RuntableError(fallback, (error as Error)?.message ?? String(error), { cause: error });
 }
