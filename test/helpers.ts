@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { connect, type Table } from 'runtable';
+import { type ConnectOptions, connect, type Table } from 'runtable';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Runs TypeScript sources the way `npm test` does. */
@@ -154,14 +154,30 @@ export async function cleanup(dir?: string): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+export interface TestTables {
+  dir: string;
+  table: Table;
+  /** Another Table on the same directory, with these options too; closed after the test. */
+  other(options?: ConnectOptions): Promise<Table>;
+}
+
 /** For each test of the calling file: a fresh table directory and a Table connected to it. */
-export function tableForEachTest(): { dir: string; table: Table } {
-  const context = {} as { dir: string; table: Table };
+export function tableForEachTest(options: ConnectOptions = {}): TestTables {
+  let others: Table[] = [];
+  const context = {
+    async other(more: ConnectOptions = {}) {
+      const other = await connect({ ...options, ...more, dir: context.dir });
+      others.push(other);
+      return other;
+    },
+  } as TestTables;
   beforeEach(async () => {
     context.dir = tempTableDir();
-    context.table = await connect({ dir: context.dir });
+    context.table = await connect({ ...options, dir: context.dir });
   });
   afterEach(async () => {
+    for (const other of others) await other.close();
+    others = [];
     await context.table.close();
     await cleanup(context.dir);
   });

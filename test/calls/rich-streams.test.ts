@@ -3,13 +3,13 @@
 // million items, SIGKILL mid-stream, a 100 MB argument that does not stall small calls, and
 // maxMessageBytes on either side failing one call alone.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { connect, RuntableError, type Table, withOptions } from 'runtable';
+import { RuntableError, type Table, withOptions } from 'runtable';
 import { STREAM_BATCH, STREAM_WINDOW } from '../../src/calls/streams.ts';
 import { CHUNK_BYTES, MAX_TRANSFERS_IN_PROGRESS } from '../../src/wire/chunks.ts';
-import { cleanup, tempTableDir, waitFor } from '../helpers.ts';
+import { tableForEachTest, waitFor } from '../helpers.ts';
 import { type RichService, startRich } from './rich-service.ts';
 
 const MiB = 1024 * 1024;
@@ -17,21 +17,7 @@ const MiB = 1024 * 1024;
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-let dir: string;
-let table: Table;
-let others: Table[] = [];
-
-beforeEach(async () => {
-  dir = tempTableDir();
-  table = await connect({ dir, timeout: 30_000 });
-});
-
-afterEach(async () => {
-  for (const other of others) await other.close();
-  others = [];
-  await table.close();
-  await cleanup(dir);
-});
+const tables = tableForEachTest({ timeout: 30_000 });
 
 /** `promise`, or a rejection naming `what` once `ms` have passed: a deadline, not a sleep. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -57,8 +43,8 @@ function code(expected: string) {
 // --- streams ---
 
 test('a stream delivers all its items in order, then the owner iterator finishes', async () => {
-  await startRich(dir, 'Stream/all');
-  const remote = await table.get<RichService>('Stream/all');
+  await startRich(tables.dir, 'Stream/all');
+  const remote = await tables.table.get<RichService>('Stream/all');
   const items: number[] = [];
   for await (const item of await remote.numbers(1000, 'all')) items.push(item);
   assert.deepEqual(
@@ -72,8 +58,8 @@ test('a stream delivers all its items in order, then the owner iterator finishes
 });
 
 test("break in the client's loop stops the owner's iterator: its finally runs", async () => {
-  await startRich(dir, 'Stream/break');
-  const remote = await table.get<RichService>('Stream/break');
+  await startRich(tables.dir, 'Stream/break');
+  const remote = await tables.table.get<RichService>('Stream/break');
   const seen: number[] = [];
   for await (const item of await remote.numbers(1_000_000_000, 'brk')) {
     seen.push(item);
@@ -88,8 +74,8 @@ test("break in the client's loop stops the owner's iterator: its finally runs", 
 });
 
 test('a million items to a slow consumer: the owner never runs far ahead and its memory stays bounded', async (t) => {
-  await startRich(dir, 'Stream/slow');
-  const remote = await table.get<RichService>('Stream/slow');
+  await startRich(tables.dir, 'Stream/slow');
+  const remote = await tables.table.get<RichService>('Stream/slow');
   const total = 1_000_000;
   const baseline = await remote.memory();
   const pauses = new Set([1_000, 300_000, 700_000, 999_000]);
@@ -134,8 +120,8 @@ test('a million items to a slow consumer: the owner never runs far ahead and its
 });
 
 test('SIGKILL of the owner while a stream is open ends the client loop with OBJECT_GONE', async () => {
-  const owner = await startRich(dir, 'Stream/kill');
-  const remote = await table.get<RichService>('Stream/kill');
+  const owner = await startRich(tables.dir, 'Stream/kill');
+  const remote = await tables.table.get<RichService>('Stream/kill');
   const stream = await remote.numbers(1_000_000_000, 'kill');
   let read = 0;
   const started = Date.now();
@@ -152,8 +138,8 @@ test('SIGKILL of the owner while a stream is open ends the client loop with OBJE
 });
 
 test('a loop waiting for its next item keeps its stream through garbage collection', async () => {
-  await startRich(dir, 'Stream/gc');
-  const remote = await table.get<RichService>('Stream/gc');
+  await startRich(tables.dir, 'Stream/gc');
+  const remote = await tables.table.get<RichService>('Stream/gc');
   const seen: number[] = [];
   // Items come every 100 ms; collections run while the loop waits for each. Nothing outside
   // the loop holds the stream, as in any ordinary `for await`.
@@ -176,8 +162,8 @@ test('a loop waiting for its next item keeps its stream through garbage collecti
 });
 
 test("an error thrown by the owner's iterator ends the client's loop with REMOTE", async () => {
-  await startRich(dir, 'Stream/fail');
-  const remote = await table.get<RichService>('Stream/fail');
+  await startRich(tables.dir, 'Stream/fail');
+  const remote = await tables.table.get<RichService>('Stream/fail');
   const seen: number[] = [];
   await assert.rejects(
     async () => {
@@ -195,8 +181,8 @@ test("an error thrown by the owner's iterator ends the client's loop with REMOTE
 });
 
 test('a stream ends at the owner when the client drops it unread or closes its table', async () => {
-  await startRich(dir, 'Stream/dropped');
-  const remote = await table.get<RichService>('Stream/dropped');
+  await startRich(tables.dir, 'Stream/dropped');
+  const remote = await tables.table.get<RichService>('Stream/dropped');
   // Dropped without a loop: once collected here, the owner's iterator is stopped.
   await (async () => {
     await remote.numbers(1_000_000_000, 'dropped');
@@ -212,8 +198,7 @@ test('a stream ends at the owner when the client drops it unread or closes its t
   );
   assert.ok((await remote.produced('dropped')) <= STREAM_WINDOW + STREAM_BATCH);
   // The connection ends: every stream on it stops.
-  const other = await connect({ dir, timeout: 30_000 });
-  others.push(other);
+  const other = await tables.other();
   const theirs = await (await other.get<RichService>('Stream/dropped')).numbers(1_000_000_000, 'closed');
   assert.deepEqual(await theirs.next(), { value: 0, done: false });
   await other.close();
@@ -223,8 +208,8 @@ test('a stream ends at the owner when the client drops it unread or closes its t
 // --- big payloads ---
 
 test('a 100 MB argument travels while small calls on the same proxy keep completing', async (t) => {
-  await startRich(dir, 'Big/a');
-  const remote = await table.get<RichService>('Big/a');
+  await startRich(tables.dir, 'Big/a');
+  const remote = await tables.table.get<RichService>('Big/a');
   assert.equal(await remote.add(0, 0), 0);
   const big = Buffer.alloc(100 * MiB, 0x5a);
   let bigDone = false;
@@ -247,9 +232,8 @@ test('a 100 MB argument travels while small calls on the same proxy keep complet
 });
 
 test("a message over the client's maxMessageBytes fails that call alone with FRAME_TOO_LARGE", async () => {
-  await startRich(dir, 'Big/client-limit');
-  const limited = await connect({ dir, timeout: 30_000, maxMessageBytes: MiB });
-  others.push(limited);
+  await startRich(tables.dir, 'Big/client-limit');
+  const limited = await tables.other({ maxMessageBytes: MiB });
   const remote = await limited.get<RichService>('Big/client-limit');
   // Sending too much: refused before it leaves, while another call goes through.
   const [tooBig, small] = await Promise.allSettled([remote.size(Buffer.alloc(2 * MiB)), remote.add(1, 1)]);
@@ -270,8 +254,8 @@ test("a message over the client's maxMessageBytes fails that call alone with FRA
 });
 
 test("a message over the owner's maxMessageBytes fails that call alone with FRAME_TOO_LARGE, not a timeout", async () => {
-  await startRich(dir, 'Big/owner-limit', { RICH_MAX_MESSAGE_BYTES: String(MiB) });
-  const remote = withOptions(await table.get<RichService>('Big/owner-limit'), { timeout: 20_000 });
+  await startRich(tables.dir, 'Big/owner-limit', { RICH_MAX_MESSAGE_BYTES: String(MiB) });
+  const remote = withOptions(await tables.table.get<RichService>('Big/owner-limit'), { timeout: 20_000 });
   const started = Date.now();
   const [tooBig, small] = await Promise.allSettled([remote.size(Buffer.alloc(2 * MiB)), remote.add(1, 1)]);
   assert.equal(tooBig.status, 'rejected');
@@ -285,9 +269,9 @@ test("a message over the owner's maxMessageBytes fails that call alone with FRAM
 });
 
 test('many large calls at once on one connection all complete, arguments and results alike', async (t) => {
-  await startRich(dir, 'Big/many');
+  await startRich(tables.dir, 'Big/many');
   // Generous for ~13 MB each way; a call that is never answered fails here instead of at 30 s.
-  const remote = withOptions(await table.get<RichService>('Big/many'), { timeout: 8_000 });
+  const remote = withOptions(await tables.table.get<RichService>('Big/many'), { timeout: 8_000 });
   const count = 2 * MAX_TRANSFERS_IN_PROGRESS;
   const size = 2 * CHUNK_BYTES - 1000; // two chunks each
   const [sent, received] = await Promise.all([
@@ -312,8 +296,8 @@ test('many large calls at once on one connection all complete, arguments and res
 });
 
 test('aborting a call while its large argument is still being sent reaches the owner', async () => {
-  await startRich(dir, 'Big/abort-upload');
-  const remote = await table.get<RichService>('Big/abort-upload');
+  await startRich(tables.dir, 'Big/abort-upload');
+  const remote = await tables.table.get<RichService>('Big/abort-upload');
   const controller = new AbortController();
   const call = withOptions(remote, { signal: controller.signal }).upload(Buffer.alloc(50 * MiB), 60_000, 'up');
   assert.equal(await remote.add(1, 1), 2, 'small calls pass while the upload is under way');
@@ -336,15 +320,14 @@ test('aborting a call while its large argument is still being sent reaches the o
 });
 
 test('a maxMessageBytes below the chunk size is enforced on whole messages too (or refused)', async () => {
-  await startRich(dir, 'Big/tiny-limit');
+  await startRich(tables.dir, 'Big/tiny-limit');
   let limited: Table;
   try {
-    limited = await connect({ dir, timeout: 10_000, maxMessageBytes: 4096 });
+    limited = await tables.other({ timeout: 10_000, maxMessageBytes: 4096 });
   } catch (error) {
     code('BAD_ARGUMENT')(error); // refusing a limit it cannot keep is fine too
     return;
   }
-  others.push(limited);
   const remote = await limited.get<RichService>('Big/tiny-limit');
   await assert.rejects(remote.size(Buffer.alloc(10_000)), code('FRAME_TOO_LARGE'), 'sending 10 kB');
   await assert.rejects(remote.bytes(10_000), code('FRAME_TOO_LARGE'), 'taking 10 kB');

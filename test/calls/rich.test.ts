@@ -2,38 +2,17 @@
 // cancellation that reach the owner, callbacks at any depth and after the call that passed them,
 // references, events, lifetimes, and a callback freed by garbage collection.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { connect, on, oneway, RuntableError, type Table, type TableEvent, withOptions } from 'runtable';
-import { cleanup, tempTableDir, waitFor } from '../helpers.ts';
+import { tableForEachTest, waitFor } from '../helpers.ts';
 import { type RichService, startRich } from './rich-service.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
-let dir: string;
-let table: Table;
-let others: Table[] = [];
-
-beforeEach(async () => {
-  dir = tempTableDir();
-  table = await connect({ dir, timeout: 20_000 });
-});
-
-afterEach(async () => {
-  for (const other of others) await other.close();
-  others = [];
-  await table.close();
-  await cleanup(dir);
-});
-
-async function otherTable(options: Parameters<typeof connect>[0] = {}): Promise<Table> {
-  const other = await connect({ dir, timeout: 20_000, ...options });
-  others.push(other);
-  return other;
-}
-
+const tables = tableForEachTest({ timeout: 20_000 });
 function code(expected: string) {
   return (error: unknown) => {
     assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
@@ -45,8 +24,8 @@ function code(expected: string) {
 // --- one-way ---
 
 test('one-way calls return nothing at once and arrive in order', async () => {
-  await startRich(dir, 'Rich/oneway');
-  const remote = await table.get<RichService>('Rich/oneway');
+  await startRich(tables.dir, 'Rich/oneway');
+  const remote = await tables.table.get<RichService>('Rich/oneway');
   const fast = oneway(remote);
   for (let i = 0; i < 200; i++) assert.equal(fast.note(i), undefined, 'no promise to wait for');
   const expected = Array.from({ length: 200 }, (_, i) => i);
@@ -58,8 +37,8 @@ test('one-way calls return nothing at once and arrive in order', async () => {
 });
 
 test('a large one-way call keeps its place among the small ones around it', async () => {
-  await startRich(dir, 'Rich/oneway-large');
-  const remote = await table.get<RichService>('Rich/oneway-large');
+  await startRich(tables.dir, 'Rich/oneway-large');
+  const remote = await tables.table.get<RichService>('Rich/oneway-large');
   const fast = oneway(remote);
   const large = Buffer.alloc(1_000_000, 1); // travels in chunks
   for (let i = 0; i < 50; i++) fast.note(i);
@@ -80,8 +59,8 @@ test('a large one-way call keeps its place among the small ones around it', asyn
 });
 
 test('a one-way call that throws is logged at the owner and no reply comes back', async () => {
-  const owner = await startRich(dir, 'Rich/oneway-fail');
-  const remote = await table.get<RichService>('Rich/oneway-fail');
+  const owner = await startRich(tables.dir, 'Rich/oneway-fail');
+  const remote = await tables.table.get<RichService>('Rich/oneway-fail');
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   process.on('unhandledRejection', onUnhandled);
@@ -101,8 +80,8 @@ test('a one-way call that throws is logged at the owner and no reply comes back'
 // --- timeouts and cancellation ---
 
 test('a timeout rejects TIMEOUT at once and the owner sees its signal fire', async () => {
-  await startRich(dir, 'Rich/timeout');
-  const remote = await table.get<RichService>('Rich/timeout');
+  await startRich(tables.dir, 'Rich/timeout');
+  const remote = await tables.table.get<RichService>('Rich/timeout');
   const started = Date.now();
   await assert.rejects(withOptions(remote, { timeout: 200 }).wait(60_000, 't1'), code('TIMEOUT'));
   assert.ok(Date.now() - started < 5_000, `rejected after ${Date.now() - started} ms`);
@@ -116,8 +95,8 @@ test('a timeout rejects TIMEOUT at once and the owner sees its signal fire', asy
 });
 
 test('aborting rejects ABORTED at once and the owner is told', async () => {
-  await startRich(dir, 'Rich/abort');
-  const remote = await table.get<RichService>('Rich/abort');
+  await startRich(tables.dir, 'Rich/abort');
+  const remote = await tables.table.get<RichService>('Rich/abort');
   const controller = new AbortController();
   const call = withOptions(remote, { signal: controller.signal }).wait(60_000, 'a1');
   // The call must be running at the owner before it is aborted, or there is nothing to tell.
@@ -141,14 +120,14 @@ test('aborting rejects ABORTED at once and the owner is told', async () => {
 });
 
 test("the owner's signal fires when the caller's connection goes away mid-call", async () => {
-  await startRich(dir, 'Rich/caller-gone');
-  const other = await otherTable();
+  await startRich(tables.dir, 'Rich/caller-gone');
+  const other = await tables.other();
   const remote = await other.get<RichService>('Rich/caller-gone');
   const call = remote.wait(60_000, 'g1');
   assert.equal(await remote.add(0, 0), 0, 'the call is running at the owner');
   await other.close();
   await assert.rejects(call, code('OBJECT_GONE'));
-  const mine = await table.get<RichService>('Rich/caller-gone');
+  const mine = await tables.table.get<RichService>('Rich/caller-gone');
   const cancelled = await waitFor(async () => {
     const list = await mine.cancelled();
     return list.length > 0 ? list : undefined;
@@ -162,8 +141,8 @@ test("the owner's signal fires when the caller's connection goes away mid-call",
 // --- callbacks ---
 
 test('callbacks are called back at any depth and their results come home', async () => {
-  await startRich(dir, 'Rich/callbacks');
-  const remote = await table.get<RichService>('Rich/callbacks');
+  await startRich(tables.dir, 'Rich/callbacks');
+  const remote = await tables.table.get<RichService>('Rich/callbacks');
   const seen: number[] = [];
   const answers = await remote.tick(5, (i) => {
     seen.push(i);
@@ -179,8 +158,8 @@ test('callbacks are called back at any depth and their results come home', async
 });
 
 test('a callback kept by the owner is called after the call that passed it returned', async () => {
-  await startRich(dir, 'Rich/kept');
-  const remote = await table.get<RichService>('Rich/kept');
+  await startRich(tables.dir, 'Rich/kept');
+  const remote = await tables.table.get<RichService>('Rich/kept');
   const calls: unknown[] = [];
   assert.equal(
     await remote.keep('k', (x) => {
@@ -199,12 +178,12 @@ test('a callback kept by the owner is called after the call that passed it retur
 });
 
 test("a kept callback fails cleanly once its sender's connection ends, and the owner goes on", async () => {
-  await startRich(dir, 'Rich/released');
-  const other = await otherTable();
+  await startRich(tables.dir, 'Rich/released');
+  const other = await tables.other();
   const remote = await other.get<RichService>('Rich/released');
   let called = 0;
   await remote.keep('gone', () => ++called);
-  const mine = await table.get<RichService>('Rich/released');
+  const mine = await tables.table.get<RichService>('Rich/released');
   assert.deepEqual(await mine.fire('gone', 'x'), { ok: 1 });
   await other.close();
   const result = await mine.fire('gone', 'y');
@@ -214,7 +193,7 @@ test("a kept callback fails cleanly once its sender's connection ends, and the o
 });
 
 test('a callback is freed at its sender once the receiver drops it and collects it', async () => {
-  await using owner = await connect({ dir });
+  await using owner = await connect({ dir: tables.dir });
   let kept: ((x: number) => Promise<number>) | undefined;
   await owner.register('Gc/a', {
     keep(cb: (x: number) => Promise<number>) {
@@ -225,7 +204,7 @@ test('a callback is freed at its sender once the receiver drops it and collects 
       kept = undefined;
     },
   });
-  const client = await otherTable();
+  const client = await tables.other();
   const remote = await client.get<{ keep(cb: (x: number) => number): void; call(x: number): number; drop(): void }>(
     'Gc/a',
   );
@@ -259,8 +238,8 @@ test('a callback is freed at its sender once the receiver drops it and collects 
 // --- references ---
 
 test('ref() objects travel as proxies; their hidden methods are NO_SUCH_METHOD', async () => {
-  await startRich(dir, 'Rich/ref');
-  const remote = await table.get<RichService>('Rich/ref');
+  await startRich(tables.dir, 'Rich/ref');
+  const remote = await tables.table.get<RichService>('Rich/ref');
   const a = await remote.counter();
   const b = await remote.counter();
   assert.equal(await a.inc(), 1);
@@ -277,8 +256,8 @@ test('ref() objects travel as proxies; their hidden methods are NO_SUCH_METHOD',
 });
 
 test('a ref() proxy dropped right after a call with a large argument: the call still completes', async () => {
-  await startRich(dir, 'Rich/ref-gc');
-  const remote = await table.get<RichService>('Rich/ref-gc');
+  await startRich(tables.dir, 'Rich/ref-gc');
+  const remote = await tables.table.get<RichService>('Rich/ref-gc');
   // Nothing holds each proxy once its call is made; collections run while the arguments travel.
   const collector = setInterval(gc, 5);
   let results: PromiseSettledResult<number>[];
@@ -300,14 +279,14 @@ test('a ref() proxy dropped right after a call with a large argument: the call s
 // --- events ---
 
 test('events reach subscribed connections only, until they unsubscribe', async () => {
-  await startRich(dir, 'Rich/events');
-  const remote = await table.get<RichService>('Rich/events');
+  await startRich(tables.dir, 'Rich/events');
+  const remote = await tables.table.get<RichService>('Rich/events');
   const ticks: number[] = [];
   const off = on(remote, 'tick', (i: number) => ticks.push(i));
   assert.equal(typeof off, 'function');
   await off.ready;
   // Another connection that calls but does not subscribe to 'tick' is not told.
-  const other = await otherTable();
+  const other = await tables.other();
   const otherRemote = await other.get<RichService>('Rich/events');
   const otherTicks: unknown[] = [];
   const elsewhere = on(otherRemote, 'tock', (...args: unknown[]) => otherTicks.push(args));
@@ -323,8 +302,8 @@ test('events reach subscribed connections only, until they unsubscribe', async (
 });
 
 test('unsubscribing before the subscription is ready leaves none; two listeners share one', async () => {
-  await startRich(dir, 'Rich/events-early');
-  const remote = await table.get<RichService>('Rich/events-early');
+  await startRich(tables.dir, 'Rich/events-early');
+  const remote = await tables.table.get<RichService>('Rich/events-early');
   const early: number[] = [];
   const cancelledEarly = on(remote, 'tick', (i: number) => early.push(i));
   cancelledEarly();
@@ -347,11 +326,11 @@ test('unsubscribing before the subscription is ready leaves none; two listeners 
 });
 
 test('subscriptions end with their connection', async () => {
-  await startRich(dir, 'Rich/events-end');
-  const remote = await table.get<RichService>('Rich/events-end');
+  await startRich(tables.dir, 'Rich/events-end');
+  const remote = await tables.table.get<RichService>('Rich/events-end');
   const mine = on(remote, 'tick', () => {});
   await mine.ready;
-  const other = await otherTable();
+  const other = await tables.other();
   const theirs = on(await other.get<RichService>('Rich/events-end'), 'tick', () => {});
   await theirs.ready;
   assert.deepEqual(await remote.emitTicks(1), [2]);
@@ -361,10 +340,10 @@ test('subscriptions end with their connection', async () => {
 });
 
 test('event names must be strings, on both ends', async () => {
-  await startRich(dir, 'Rich/events-bad');
-  const remote = await table.get<RichService>('Rich/events-bad');
+  await startRich(tables.dir, 'Rich/events-bad');
+  const remote = await tables.table.get<RichService>('Rich/events-bad');
   assert.throws(() => on(remote, 42 as unknown as string, () => {}), code('BAD_ARGUMENT'));
-  const reg = await table.register('Rich/in-process', { f() {} });
+  const reg = await tables.table.register('Rich/in-process', { f() {} });
   assert.throws(() => reg.emit(42 as unknown as string), code('BAD_ARGUMENT'));
   assert.equal(reg.emit('nobody-listens'), 0);
 });
@@ -374,34 +353,34 @@ test('event names must be strings, on both ends', async () => {
 test('await using closes a table and revokes a registration at the end of the block', async () => {
   let inner: Table | undefined;
   {
-    await using t = await connect({ dir });
+    await using t = await connect({ dir: tables.dir });
     await using reg = await t.register('Life/a', { f: () => 1 });
     inner = t;
     assert.equal(reg.active, true);
-    assert.equal(await table.isRunning('Life/a'), true);
-    assert.equal(await (await table.get<{ f(): number }>('Life/a')).f(), 1);
+    assert.equal(await tables.table.isRunning('Life/a'), true);
+    assert.equal(await (await tables.table.get<{ f(): number }>('Life/a')).f(), 1);
   }
-  assert.equal(await table.isRunning('Life/a'), false);
+  assert.equal(await tables.table.isRunning('Life/a'), false);
   await assert.rejects(inner.list(''), code('TABLE_UNAVAILABLE'));
   {
-    await using reg = await table.register('Life/b', { f: () => 2 });
+    await using reg = await tables.table.register('Life/b', { f: () => 2 });
     assert.equal(reg.active, true);
   }
-  assert.equal(await table.isRunning('Life/b'), false, 'the registration alone was revoked');
-  assert.equal((await table.list('')).length, 0);
+  assert.equal(await tables.table.isRunning('Life/b'), false, 'the registration alone was revoked');
+  assert.equal((await tables.table.list('')).length, 0);
 });
 
 test("reg.touch() in the owner moves changedAt and watchers see 'changed'", async () => {
-  await startRich(dir, 'Rich/touch');
+  await startRich(tables.dir, 'Rich/touch');
   const controller = new AbortController();
   const events: TableEvent[] = [];
   const watching = (async () => {
-    for await (const event of table.watch('Rich/', { signal: controller.signal })) events.push(event);
+    for await (const event of tables.table.watch('Rich/', { signal: controller.signal })) events.push(event);
   })().catch(() => {});
   await waitFor(() => events.length >= 1, 5_000, 'the current entry');
   const first = events[0];
   assert.equal(first?.type, 'registered');
-  const remote = await table.get<RichService>('Rich/touch');
+  const remote = await tables.table.get<RichService>('Rich/touch');
   const changedAt = await remote.touchMe({ step: 2 });
   await waitFor(() => events.length >= 2, 5_000, "a 'changed' event");
   const changed = events[1];

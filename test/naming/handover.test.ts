@@ -167,7 +167,7 @@ test('replace over a live owner: it is told lost, watchers see revoked then regi
   await watch.stop();
 });
 
-test('a queued register in this process waits past the t.table timeout, then resolves as owner', async () => {
+test('a queued register in this process waits past the table timeout, then resolves as owner', async () => {
   const moniker = 'Wait/long';
   const quick = await connect({ dir: t.dir, timeout: 200 });
   try {
@@ -257,7 +257,7 @@ test(`one connection may wait in line for at most ${MAX_QUEUED_PER_OWNER} monike
     });
     await waiter.close();
     for (const result of await Promise.all(waiting)) {
-      assert.equal((result as RuntableError).code, 'TABLE_UNAVAILABLE', 'closing the t.table ends the wait');
+      assert.equal((result as RuntableError).code, 'TABLE_UNAVAILABLE', 'closing the table ends the wait');
     }
   } finally {
     await waiter.close();

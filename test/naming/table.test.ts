@@ -108,7 +108,7 @@ test('watch gives the current entries, then registered, changed and revoked as t
   assert.deepEqual(await events.next(), { value: undefined, done: true });
 });
 
-test('SIGKILL of an owner: its entries leave the t.table and watchers are told within 100 ms', async () => {
+test('SIGKILL of an owner: its entries leave the table and watchers are told within 100 ms', async () => {
   const owner = spawnFixture('owner', ['Kill/a', 'Kill/b'], t.dir);
   await owner.waitForLine(/^ready/);
   const events = t.table.watch('Kill/');
@@ -136,7 +136,7 @@ test('an owner that exits normally leaves no entry behind', async () => {
   assert.equal(await t.table.isRunning('Exit/a'), false);
 });
 
-test('revoke and close remove entries; a closed t.table refuses work', async () => {
+test('revoke and close remove entries; a closed table refuses work', async () => {
   const reg = await t.table.register('Close/a', { f() {} });
   await t.table.register('Close/b', { f() {} });
   await reg.revoke();
