@@ -12,24 +12,41 @@ export interface CallContext {
   readonly pid: number;
 }
 
-let current: (() => CallContext) | undefined;
+/** Where the context of a call comes from: the session serving it. */
+export interface CallContextSource {
+  contextOf(id: number): CallContext;
+}
+
+// Two plain variables rather than a closure or record per call: this is on every call's path.
+let currentSource: CallContextSource | undefined;
+let currentId = 0;
 
 /**
  * The context of the call being served. Call it in the method's synchronous part, before any
  * await: after that, another call may be running.
  */
 export function callContext(): CallContext {
-  if (!current) throw new RuntableError('BAD_ARGUMENT', 'callContext() works only inside a method called remotely');
-  return current();
+  if (!currentSource)
+    throw new RuntableError('BAD_ARGUMENT', 'callContext() works only inside a method called remotely');
+  return currentSource.contextOf(currentId);
 }
 
-/** Runs `invoke` with `context` as what callContext() returns. */
-export function withCallContext<T>(context: () => CallContext, invoke: () => T): T {
-  const outer = current;
-  current = context;
+/** Calls `fn` on `thisArg` with `args`, with call `id` of `source` as what callContext() returns. */
+export function withCallContext(
+  source: CallContextSource,
+  id: number,
+  fn: (...args: unknown[]) => unknown,
+  thisArg: unknown,
+  args: unknown[],
+): unknown {
+  const outerSource = currentSource;
+  const outerId = currentId;
+  currentSource = source;
+  currentId = id;
   try {
-    return invoke();
+    return Reflect.apply(fn, thisArg, args);
   } finally {
-    current = outer;
+    currentSource = outerSource;
+    currentId = outerId;
   }
 }

@@ -122,7 +122,14 @@ export class Endpoint implements SessionHost {
       }
       return;
     }
-    session.run(call.id, call.stack === true, call.method, () => Reflect.apply(method, exposed.target, call.args));
+    session.run(
+      call.id,
+      call.stack === true,
+      call.method,
+      method as (...args: unknown[]) => unknown,
+      exposed.target,
+      call.args,
+    );
   }
 
   subscribe(session: CallSession, target: number, event: string): void {

@@ -8,7 +8,7 @@ import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
 import type { Connection, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
-import { type CallContext, withCallContext } from './call-context.js';
+import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
@@ -26,7 +26,7 @@ export interface SessionHost {
   closed(session: CallSession): void;
 }
 
-export class CallSession implements ReferenceContext {
+export class CallSession implements ReferenceContext, CallContextSource {
   readonly connection: Connection;
   readonly #host: SessionHost | undefined;
   readonly #debug: boolean;
@@ -206,7 +206,7 @@ export class CallSession implements ReferenceContext {
         return;
       }
       const fn = exported.value as (...args: unknown[]) => unknown;
-      this.run(message.id, message.stack === true, 'callback', () => fn(...message.args));
+      this.run(message.id, message.stack === true, 'callback', fn, undefined, message.args);
       return;
     }
     if (!exported.methods?.has(message.method)) {
@@ -214,13 +214,19 @@ export class CallSession implements ReferenceContext {
       return;
     }
     const target = exported.value as Record<string, (...args: unknown[]) => unknown>;
-    this.run(message.id, message.stack === true, message.method, () =>
-      Reflect.apply(target[message.method] as (...args: unknown[]) => unknown, target, message.args),
-    );
+    const method = target[message.method] as (...args: unknown[]) => unknown;
+    this.run(message.id, message.stack === true, message.method, method, target, message.args);
   }
 
-  /** Runs a method for the peer and answers it exactly once (id 0: never). */
-  run(id: number, wantsStack: boolean, what: string, invoke: () => unknown): void {
+  /** Runs `fn` on `thisArg` for the peer and answers it exactly once (id 0: never). */
+  run(
+    id: number,
+    wantsStack: boolean,
+    what: string,
+    fn: (...args: unknown[]) => unknown,
+    thisArg: unknown,
+    args: unknown[],
+  ): void {
     if (this.#running.size >= MAX_CALLS_IN_FLIGHT) {
       if (id !== 0) this.#refuse(id, `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`, 'PROTOCOL');
       else process.emitWarning(`runtable: one-way call ${what} dropped: too many calls in flight`);
@@ -229,7 +235,7 @@ export class CallSession implements ReferenceContext {
     if (id !== 0) this.#running.set(id, undefined);
     let result: unknown;
     try {
-      result = withCallContext(() => this.#contextOf(id), invoke);
+      result = withCallContext(this, id, fn, thisArg, args);
     } catch (error) {
       this.#answerThrown(id, wantsStack, what, error);
       return;
@@ -249,7 +255,8 @@ export class CallSession implements ReferenceContext {
     this.#answer(id, what, result);
   }
 
-  #contextOf(id: number): CallContext {
+  /** For callContext(): built only when a method asks. */
+  contextOf(id: number): CallContext {
     const session = this;
     return {
       get signal() {
