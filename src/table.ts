@@ -14,8 +14,9 @@ import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { WatchStream } from './naming/watch-stream.js';
 import { Registration, type RegistrationHost } from './registration.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
+import { unpackPublicEntries } from './wire/entry-batch.js';
 import { type BrokerStatus, Kind, type Status, type WireEntry } from './wire/protocol.js';
-import { toEntries, toEntry } from './wire/validate.js';
+import { toEntry } from './wire/validate.js';
 
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -162,7 +163,7 @@ export class Table implements AsyncDisposable {
 
   async list(prefix = ''): Promise<Entry[]> {
     checkPrefix(prefix);
-    return toEntries(await this.#link.request({ kind: Kind.List, prefix })).map(toPublicEntry);
+    return unpackPublicEntries(await this.#link.request({ kind: Kind.List, prefix }));
   }
 
   async lookup(moniker: string): Promise<Entry | undefined> {

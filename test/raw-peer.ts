@@ -3,6 +3,7 @@
 
 import net from 'node:net';
 import { decode, encode, type ReferenceContext } from '../src/wire/codec.ts';
+import { PROTOCOL_VERSION } from '../src/wire/protocol.ts';
 
 export type Msg = Record<string, unknown> & { kind: number };
 
@@ -62,9 +63,9 @@ export class RawPeer {
   /** Opens a connection and completes the handshake. */
   static async handshaken(path: string, references?: ReferenceContext): Promise<RawPeer> {
     const peer = await RawPeer.open(path, references);
-    peer.send({ kind: 1, version: 1, pid: process.pid });
+    peer.send({ kind: 1, version: PROTOCOL_VERSION, pid: process.pid });
     const welcome = await peer.next((m) => m.kind === 2);
-    if (welcome.version !== 1) throw new Error(`unexpected Welcome ${show([welcome])}`);
+    if (welcome.version !== PROTOCOL_VERSION) throw new Error(`unexpected Welcome ${show([welcome])}`);
     return peer;
   }
 

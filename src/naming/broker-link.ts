@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
+import { unpackEntries } from '../wire/entry-batch.js';
 import {
   Kind,
   type Message,
@@ -15,7 +16,7 @@ import {
   type Unnumbered,
   type WireEntry,
 } from '../wire/protocol.js';
-import { toEntries, toEntry } from '../wire/validate.js';
+import { toEntry } from '../wire/validate.js';
 import { reachBroker } from './broker-start.js';
 
 /** Reconnection waits start here and double up to the cap. */
@@ -268,7 +269,7 @@ export class BrokerLink {
       },
     );
     if (!route || !this.#watches.has(sink)) return;
-    sink.snapshot(toEntries(snapshot), resumed);
+    sink.snapshot(unpackEntries(snapshot), resumed);
     // Events that arrived in the same read as the snapshot's reply were held back until now.
     const early = route.early;
     route.early = undefined;

@@ -7,6 +7,7 @@ import { encode } from '../wire/codec.js';
 import type { Connection } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import { sweepEndpoints } from './endpoint-sweep.js';
+import type { EntryRows } from './entry-rows.js';
 import { checkMoniker, checkPrefix } from './moniker.js';
 import type { Claim, ObjectTable, OwnerId } from './object-table.js';
 
@@ -34,6 +35,8 @@ function checkMetadata(metadata: Record<string, unknown>): void {
 /** What every session shares: the table, the other sessions, and the broker's own state. */
 export interface Shared {
   table: ObjectTable;
+  /** Each entry's encoded row, for List and Watch snapshots. */
+  rows: EntryRows;
   sessions: Map<OwnerId, Session>;
   status: () => BrokerStatus;
   log: (line: string) => void;
@@ -87,6 +90,7 @@ export class Session {
     this.#watches.clear();
     this.#queued.clear();
     const { revoked, promoted, left } = this.shared.table.revokeOwner(this.owner);
+    this.shared.rows.forget(this.owner);
     handOver(promoted, this.shared);
     if (revoked.length === 0 && left.length === 0) return;
     this.shared.log(
@@ -177,7 +181,7 @@ export class Session {
       }
       case Kind.List:
         checkPrefix(message.prefix);
-        return table.list(message.prefix);
+        return this.shared.rows.pack(table.listClaims(message.prefix));
       case Kind.Lookup:
         checkMoniker(message.moniker);
         return table.lookup(message.moniker) ?? null;
@@ -196,7 +200,7 @@ export class Session {
         const watch = message.id;
         this.#watches.get(watch)?.();
         // The snapshot is taken and the watcher added in the same tick, so no event falls between.
-        const snapshot = table.list(message.prefix);
+        const snapshot = this.shared.rows.pack(table.listClaims(message.prefix));
         const stop = table.watch(message.prefix, (type, entry) =>
           this.connection.send({ kind: Kind.TableEvent, watch, type, entry }),
         );

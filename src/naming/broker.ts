@@ -14,6 +14,7 @@ import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { handOver, Session, type Shared } from './broker-session.js';
 import { sweepDeadEndpoints } from './endpoint-sweep.js';
+import { EntryRows } from './entry-rows.js';
 import { ObjectTable, type OwnerId } from './object-table.js';
 
 /** Requests to the broker are small; a larger one is a broken or hostile peer. */
@@ -76,6 +77,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   const shared: Shared = {
     table,
+    rows: new EntryRows(),
     sessions,
     status,
     log,

@@ -66,8 +66,8 @@ export interface ObjectTableOptions {
 
 export class ObjectTable {
   readonly #slots = new Map<string, Slot>();
-  /** Every moniker, in code-unit order, so a prefix is one contiguous run found by bisection. */
-  readonly #sorted: string[] = [];
+  /** Every slot, in code-unit order of moniker, so a prefix is one contiguous run found by bisection. */
+  readonly #sorted: Slot[] = [];
   readonly #owned = new Map<OwnerId, Set<string>>();
   readonly #watchers = new Set<Watcher>();
   /**
@@ -201,13 +201,15 @@ export class ObjectTable {
   }
 
   list(prefix: string): WireEntry[] {
-    const out: WireEntry[] = [];
-    for (let i = this.#lowerBound(prefix); i < this.#sorted.length; i++) {
-      const moniker = this.#sorted[i] as string;
-      if (!moniker.startsWith(prefix)) break;
-      out.push((this.#slots.get(moniker) as Slot).entry);
-    }
-    return out;
+    return this.listClaims(prefix).map((claim) => claim.entry);
+  }
+
+  /** The holders of every moniker under `prefix`, in moniker order; read them, don't keep them. */
+  listClaims(prefix: string): readonly Claim[] {
+    const start = this.#lowerBound(prefix);
+    let end = start;
+    while (end < this.#sorted.length && (this.#sorted[end] as Slot).entry.moniker.startsWith(prefix)) end++;
+    return this.#sorted.slice(start, end);
   }
 
   /** Calls `listener` for every later change under `prefix`; returns the function that stops it. */
@@ -222,8 +224,9 @@ export class ObjectTable {
   }
 
   #insert(owner: OwnerId, entry: WireEntry): void {
-    this.#slots.set(entry.moniker, { owner, entry });
-    this.#sorted.splice(this.#lowerBound(entry.moniker), 0, entry.moniker);
+    const slot = { owner, entry };
+    this.#slots.set(entry.moniker, slot);
+    this.#sorted.splice(this.#lowerBound(entry.moniker), 0, slot);
     let owned = this.#owned.get(owner);
     if (!owned) {
       owned = new Set();
@@ -298,7 +301,7 @@ export class ObjectTable {
     let high = this.#sorted.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if ((this.#sorted[mid] as string) < key) low = mid + 1;
+      if ((this.#sorted[mid] as Slot).entry.moniker < key) low = mid + 1;
       else high = mid;
     }
     return low;

@@ -6,11 +6,11 @@ import { Kind, type Message, type WireEntry } from './protocol.js';
 
 type Fields = Record<string, unknown>;
 
-function fail(what: string): never {
+export function fail(what: string): never {
   throw new RuntableError('PROTOCOL', `malformed message: ${what}`);
 }
 
-function isRecord(value: unknown): value is Fields {
+export function isRecord(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
 }
 
@@ -37,12 +37,16 @@ function stringArray(m: Fields, key: string): void {
   if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) fail(`${key} must be an array of strings`);
 }
 
+/** Only a plain map: a Date, Set or typed array is an object too, but not metadata. */
+export function isPlainMap(value: unknown): value is Record<string, unknown> {
+  const prototype = isRecord(value) ? Object.getPrototypeOf(value) : undefined;
+  return prototype === Object.prototype || prototype === null;
+}
+
 function metadata(m: Fields, key: string, optional: boolean): void {
   const value = m[key];
   if (optional && value === undefined) return;
-  // Only a plain map: a Date, Set or typed array is an object too, but not metadata.
-  const prototype = isRecord(value) ? Object.getPrototypeOf(value) : undefined;
-  if (prototype !== Object.prototype && prototype !== null) fail(`${key} must be a map with string keys`);
+  if (!isPlainMap(value)) fail(`${key} must be a map with string keys`);
 }
 
 function entry(value: unknown): asserts value is WireEntry {
@@ -189,10 +193,4 @@ export function toMessage(value: unknown): Message {
 export function toEntry(value: unknown): WireEntry {
   entry(value);
   return value;
-}
-
-export function toEntries(value: unknown): WireEntry[] {
-  if (!Array.isArray(value)) fail('entries must be an array');
-  for (const item of value) entry(item);
-  return value as WireEntry[];
 }

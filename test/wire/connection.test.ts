@@ -8,7 +8,8 @@ import { connect } from 'runtable';
 import { connectUnix } from '../../src/transport/unix.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
 import { Connection } from '../../src/wire/connection.ts';
-import { Kind } from '../../src/wire/protocol.ts';
+import { unpackEntries } from '../../src/wire/entry-batch.ts';
+import { Kind, PROTOCOL_VERSION } from '../../src/wire/protocol.ts';
 import { cleanup, tempTableDir } from '../helpers.ts';
 import { RawPeer } from '../raw-peer.ts';
 
@@ -42,7 +43,7 @@ async function fakePeer(onMessage: (message: Record<string, unknown>, socket: ne
       while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
         const message = decode(pending.subarray(4, 4 + pending.readUInt32BE(0))) as Record<string, unknown>;
         pending = pending.subarray(4 + pending.readUInt32BE(0));
-        if (message.kind === Kind.Hello) socket.write(frame({ kind: Kind.Welcome, version: 1, pid: 1 }));
+        if (message.kind === Kind.Hello) socket.write(frame({ kind: Kind.Welcome, version: PROTOCOL_VERSION, pid: 1 }));
         else onMessage(message, socket);
       }
     });
@@ -92,14 +93,14 @@ test('requests pipelined in the same write as Hello are answered', async () => {
   const peer = await RawPeer.open(path.join(dir, 'broker.sock'));
   peer.writeRaw(
     Buffer.concat([
-      frame({ kind: Kind.Hello, version: 1, pid: process.pid }),
+      frame({ kind: Kind.Hello, version: PROTOCOL_VERSION, pid: process.pid }),
       frame({ kind: Kind.Status, id: 7 }),
       frame({ kind: Kind.List, id: 8, prefix: '' }),
     ]),
   );
-  assert.equal((await peer.next((m) => m.kind === Kind.Welcome)).version, 1);
+  assert.equal((await peer.next((m) => m.kind === Kind.Welcome)).version, PROTOCOL_VERSION);
   assert.equal(((await peer.answer(7)).value as { pid: number }).pid, (await table.status()).pid);
-  assert.deepEqual((await peer.answer(8)).value, []);
+  assert.deepEqual(unpackEntries((await peer.answer(8)).value), []);
   peer.destroy();
   await table.close();
 });

@@ -1,0 +1,93 @@
+// Reading an EntryBatch (protocol.ts), the compact form in which List answers and Watch
+// snapshots arrive: checked and unpacked in one pass. The broker's side is naming/entry-rows.ts.
+
+import type { Entry } from '../naming/entry.js';
+import { decode } from './codec.js';
+import type { BatchOwner, EntryRow, WireEntry } from './protocol.js';
+import { fail, isPlainMap } from './validate.js';
+
+function isUint(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function checkOwner(owner: unknown): asserts owner is BatchOwner {
+  if (
+    !Array.isArray(owner) ||
+    !isUint(owner[0]) ||
+    typeof owner[1] !== 'string' ||
+    !Array.isArray(owner[2]) ||
+    !owner[2].every((list) => Array.isArray(list) && list.every((name) => typeof name === 'string'))
+  ) {
+    fail('a batch owner must be [pid, endpoint, method lists]');
+  }
+}
+
+function checkRow(row: unknown, owners: Record<string, BatchOwner>): asserts row is EntryRow {
+  if (
+    !Array.isArray(row) ||
+    (row.length !== 6 && row.length !== 7) ||
+    typeof row[0] !== 'string' ||
+    !isUint(row[1]) ||
+    !Object.hasOwn(owners, row[1]) ||
+    !isUint(row[2]) ||
+    !isUint(row[3]) ||
+    row[3] >= (owners[row[1]] as BatchOwner)[2].length ||
+    !isTime(row[4]) ||
+    !isTime(row[5]) ||
+    (row.length === 7 && !isPlainMap(row[6]))
+  ) {
+    fail('malformed entry row');
+  }
+}
+
+function unpack<T>(value: unknown, build: (row: EntryRow, owner: BatchOwner) => T): T[] {
+  if (typeof value !== 'object' || value === null) fail('an entry batch must be a map');
+  const { owners, rows: bytes } = value as Record<string, unknown>;
+  if (!isPlainMap(owners) || !(bytes instanceof Uint8Array)) fail('an entry batch needs owners and rows');
+  for (const key in owners) checkOwner(owners[key]);
+  let rows: unknown;
+  try {
+    rows = decode(bytes);
+  } catch (error) {
+    fail(`undecodable entry rows: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(rows)) fail('entry rows must be an array');
+  const checked = owners as Record<string, BatchOwner>;
+  const out: T[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    checkRow(row, checked);
+    out[i] = build(row, checked[row[1]] as BatchOwner);
+  }
+  return out;
+}
+
+/** The batch's entries as the call machinery keeps them; throws PROTOCOL on anything malformed. */
+export function unpackEntries(value: unknown): WireEntry[] {
+  return unpack(value, (row, [pid, endpoint, methodLists]) => ({
+    moniker: row[0],
+    pid,
+    endpoint,
+    object: row[2],
+    methods: methodLists[row[3]] as string[],
+    metadata: row[6] ?? {},
+    registeredAt: new Date(row[4]),
+    changedAt: new Date(row[5]),
+  }));
+}
+
+/** The batch's entries as users see them, each with arrays of its own. */
+export function unpackPublicEntries(value: unknown): Entry[] {
+  return unpack(value, (row, [pid, , methodLists]) => ({
+    moniker: row[0],
+    pid,
+    methods: (methodLists[row[3]] as string[]).slice(),
+    metadata: row[6] ?? {},
+    registeredAt: new Date(row[4]),
+    changedAt: new Date(row[5]),
+  }));
+}

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RuntableError } from '../../src/errors.ts';
+import { EntryRows } from '../../src/naming/entry-rows.ts';
+import { decode, encode } from '../../src/wire/codec.ts';
+import { unpackEntries, unpackPublicEntries } from '../../src/wire/entry-batch.ts';
+import type { EntryBatch, WireEntry } from '../../src/wire/protocol.ts';
+
+function protocolError(error: unknown): true {
+  assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
+  assert.equal(error.code, 'PROTOCOL');
+  return true;
+}
+
+const shared = ['add', 'sub'];
+function entry(moniker: string, pid: number, object: number, extra: Partial<WireEntry> = {}): WireEntry {
+  return {
+    moniker,
+    pid,
+    endpoint: `/tmp/rt-x/o${pid}-1.sock`,
+    object,
+    methods: shared,
+    metadata: {},
+    registeredAt: new Date(1_700_000_000_123),
+    changedAt: new Date(1_700_000_000_456),
+    ...extra,
+  };
+}
+
+/** Each pid its own control connection, as with real owners. */
+const pack = (entries: WireEntry[], rows = new EntryRows()) =>
+  rows.pack(entries.map((entry) => ({ owner: entry.pid, entry })));
+
+/** Through the codec, as the broker sends it. */
+const roundTrip = (entries: WireEntry[]) => unpackEntries(decode(encode(pack(entries))));
+
+describe('entry batches', () => {
+  it('round-trip entries with every field, in order', () => {
+    const entries = [
+      entry('A/1', 10, 1),
+      entry('A/2', 10, 2, { metadata: { role: 'primary', n: 3 } }),
+      entry('B/1', 20, 1, { methods: ['ping'] }),
+      entry('B/2', 20, 5, { methods: [] }),
+    ];
+    assert.deepStrictEqual(roundTrip(entries), entries);
+    assert.deepStrictEqual(roundTrip([]), []);
+  });
+
+  it('send each owner and each of its method lists once', () => {
+    const batch = pack([
+      entry('A/1', 10, 1),
+      entry('A/2', 10, 2, { methods: ['add', 'sub'] }),
+      entry('A/3', 10, 3, { methods: ['ping'] }),
+      entry('B/1', 20, 1),
+    ]);
+    assert.deepStrictEqual(Object.values(batch.owners), [
+      [10, '/tmp/rt-x/o10-1.sock', [shared, ['ping']]],
+      [20, '/tmp/rt-x/o20-1.sock', [shared]],
+    ]);
+    const rows = decode(batch.rows) as unknown[][];
+    assert.deepStrictEqual(
+      rows.map((row) => row.length),
+      [6, 6, 6, 6],
+      'empty metadata is left out',
+    );
+  });
+
+  it('encode each entry once, and again only when it changes', () => {
+    const rows = new EntryRows();
+    const first = entry('A/1', 10, 1);
+    const before = pack([first], rows);
+    const again = pack([first], rows);
+    assert.deepStrictEqual(again, before);
+    const touched = { ...first, changedAt: new Date(1_800_000_000_000), metadata: { n: 1 } };
+    assert.deepStrictEqual(unpackEntries(decode(encode(pack([touched], rows)))), [touched]);
+  });
+
+  it('give users entries without the endpoint, each with its own method array', () => {
+    const batch = decode(encode(pack([entry('A/1', 10, 1), entry('A/2', 10, 2)])));
+    const [a, b] = unpackPublicEntries(batch);
+    assert.deepStrictEqual(a, {
+      moniker: 'A/1',
+      pid: 10,
+      methods: shared,
+      metadata: {},
+      registeredAt: new Date(1_700_000_000_123),
+      changedAt: new Date(1_700_000_000_456),
+    });
+    assert.notEqual(a?.methods, b?.methods);
+  });
+
+  it('tell apart owners that reused an endpoint path under another pid', () => {
+    const entries = [entry('A/1', 10, 1), { ...entry('A/2', 11, 1), endpoint: '/tmp/rt-x/o10-1.sock' }];
+    assert.deepStrictEqual(
+      roundTrip(entries).map((e) => e.pid),
+      [10, 11],
+    );
+    const rows = new EntryRows();
+    const one = (pid: number) => ({ owner: 1, entry: { ...entry(`A/${pid}`, pid, 1), endpoint: '/e' } });
+    const batch = rows.pack([one(10), one(11)]);
+    assert.deepStrictEqual(
+      Object.values(batch.owners).map(([pid]) => pid),
+      [10, 11],
+      'one connection that sends two pids for one path',
+    );
+  });
+
+  it('reject whatever is malformed, naming it', () => {
+    const batch = (rows: unknown, owners: unknown = { 3: [10, '/e', [['add']]] }) =>
+      decode(encode({ owners, rows: rows instanceof Uint8Array ? rows : encode(rows) }));
+    assert.equal(unpackEntries(batch([['A/1', 3, 1, 0, 5, 6]])).length, 1);
+    const good = [['A/1', 3, 1, 0, 5, 6]];
+    const bad: unknown[] = [
+      null,
+      [],
+      { owners: {} },
+      batch(good, []),
+      batch(good, { 3: [-1, '/e', [['add']]] }),
+      batch(good, { 3: ['10', '/e', [['add']]] }),
+      batch(good, { 3: [10, '/e', [[1]]] }),
+      batch(good, { 3: [10, '/e'] }),
+      batch({ rows: good }),
+      batch(Uint8Array.of(0x9f)),
+      batch([['A/1', 4, 1, 0, 5, 6]]),
+      batch([['A/1', 3, 1, 1, 5, 6]]),
+      batch([['A/1', 3, -1, 0, 5, 6]]),
+      batch([['A/1', 3, 1, 0, 'x', 6]]),
+      batch([['A/1', 3, 1, 0, 5, Number.NaN]]),
+      batch([['A/1', 3, 1, 0, 5, 6, new Date()]]),
+      batch([['A/1', 3, 1, 0, 5, 6, {}, 'extra']]),
+      batch([[7, 3, 1, 0, 5, 6]]),
+      batch(['A/1']),
+    ];
+    for (const value of bad) assert.throws(() => unpackEntries(value), protocolError);
+  });
+});
