@@ -8,8 +8,9 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connect, type Registration, RuntableError, type Table } from 'runtable';
 import { encode } from '../src/wire/codec.ts';
 import { MAX_FRAME_BYTES as MAX_CONTROL_FRAME_BYTES } from '../src/wire/framing.ts';
+import { PROTOCOL_VERSION } from '../src/wire/protocol.ts';
 import { cleanup, tempTableDir, waitFor } from './helpers.ts';
-import { type FailureMsg, RawPeer } from './raw-peer.ts';
+import { type FailureMsg, hello, RawPeer } from './raw-peer.ts';
 
 const BAD_MONIKERS: [string, string][] = [
   ['', 'empty'],
@@ -109,10 +110,10 @@ function rejectsWith(code: string) {
 describe('broker: bad handshakes', () => {
   it('answers a correct Hello with Welcome', async () => {
     const peer = await raw(false);
-    peer.send({ kind: 1, version: 1, pid: process.pid });
+    peer.send(hello(path.join(dir, 'broker.sock')));
     const welcome = await peer.next();
     assert.equal(welcome.kind, 2);
-    assert.equal(welcome.version, 1);
+    assert.equal(welcome.version, PROTOCOL_VERSION);
     assert.equal(typeof welcome.pid, 'number');
     assert.equal(welcome.pid, (await bystander.status()).pid);
   });
@@ -144,12 +145,12 @@ describe('broker: bad handshakes', () => {
 
   it('a Hello with a wrong protocol version: PROTOCOL failure naming both versions, connection closed', async () => {
     const peer = await raw(false);
-    peer.send({ kind: 1, version: 2, pid: process.pid });
+    peer.send({ ...hello(path.join(dir, 'broker.sock')), version: PROTOCOL_VERSION + 1 });
     const failure = await peer.failure(0);
     assertFailure(failure, 0, 'PROTOCOL');
     assert.match(failure.error.message, /version/);
-    assert.match(failure.error.message, /\b2\b/);
-    assert.match(failure.error.message, /\b1\b/);
+    assert.match(failure.error.message, new RegExp(`\\b${PROTOCOL_VERSION + 1}\\b`));
+    assert.match(failure.error.message, new RegExp(`\\b${PROTOCOL_VERSION}\\b`));
     await peer.waitClosed();
     assert.equal(
       peer.inbox.some((m) => m.kind === 2),
@@ -256,7 +257,7 @@ describe('broker: bad messages', () => {
     peer.send({ kind: 21, moniker: 'bystander/1' });
     assertFailure(await peer.failure(0), 0, 'PROTOCOL');
     assert.ok(bystanderReg.active, 'a forged Lost does not take the bystander its name');
-    peer.send({ kind: 1, version: 1, pid: 1 });
+    peer.send(hello(path.join(dir, 'broker.sock')));
     assertFailure(await peer.failure(0), 0, 'PROTOCOL');
     await assertRawUsable(peer);
     await assertUnharmed();

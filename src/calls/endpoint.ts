@@ -27,6 +27,8 @@ export interface EndpointOptions {
   debug: boolean;
   /** Default timeout of what this side asks of callers (invoking their callbacks), ms. */
   timeout: number;
+  /** The table's token; a Hello without it is refused. */
+  token: string;
   /** The largest whole message taken or sent. */
   maxMessageBytes?: number;
 }
@@ -174,6 +176,7 @@ export class Endpoint implements SessionHost {
       goneCode: 'OBJECT_GONE',
       peerName: 'client',
       timeout: this.#options.timeout,
+      token: this.#options.token,
       ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
     }).then(
       (connection) => {
