@@ -9,7 +9,7 @@ import { listenUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type Call, Kind } from '../wire/protocol.js';
-import { CallSession, type SessionHost } from './session.js';
+import { CallSession, type SessionHost, shortened } from './session.js';
 
 /** Subscriptions one connection may hold. */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000;
@@ -119,7 +119,7 @@ export class Endpoint implements SessionHost {
       if (call.id !== 0) {
         session.connection.replyError(
           call.id,
-          new RuntableError('NO_SUCH_METHOD', `no method "${call.method}" is exposed by this object`),
+          new RuntableError('NO_SUCH_METHOD', `no method "${shortened(call.method)}" is exposed by this object`),
         );
       }
       return;
