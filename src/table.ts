@@ -14,6 +14,7 @@ import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { WatchStream } from './naming/watch-stream.js';
 import { Registration, type RegistrationHost } from './registration.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
+import { tableToken } from './transport/token.js';
 import { unpackPublicEntries } from './wire/entry-batch.js';
 import { type BrokerStatus, Kind, type Status, type WireEntry } from './wire/protocol.js';
 import { toEntry } from './wire/validate.js';
@@ -60,6 +61,7 @@ export interface WatchOptions {
 export async function connect(options: ConnectOptions = {}): Promise<Table> {
   const dir = resolveTableDir(options.dir);
   prepareTableDir(dir);
+  const token = tableToken(dir);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
   if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
   const envIdle = process.env.RUNTABLE_BROKER_IDLE_MS;
@@ -68,12 +70,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
     dir,
     autoStart: options.autoStart ?? true,
     timeout,
+    token,
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
   const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
   return new Table(dir, link, {
     timeout,
     debug,
+    token,
     ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
   });
 }

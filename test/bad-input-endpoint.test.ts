@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connect, RuntableError, type Table } from 'runtable';
 import { MAX_FRAME_BYTES as MAX_CALL_FRAME_BYTES } from '../src/wire/framing.ts';
 import { cleanup, type Fixture, spawnFixture, tempTableDir } from './helpers.ts';
-import { type FailureMsg, RawPeer } from './raw-peer.ts';
+import { type FailureMsg, hello, RawPeer } from './raw-peer.ts';
 
 /** Names a peer might try that no object exposes. */
 const FORBIDDEN = [
@@ -200,7 +200,7 @@ describe('endpoint: malformed input', () => {
     const { endpoint } = await locate('X/a');
     const peer = await RawPeer.open(endpoint);
     peers.push(peer);
-    peer.send({ kind: 1, version: 999, pid: process.pid });
+    peer.send({ ...hello(endpoint), version: 999 });
     assertFailure(await peer.failure(0), 0, 'PROTOCOL');
     await peer.waitClosed();
     assert.equal(await (await table.get<OwnerService>('X/a')).add(2, 2), 4);

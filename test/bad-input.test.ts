@@ -11,7 +11,7 @@ import { unpackEntries } from '../src/wire/entry-batch.ts';
 import { MAX_FRAME_BYTES as MAX_CONTROL_FRAME_BYTES } from '../src/wire/framing.ts';
 import { PROTOCOL_VERSION } from '../src/wire/protocol.ts';
 import { cleanup, tempTableDir, waitFor } from './helpers.ts';
-import { type FailureMsg, RawPeer } from './raw-peer.ts';
+import { type FailureMsg, hello, RawPeer } from './raw-peer.ts';
 
 const BAD_MONIKERS: [string, string][] = [
   ['', 'empty'],
@@ -111,7 +111,7 @@ function rejectsWith(code: string) {
 describe('broker: bad handshakes', () => {
   it('answers a correct Hello with Welcome', async () => {
     const peer = await raw(false);
-    peer.send({ kind: 1, version: PROTOCOL_VERSION, pid: process.pid });
+    peer.send(hello(path.join(dir, 'broker.sock')));
     const welcome = await peer.next();
     assert.equal(welcome.kind, 2);
     assert.equal(welcome.version, PROTOCOL_VERSION);
@@ -146,7 +146,7 @@ describe('broker: bad handshakes', () => {
 
   it('a Hello with a wrong protocol version: PROTOCOL failure naming both versions, connection closed', async () => {
     const peer = await raw(false);
-    peer.send({ kind: 1, version: PROTOCOL_VERSION + 1, pid: process.pid });
+    peer.send({ ...hello(path.join(dir, 'broker.sock')), version: PROTOCOL_VERSION + 1 });
     const failure = await peer.failure(0);
     assertFailure(failure, 0, 'PROTOCOL');
     assert.match(failure.error.message, /version/);
@@ -258,7 +258,7 @@ describe('broker: bad messages', () => {
     peer.send({ kind: 21, moniker: 'bystander/1' });
     assertFailure(await peer.failure(0), 0, 'PROTOCOL');
     assert.ok(bystanderReg.active, 'a forged Lost does not take the bystander its name');
-    peer.send({ kind: 1, version: PROTOCOL_VERSION, pid: 1 });
+    peer.send(hello(path.join(dir, 'broker.sock')));
     assertFailure(await peer.failure(0), 0, 'PROTOCOL');
     await assertRawUsable(peer);
     await assertUnharmed();

@@ -1,7 +1,10 @@
 // A deliberately dumb peer for bad-input tests: it writes whatever bytes it is told to and reads
 // frames with its own reassembly (not the library's), so the library's reader is the one tested.
 
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { tokenPath } from '../src/transport/token.ts';
 import { decode, encode, type ReferenceContext } from '../src/wire/codec.ts';
 import { PROTOCOL_VERSION } from '../src/wire/protocol.ts';
 
@@ -49,9 +52,9 @@ export class RawPeer {
     });
   }
 
-  static open(path: string, references?: ReferenceContext): Promise<RawPeer> {
+  static open(socketPath: string, references?: ReferenceContext): Promise<RawPeer> {
     return new Promise((resolve, reject) => {
-      const socket = net.createConnection({ path });
+      const socket = net.createConnection({ path: socketPath });
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.removeListener('error', reject);
@@ -60,10 +63,10 @@ export class RawPeer {
     });
   }
 
-  /** Opens a connection and completes the handshake. */
-  static async handshaken(path: string, references?: ReferenceContext): Promise<RawPeer> {
-    const peer = await RawPeer.open(path, references);
-    peer.send({ kind: 1, version: PROTOCOL_VERSION, pid: process.pid });
+  /** Opens a connection and completes the handshake, with the token of the socket's table. */
+  static async handshaken(socketPath: string, references?: ReferenceContext): Promise<RawPeer> {
+    const peer = await RawPeer.open(socketPath, references);
+    peer.send(hello(socketPath));
     const welcome = await peer.next((m) => m.kind === 2);
     if (welcome.version !== PROTOCOL_VERSION) throw new Error(`unexpected Welcome ${show([welcome])}`);
     return peer;
@@ -166,4 +169,10 @@ export class RawPeer {
 
 function show(messages: Msg[]): string {
   return JSON.stringify(messages, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+/** The Hello a well-behaved peer sends to the socket at `socketPath`: its table's token included. */
+export function hello(socketPath: string): Msg {
+  const token = fs.readFileSync(tokenPath(path.dirname(socketPath)), 'utf8');
+  return { kind: 1, version: PROTOCOL_VERSION, pid: process.pid, token };
 }

@@ -9,7 +9,7 @@ import { listenUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type Call, Kind } from '../wire/protocol.js';
-import { CallSession, type SessionHost } from './session.js';
+import { CallSession, type SessionHost, shortened } from './session.js';
 
 /** Subscriptions one connection may hold. */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000;
@@ -27,6 +27,8 @@ export interface EndpointOptions {
   debug: boolean;
   /** Default timeout of what this side asks of callers (invoking their callbacks), ms. */
   timeout: number;
+  /** The table's token; a Hello without it is refused. */
+  token: string;
   /** The largest whole message taken or sent. */
   maxMessageBytes?: number;
 }
@@ -117,7 +119,7 @@ export class Endpoint implements SessionHost {
       if (call.id !== 0) {
         session.connection.replyError(
           call.id,
-          new RuntableError('NO_SUCH_METHOD', `no method "${call.method}" is exposed by this object`),
+          new RuntableError('NO_SUCH_METHOD', `no method "${shortened(call.method)}" is exposed by this object`),
         );
       }
       return;
@@ -174,6 +176,7 @@ export class Endpoint implements SessionHost {
       goneCode: 'OBJECT_GONE',
       peerName: 'client',
       timeout: this.#options.timeout,
+      token: this.#options.token,
       ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
     }).then(
       (connection) => {

@@ -11,6 +11,8 @@ import { CallSession } from './session.js';
 export interface PeerOptions {
   timeout: number;
   debug: boolean;
+  /** The table's token, sent in every Hello to an owner. */
+  token: string;
   maxMessageBytes?: number;
 }
 
@@ -67,6 +69,7 @@ export class Peers {
       goneCode: 'OBJECT_GONE',
       peerName: `owner ${pid}`,
       timeout: this.#options.timeout,
+      token: this.#options.token,
       ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
     });
     return new CallSession(connection, { debug: this.#options.debug });

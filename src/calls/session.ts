@@ -7,7 +7,7 @@ import { RuntableError } from '../errors.js';
 import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
 import type { Connection, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
-import { type Call, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
+import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
@@ -17,6 +17,15 @@ import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
 export const MAX_CALLS_IN_FLIGHT = 65_536;
 /** Event names are short labels. */
 export const MAX_EVENT_NAME_BYTES = 256;
+/** Characters of a refused method name repeated in the refusal. */
+const MAX_NAME_IN_MESSAGE = 100;
+
+/** A name from the wire, cut short: a refusal must not send a megabyte of the peer's input back. */
+export function shortened(name: string): string {
+  return name.length <= MAX_NAME_IN_MESSAGE
+    ? name
+    : `${name.slice(0, MAX_NAME_IN_MESSAGE)}… (${name.length} characters)`;
+}
 
 /** What an endpoint adds to a session: registered objects to call and subscribe to. */
 export interface SessionHost {
@@ -210,7 +219,11 @@ export class CallSession implements ReferenceContext, CallContextSource {
       return;
     }
     if (!exported.methods?.has(message.method)) {
-      this.#refuse(message.id, `no method "${message.method}" is exposed by this reference`, 'NO_SUCH_METHOD');
+      this.#refuse(
+        message.id,
+        `no method "${shortened(message.method)}" is exposed by this reference`,
+        'NO_SUCH_METHOD',
+      );
       return;
     }
     const target = exported.value as Record<string, (...args: unknown[]) => unknown>;
@@ -292,7 +305,22 @@ export class CallSession implements ReferenceContext, CallContextSource {
       return;
     }
     if (this.#closed) return;
-    this.connection.replyError(id, toErrorRecord(error, wantsStack || this.#debug));
+    const record = toErrorRecord(error, wantsStack || this.#debug);
+    try {
+      this.connection.replyError(id, record);
+    } catch (unsendable) {
+      // A cause can hold anything, a caller's own argument nested too deep to encode included;
+      // the error itself must still reach the caller, and this may run in a promise callback
+      // where a throw would be an unhandled rejection.
+      const plain: ErrorRecord = {
+        code: record.code,
+        message: `${record.message} (its cause or code could not be sent: ${(unsendable as Error).message})`,
+      };
+      if (record.name !== undefined) plain.name = record.name;
+      const remoteCode = record.remoteCode;
+      if (typeof remoteCode === 'string' || typeof remoteCode === 'number') plain.remoteCode = remoteCode;
+      this.connection.replyError(id, plain);
+    }
   }
 
   #refuse(id: number, message: string, code: RuntableError['code'] = 'PROTOCOL'): void {

@@ -31,6 +31,8 @@ export interface LinkOptions {
   dir: string;
   autoStart: boolean;
   timeout: number;
+  /** The table's token, sent in every Hello to the broker. */
+  token: string;
   brokerIdleMs?: number;
 }
 
@@ -183,6 +185,7 @@ export class BrokerLink {
       goneCode: 'TABLE_UNAVAILABLE',
       peerName: 'the broker',
       timeout: this.#options.timeout,
+      token: this.#options.token,
     });
   }
 

@@ -22,7 +22,34 @@ export const MAX_QUEUED_PER_OWNER = 1024;
 /** Watches one control connection may keep open. */
 export const MAX_WATCHES_PER_CONNECTION = 1024;
 
+/**
+ * Levels of nesting in one entry's metadata. Small JSON is shallow; a value nested a thousand
+ * deep still decodes, but may then overflow the stack when every List or TableEvent encodes it.
+ */
+export const MAX_METADATA_DEPTH = 32;
+
+/** Whether `value` nests deeper than `levels`; it stops looking at the limit. */
+function deeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Date) return false;
+  if (levels === 0) return true;
+  const children =
+    value instanceof Map
+      ? [...value.keys(), ...value.values()]
+      : value instanceof Set
+        ? [...value]
+        : value instanceof Error
+          ? [value.cause, ...Object.values(value)]
+          : Object.values(value);
+  return children.some((child) => deeperThan(child, levels - 1));
+}
+
 function checkMetadata(metadata: Record<string, unknown>): void {
+  if (deeperThan(metadata, MAX_METADATA_DEPTH)) {
+    throw new RuntableError(
+      'BAD_ARGUMENT',
+      `metadata nests deeper than ${MAX_METADATA_DEPTH} levels; keep it small and flat, and large data behind a method`,
+    );
+  }
   const bytes = encode(metadata).length;
   if (bytes > MAX_METADATA_BYTES) {
     throw new RuntableError(

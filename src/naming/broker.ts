@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { brokerSocketPath, checkSocketPath } from '../transport/paths.js';
+import { tableToken } from '../transport/token.js';
 import type { Listener } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../wire/chunks.js';
@@ -87,6 +88,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   const address = brokerSocketPath(options.dir);
   checkSocketPath(address);
+  const token = tableToken(options.dir);
   let listener: Listener;
   try {
     listener = await listenUnix(
@@ -99,6 +101,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           goneCode: 'TABLE_UNAVAILABLE',
           peerName: 'client',
           timeout: HANDSHAKE_TIMEOUT_MS,
+          token,
           maxMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
           // Replies may be large: a list of a whole table.
           maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES,

@@ -3,6 +3,7 @@
 // transport goes it rejects every request in flight at once.
 
 import { type ErrorCode, RuntableError } from '../errors.js';
+import { tokenMatches } from '../transport/token.js';
 import type { Transport } from '../transport/transport.js';
 import {
   BULK_HIGH_WATER_BYTES,
@@ -42,6 +43,8 @@ export interface ConnectionOptions {
   peerName: string;
   /** Default timeout of requests, ms. */
   timeout: number;
+  /** The table's token (transport/token.ts): sent in Hello, or required in it when accepting. */
+  token: string;
   /** The largest whole message accepted; default DEFAULT_MAX_MESSAGE_BYTES. */
   maxMessageBytes?: number;
   /** The largest whole message sent; default maxMessageBytes. */
@@ -143,6 +146,15 @@ export class Connection {
         const error = new RuntableError(
           'PROTOCOL',
           `this peer speaks protocol version ${PROTOCOL_VERSION}, you sent ${message.version}; upgrade the older side`,
+        );
+        connection.#fail(error);
+        throw error;
+      }
+      if (!tokenMatches(message.token, options.token)) {
+        // Says what is missing, never what the token is.
+        const error = new RuntableError(
+          'ACCESS_DENIED',
+          "the Hello did not carry this table's token; only a process that can read the table directory may join",
         );
         connection.#fail(error);
         throw error;
@@ -299,8 +311,10 @@ export class Connection {
           if (!accept(message)) throw new RuntableError('PROTOCOL', `expected a handshake, got kind ${message.kind}`);
         } catch (error) {
           clearTimeout(timer);
-          if (!this.closed) this.#fail(error as Error);
-          reject(asRuntableError(error, 'PROTOCOL'));
+          // Rejected before the close below, whose onClose would otherwise win with a vaguer reason.
+          const failure = asRuntableError(error, 'PROTOCOL');
+          reject(failure);
+          if (!this.closed) this.#fail(failure);
           return;
         }
         clearTimeout(timer);
@@ -312,7 +326,9 @@ export class Connection {
         clearTimeout(timer);
         reject(error);
       };
-      if (sendHello) this.send({ kind: Kind.Hello, version: PROTOCOL_VERSION, pid: process.pid });
+      if (sendHello) {
+        this.send({ kind: Kind.Hello, version: PROTOCOL_VERSION, pid: process.pid, token: this.#options.token });
+      }
     });
   }
 

@@ -2,7 +2,10 @@
 // union. Other files speak in these types; docs/PROTOCOL.md describes the same shapes for other
 // languages. This file must stay free of Node imports: the viewer page shares it.
 
-/** Bumped on any change a peer of the previous version would misread. */
+/**
+ * Bumped on any change a peer of the previous version would misread (2: Hello carries the
+ * table's token; List and Watch answer with an EntryBatch).
+ */
 export const PROTOCOL_VERSION = 2;
 
 export const Kind = {
@@ -122,6 +125,12 @@ export interface Hello {
   version: number;
   /** The connecting process's pid. */
   pid: number;
+  /**
+   * The table's token: the text of the table directory's `token` file (64 hex digits). A Hello
+   * without the right one is refused with ACCESS_DENIED; optional on the wire only so that a
+   * peer of version 1 hears about its version first.
+   */
+  token?: string;
 }
 
 export interface Welcome {

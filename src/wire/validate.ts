@@ -70,6 +70,7 @@ const checks: Record<number, (m: Fields) => void> = {
   [Kind.Hello]: (m) => {
     uint(m, 'version');
     uint(m, 'pid');
+    if (m.token !== undefined) str(m, 'token');
   },
   [Kind.Welcome]: (m) => {
     uint(m, 'version');

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { MAX_STREAM_CREDIT } from '../../src/calls/streams.ts';
+import { tableToken } from '../../src/transport/token.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import { listenUnix } from '../../src/transport/unix.ts';
 import { CHUNK_BYTES, ChunkAssembler } from '../../src/wire/chunks.ts';
@@ -232,6 +233,7 @@ test('a transfer that never finishes is dropped and reported, and nothing of it 
         goneCode: 'OBJECT_GONE',
         peerName: 'raw peer',
         timeout: 5_000,
+        token: tableToken(dir),
         transferStallMs: 200,
       }).then((connection) => {
         accepted = connection;

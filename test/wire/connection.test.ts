@@ -11,7 +11,7 @@ import { Connection } from '../../src/wire/connection.ts';
 import { unpackEntries } from '../../src/wire/entry-batch.ts';
 import { Kind, PROTOCOL_VERSION } from '../../src/wire/protocol.ts';
 import { cleanup, tempTableDir } from '../helpers.ts';
-import { RawPeer } from '../raw-peer.ts';
+import { hello, RawPeer } from '../raw-peer.ts';
 
 let dir: string;
 let server: net.Server | undefined;
@@ -54,7 +54,7 @@ async function fakePeer(onMessage: (message: Record<string, unknown>, socket: ne
 
 async function client(socketPath: string): Promise<Connection> {
   const transport = await connectUnix(socketPath, { maxFrameBytes: 1 << 20, timeout: 5000 });
-  return Connection.connect(transport, { goneCode: 'OBJECT_GONE', peerName: 'fake', timeout: 5000 });
+  return Connection.connect(transport, { goneCode: 'OBJECT_GONE', peerName: 'fake', timeout: 5000, token: 'fake' });
 }
 
 test('a connection-level Failure from the peer does not poison later requests', async () => {
@@ -76,6 +76,29 @@ test('a peer that complains and hangs up gives its reason to the requests in fli
   await assert.rejects(connection.request({ kind: Kind.Status }), { code: 'FRAME_TOO_LARGE' });
 });
 
+test('a handshake refused by the peer rejects with the peer\'s reason, not a vague "connection closed"', async () => {
+  // Regression: the close that follows a refused handshake used to win with TABLE_UNAVAILABLE.
+  for (const [answer, code] of [
+    [{ kind: Kind.Welcome, version: PROTOCOL_VERSION + 1, pid: 1 }, 'PROTOCOL'],
+    [{ kind: Kind.Failure, id: 0, error: { code: 'ACCESS_DENIED', message: 'no token' } }, 'ACCESS_DENIED'],
+  ] as const) {
+    const socketPath = path.join(dir, `refusing-${code}.sock`);
+    const refusing = net.createServer((socket) => {
+      socket.once('data', () => socket.end(frame(answer)));
+    });
+    await new Promise<void>((resolve) => refusing.listen(socketPath, resolve));
+    try {
+      const transport = await connectUnix(socketPath, { maxFrameBytes: 1 << 20, timeout: 5000 });
+      await assert.rejects(
+        Connection.connect(transport, { goneCode: 'TABLE_UNAVAILABLE', peerName: 'fake', timeout: 5000, token: 'x' }),
+        { code },
+      );
+    } finally {
+      await new Promise((resolve) => refusing.close(resolve));
+    }
+  }
+});
+
 test('a request that cannot be encoded rejects with BAD_ARGUMENT and leaves nothing pending', async () => {
   const socketPath = await fakePeer((message, socket) => {
     socket.write(frame({ kind: Kind.Reply, id: message.id, value: 1 }));
@@ -93,7 +116,7 @@ test('requests pipelined in the same write as Hello are answered', async () => {
   const peer = await RawPeer.open(path.join(dir, 'broker.sock'));
   peer.writeRaw(
     Buffer.concat([
-      frame({ kind: Kind.Hello, version: PROTOCOL_VERSION, pid: process.pid }),
+      frame(hello(path.join(dir, 'broker.sock'))),
       frame({ kind: Kind.Status, id: 7 }),
       frame({ kind: Kind.List, id: 8, prefix: '' }),
     ]),

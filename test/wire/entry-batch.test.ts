@@ -4,7 +4,7 @@ import { RuntableError } from '../../src/errors.ts';
 import { EntryRows } from '../../src/naming/entry-rows.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
 import { unpackEntries, unpackPublicEntries } from '../../src/wire/entry-batch.ts';
-import type { EntryBatch, WireEntry } from '../../src/wire/protocol.ts';
+import type { WireEntry } from '../../src/wire/protocol.ts';
 
 function protocolError(error: unknown): true {
   assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
