@@ -33,6 +33,8 @@ export class Detail {
   #log: HTMLElement | undefined;
   #banner: HTMLElement | undefined;
   #running: AbortController | undefined;
+  /** The object left the table: its forms stay disabled. */
+  #left = false;
 
   constructor(root: HTMLElement, host: DetailHost) {
     this.#root = root;
@@ -46,7 +48,7 @@ export class Detail {
 
   /** Shows `entry`, or nothing; the same object again only refreshes what the table says of it. */
   show(entry: ViewerEntry | undefined): void {
-    if (entry && entry.moniker === this.#moniker && !this.#banner?.textContent) {
+    if (entry && entry.moniker === this.#moniker && !this.#left) {
       const fresh = info(entry);
       this.#info?.replaceWith(fresh);
       this.#info = fresh;
@@ -66,6 +68,7 @@ export class Detail {
     if (moniker !== this.#moniker || !this.#banner) return;
     this.#banner.textContent = `${moniker} has left the table${why ? ` (${why})` : ''}.`;
     this.#banner.hidden = false;
+    this.#left = true;
     this.#closeSubscriptions();
     for (const control of this.#root.querySelectorAll<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(
       '.call-form button, .call-form select, .events-form button',
@@ -92,6 +95,7 @@ export class Detail {
 
   #build(entry: ViewerEntry): void {
     this.#moniker = entry.moniker;
+    this.#left = false;
     this.#info = info(entry);
     this.#banner = h('div', { class: 'banner', role: 'alert', hidden: true });
     this.#method = h('select', { id: 'method', 'aria-label': 'Method' });
@@ -246,7 +250,7 @@ export class Detail {
   }
 
   #setRunning(running: boolean): void {
-    if (this.#callButton) this.#callButton.disabled = running;
+    if (this.#callButton) this.#callButton.disabled = running || this.#left;
     if (this.#cancelButton) this.#cancelButton.hidden = !running;
   }
 
