@@ -78,14 +78,14 @@ test('the page lists the owners the test started, follows new ones and drops a k
   await page.locator('#status[data-tone="live"]').waitFor();
 
   await page.evaluate(() => {
-    (window as unknown as { marker: number }).marker = 1;
+    (globalThis as unknown as { marker: number }).marker = 1;
   });
   second.child.kill('SIGKILL');
   await entry(page, 'Sample/c').waitFor({ state: 'detached' });
   await page.locator(`.owner[data-pid="${second.pid}"]`).waitFor({ state: 'detached' });
   const third = await owner('Other/d');
   await entry(page, 'Other/d').waitFor();
-  assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 1, 'no reload');
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker), 1, 'no reload');
   assert.equal(await entry(page, 'Sample/a').count(), 1);
 
   await page.fill('#filter', 'Sample/');
