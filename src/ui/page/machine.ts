@@ -74,7 +74,8 @@ export function renderMachine(
       edges.append(svg('path', { d, class: 'edge calls' }));
       const events = box.objects.reduce((sum, entry) => sum + (counts[entry.moniker]?.events ?? 0), 0);
       const text = events > 0 ? `${plural(calls, 'call')}, ${plural(events, 'event')}` : plural(calls, 'call');
-      edges.append(label(from.x + span * 0.3, from.y - 8, text, 'edge-label calls'));
+      // By the owner's end, where the lines of different owners have parted.
+      edges.append(label(to.x - 10, to.y - 8, text, 'edge-label calls end'));
     }
     nodes.append(ownerNode(box, counts, selected, select));
   }
