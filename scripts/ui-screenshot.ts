@@ -3,11 +3,11 @@
 // Run: node --import tsx --conditions=runtable-source scripts/ui-screenshot.ts
 
 import path from 'node:path';
+import { connect } from 'runtable';
 import { startViewer } from '../src/ui/server.ts';
 import { cleanup, ROOT, spawnFixture, tempTableDir } from '../test/helpers.ts';
 import { launchChromium } from '../test/ui/chromium.ts';
 import { ensurePage } from '../test/ui/page-build.ts';
-import { connect } from 'runtable';
 
 const dir = tempTableDir();
 const browser = await launchChromium();
@@ -36,11 +36,11 @@ try {
   await page.selectOption('#method', 'received');
   await page.fill('#args', '[]');
   await page.click('#call');
-  await page.waitForFunction(() => document.querySelectorAll('.call-block:not(.running)').length === 3);
+  await page.waitForFunction("document.querySelectorAll('.call-block:not(.running)').length === 3");
   await page.fill('#event-name', 'data');
   await page.click('#subscribe');
   await page.locator('.subscription:not(.pending)').waitFor();
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: path.join(ROOT, 'docs', 'ui.png') });
   await page.close();
   await viewer.close();
