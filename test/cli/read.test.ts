@@ -141,7 +141,10 @@ test('broker status with no broker says so and exits 5', async () => {
 
 test('bad command lines exit 2 with one line and a pointer to help', async () => {
   const cases: [string[], RegExp][] = [
-    [['frob'], /unknown command "frob"; the commands are ls, watch, call, inspect, broker, ui, demo; see runtable --help$/],
+    [
+      ['frob'],
+      /unknown command "frob"; the commands are ls, watch, call, inspect, broker, ui, demo; see runtable --help$/,
+    ],
     [['ls', '--frob'], /unknown option --frob; see runtable ls --help$/],
     [['--frob', 'ls'], /unknown option --frob; see runtable ls --help$/],
     [['ls', '--dir'], /option --dir needs a value/],
