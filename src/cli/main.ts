@@ -15,9 +15,10 @@ import { describeFailure, EXIT, EXIT_CODES_HELP, exitCodeFor, UsageError } from 
 import { inspect } from './inspect.js';
 import { ls } from './ls.js';
 import { exitQuietlyOnClosedPipe, styleFor } from './output.js';
+import { ui } from './ui.js';
 import { watch } from './watch.js';
 
-const COMMANDS: readonly Command[] = [ls, watch, call, inspect, broker, demo];
+const COMMANDS: readonly Command[] = [ls, watch, call, inspect, broker, ui, demo];
 
 const GLOBAL_HELP = `Options for every command:
   --dir <path>   the table directory (default: RUNTABLE_DIR, else

@@ -141,7 +141,10 @@ test('broker status with no broker says so and exits 5', async () => {
 
 test('bad command lines exit 2 with one line and a pointer to help', async () => {
   const cases: [string[], RegExp][] = [
-    [['frob'], /unknown command "frob"; the commands are ls, watch, call, inspect, broker, demo; see runtable --help$/],
+    [
+      ['frob'],
+      /unknown command "frob"; the commands are ls, watch, call, inspect, broker, ui, demo; see runtable --help$/,
+    ],
     [['ls', '--frob'], /unknown option --frob; see runtable ls --help$/],
     [['--frob', 'ls'], /unknown option --frob; see runtable ls --help$/],
     [['ls', '--dir'], /option --dir needs a value/],
@@ -165,7 +168,7 @@ test('bad command lines exit 2 with one line and a pointer to help', async () =>
 });
 
 test('--help on every command prints its usage, examples and the exit codes', async () => {
-  const commands = ['ls', 'watch', 'call', 'inspect', 'broker', 'demo'];
+  const commands = ['ls', 'watch', 'call', 'inspect', 'broker', 'ui', 'demo'];
   const helps = await Promise.all(commands.map((command) => runCli([command, '--help'], dir)));
   for (const [i, command] of commands.entries()) {
     const result = helps[i] as CliResult;
@@ -177,7 +180,7 @@ test('--help on every command prints its usage, examples and the exit codes', as
   }
   const top = await runCli(['--help'], dir);
   assert.equal(top.code, 0);
-  for (const command of ['ls', 'watch', 'call', 'inspect', 'broker', 'demo'])
+  for (const command of ['ls', 'watch', 'call', 'inspect', 'broker', 'ui', 'demo'])
     assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'));
   assert.deepEqual(
     await runCli(['help', 'ls'], dir).then((r) => r.stdout.split('\n')[0]),

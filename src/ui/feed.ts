@@ -1,0 +1,165 @@
+// The table as the viewer's pages see it: one watch on the whole table, kept as a map of entries,
+// fanned out to every open page with a snapshot first. Waits for a broker when none runs and never
+// starts one: a viewer only looks. Also keeps the counts of calls made through this viewer.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Entry, Table } from '../index.js';
+import type { BrokerStatus } from '../wire/protocol.js';
+import type { FeedEvent, ViewerCounts, ViewerEntry } from './shared/viewer.js';
+
+/** With no broker running, how often to look for one. */
+const BROKER_POLL_MS = 250;
+/** How often the broker's figures (uptime, connections) are asked for while it runs. */
+const STATUS_REFRESH_MS = 2000;
+/** Changes to counts or status within this long go out as one message. */
+const COALESCE_MS = 50;
+
+export type Listener = (event: FeedEvent) => void;
+
+/** Opens the table if a broker runs; undefined if none does. */
+export type OpenTable = () => Promise<Table | undefined>;
+
+export class TableFeed {
+  readonly #open: OpenTable;
+  readonly #dir: string;
+  readonly #entries = new Map<string, ViewerEntry>();
+  readonly #counts = new Map<string, ViewerCounts>();
+  readonly #listeners = new Set<Listener>();
+  readonly #stop = new AbortController();
+  #table: Table | undefined;
+  #broker: BrokerStatus | null = null;
+  #statusTimer: NodeJS.Timeout | undefined;
+  #countsTimer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  /** Resolves once the viewer has a table to call through. */
+  #connected: Promise<void>;
+  #markConnected!: () => void;
+
+  constructor(dir: string, open: OpenTable) {
+    this.#dir = dir;
+    this.#open = open;
+    this.#connected = new Promise((resolve) => {
+      this.#markConnected = resolve;
+    });
+  }
+
+  start(): void {
+    this.#running ??= this.#run();
+  }
+
+  /** The table to call through, or undefined while no broker runs. */
+  get table(): Table | undefined {
+    return this.#table;
+  }
+
+  /** Resolves when a broker has been found (tests wait on it). */
+  get connected(): Promise<void> {
+    return this.#connected;
+  }
+
+  entry(moniker: string): ViewerEntry | undefined {
+    return this.#entries.get(moniker);
+  }
+
+  /** Hands `listener` the current state at once, then every change; returns the way to stop. */
+  listen(listener: Listener): () => void {
+    listener(this.#statusEvent());
+    for (const entry of this.#entries.values()) listener({ type: 'registered', entry });
+    listener({ type: 'counts', counts: Object.fromEntries(this.#counts) });
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Notes something measured about a call this viewer made to `moniker`. */
+  count(moniker: string, what: keyof ViewerCounts, by = 1): void {
+    const counts = this.#counts.get(moniker) ?? { calls: 0, failures: 0, items: 0, events: 0 };
+    counts[what] += by;
+    this.#counts.set(moniker, counts);
+    this.#countsTimer ??= setTimeout(() => {
+      this.#countsTimer = undefined;
+      this.#emit({ type: 'counts', counts: Object.fromEntries(this.#counts) });
+    }, COALESCE_MS).unref();
+  }
+
+  /** Takes `moniker` out at once, ahead of the broker's word: a call just found its owner gone. */
+  forget(moniker: string): void {
+    const entry = this.#entries.get(moniker);
+    if (!entry) return;
+    this.#entries.delete(moniker);
+    this.#counts.delete(moniker);
+    this.#emit({ type: 'revoked', entry });
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+    clearTimeout(this.#statusTimer);
+    clearTimeout(this.#countsTimer);
+    this.#listeners.clear();
+    await this.#running;
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      const table = await this.#open().catch(() => undefined);
+      if (!table) {
+        await sleep(BROKER_POLL_MS, undefined, { signal }).catch(() => {});
+        continue;
+      }
+      this.#table = table;
+      this.#markConnected();
+      this.#refreshStatus();
+      try {
+        for await (const event of table.watch('', { signal })) {
+          const entry = toViewerEntry(event.entry);
+          if (event.type === 'revoked') {
+            // A call may have dropped it already; say so only once.
+            if (!this.#entries.delete(entry.moniker)) continue;
+            this.#counts.delete(entry.moniker);
+          } else {
+            this.#entries.set(entry.moniker, entry);
+          }
+          this.#emit({ type: event.type, entry });
+          if (event.type !== 'changed') this.#refreshStatus(COALESCE_MS);
+        }
+      } catch {
+        // The table went away for good; look for a broker again.
+      } finally {
+        this.#table = undefined;
+        await table.close().catch(() => {});
+      }
+    }
+  }
+
+  /** Asks the broker for its figures now (or after `delay`), then every STATUS_REFRESH_MS. */
+  #refreshStatus(delay = 0): void {
+    clearTimeout(this.#statusTimer);
+    this.#statusTimer = setTimeout(async () => {
+      const table = this.#table;
+      const broker = table ? await table.status().catch(() => null) : null;
+      if (this.#stop.signal.aborted) return;
+      this.#broker = broker;
+      this.#emit(this.#statusEvent());
+      this.#refreshStatus(STATUS_REFRESH_MS);
+    }, delay).unref();
+  }
+
+  #statusEvent(): FeedEvent {
+    return { type: 'status', dir: this.#dir, viewerPid: process.pid, broker: this.#table ? this.#broker : null };
+  }
+
+  #emit(event: FeedEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+}
+
+function toViewerEntry(entry: Entry): ViewerEntry {
+  return {
+    moniker: entry.moniker,
+    pid: entry.pid,
+    methods: entry.methods,
+    metadata: entry.metadata,
+    registeredAt: entry.registeredAt.toISOString(),
+    changedAt: entry.changedAt.toISOString(),
+  };
+}

@@ -1,0 +1,94 @@
+// What the viewer's server and its page say to each other: the live feed, calls, event
+// subscriptions. Shared by the Node server and the browser page, so it must import nothing from
+// Node (only other Node-free modules, such as the wire protocol's types).
+
+import type { BrokerStatus, TableEventType } from '../../wire/protocol.js';
+
+/** Paths the server answers; every one needs the token. */
+export const ROUTES = {
+  page: '/',
+  script: '/app.js',
+  styles: '/app.css',
+  /** Server-Sent Events: the table, live (`FeedEvent`s). */
+  feed: '/api/feed',
+  /** POST a `CallRequest`; the answer is NDJSON `CallLine`s. */
+  call: '/api/call',
+  /** Server-Sent Events: one object's named event (`?moniker=&event=`), as `EventLine`s. */
+  events: '/api/events',
+} as const;
+
+/** The query parameter that carries the token on the first load. */
+export const TOKEN_PARAM = 'token';
+
+/** A table entry as the page sees it: dates as ISO strings, since it arrives as JSON. */
+export interface ViewerEntry {
+  moniker: string;
+  pid: number;
+  methods: string[];
+  metadata: Record<string, unknown>;
+  registeredAt: string;
+  changedAt: string;
+}
+
+/** What this viewer measured about the calls it made itself, per moniker. Nothing else is counted. */
+export interface ViewerCounts {
+  /** Calls sent from this viewer. */
+  calls: number;
+  /** Of those, how many failed. */
+  failures: number;
+  /** Stream items received. */
+  items: number;
+  /** Events received through this viewer's subscriptions. */
+  events: number;
+}
+
+/** Messages on the feed; the SSE event name is `type`. */
+export type FeedEvent =
+  | { type: TableEventType; entry: ViewerEntry }
+  | {
+      type: 'status';
+      /** The table directory the viewer shows. */
+      dir: string;
+      /** The viewer's own pid: it is a client of the table like any other. */
+      viewerPid: number;
+      /** The broker's figures, or null while no broker runs (the viewer waits for one). */
+      broker: BrokerStatus | null;
+    }
+  | { type: 'counts'; counts: Record<string, ViewerCounts> };
+
+export type FeedEventType = FeedEvent['type'];
+
+export const FEED_EVENT_TYPES: readonly FeedEventType[] = ['registered', 'revoked', 'changed', 'status', 'counts'];
+
+export interface CallRequest {
+  moniker: string;
+  method: string;
+  /** Already parsed JSON values; the page never sends text it could not parse. */
+  args: unknown[];
+}
+
+/** An error as the page shows it. */
+export interface ViewerError {
+  /** A RuntableError code, or VIEWER for a mistake in the request itself. */
+  code: string;
+  message: string;
+  /** With REMOTE: the thrown error's name and code. */
+  name?: string;
+  remoteCode?: unknown;
+}
+
+/** One line of a call's answer: a result, or a stream's items then its end; or an error at any point. */
+export type CallLine =
+  | { type: 'result'; value: unknown }
+  | { type: 'item'; value: unknown }
+  | { type: 'end'; items: number }
+  | { type: 'error'; error: ViewerError };
+
+/** Codes meaning the object is no longer there: the page drops it from the list. */
+export const GONE_CODES: readonly string[] = ['NOT_REGISTERED', 'OBJECT_GONE'];
+
+/** On the events stream: `ready` once subscribed, then `event` per emit; `failure` ends it. */
+export type EventLine =
+  | { type: 'ready' }
+  | { type: 'event'; args: unknown[]; at: string }
+  | { type: 'failure'; error: ViewerError };
