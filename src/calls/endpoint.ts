@@ -29,6 +29,8 @@ export interface EndpointOptions {
   timeout: number;
   /** The largest whole message taken or sent. */
   maxMessageBytes?: number;
+  /** Unwritten bytes a client may leave before it is dropped (see DEFAULT_MAX_PENDING_WRITE_BYTES). */
+  maxPendingBytes?: number;
 }
 
 export class Endpoint implements SessionHost {
@@ -175,6 +177,7 @@ export class Endpoint implements SessionHost {
       peerName: 'client',
       timeout: this.#options.timeout,
       ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
+      ...(this.#options.maxPendingBytes ? { maxPendingBytes: this.#options.maxPendingBytes } : {}),
     }).then(
       (connection) => {
         const session = new CallSession(connection, { host: this, debug: this.#options.debug });

@@ -12,6 +12,7 @@ export interface PeerOptions {
   timeout: number;
   debug: boolean;
   maxMessageBytes?: number;
+  maxPendingBytes?: number;
 }
 
 export class Peers {
@@ -68,6 +69,7 @@ export class Peers {
       peerName: `owner ${pid}`,
       timeout: this.#options.timeout,
       ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
+      ...(this.#options.maxPendingBytes ? { maxPendingBytes: this.#options.maxPendingBytes } : {}),
     });
     return new CallSession(connection, { debug: this.#options.debug });
   }
