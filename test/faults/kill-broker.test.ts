@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TableEvent } from 'runtable';
+import { bundleFixture } from '../bundled.ts';
 import { type Fixture, spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
 
 const t = tableForEachTest();
@@ -11,9 +12,10 @@ const OWNERS = 3;
 const PER_OWNER = 10;
 
 test('SIGKILL of the broker under load: no call lost, every registration back, watchers consistent', async () => {
+  const [ownerJs, clientJs] = await Promise.all([bundleFixture('load-owner'), bundleFixture('load-client')]);
   const owners: Fixture[] = [];
   for (let o = 0; o < OWNERS; o++) {
-    owners.push(spawnFixture('load-owner', ['--prefix', `br/p${o}-`, '--count', String(PER_OWNER)], t.dir));
+    owners.push(spawnFixture(ownerJs, ['--prefix', `br/p${o}-`, '--count', String(PER_OWNER)], t.dir));
   }
   await Promise.all(owners.map((owner) => owner.waitForLine(/^ready/)));
   const before = await t.table.list('br/');
@@ -30,7 +32,7 @@ test('SIGKILL of the broker under load: no call lost, every registration back, w
   const clients: Fixture[] = [];
   for (let c = 0; c < 4; c++) {
     const args = ['--id', `c${c}`, '--monikers', monikers, '--calls', '3000', '--concurrency', '20'];
-    clients.push(spawnFixture('load-client', [...args, '--delay-max', '20', '--midway', '300'], t.dir));
+    clients.push(spawnFixture(clientJs, [...args, '--delay-max', '20', '--midway', '300'], t.dir));
   }
   await Promise.all(clients.map((client) => client.waitForLine(/^armed/, 60_000)));
   for (const client of clients) client.child.kill('SIGUSR2');

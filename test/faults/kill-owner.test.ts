@@ -2,16 +2,11 @@
 // settles exactly once, with its own result or OBJECT_GONE, and none hangs.
 
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, test } from 'node:test';
-import { cleanup, type Fixture, spawnFixture, tempTableDir } from '../helpers.ts';
+import { test } from 'node:test';
+import { bundleFixture } from '../bundled.ts';
+import { type Fixture, spawnFixture, tableForEachTest } from '../helpers.ts';
 
-let dir: string;
-beforeEach(() => {
-  dir = tempTableDir();
-});
-afterEach(async () => {
-  await cleanup(dir);
-});
+const t = tableForEachTest();
 
 interface Outcome {
   ok: number;
@@ -27,14 +22,15 @@ function outcome(line: string): Outcome {
 }
 
 test('SIGKILL of an owner with 10,000 calls in flight from 10 clients: each settles once, result or OBJECT_GONE', async () => {
-  const owner = spawnFixture('load-owner', ['--prefix', 'kill/', '--count', '1'], dir);
+  const [ownerJs, clientJs] = await Promise.all([bundleFixture('load-owner'), bundleFixture('load-client')]);
+  const owner = spawnFixture(ownerJs, ['--prefix', 'kill/', '--count', '1'], t.dir);
   await owner.waitForLine(/^ready/);
   const clients: Fixture[] = [];
   for (let c = 0; c < 10; c++) {
     // Answers come back over 2 s, so the kill lands with most calls still in flight.
     const args = ['--id', `c${c}`, '--monikers', 'kill/0/0', '--calls', '1000', '--concurrency', '1000'];
     args.push('--delay-max', '2000');
-    clients.push(spawnFixture('load-client', [...args, '--midway', '50'], dir));
+    clients.push(spawnFixture(clientJs, [...args, '--midway', '50'], t.dir));
   }
   await Promise.all(clients.map((client) => client.waitForLine(/^armed/, 60_000)));
   for (const client of clients) client.child.kill('SIGUSR2');
