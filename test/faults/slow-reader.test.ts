@@ -50,6 +50,33 @@ test('a client that never reads its large replies is dropped past maxPendingByte
   reader.destroy();
 });
 
+test('a subscriber process stopped with SIGSTOP is dropped past maxPendingBytes while events flood it', async () => {
+  const owner = spawnFixture('load-owner', ['--prefix', 'flood/', '--max-pending', String(8 * MiB)], t.dir);
+  await owner.waitForLine(/^ready/);
+  const subscriber = spawnFixture('subscriber', ['flood/0/0'], t.dir);
+  await subscriber.waitForLine(/^subscribed/);
+  type Service = { echo(value: string): string; flood(count: number, bytes: number): number };
+  const proxy = await t.table.get<Service>('flood/0/0');
+  const baseline = peakRss(owner.pid);
+
+  subscriber.child.kill('SIGSTOP');
+  try {
+    // 300 events of 1 MiB for a process that reads none of them.
+    const told = await proxy.flood(300, MiB);
+    assert.ok(told < 300, `events stopped going to the dropped subscriber (${told} of 300 sent)`);
+    const dropped = await owner.waitForLine(/^dropped/);
+    assert.match(dropped, /client \(pid \d+\) left \d+ bytes unread, over the limit of 8388608/);
+    assert.equal(await proxy.echo('still here'), 'still here');
+    const grown = peakRss(owner.pid) - baseline;
+    assert.ok(
+      grown < 150 * MiB,
+      `the owner's peak RSS grew by ${Math.round(grown / MiB)} MiB, not by the 300 MiB emitted`,
+    );
+  } finally {
+    subscriber.child.kill('SIGCONT');
+  }
+});
+
 test('a watcher that never reads is dropped by the broker past maxPendingBytes; other watchers go on', async () => {
   const dir = tempTableDir();
   const lines: string[] = [];
