@@ -15,8 +15,12 @@ import { installCleanup, type Peer, spawnPeer, tempDir, track } from './procs.ts
 const MIN_JUDGED_MS = 60_000;
 /** The first part of the run is warm-up: JIT, pools and V8 heaps settle. */
 const WARMUP_FRACTION = 0.25;
-/** Growth below this over the judged window is noise, whatever the slope. */
-const NOISE_MIB = 4;
+/**
+ * A V8 process's RSS swings by several MiB as its heaps grow and shrink: a trend must also show
+ * as a rise of more than this from the median of the first third of the judged samples to the
+ * median of the last, so that one late spike does not count as growth.
+ */
+const NOISE_MIB = 8;
 
 const { values } = parseArgs({
   options: {
@@ -96,11 +100,15 @@ const span = (judged.at(-1)?.at ?? 0) - (judged[0]?.at ?? 0);
 let growing = false;
 console.log('\nslope after warm-up (least squares):');
 watched.forEach((w, i) => {
-  const slope = slopePerMinute(judged.map((sample) => [sample.at, sample.rss[i] ?? 0]));
-  const grown = (slope * span) / 60_000;
-  const trend = slope > maxSlope && grown > NOISE_MIB;
+  const series = judged.map((sample) => sample.rss[i] ?? 0);
+  const slope = slopePerMinute(judged.map((sample, j) => [sample.at, series[j] ?? 0]));
+  const third = Math.max(1, Math.floor(series.length / 3));
+  const rise = median(series.slice(-third)) - median(series.slice(0, third));
+  const trend = slope > maxSlope && rise > NOISE_MIB;
   growing ||= trend;
-  console.log(`  ${w.name}\t${slope.toFixed(2)} MiB/min${trend ? '  <- grows' : ''}`);
+  console.log(
+    `  ${w.name}\t${slope.toFixed(2)} MiB/min, ${rise.toFixed(1)} MiB from first to last third${trend ? '  <- grows' : ''}`,
+  );
 });
 const sum = (key: string) => totals.reduce((n, t) => n + (t[key] ?? 0), 0);
 console.log(
@@ -117,7 +125,7 @@ if (span < MIN_JUDGED_MS) {
 } else if (growing) {
   console.error(`soak FAILED: RSS grows faster than ${maxSlope} MiB/min after warm-up`);
   process.exit(1);
-} else console.log(`no growth trend: every slope is under ${maxSlope} MiB/min (or under ${NOISE_MIB} MiB in all)`);
+} else console.log(`no growth trend: no slope over ${maxSlope} MiB/min with a rise over ${NOISE_MIB} MiB`);
 process.exit(0);
 
 function rssMiB(pid: number): number {
@@ -127,6 +135,12 @@ function rssMiB(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /** Least-squares slope of (ms, MiB) points, in MiB per minute. */
