@@ -22,7 +22,7 @@ test('50 client processes x 2,000 calls against 10 owners: every call answered o
   const clients: Fixture[] = [];
   for (let c = 0; c < CLIENTS; c++) {
     const args = ['--id', `c${c}`, '--monikers', monikers.join(','), '--calls', String(CALLS)];
-    clients.push(spawnFixture(clientJs, [...args, '--concurrency', '50', '--go'], t.dir));
+    clients.push(spawnFixture(clientJs, [...args, '--concurrency', '200', '--go'], t.dir));
   }
   const results = await Promise.all(
     clients.map(async (client) => JSON.parse((await client.waitForLine(/^done/, 110_000)).slice(5))),

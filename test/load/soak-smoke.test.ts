@@ -8,7 +8,7 @@ import { NODE_TS, ROOT } from '../helpers.ts';
 test('a short soak runs every kind of traffic and reports RSS and slopes', async () => {
   const soak = spawn(
     process.execPath,
-    [...NODE_TS, 'bench/soak.ts', '--seconds', '3', '--owners', '2', '--clients', '2'],
+    [...NODE_TS, 'bench/soak.ts', '--seconds', '2', '--owners', '2', '--clients', '1'],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
