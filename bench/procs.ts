@@ -68,11 +68,12 @@ export interface Peer {
 }
 
 /**
- * Starts bench/peers/<name>.ts with `args` and waits for its "ready ..." line on stdout. The
- * peer's stdin is a pipe it watches, so it also exits if this process dies without cleaning up.
+ * Starts bench/peers/<name>.ts (or bench/<name>.ts for a name with a slash) with `args` and waits
+ * for its "ready ..." line on stdout. The peer's stdin is a pipe it watches, so it also exits if
+ * this process dies without cleaning up.
  */
 export function spawnPeer(name: string, args: string[], options: { ipc?: boolean } = {}): Promise<Peer> {
-  const file = path.join(BENCH_DIR, 'peers', `${name}.ts`);
+  const file = path.join(BENCH_DIR, ...(name.includes('/') ? [] : ['peers']), `${name}.ts`);
   const child = spawn(process.execPath, [...NODE_FLAGS, file, ...args], {
     stdio: ['pipe', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
     serialization: 'advanced',

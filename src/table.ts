@@ -35,6 +35,11 @@ export interface ConnectOptions {
   debug?: boolean;
   /** The largest whole message sent or taken on calls, bytes; default 1 GiB. */
   maxMessageBytes?: number;
+  /**
+   * Bytes a call peer may leave unread (beyond the one largest message) before its connection is
+   * dropped, so a peer that stops reading cannot make this process buffer without bound; default 64 MiB.
+   */
+  maxPendingBytes?: number;
 }
 
 export interface RegisterOptions {
@@ -64,6 +69,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
   const token = tableToken(dir);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
   if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
+  if (options.maxPendingBytes !== undefined && !(options.maxPendingBytes > 0)) {
+    throw new RuntableError('BAD_ARGUMENT', 'maxPendingBytes must be a positive number of bytes');
+  }
   const envIdle = process.env.RUNTABLE_BROKER_IDLE_MS;
   const brokerIdleMs = options.brokerIdleTimeout ?? (envIdle ? Number(envIdle) : undefined);
   const link = await BrokerLink.open({
@@ -79,6 +87,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
     debug,
     token,
     ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
+    ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
   });
 }
 

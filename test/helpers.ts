@@ -30,10 +30,10 @@ export interface Fixture {
 
 const children = new Set<ChildProcess>();
 
-/** Starts test/fixtures/<name>.ts (or a path under ROOT) with RUNTABLE_DIR=dir. */
+/** Starts test/fixtures/<name>.ts (or a path under ROOT; .mjs runs without tsx) with RUNTABLE_DIR=dir. */
 export function spawnFixture(name: string, args: string[], dir: string, env: NodeJS.ProcessEnv = {}): Fixture {
   const file = name.includes('/') ? path.join(ROOT, name) : path.join(ROOT, 'test', 'fixtures', `${name}.ts`);
-  const child = spawn(process.execPath, [...NODE_TS, file, ...args], {
+  const child = spawn(process.execPath, [...(file.endsWith('.mjs') ? [] : NODE_TS), file, ...args], {
     cwd: ROOT,
     env: { ...process.env, RUNTABLE_DIR: dir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,7 @@
 // event only to the connections subscribed to it.
 
 import { RuntableError } from '../errors.js';
-import { endpointSocketPath } from '../transport/paths.js';
+import { endpointSocketPath, unwritableTableDir } from '../transport/paths.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
@@ -31,6 +31,8 @@ export interface EndpointOptions {
   token: string;
   /** The largest whole message taken or sent. */
   maxMessageBytes?: number;
+  /** Unwritten bytes a client may leave before it is dropped (see DEFAULT_MAX_PENDING_WRITE_BYTES). */
+  maxPendingBytes?: number;
 }
 
 export class Endpoint implements SessionHost {
@@ -49,9 +51,14 @@ export class Endpoint implements SessionHost {
     // Connections that arrive before the constructor returns wait in `early`.
     let accept: (transport: Transport) => void = (transport) => early.push(transport);
     const early: Transport[] = [];
-    const listener = await listenUnix(endpointSocketPath(options.dir), (transport) => accept(transport), {
-      maxFrameBytes: MAX_FRAME_BYTES,
-    });
+    let listener: Listener;
+    try {
+      listener = await listenUnix(endpointSocketPath(options.dir), (transport) => accept(transport), {
+        maxFrameBytes: MAX_FRAME_BYTES,
+      });
+    } catch (error) {
+      throw unwritableTableDir(options.dir, error);
+    }
     const endpoint = new Endpoint(listener, options);
     accept = (transport) => endpoint.#accept(transport);
     for (const transport of early) accept(transport);
@@ -178,6 +185,7 @@ export class Endpoint implements SessionHost {
       timeout: this.#options.timeout,
       token: this.#options.token,
       ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
+      ...(this.#options.maxPendingBytes ? { maxPendingBytes: this.#options.maxPendingBytes } : {}),
     }).then(
       (connection) => {
         const session = new CallSession(connection, { host: this, debug: this.#options.debug });

@@ -14,6 +14,7 @@ export interface PeerOptions {
   /** The table's token, sent in every Hello to an owner. */
   token: string;
   maxMessageBytes?: number;
+  maxPendingBytes?: number;
 }
 
 export class Peers {
@@ -71,6 +72,7 @@ export class Peers {
       timeout: this.#options.timeout,
       token: this.#options.token,
       ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
+      ...(this.#options.maxPendingBytes ? { maxPendingBytes: this.#options.maxPendingBytes } : {}),
     });
     return new CallSession(connection, { debug: this.#options.debug });
   }

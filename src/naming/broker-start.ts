@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntableError } from '../errors.js';
-import { brokerLockPath, brokerLogPath, brokerSocketPath } from '../transport/paths.js';
+import { brokerLockPath, brokerLogPath, brokerSocketPath, unwritableTableDir } from '../transport/paths.js';
 import type { Transport } from '../transport/transport.js';
 import { connectUnix } from '../transport/unix.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
@@ -81,11 +81,22 @@ function tryLock(dir: string): boolean {
   const lock = brokerLockPath(dir);
   try {
     fs.mkdirSync(lock, { mode: 0o700 });
-    fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
-    return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritableTableDir(dir, error);
+    return breakStale(lock);
   }
+  try {
+    fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+  } catch (error) {
+    // A lock without its pid would hold others off for STALE_LOCK_MS: take it back at once.
+    fs.rmSync(lock, { recursive: true, force: true });
+    throw unwritableTableDir(dir, error);
+  }
+  return true;
+}
+
+/** Breaks the lock if its holder is gone; the caller tries again. Always false: not ours yet. */
+function breakStale(lock: string): boolean {
   if (isStale(lock)) {
     // Rename first: removal is then of a directory nobody else can be taking at the same time.
     const aside = `${lock}.stale-${process.pid}-${Date.now()}`;
@@ -135,7 +146,12 @@ async function spawnBroker(dir: string, options: BrokerStartOptions): Promise<vo
   } catch {
     // No log yet.
   }
-  const logFd = fs.openSync(logPath, 'a', 0o600);
+  let logFd: number;
+  try {
+    logFd = fs.openSync(logPath, 'a', 0o600);
+  } catch (error) {
+    throw unwritableTableDir(dir, error);
+  }
   const args = [...brokerCommand(), '--dir', dir];
   if (options.idleMs !== undefined) args.push('--idle-ms', String(options.idleMs));
   const child = spawn(process.execPath, args, {

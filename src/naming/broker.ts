@@ -36,6 +36,8 @@ export interface BrokerOptions {
   /** Called when the broker stops on its own (idle). */
   onIdle?: () => void;
   log?: (line: string) => void;
+  /** Unwritten bytes a peer (a watcher that stopped reading) may leave before it is dropped. */
+  maxPendingBytes?: number;
 }
 
 export interface Broker {
@@ -105,6 +107,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           maxMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
           // Replies may be large: a list of a whole table.
           maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES,
+          ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
+          report: log,
         }).then(
           (connection) => {
             handshaking--;

@@ -64,6 +64,26 @@ export function prepareTableDir(dir: string): void {
   }
 }
 
+/**
+ * A failure to create something in the table directory (a full disk, a read-only file system,
+ * no write permission), as an error that names the directory and the fix.
+ */
+export function unwritableTableDir(dir: string, error: unknown): RuntableError {
+  if (error instanceof RuntableError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const fix =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'free space (or inodes) on its file system, or choose another directory (RUNTABLE_DIR)'
+      : code === 'EROFS'
+        ? 'its file system is read-only; choose another directory (RUNTABLE_DIR)'
+        : `make it writable by you (chmod 700 ${dir}) or choose another directory (RUNTABLE_DIR)`;
+  return new RuntableError(
+    'TABLE_UNAVAILABLE',
+    `cannot write in table directory ${dir}: ${(error as Error).message}; ${fix}`,
+    { cause: error },
+  );
+}
+
 /** Throws if the path does not fit in a Unix socket address. */
 export function checkSocketPath(socketPath: string): void {
   if (process.platform === 'win32') return;

@@ -158,6 +158,8 @@ export class ChunkSender {
   readonly #onDone: (transfer: number) => void;
   #nextTransfer = 1;
   #turn = 0;
+  /** Bytes queued here and not yet handed out, for the slow-reader limit. */
+  #queuedBytes = 0;
 
   /** `onDone` is told when a transfer's last chunk has been handed out. */
   constructor(onDone: (transfer: number) => void) {
@@ -172,6 +174,22 @@ export class ChunkSender {
   /** Queues an ordered message that is small but must wait behind the lane. */
   addInOrder(bytes: Uint8Array): void {
     this.#lane.push(bytes);
+    this.#queuedBytes += bytes.length;
+  }
+
+  /** Bytes queued and not yet handed out. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** What is left of the largest message queued: the one message a peer may be slow to take. */
+  get largestQueuedBytes(): number {
+    let largest = 0;
+    for (const o of [...this.#lane, ...this.#active, ...this.#waiting]) {
+      const left = o instanceof Uint8Array ? o.length : o.bytes.length - o.offset;
+      if (left > largest) largest = left;
+    }
+    return largest;
   }
 
   /** Queues a large message; returns its transfer id. */
@@ -179,6 +197,7 @@ export class ChunkSender {
     const transfer = this.#nextTransfer;
     this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
     const outgoing = { transfer, bytes, offset: 0, request: order.request, reply: order.reply };
+    this.#queuedBytes += bytes.length;
     if (order.ordered) this.#lane.push(outgoing);
     else if (this.#active.length < MAX_ACTIVE_TRANSFERS) this.#active.push(outgoing);
     else this.#waiting.push(outgoing);
@@ -203,6 +222,7 @@ export class ChunkSender {
     if (head && (this.#turn === 1 || this.#active.length === 0)) {
       if (head instanceof Uint8Array) {
         this.#lane.shift();
+        this.#queuedBytes -= head.length;
         return head;
       }
       const chunk = this.#cut(head);
@@ -224,6 +244,7 @@ export class ChunkSender {
     this.#lane.length = 0;
     this.#active.length = 0;
     this.#waiting.length = 0;
+    this.#queuedBytes = 0;
   }
 
   #cut(outgoing: Outgoing): Chunk {
@@ -237,6 +258,7 @@ export class ChunkSender {
     };
     if (outgoing.request !== undefined) chunk.request = outgoing.request;
     if (outgoing.reply !== undefined) chunk.reply = outgoing.reply;
+    this.#queuedBytes -= end - outgoing.offset;
     outgoing.offset = end;
     if (end === outgoing.bytes.length) this.#onDone(outgoing.transfer);
     return chunk;

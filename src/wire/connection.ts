@@ -35,6 +35,12 @@ export const HANDSHAKE_TIMEOUT_MS = 5000;
 const COMPLAINT_RELEVANCE_MS = 2000;
 /** Request ids wrap here; far more than can ever be in flight. */
 const MAX_REQUEST_ID = 0x7fffffff;
+/**
+ * Bytes queued for a peer and not yet written, beyond the largest single message: a peer that
+ * stops reading (or reads far slower than it asks) is dropped past this, so it cannot make us
+ * buffer without bound. Configurable per connection (`connect({ maxPendingBytes })`).
+ */
+export const DEFAULT_MAX_PENDING_WRITE_BYTES = 64 * 1024 * 1024;
 
 export interface ConnectionOptions {
   /** Code for requests in flight when the connection drops (OBJECT_GONE, TABLE_UNAVAILABLE). */
@@ -51,6 +57,10 @@ export interface ConnectionOptions {
   maxSendBytes?: number;
   /** A half-received large message with no new chunk for this long is dropped, ms. */
   transferStallMs?: number;
+  /** Unwritten bytes beyond the largest message before the peer is dropped; default DEFAULT_MAX_PENDING_WRITE_BYTES. */
+  maxPendingBytes?: number;
+  /** Told, in a sentence, when the peer is dropped for not reading; default process.emitWarning. */
+  report?: (line: string) => void;
 }
 
 export interface RequestOptions {
@@ -79,6 +89,7 @@ export class Connection {
   #onMessage: ((message: Message) => void) | undefined;
   readonly #maxMessageBytes: number;
   readonly #maxSendBytes: number;
+  readonly #maxPendingBytes: number;
   readonly #assembler: ChunkAssembler;
   readonly #chunks = new ChunkSender((transfer) => this.#transferDone(transfer));
   /** Request id to the transfer still carrying it, for a Cancel that must not overtake it. */
@@ -106,6 +117,7 @@ export class Connection {
     });
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#maxSendBytes = options.maxSendBytes ?? this.#maxMessageBytes;
+    this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
     this.#assembler = new ChunkAssembler(
       this.#maxMessageBytes,
       options.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS,
@@ -178,9 +190,9 @@ export class Connection {
     return this.#transport.closed;
   }
 
-  /** Bytes queued for the peer and not yet written. */
+  /** Bytes queued for the peer and not yet written, chunks still to be cut included. */
   get pendingBytes(): number {
-    return this.#transport.pendingBytes;
+    return this.#transport.pendingBytes + this.#chunks.queuedBytes;
   }
 
   /** Requests sent and not yet answered. */
@@ -199,6 +211,7 @@ export class Connection {
         this.#chunks.addInOrder(bytes);
         this.#pumpChunks();
       } else this.#transport.send(bytes);
+      this.#checkBacklog();
       return;
     }
     if (bytes.length > this.#maxSendBytes) {
@@ -210,6 +223,20 @@ export class Connection {
     const transfer = this.#chunks.add(bytes, order);
     if (order.request !== undefined) this.#requestTransfers.set(order.request, transfer);
     this.#pumpChunks();
+    this.#checkBacklog();
+  }
+
+  /** Drops a peer that leaves more than the limit unread; the one largest message is exempt. */
+  #checkBacklog(): void {
+    const pending = this.pendingBytes;
+    if (pending <= this.#maxPendingBytes || this.#transport.closed) return;
+    // A single large message may wait on its own: a big transfer is slow, not a stuck peer.
+    if (pending - this.#chunks.largestQueuedBytes <= this.#maxPendingBytes) return;
+    const message = `${this.#options.peerName} (pid ${this.peerPid}) left ${pending} bytes unread, over the limit of ${this.#maxPendingBytes} (maxPendingBytes); its connection was dropped`;
+    if (this.#options.report) this.#options.report(message);
+    else process.emitWarning(`runtable: ${message}`);
+    this.#closeError = new RuntableError(this.#options.goneCode, message);
+    this.#transport.close(this.#closeError);
   }
 
   #pumpChunks(): void {
