@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntableError } from '../errors.js';
+import { unwritableTableDir } from './paths.js';
 
 export const TOKEN_FILE = 'token';
 /** Random bytes in a token; the file holds them as lowercase hex. */
@@ -34,15 +35,7 @@ function create(file: string): void {
     fs.writeFileSync(draft, crypto.randomBytes(TOKEN_BYTES).toString('hex'), { mode: 0o600, flag: 'wx' });
     fs.linkSync(draft, file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new RuntableError(
-        'TABLE_UNAVAILABLE',
-        `cannot create the table token ${file}: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritableTableDir(path.dirname(file), error);
   } finally {
     fs.rmSync(draft, { force: true });
   }

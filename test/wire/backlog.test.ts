@@ -9,7 +9,7 @@ import { RuntableError } from 'runtable';
 import { connectUnix } from '../../src/transport/unix.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
 import { Connection } from '../../src/wire/connection.ts';
-import { Kind } from '../../src/wire/protocol.ts';
+import { Kind, PROTOCOL_VERSION } from '../../src/wire/protocol.ts';
 import { cleanup, tempTableDir } from '../helpers.ts';
 
 const MiB = 1024 * 1024;
@@ -37,7 +37,7 @@ async function deafPeer(): Promise<string> {
     sockets.add(socket);
     socket.once('data', (chunk) => {
       assert.equal((decode(chunk.subarray(4)) as { kind: number }).kind, Kind.Hello);
-      const welcome = encode({ kind: Kind.Welcome, version: 1, pid: 1 });
+      const welcome = encode({ kind: Kind.Welcome, version: PROTOCOL_VERSION, pid: 1 });
       const header = Buffer.alloc(4);
       header.writeUInt32BE(welcome.length);
       socket.write(Buffer.concat([header, welcome]));
@@ -54,6 +54,7 @@ async function open(reports: string[]): Promise<Connection> {
   return Connection.connect(transport, {
     goneCode: 'OBJECT_GONE',
     peerName: 'deaf peer',
+    token: 'any: the deaf peer does not check it',
     timeout: 60_000,
     maxPendingBytes: MiB,
     report: (line) => reports.push(line),
