@@ -85,7 +85,7 @@ class MonikerBinding implements Binding {
   }
 
   #send(target: Target, method: string, args: unknown[], options: CallOptions, mayRetry: boolean): Promise<unknown> {
-    return target.session.call(this.#message(target, method, args), options).catch((error: RuntableError) => {
+    return target.session.call(this.#message(target, method, args), options, (error: RuntableError) => {
       if (error.code === 'OBJECT_GONE' || error.code === 'NOT_REGISTERED') {
         if (this.#target === target) this.#target = undefined;
       }

@@ -5,7 +5,7 @@
 
 import { RuntableError } from '../errors.js';
 import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
-import type { Connection, RequestOptions } from '../wire/connection.js';
+import type { Connection, Recover, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
@@ -74,8 +74,8 @@ export class CallSession implements ReferenceContext, CallContextSource {
 
   // --- Outgoing ---
 
-  call(message: Unnumbered<Call>, options: RequestOptions): Promise<unknown> {
-    return this.connection.request<Call>(message, cancellableOptions(options));
+  call(message: Unnumbered<Call>, options: RequestOptions, recover?: Recover): Promise<unknown> {
+    return this.connection.request<Call>(message, cancellableOptions(options), recover);
   }
 
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {

@@ -3,7 +3,7 @@
 
 import net from 'node:net';
 import { RuntableError } from '../errors.js';
-import { FrameReader, frameHeader } from '../wire/framing.js';
+import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from '../wire/framing.js';
 import { checkSocketPath, withPrivateUmask } from './paths.js';
 import type { Listener, Transport, TransportOptions } from './transport.js';
 
@@ -11,6 +11,18 @@ import type { Listener, Transport, TransportOptions } from './transport.js';
 const COALESCE_LIMIT_BYTES = 64 * 1024;
 /** How long a closing socket may take to deliver its last frames. */
 const LINGER_MS = 1000;
+
+/** The frames, each after its length, in one buffer of `bytes` (headers included). */
+function framed(frames: Uint8Array[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let offset = 0;
+  for (const frame of frames) {
+    out.writeUInt32BE(frame.length, offset);
+    out.set(frame, offset + FRAME_HEADER_BYTES);
+    offset += FRAME_HEADER_BYTES + frame.length;
+  }
+  return out;
+}
 
 class SocketTransport implements Transport {
   onFrame: (frame: Buffer) => void = () => {};
@@ -55,8 +67,8 @@ class SocketTransport implements Transport {
 
   send(frame: Uint8Array): void {
     if (this.#closed) return;
-    this.#queue.push(frameHeader(frame.length), frame);
-    this.#queuedBytes += frame.length + 4;
+    this.#queue.push(frame);
+    this.#queuedBytes += FRAME_HEADER_BYTES + frame.length;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // nextTick runs after the current microtasks drain, so replies produced by a burst of
@@ -72,7 +84,7 @@ class SocketTransport implements Transport {
     if (this.#closed) return;
     this.#closeError ??= error;
     if (linger && this.#queue.length > 0) {
-      this.#socket.end(Buffer.concat(this.#queue));
+      this.#socket.end(framed(this.#queue, this.#queuedBytes));
       // A peer that never reads must not keep the socket alive.
       setTimeout(() => this.#socket.destroy(), LINGER_MS).unref();
       this.#queue = [];
@@ -92,10 +104,13 @@ class SocketTransport implements Transport {
       this.#queue = [];
       this.#queuedBytes = 0;
       if (bytes <= COALESCE_LIMIT_BYTES) {
-        this.#socket.write(Buffer.concat(queue, bytes));
+        this.#socket.write(framed(queue, bytes));
       } else {
         this.#socket.cork();
-        for (const part of queue) this.#socket.write(part);
+        for (const frame of queue) {
+          this.#socket.write(frameHeader(frame.length));
+          this.#socket.write(frame);
+        }
         this.#socket.uncork();
       }
     }

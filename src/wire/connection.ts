@@ -72,6 +72,9 @@ export interface RequestOptions {
   cancellable?: boolean;
 }
 
+/** See TrackOptions.recover: what a failed request becomes instead of its error. */
+export type Recover = (error: RuntableError) => unknown;
+
 export class Connection {
   onClose: (error: RuntableError) => void = () => {};
   /** Settles, with the reason, when the connection closes; for any number of observers. */
@@ -246,7 +249,11 @@ export class Connection {
     }
   }
 
-  request<R extends Request>(message: Unnumbered<R>, options: RequestOptions = {}): Promise<ReplyValues[R['kind']]> {
+  request<R extends Request>(
+    message: Unnumbered<R>,
+    options: RequestOptions = {},
+    recover?: Recover,
+  ): Promise<ReplyValues[R['kind']]> {
     if (this.#closeError) return Promise.reject(this.#closeError);
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortError(signal));
@@ -276,6 +283,7 @@ export class Connection {
       timeout,
       signal,
       cancel: options.cancellable ? () => this.#cancel(id) : undefined,
+      recover: recover as ((error: Error) => unknown) | undefined,
     }) as Promise<ReplyValues[R['kind']]>;
     this.#sendBytes(bytes, { request: id });
     return answer;
