@@ -5,6 +5,8 @@
 export interface Transport {
   /** Queues a frame; frames queued in the same tick leave in one write. */
   send(frame: Uint8Array): void;
+  /** Queues one frame made of `head` then `body`, so a large body need not be copied to join it. */
+  sendParts(head: Uint8Array, body: Uint8Array): void;
   /** Set once, right after the transport is made; called for every complete frame. */
   onFrame: (frame: Buffer) => void;
   /** Called when the byte stream can no longer be trusted (bad length); by default it closes. */

@@ -12,14 +12,28 @@ const COALESCE_LIMIT_BYTES = 64 * 1024;
 /** How long a closing socket may take to deliver its last frames. */
 const LINGER_MS = 1000;
 
+/** A frame as queued: whole, or a head and a body sent back to back. */
+type Queued = Uint8Array | readonly [head: Uint8Array, body: Uint8Array];
+
+function frameLength(frame: Queued): number {
+  return frame instanceof Uint8Array ? frame.length : frame[0].length + frame[1].length;
+}
+
 /** The frames, each after its length, in one buffer of `bytes` (headers included). */
-function framed(frames: Uint8Array[], bytes: number): Buffer {
+function framed(frames: Queued[], bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
   let offset = 0;
   for (const frame of frames) {
-    out.writeUInt32BE(frame.length, offset);
-    out.set(frame, offset + FRAME_HEADER_BYTES);
-    offset += FRAME_HEADER_BYTES + frame.length;
+    out.writeUInt32BE(frameLength(frame), offset);
+    offset += FRAME_HEADER_BYTES;
+    if (frame instanceof Uint8Array) {
+      out.set(frame, offset);
+      offset += frame.length;
+    } else {
+      out.set(frame[0], offset);
+      out.set(frame[1], offset + frame[0].length);
+      offset += frame[0].length + frame[1].length;
+    }
   }
   return out;
 }
@@ -31,7 +45,7 @@ class SocketTransport implements Transport {
   onClose: (error?: Error) => void = () => {};
   readonly #socket: net.Socket;
   readonly #reader: FrameReader;
-  #queue: Uint8Array[] = [];
+  #queue: Queued[] = [];
   #queuedBytes = 0;
   #flushScheduled = false;
   #closed = false;
@@ -69,15 +83,25 @@ class SocketTransport implements Transport {
     if (this.#closed) return;
     this.#queue.push(frame);
     this.#queuedBytes += FRAME_HEADER_BYTES + frame.length;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      // nextTick runs after the current microtasks drain, so replies produced by a burst of
-      // promise callbacks leave together.
-      process.nextTick(() => {
-        this.#flushScheduled = false;
-        this.#flush();
-      });
-    }
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // nextTick runs after the current microtasks drain, so replies produced by a burst of
+    // promise callbacks leave together.
+    process.nextTick(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  sendParts(head: Uint8Array, body: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push([head, body]);
+    this.#queuedBytes += FRAME_HEADER_BYTES + head.length + body.length;
+    this.#scheduleFlush();
   }
 
   close(error?: Error, linger = false): void {
@@ -108,8 +132,12 @@ class SocketTransport implements Transport {
       } else {
         this.#socket.cork();
         for (const frame of queue) {
-          this.#socket.write(frameHeader(frame.length));
-          this.#socket.write(frame);
+          this.#socket.write(frameHeader(frameLength(frame)));
+          if (frame instanceof Uint8Array) this.#socket.write(frame);
+          else {
+            this.#socket.write(frame[0]);
+            this.#socket.write(frame[1]);
+          }
         }
         this.#socket.uncork();
       }

@@ -4,6 +4,7 @@
 // allocates, and never waits forever for a transfer that stops.
 
 import { RuntableError } from '../errors.js';
+import { encode } from './codec.js';
 import { type Chunk, Kind } from './protocol.js';
 
 /** Messages larger than this, encoded, travel in chunks of this size. */
@@ -249,18 +250,45 @@ export class ChunkSender {
 
   #cut(outgoing: Outgoing): Chunk {
     const end = Math.min(outgoing.offset + CHUNK_BYTES, outgoing.bytes.length);
-    const chunk: Chunk = {
+    const chunk = {
       kind: Kind.Chunk,
       transfer: outgoing.transfer,
       offset: outgoing.offset,
       total: outgoing.bytes.length,
-      data: outgoing.bytes.subarray(outgoing.offset, end),
-    };
+    } as Chunk;
     if (outgoing.request !== undefined) chunk.request = outgoing.request;
     if (outgoing.reply !== undefined) chunk.reply = outgoing.reply;
+    // Last, for encodeChunk.
+    chunk.data = outgoing.bytes.subarray(outgoing.offset, end);
     this.#queuedBytes -= end - outgoing.offset;
     outgoing.offset = end;
     if (end === outgoing.bytes.length) this.#onDone(outgoing.transfer);
     return chunk;
   }
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/** CBOR header of a byte string of `length` bytes (RFC 8949 major type 2). */
+function byteStringHeader(length: number): Uint8Array {
+  if (length < 24) return Uint8Array.of(0x40 | length);
+  if (length < 0x100) return Uint8Array.of(0x58, length);
+  if (length < 0x10000) return Uint8Array.of(0x59, length >> 8, length & 0xff);
+  return Uint8Array.of(0x5a, length >>> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff);
+}
+
+/**
+ * A chunk's frame in two parts: its encoding up to its data, and the data itself, which is
+ * never copied into an encoder buffer (a 1 MiB message was copied twice on its way out).
+ * `data` must be the chunk's last key, as ChunkSender makes them.
+ */
+export function encodeChunk(chunk: Chunk): [head: Uint8Array, data: Uint8Array] {
+  const encoded = encode({ ...chunk, data: NO_BYTES });
+  // The empty byte string the codec wrote last, replaced by the real one's header.
+  if (encoded[encoded.length - 1] !== 0x40) throw new Error('a chunk must end with its data');
+  const header = byteStringHeader(chunk.data.length);
+  const head = new Uint8Array(encoded.length - 1 + header.length);
+  head.set(encoded.subarray(0, encoded.length - 1));
+  head.set(header, encoded.length - 1);
+  return [head, chunk.data];
 }

@@ -12,6 +12,7 @@ import {
   ChunkSender,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TRANSFER_STALL_MS,
+  encodeChunk,
   type SendOrder,
 } from './chunks.js';
 import { decode, encode, type ReferenceContext } from './codec.js';
@@ -245,7 +246,11 @@ export class Connection {
   #pumpChunks(): void {
     while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {
       const next = this.#chunks.next();
-      this.#transport.send(next instanceof Uint8Array ? next : encode(next));
+      if (next instanceof Uint8Array) this.#transport.send(next);
+      else if (next) {
+        const [head, data] = encodeChunk(next);
+        this.#transport.sendParts(head, data);
+      }
     }
   }
 
