@@ -11,6 +11,8 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   deadline: number;
+  /** Expired by the shared timer: the request has the default timeout. */
+  shared: boolean;
   /** Tells the peer the caller gave up; only for cancellable requests. */
   cancel: (() => void) | undefined;
   /** Only for requests whose timeout differs from the default. */
@@ -33,9 +35,8 @@ export interface TrackOptions {
 export class PendingRequests {
   readonly #defaultTimeout: number;
   readonly #timeoutError: (timeout: number) => RuntableError;
+  /** Oldest first: ids are handed out in order, so default-timeout deadlines come in order too. */
   readonly #pending = new Map<number, Pending>();
-  /** Requests with the default timeout, oldest first. */
-  readonly #byDeadline = new Map<number, Pending>();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(defaultTimeout: number, timeoutError: (timeout: number) => RuntableError) {
@@ -51,12 +52,12 @@ export class PendingRequests {
   track(id: number, options: TrackOptions): Promise<unknown> {
     const { timeout, signal, cancel, recover } = options;
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve, reject, deadline: Date.now() + timeout, cancel, recover };
+      const shared = timeout === this.#defaultTimeout && timeout <= MAX_TIMER_MS;
+      const pending: Pending = { resolve, reject, deadline: Date.now() + timeout, shared, cancel, recover };
       this.#pending.set(id, pending);
       if (timeout > MAX_TIMER_MS) {
         // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
-      } else if (timeout === this.#defaultTimeout) {
-        this.#byDeadline.set(id, pending);
+      } else if (shared) {
         if (!this.#timer) this.#arm();
       } else {
         pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
@@ -77,7 +78,6 @@ export class PendingRequests {
     const pending = this.#pending.get(id);
     if (!pending) return false;
     this.#pending.delete(id);
-    this.#byDeadline.delete(id);
     if (pending.timer) clearTimeout(pending.timer);
     pending.cleanup?.();
     if (!error) pending.resolve(value);
@@ -104,22 +104,29 @@ export class PendingRequests {
     if (this.settle(id, undefined, this.#timeoutError(timeout))) cancel?.();
   }
 
+  /** The oldest request under the shared timer, if any. */
+  #nextShared(): Pending | undefined {
+    for (const pending of this.#pending.values()) if (pending.shared) return pending;
+    return undefined;
+  }
+
   #arm(): void {
-    const first = this.#byDeadline.values().next();
-    if (first.done) {
+    const first = this.#nextShared();
+    if (!first) {
       this.#timer = undefined;
       return;
     }
     this.#timer = setTimeout(
       () => {
         const now = Date.now();
-        for (const [id, pending] of this.#byDeadline) {
+        for (const [id, pending] of this.#pending) {
+          if (!pending.shared) continue;
           if (pending.deadline > now) break;
           this.#expire(id, this.#defaultTimeout);
         }
         this.#arm();
       },
-      Math.max(0, first.value.deadline - Date.now()),
+      Math.max(0, first.deadline - Date.now()),
     );
     this.#timer.unref();
   }

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RuntableError } from '../../src/errors.ts';
+import { PendingRequests } from '../../src/wire/pending.ts';
+
+const timeoutError = (ms: number) => new RuntableError('TIMEOUT', `no answer in ${ms} ms`);
+const outcome = (promise: Promise<unknown>) =>
+  promise.then(
+    (value) => ({ value }),
+    (error: RuntableError) => ({ code: error.code, message: error.message }),
+  );
+
+describe('pending requests', () => {
+  it('settle once each: by answer, by the shared timeout, or by their own timeout', async () => {
+    // The timers are unref()ed, as in a real connection: keep this process up meanwhile.
+    const keepAlive = setInterval(() => {}, 1000);
+    const pending = new PendingRequests(40, timeoutError);
+    const track = (id: number, timeout = 40) =>
+      outcome(pending.track(id, { timeout, signal: undefined, cancel: undefined }));
+    const answered = track(1);
+    const expires = track(2);
+    const own = track(3, 10);
+    const long = track(4, 2 ** 40);
+    assert.equal(pending.settle(1, 'one', undefined), true);
+    assert.equal(pending.settle(1, 'again', undefined), false);
+    assert.deepEqual(await answered, { value: 'one' });
+    assert.deepEqual(await own, { code: 'TIMEOUT', message: 'no answer in 10 ms' });
+    assert.deepEqual(await expires, { code: 'TIMEOUT', message: 'no answer in 40 ms' });
+    assert.equal(pending.size, 1, 'a request with no timer waits for its answer');
+    pending.settle(4, 'late', undefined);
+    assert.deepEqual(await long, { value: 'late' });
+    clearInterval(keepAlive);
+  });
+
+  it('let a failure be recovered into the outcome, or rethrown', async () => {
+    const pending = new PendingRequests(1000, timeoutError);
+    const track = (id: number, recover: (error: Error) => unknown) =>
+      outcome(pending.track(id, { timeout: 1000, signal: undefined, cancel: undefined, recover }));
+    const retried = track(1, () => Promise.resolve('retried'));
+    const rethrown = track(2, (error) => {
+      throw new RuntableError('OBJECT_GONE', `mapped: ${error.message}`);
+    });
+    pending.settle(1, undefined, new RuntableError('NOT_REGISTERED', 'gone'));
+    pending.rejectAll(new RuntableError('TABLE_UNAVAILABLE', 'closed'));
+    assert.deepEqual(await retried, { value: 'retried' });
+    assert.deepEqual(await rethrown, { code: 'OBJECT_GONE', message: 'mapped: closed' });
+  });
+});
