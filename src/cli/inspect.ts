@@ -1,10 +1,11 @@
 // runtable inspect <moniker>: everything the table knows of one entry.
 
 import { RuntableError } from '../errors.js';
+import { entryJson } from '../naming/entry.js';
 import { expectArgs } from './args.js';
 import { type Command, noBrokerText, openTable } from './context.js';
 import { EXIT } from './exit.js';
-import { age, entryJson, print } from './output.js';
+import { age, print } from './output.js';
 
 export const inspect: Command = {
   name: 'inspect',

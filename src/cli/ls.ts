@@ -1,9 +1,10 @@
 // runtable ls [prefix]: the table, or the part of it under a prefix, now.
 
+import { entryJson } from '../naming/entry.js';
 import { expectArgs } from './args.js';
 import { type Command, noBrokerText, openTable } from './context.js';
 import { EXIT } from './exit.js';
-import { age, byMoniker, entryJson, note, print, renderTable, shortMetadata, truncate } from './output.js';
+import { age, byMoniker, note, print, renderTable, shortMetadata, truncate } from './output.js';
 
 export const ls: Command = {
   name: 'ls',

@@ -87,18 +87,6 @@ export function shortMetadata(metadata: Record<string, unknown>, max = 40): stri
   return truncate(text, max);
 }
 
-/** An entry as JSON output gives it: dates as ISO 8601 strings. */
-export function entryJson(entry: Entry): Record<string, unknown> {
-  return {
-    moniker: entry.moniker,
-    pid: entry.pid,
-    methods: entry.methods,
-    metadata: entry.metadata,
-    registeredAt: entry.registeredAt.toISOString(),
-    changedAt: entry.changedAt.toISOString(),
-  };
-}
-
 /** Entries in a stable order, by code point, whatever the locale. */
 export function byMoniker(a: Entry, b: Entry): number {
   return a.moniker < b.moniker ? -1 : a.moniker > b.moniker ? 1 : 0;

@@ -4,10 +4,11 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Table, TableEvent } from '../index.js';
+import { entryJson } from '../naming/entry.js';
 import { expectArgs } from './args.js';
 import { type Command, type Context, noBrokerText, openTable } from './context.js';
 import { EXIT } from './exit.js';
-import { entryJson, note, print, shortMetadata } from './output.js';
+import { note, print, shortMetadata } from './output.js';
 
 /** With no broker running, how often to look for one. */
 const BROKER_POLL_MS = 250;

@@ -19,6 +19,27 @@ export interface TableEvent {
   entry: Entry;
 }
 
+/** An entry as JSON gives it (the CLI's --json, the viewer): dates as ISO 8601 strings. */
+export interface EntryJson {
+  moniker: string;
+  pid: number;
+  methods: string[];
+  metadata: Record<string, unknown>;
+  registeredAt: string;
+  changedAt: string;
+}
+
+export function entryJson(entry: Entry): EntryJson {
+  return {
+    moniker: entry.moniker,
+    pid: entry.pid,
+    methods: entry.methods,
+    metadata: entry.metadata,
+    registeredAt: entry.registeredAt.toISOString(),
+    changedAt: entry.changedAt.toISOString(),
+  };
+}
+
 export function toPublicEntry(wire: WireEntry): Entry {
   return {
     moniker: wire.moniker,

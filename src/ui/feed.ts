@@ -3,7 +3,8 @@
 // starts one: a viewer only looks. Also keeps the counts of calls made through this viewer.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Entry, Table } from '../index.js';
+import type { Table } from '../index.js';
+import { entryJson } from '../naming/entry.js';
 import type { BrokerStatus } from '../wire/protocol.js';
 import type { FeedEvent, ViewerCounts, ViewerEntry } from './shared/viewer.js';
 
@@ -111,7 +112,7 @@ export class TableFeed {
       this.#refreshStatus();
       try {
         for await (const event of table.watch('', { signal })) {
-          const entry = toViewerEntry(event.entry);
+          const entry = entryJson(event.entry);
           if (event.type === 'revoked') {
             // A call may have dropped it already; say so only once.
             if (!this.#entries.delete(entry.moniker)) continue;
@@ -151,15 +152,4 @@ export class TableFeed {
   #emit(event: FeedEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
-}
-
-function toViewerEntry(entry: Entry): ViewerEntry {
-  return {
-    moniker: entry.moniker,
-    pid: entry.pid,
-    methods: entry.methods,
-    metadata: entry.metadata,
-    registeredAt: entry.registeredAt.toISOString(),
-    changedAt: entry.changedAt.toISOString(),
-  };
 }

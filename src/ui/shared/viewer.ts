@@ -2,6 +2,7 @@
 // subscriptions. Shared by the Node server and the browser page, so it must import nothing from
 // Node (only other Node-free modules, such as the wire protocol's types).
 
+import type { EntryJson } from '../../naming/entry.js';
 import type { BrokerStatus, TableEventType } from '../../wire/protocol.js';
 
 /** Paths the server answers; every one needs the token. */
@@ -21,14 +22,8 @@ export const ROUTES = {
 export const TOKEN_PARAM = 'token';
 
 /** A table entry as the page sees it: dates as ISO strings, since it arrives as JSON. */
-export interface ViewerEntry {
-  moniker: string;
-  pid: number;
-  methods: string[];
-  metadata: Record<string, unknown>;
-  registeredAt: string;
-  changedAt: string;
-}
+/** An entry as the page gets it: dates as ISO 8601 strings. */
+export type ViewerEntry = EntryJson;
 
 /** What this viewer measured about the calls it made itself, per moniker. Nothing else is counted. */
 export interface ViewerCounts {
