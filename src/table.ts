@@ -8,6 +8,7 @@ import { type PeerOptions, Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
 import type { Remote } from './calls/types.js';
 import { RuntableError } from './errors.js';
+import type { NamingBackend } from './naming/backend.js';
 import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
@@ -15,9 +16,7 @@ import { WatchStream } from './naming/watch-stream.js';
 import { Registration, type RegistrationHost } from './registration.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
 import { tableToken } from './transport/token.js';
-import { unpackPublicEntries } from './wire/entry-batch.js';
-import { type BrokerStatus, Kind, type Status, type WireEntry } from './wire/protocol.js';
-import { toEntry } from './wire/validate.js';
+import { type BrokerStatus, Kind, type WireEntry } from './wire/protocol.js';
 
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -85,7 +84,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
 export class Table implements AsyncDisposable {
   /** The table directory this Table is connected to. */
   readonly dir: string;
-  readonly #link: BrokerLink;
+  readonly #link: NamingBackend;
   readonly #peers: Peers;
   readonly #settings: PeerOptions;
   #endpoint: Promise<Endpoint> | undefined;
@@ -95,14 +94,13 @@ export class Table implements AsyncDisposable {
   readonly #host: RegistrationHost;
 
   /** Use connect(). */
-  constructor(dir: string, link: BrokerLink, settings: PeerOptions) {
+  constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
     this.dir = dir;
     this.#link = link;
     this.#peers = new Peers(settings);
     this.#settings = settings;
     this.#host = {
-      touch: async (moniker, metadata) =>
-        toEntry(await this.#link.request({ kind: Kind.Touch, moniker, ...(metadata ? { metadata } : {}) })),
+      touch: (moniker, metadata) => this.#link.touch(moniker, metadata),
       revoke: (registration) => this.#revoke(registration),
       release: (registration) => this.#release(registration),
       emit: (registration, event, args) => this.#emit(registration, event, args),
@@ -154,7 +152,7 @@ export class Table implements AsyncDisposable {
       } catch (error) {
         if (!signal?.aborted || (error as RuntableError).code !== 'ABORTED') throw error;
         // The broker may still hold our place in line, or have just made us the owner: a Revoke ends either.
-        await this.#link.request({ kind: Kind.Revoke, moniker }).catch(() => {});
+        await this.#link.revoke(moniker).catch(() => {});
         throw abortedRegister(moniker, signal);
       }
     } catch (error) {
@@ -167,7 +165,7 @@ export class Table implements AsyncDisposable {
 
   async list(prefix = ''): Promise<Entry[]> {
     checkPrefix(prefix);
-    return unpackPublicEntries(await this.#link.request({ kind: Kind.List, prefix }));
+    return this.#link.list(prefix);
   }
 
   async lookup(moniker: string): Promise<Entry | undefined> {
@@ -194,7 +192,7 @@ export class Table implements AsyncDisposable {
 
   /** The broker's own figures: pid, uptime, entries, connections. */
   async status(): Promise<BrokerStatus> {
-    return this.#link.request<Status>({ kind: Kind.Status });
+    return this.#link.status();
   }
 
   async close(): Promise<void> {
@@ -218,8 +216,7 @@ export class Table implements AsyncDisposable {
 
   async #lookup(moniker: string): Promise<WireEntry | undefined> {
     checkMoniker(moniker);
-    const entry = await this.#link.request({ kind: Kind.Lookup, moniker });
-    return entry === null ? undefined : toEntry(entry);
+    return this.#link.lookup(moniker);
   }
 
   async #resolve(moniker: string): Promise<Target> {
@@ -258,7 +255,7 @@ export class Table implements AsyncDisposable {
   async #revoke(registration: Registration): Promise<void> {
     this.#link.disown(registration.moniker);
     try {
-      if (!this.#closed) await this.#link.request({ kind: Kind.Revoke, moniker: registration.moniker });
+      if (!this.#closed) await this.#link.revoke(registration.moniker);
     } finally {
       // Served until the broker stops handing it out, so no caller finds a name with nothing behind it.
       this.#release(registration);
