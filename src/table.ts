@@ -11,9 +11,12 @@ import { RuntableError } from './errors.js';
 import type { NamingBackend } from './naming/backend.js';
 import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
+import { EtcdBackend } from './naming/etcd/etcd-backend.js';
+import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { WatchStream } from './naming/watch-stream.js';
 import { Registration, type RegistrationHost } from './registration.js';
+import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
 import { tableToken } from './transport/token.js';
 import { type BrokerStatus, Kind, type WireEntry } from './wire/protocol.js';
@@ -21,7 +24,7 @@ import { type BrokerStatus, Kind, type WireEntry } from './wire/protocol.js';
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-export interface ConnectOptions {
+export interface ConnectOptions extends DistributedOptions {
   /** The table directory; else RUNTABLE_DIR, else $XDG_RUNTIME_DIR/runtable, else a tmpdir one. */
   dir?: string;
   /** Start a broker when none runs; default true. */
@@ -58,11 +61,21 @@ export interface WatchOptions {
 }
 
 export async function connect(options: ConnectOptions = {}): Promise<Table> {
+  const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
+  if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
+  const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
+  const maxMessageBytes = options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {};
+  const table = options.table ?? process.env.RUNTABLE_TABLE;
+  if (table) {
+    // A table spread over machines: names in etcd, calls over TCP.
+    const settings = etcdSettings(table, options);
+    const backend = await EtcdBackend.open(settings, timeout);
+    const network = tcpNetwork(settings.listen, settings.tls);
+    return new Table(table, backend, { timeout, debug, token: settings.token, network, ...maxMessageBytes });
+  }
   const dir = resolveTableDir(options.dir);
   prepareTableDir(dir);
   const token = tableToken(dir);
-  const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
   const envIdle = process.env.RUNTABLE_BROKER_IDLE_MS;
   const brokerIdleMs = options.brokerIdleTimeout ?? (envIdle ? Number(envIdle) : undefined);
   const link = await BrokerLink.open({
@@ -72,17 +85,11 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
     token,
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
-  const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
-  return new Table(dir, link, {
-    timeout,
-    debug,
-    token,
-    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
-  });
+  return new Table(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...maxMessageBytes });
 }
 
 export class Table implements AsyncDisposable {
-  /** The table directory this Table is connected to. */
+  /** The table directory this Table is connected to (the etcd address for a table on etcd). */
   readonly dir: string;
   readonly #link: NamingBackend;
   readonly #peers: Peers;

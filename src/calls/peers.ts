@@ -2,8 +2,8 @@
 // every proxy of every object that owner serves, with calls multiplexed by id.
 
 import { RuntableError } from '../errors.js';
+import type { Network } from '../transport/network.js';
 import type { Transport } from '../transport/transport.js';
-import { connectUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { CallSession } from './session.js';
@@ -14,7 +14,12 @@ export interface PeerOptions {
   /** The table's token, sent in every Hello to an owner. */
   token: string;
   maxMessageBytes?: number;
+  /** How endpoints are reached: Unix sockets or TCP. */
+  network: Network;
 }
+
+/** Errors of a connect that mean nothing listens there any more. */
+const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'TIMEOUT']);
 
 export class Peers {
   readonly #pool = new Map<string, Promise<CallSession>>();
@@ -50,18 +55,25 @@ export class Peers {
   async #open(endpoint: string, pid: number): Promise<CallSession> {
     let transport: Transport;
     try {
-      transport = await connectUnix(endpoint, { maxFrameBytes: MAX_FRAME_BYTES, timeout: this.#options.timeout });
+      transport = await this.#options.network.dial(endpoint, {
+        maxFrameBytes: MAX_FRAME_BYTES,
+        timeout: this.#options.timeout,
+      });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED') {
+      if (code !== undefined && GONE_CODES.has(code)) {
         throw new RuntableError('OBJECT_GONE', `owner ${pid} is gone (its endpoint ${endpoint} does not answer)`, {
           cause: error,
         });
       }
-      if (code === 'EACCES' || code === 'EPERM') {
-        throw new RuntableError('ACCESS_DENIED', `cannot connect to owner ${pid} at ${endpoint}: permission denied`, {
-          cause: error,
-        });
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EBADADDRESS' || isTlsRefusal(error)) {
+        throw new RuntableError(
+          'ACCESS_DENIED',
+          `cannot connect to owner ${pid} at ${endpoint}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
       }
       throw error;
     }
@@ -74,4 +86,12 @@ export class Peers {
     });
     return new CallSession(connection, { debug: this.#options.debug });
   }
+}
+
+/** The owner, or this side, refused the other's certificate. */
+function isTlsRefusal(error: unknown): boolean {
+  const code = String((error as NodeJS.ErrnoException).code ?? '');
+  return (
+    code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('DEPTH_ZERO')
+  );
 }
