@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { ConnectOptions } from 'runtable';
 import { waitFor } from './helpers.ts';
 
 export const ETCD_BINARY = '/usr/bin/etcd';
@@ -162,4 +163,26 @@ export class EtcdCluster {
     });
     member.child = child;
   }
+}
+
+export const TEST_SECRET = 'a shared secret for the tests';
+let prefixes = 0;
+
+/** Options for a table on `address` listening on `host`, and the environment a fixture needs for it. */
+export function etcdTable(
+  address: string,
+  host: string,
+  prefix = `p${process.pid}-${++prefixes}`,
+): { options: ConnectOptions; env: NodeJS.ProcessEnv; prefix: string } {
+  return {
+    prefix,
+    options: { table: address, prefix, secret: TEST_SECRET, leaseTtl: 2, listen: { host, port: 0 } },
+    env: {
+      RUNTABLE_TABLE: address,
+      RUNTABLE_ETCD_PREFIX: prefix,
+      RUNTABLE_SECRET: TEST_SECRET,
+      RUNTABLE_LEASE_TTL: '2',
+      RUNTABLE_LISTEN: '127.0.0.2:0',
+    },
+  };
 }

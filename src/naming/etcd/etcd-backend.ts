@@ -26,6 +26,22 @@ const RENEW_FIRST_DELAY_MS = 100;
 const RENEW_MAX_DELAY_MS = 2000;
 /** How long close() waits for etcd to drop this process's entries. */
 const CLOSE_REVOKE_TIMEOUT_MS = 2000;
+/** etcd3 waits this long, doubling, before it reopens a broken watch stream. */
+const WATCH_RETRY_FIRST_MS = 50;
+/**
+ * Its own default grows to 30 s, which delays both a watch's return after an outage and, as its
+ * timer holds the event loop, the exit of a process that closed its table: keep it short.
+ */
+const WATCH_RETRY_MAX_MS = 1000;
+
+interface Backoff {
+  readonly duration: number;
+  next(): Backoff;
+}
+
+function watchBackoff(duration = WATCH_RETRY_FIRST_MS): Backoff {
+  return { duration, next: () => watchBackoff(Math.min(duration * 2, WATCH_RETRY_MAX_MS)) };
+}
 
 export class EtcdBackend implements NamingBackend {
   readonly #client: Etcd3;
@@ -56,6 +72,7 @@ export class EtcdBackend implements NamingBackend {
     const client = new Etcd3({
       hosts: settings.hosts,
       dialTimeout: timeout,
+      faultHandling: { watchBackoff: watchBackoff() },
       ...(settings.secure && settings.tls
         ? {
             credentials: {
