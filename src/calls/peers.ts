@@ -90,8 +90,7 @@ export class Peers {
 
 /** The owner, or this side, refused the other's certificate. */
 function isTlsRefusal(error: unknown): boolean {
-  const code = String((error as NodeJS.ErrnoException).code ?? '');
-  return (
-    code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('DEPTH_ZERO')
+  return /SSL|TLS|CERT|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|HOSTNAME/.test(
+    String((error as NodeJS.ErrnoException).code ?? ''),
   );
 }

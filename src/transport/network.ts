@@ -2,6 +2,7 @@
 // directory for a table on this machine, TCP (with TLS) for a table spread over machines. The
 // call machinery gets a Network and never asks which one it is.
 
+import net from 'node:net';
 import { endpointSocketPath } from './paths.js';
 import { connectTcp, listenTcp, TCP_SCHEME, type TcpListenOptions, type TlsFiles } from './tcp.js';
 import type { Listener, Transport, TransportOptions } from './transport.js';
@@ -26,12 +27,14 @@ export function unixNetwork(dir: string): Network {
 }
 
 export function tcpNetwork(listen: TcpListenOptions, tls?: TlsFiles): Network {
+  // Bound to a specific address, a process also calls from it (on a machine with several).
+  const from = net.isIP(listen.host) && !isUnspecified(listen.host) ? { localAddress: listen.host } : {};
   return {
     listen: (onConnection, options) => listenTcp({ ...listen, ...(tls ? { tls } : {}) }, onConnection, options),
     dial: (address, options) => {
       // Nor may an entry from across the network point at a socket file on this machine.
       if (!address.startsWith(TCP_SCHEME)) return Promise.reject(notOnThisNetwork(address, 'tcp://host:port'));
-      return connectTcp(address, { ...options, ...(tls ? { tls } : {}) });
+      return connectTcp(address, { ...options, ...(tls ? { tls } : {}), ...from });
     },
   };
 }
@@ -40,4 +43,8 @@ function notOnThisNetwork(address: string, expected: string): Error {
   return Object.assign(new Error(`endpoint address ${JSON.stringify(address)} is not ${expected}`), {
     code: 'EBADADDRESS',
   });
+}
+
+function isUnspecified(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
 }

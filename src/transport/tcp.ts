@@ -13,6 +13,8 @@ export const TCP_SCHEME = 'tcp://';
 /** How long a TLS handshake may take before the socket is dropped. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
+const PEER = Symbol('peer address');
+
 /** Mutual TLS: every side presents a certificate signed by `ca` and checks the other's. */
 export interface TlsFiles {
   /** PEM of the certificate authority that signs every owner's and client's certificate. */
@@ -73,8 +75,13 @@ export async function listenTcp(
       },
       accept,
     );
+    // A refused handshake tears the sockets down before it is reported: note who it was first.
+    server.on('connection', (raw: net.Socket & { [PEER]?: string }) => {
+      raw[PEER] = raw.remoteAddress ?? '';
+    });
     server.on('tlsClientError', (error, socket) => {
-      const reason = `refused a TLS connection from ${socket.remoteAddress ?? 'an unknown peer'}: ${error.message}`;
+      const peer = socket.remoteAddress ?? (socket as { _parent?: { [PEER]?: string } })._parent?.[PEER];
+      const reason = `refused a TLS connection from ${peer || 'an unknown peer'}: ${error.message} (a certificate not signed by this table's CA?)`;
       (options.onRefused ?? warn)(reason);
     });
   } else {
@@ -102,6 +109,8 @@ export interface TcpConnectOptions extends TransportOptions {
   /** ms before an address that does not answer counts as gone. */
   timeout: number;
   tls?: TlsFiles;
+  /** The address to connect from: the one this process listens on, so peers see one address per process. */
+  localAddress?: string;
 }
 
 /**
@@ -111,9 +120,10 @@ export interface TcpConnectOptions extends TransportOptions {
 export function connectTcp(address: string, options: TcpConnectOptions): Promise<Transport> {
   const { host, port } = parseTcpAddress(address);
   return new Promise((resolve, reject) => {
+    const from = options.localAddress ? { localAddress: options.localAddress } : {};
     const socket = options.tls
-      ? tls.connect({ host, port, ...options.tls, ...(net.isIP(host) ? {} : { servername: host }) })
-      : net.createConnection({ host, port });
+      ? tls.connect({ host, port, ...from, ...options.tls, ...(net.isIP(host) ? {} : { servername: host }) })
+      : net.createConnection({ host, port, ...from });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new RuntableError('TIMEOUT', `connecting to ${address} took longer than ${options.timeout} ms`));
