@@ -186,3 +186,13 @@ export function etcdTable(
     },
   };
 }
+
+/** The member that leads the cluster now. */
+export async function leaderOf(cluster: EtcdCluster): Promise<EtcdMember> {
+  for (const member of cluster.members) {
+    const response = await fetch(`${member.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}' });
+    const status = (await response.json()) as { leader?: string; header?: { member_id?: string } };
+    if (status.leader !== undefined && status.leader === status.header?.member_id) return member;
+  }
+  throw new Error('the cluster has no leader');
+}

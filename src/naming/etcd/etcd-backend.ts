@@ -236,7 +236,8 @@ export class EtcdBackend implements NamingBackend {
     const key = this.layout.entry(entry.moniker);
     for (;;) {
       const id = await this.#leaseId();
-      const put = this.#client.put(key).value(encodeEntry(entry)).lease(id);
+      const value = encodeEntry(entry);
+      const put = this.#client.put(key).value(value).lease(id);
       const created = await this.#answer(
         this.#client.if(key, 'Create', '==', 0).then(put).else(this.#client.get(key)).commit(),
         `registering ${entry.moniker}`,
@@ -244,6 +245,8 @@ export class EtcdBackend implements NamingBackend {
       if (created.succeeded) return true;
       const current = created.responses[0]?.response_range?.kvs[0];
       if (!current) continue;
+      // Our own write, committed by a member that died before answering, then retried on another.
+      if (String(current.lease) === id && current.value.toString() === value) return true;
       const ours = this.#leaseIds.has(String(current.lease));
       if (!(mode === 'replace' || (ours && restoring))) return false;
       const taken = await this.#answer(
