@@ -99,7 +99,8 @@ export function decodeEntry(key: string, value: Buffer | string, layout: KeyLayo
       if (warned.size >= MAX_WARNED) warned.clear();
       warned.add(key);
       process.emitWarning(
-        `skipped etcd key ${JSON.stringify(key)}: not a runtable entry (${(error as Error).message})`,
+        // The reason may quote the stored bytes: no control characters reach the log.
+        `skipped etcd key ${JSON.stringify(key)}: not a runtable entry (${(error as Error).message.replace(/[\u0000-\u001f\u007f]/g, '?')})`,
         'RuntableWarning',
       );
     }
