@@ -100,7 +100,7 @@ export function decodeEntry(key: string, value: Buffer | string, layout: KeyLayo
       warned.add(key);
       process.emitWarning(
         // The reason may quote the stored bytes: no control characters reach the log.
-        `skipped etcd key ${JSON.stringify(key)}: not a runtable entry (${(error as Error).message.replace(/[\u0000-\u001f\u007f]/g, '?')})`,
+        `skipped etcd key ${JSON.stringify(key)}: not a runtable entry (${printable((error as Error).message)})`,
         'RuntableWarning',
       );
     }
@@ -111,4 +111,8 @@ export function decodeEntry(key: string, value: Buffer | string, layout: KeyLayo
 function date(ms: unknown): Date {
   if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new Error('a date is not a number of ms');
   return new Date(ms);
+}
+
+function printable(text: string): string {
+  return Array.from(text, (char) => (char.charCodeAt(0) < 0x20 || char === '\u007f' ? '?' : char)).join('');
 }
