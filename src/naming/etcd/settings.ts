@@ -20,7 +20,7 @@ export interface DistributedOptions {
   /** Seconds; how long a dead owner's entries outlive it. */
   leaseTtl?: number;
   /** Where this process's endpoint listens; RUNTABLE_LISTEN="host:port", default 0.0.0.0:0. */
-  listen?: Partial<TcpListenOptions>;
+  listen?: { host?: string; port?: number; advertise?: string };
   /** Mutual TLS on calls (PEM contents); else RUNTABLE_TLS_CA, _CERT and _KEY name the files. */
   tls?: TlsFiles;
   /** A shared secret every Hello must carry; else RUNTABLE_SECRET. */
