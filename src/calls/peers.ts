@@ -19,7 +19,7 @@ export interface PeerOptions {
 }
 
 /** Errors of a connect that mean nothing listens there any more. */
-const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'TIMEOUT']);
+const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export class Peers {
   readonly #pool = new Map<string, Promise<CallSession>>();
@@ -61,7 +61,9 @@ export class Peers {
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== undefined && GONE_CODES.has(code)) {
+      // Across machines, an address that never answers is a machine gone; on one, a timeout is a timeout.
+      const silent = code === 'TIMEOUT' && endpoint.startsWith('tcp://');
+      if ((code !== undefined && GONE_CODES.has(code)) || silent) {
         throw new RuntableError('OBJECT_GONE', `owner ${pid} is gone (its endpoint ${endpoint} does not answer)`, {
           cause: error,
         });

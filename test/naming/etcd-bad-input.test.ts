@@ -1,10 +1,12 @@
 // Bad input around a table on etcd: an address that does not parse or does not answer, keys
 // under our prefix that are not entries, and an entry whose endpoint points nowhere.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { Etcd3 } from 'etcd3';
 import { connect, type RuntableError, type TableEvent } from 'runtable';
 import { EtcdCluster, etcdTable, freePort } from '../etcd-server.ts';
+import { makeCertificates } from '../tls-certs.ts';
 import { nextMatching } from './table-behaviour.ts';
 
 let cluster: EtcdCluster;
@@ -90,21 +92,7 @@ test('an entry whose endpoint points nowhere: get finds nothing live there (OBJE
   const setup = etcdTable(cluster.address, '127.0.0.3');
   await using table = await connect({ ...setup.options, timeout: 2000 });
   const port = await freePort('127.0.0.2');
-  const now = Date.now();
-  await client.put(`${setup.prefix}/entries/Nowhere/x`).value(
-    JSON.stringify({
-      v: 1,
-      moniker: 'Nowhere/x',
-      pid: 1234,
-      host: 'elsewhere',
-      endpoint: `tcp://127.0.0.2:${port}`,
-      object: 1,
-      methods: ['f'],
-      metadata: {},
-      registeredAt: now,
-      changedAt: now,
-    }),
-  );
+  await plant(setup.prefix, 'Nowhere/x', `tcp://127.0.0.2:${port}`);
   assert.equal((await table.lookup('Nowhere/x'))?.pid, 1234);
   await assert.rejects(table.get('Nowhere/x'), (error: RuntableError) => {
     assert.equal(error.code, 'NOT_REGISTERED');
@@ -112,4 +100,44 @@ test('an entry whose endpoint points nowhere: get finds nothing live there (OBJE
     assert.ok((error.cause as Error).message.includes(`127.0.0.2:${port}`));
     return true;
   });
+});
+
+/** Puts an entry whose endpoint is `endpoint` straight into etcd, as a foreign owner would. */
+async function plant(prefix: string, moniker: string, endpoint: string): Promise<void> {
+  const now = Date.now();
+  await client.put(`${prefix}/entries/${moniker}`).value(
+    JSON.stringify({
+      v: 1,
+      moniker,
+      pid: 1234,
+      host: 'elsewhere',
+      endpoint,
+      object: 1,
+      methods: ['f'],
+      metadata: {},
+      registeredAt: now,
+      changedAt: now,
+    }),
+  );
+}
+
+test('an endpoint that takes the connection and never answers is OBJECT_GONE after the connect timeout', async () => {
+  // Accepts TCP, then says nothing: the TLS handshake never completes.
+  const silent = net.createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.2', resolve));
+  const { port } = silent.address() as net.AddressInfo;
+  try {
+    const setup = etcdTable(cluster.address, '127.0.0.3');
+    const { secret: _, ...withoutSecret } = setup.options;
+    await using table = await connect({ ...withoutSecret, tls: makeCertificates('silent-test'), timeout: 1500 });
+    await plant(setup.prefix, 'Silent/x', `tcp://127.0.0.2:${port}`);
+    await assert.rejects(table.get('Silent/x'), (error: RuntableError) => {
+      assert.equal(error.code, 'NOT_REGISTERED');
+      assert.equal((error.cause as RuntableError).code, 'OBJECT_GONE');
+      assert.match((error.cause as Error).message, /does not answer/);
+      return true;
+    });
+  } finally {
+    silent.close();
+  }
 });
