@@ -111,6 +111,7 @@ export class EtcdBackend implements NamingBackend {
       registeredAt: message.registeredAt ?? now,
       changedAt: message.changedAt ?? now,
     };
+    let revision: string | undefined;
     if (message.queue) {
       const controller = new AbortController();
       const signal = waiting.signal ? AbortSignal.any([waiting.signal, controller.signal]) : controller.signal;
@@ -118,17 +119,27 @@ export class EtcdBackend implements NamingBackend {
       try {
         await waitInLine(this.#client, this.layout, message.moniker, {
           lease: () => this.#leaseId(),
-          claim: () => this.#claim(entry, 'create', true),
+          claim: async () => {
+            revision = await this.#claim(entry, 'create', true);
+            return revision !== undefined;
+          },
           signal,
         });
       } finally {
         if (this.#waiting.get(message.moniker) === controller) this.#waiting.delete(message.moniker);
       }
     } else {
-      const claimed = await this.#claim(entry, message.replace ? 'replace' : 'create', false);
-      if (!claimed) throw alreadyRegistered(message.moniker);
+      revision = await this.#claim(entry, message.replace ? 'replace' : 'create', false);
+      if (revision === undefined) throw alreadyRegistered(message.moniker);
     }
-    await this.#own(name, entry);
+    try {
+      await this.#own(name, entry, revision as string);
+    } catch (error) {
+      // Unwatched, the entry could be taken without our knowing: give it up rather than keep it.
+      this.disown(entry.moniker);
+      await this.revoke(entry.moniker).catch(() => {});
+      throw error;
+    }
     return entry;
   }
 
@@ -230,9 +241,10 @@ export class EtcdBackend implements NamingBackend {
 
   /**
    * Puts `entry` under this process's lease if the moniker is free, or held by one of our own
-   * leases (ours from before a lost lease), or in any case with 'replace'. False if another has it.
+   * leases (ours from before a lost lease), or in any case with 'replace'. Resolves with the
+   * revision of the write, or undefined if another owner has the moniker.
    */
-  async #claim(entry: WireEntry, mode: 'create' | 'replace', restoring: boolean): Promise<boolean> {
+  async #claim(entry: WireEntry, mode: 'create' | 'replace', restoring: boolean): Promise<string | undefined> {
     const key = this.layout.entry(entry.moniker);
     for (;;) {
       const id = await this.#leaseId();
@@ -242,27 +254,35 @@ export class EtcdBackend implements NamingBackend {
         this.#client.if(key, 'Create', '==', 0).then(put).else(this.#client.get(key)).commit(),
         `registering ${entry.moniker}`,
       );
-      if (created.succeeded) return true;
+      if (created.succeeded) return created.header.revision;
       const current = created.responses[0]?.response_range?.kvs[0];
       if (!current) continue;
       // Our own write, committed by a member that died before answering, then retried on another.
-      if (String(current.lease) === id && current.value.toString() === value) return true;
+      if (String(current.lease) === id && current.value.toString() === value) return current.mod_revision;
       const ours = this.#leaseIds.has(String(current.lease));
-      if (!(mode === 'replace' || (ours && restoring))) return false;
+      if (!(mode === 'replace' || (ours && restoring))) return undefined;
       const taken = await this.#answer(
         this.#client.if(key, 'Mod', '==', current.mod_revision).then(put).commit(),
         `registering ${entry.moniker}`,
       );
-      if (taken.succeeded) return true;
+      if (taken.succeeded) return taken.header.revision;
     }
   }
 
   /** Keeps `name` to restore, and watches its key to learn if another owner takes it. */
-  async #own(name: OwnedName, entry: WireEntry): Promise<void> {
+  async #own(name: OwnedName, entry: WireEntry, revision: string): Promise<void> {
     const key = this.layout.entry(entry.moniker);
     const owned = { name, entry, watcher: undefined as Watcher | undefined };
     this.#owned.set(entry.moniker, owned);
-    const watcher = await this.#answer(this.#client.watch().key(key).create(), `watching ${entry.moniker}`);
+    // From just after our write: a replace that follows at once is still seen.
+    const watcher = await this.#answer(
+      this.#client
+        .watch()
+        .key(key)
+        .startRevision((BigInt(revision) + 1n).toString())
+        .create(),
+      `watching ${entry.moniker}`,
+    );
     if (this.#owned.get(entry.moniker) !== owned) {
       await watcher.cancel().catch(() => {});
       return;
@@ -319,7 +339,7 @@ export class EtcdBackend implements NamingBackend {
       try {
         for (const [moniker, owned] of [...this.#owned]) {
           if (this.#owned.get(moniker) !== owned) continue;
-          if (await this.#claim(owned.entry, 'create', true)) {
+          if ((await this.#claim(owned.entry, 'create', true)) !== undefined) {
             owned.name.restored(owned.entry);
           } else {
             this.disown(moniker);
