@@ -12,11 +12,21 @@ import { httpKeepAlive } from './peers/http.ts';
 import { ipc } from './peers/ipc.ts';
 import { raw } from './peers/raw.ts';
 import { runtable } from './peers/runtable.ts';
+import { runtableTls } from './peers/runtable-tls.ts';
 import { zeromq } from './peers/zeromq.ts';
 import { canPin, cleanupAll, installCleanup, pin, tempDir, unpin } from './procs.ts';
 import { Results } from './report.ts';
 
-const TRANSPORTS: Record<string, Transport> = { raw, ipc, zeromq, http: httpKeepAlive, grpc: grpcJs, dbus, runtable };
+const TRANSPORTS: Record<string, Transport> = {
+  raw,
+  ipc,
+  zeromq,
+  http: httpKeepAlive,
+  grpc: grpcJs,
+  dbus,
+  runtable,
+  'runtable-tls': runtableTls,
+};
 
 interface Counts {
   seq: Budget;

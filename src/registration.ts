@@ -1,8 +1,8 @@
 // A live registration: the owner's handle on one moniker. It re-registers itself after a broker
-// restart (through the BrokerLink) and stops serving the object once revoked or lost.
+// restart or a lost lease (through its naming backend) and stops serving the object once revoked or lost.
 
 import { RuntableError } from './errors.js';
-import type { OwnedName } from './naming/broker-link.js';
+import type { OwnedName } from './naming/backend.js';
 import { type Entry, toPublicEntry } from './naming/entry.js';
 import { Kind, type Register, type Unnumbered, type WireEntry } from './wire/protocol.js';
 
@@ -82,7 +82,7 @@ export class Registration implements OwnedName, AsyncDisposable {
     await this.revoke();
   }
 
-  // --- OwnedName, for the BrokerLink ---
+  // --- OwnedName, for the naming backend ---
 
   registration(): Unnumbered<Register> {
     const { moniker, object, methods, metadata, registeredAt, changedAt } = this.#entry;

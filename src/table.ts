@@ -8,21 +8,22 @@ import { type PeerOptions, Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
 import type { Remote } from './calls/types.js';
 import { RuntableError } from './errors.js';
+import type { NamingBackend } from './naming/backend.js';
 import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
+import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { WatchStream } from './naming/watch-stream.js';
 import { Registration, type RegistrationHost } from './registration.js';
+import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
 import { tableToken } from './transport/token.js';
-import { unpackPublicEntries } from './wire/entry-batch.js';
-import { type BrokerStatus, Kind, type Status, type WireEntry } from './wire/protocol.js';
-import { toEntry } from './wire/validate.js';
+import { type BrokerStatus, Kind, type WireEntry } from './wire/protocol.js';
 
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-export interface ConnectOptions {
+export interface ConnectOptions extends DistributedOptions {
   /** The table directory; else RUNTABLE_DIR, else $XDG_RUNTIME_DIR/runtable, else a tmpdir one. */
   dir?: string;
   /** Start a broker when none runs; default true. */
@@ -64,14 +65,29 @@ export interface WatchOptions {
 }
 
 export async function connect(options: ConnectOptions = {}): Promise<Table> {
-  const dir = resolveTableDir(options.dir);
-  prepareTableDir(dir);
-  const token = tableToken(dir);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
   if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
+  const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
   if (options.maxPendingBytes !== undefined && !(options.maxPendingBytes > 0)) {
     throw new RuntableError('BAD_ARGUMENT', 'maxPendingBytes must be a positive number of bytes');
   }
+  const limits = {
+    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
+    ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
+  };
+  const table = options.table ?? process.env.RUNTABLE_TABLE;
+  if (table) {
+    // A table spread over machines: names in etcd, calls over TCP.
+    const settings = etcdSettings(table, options);
+    // Loaded only here: etcd3 brings gRPC, which a process on the local table never needs.
+    const { EtcdBackend } = await import('./naming/etcd/etcd-backend.js');
+    const backend = await EtcdBackend.open(settings, timeout);
+    const network = tcpNetwork(settings.listen, settings.tls);
+    return new Table(table, backend, { timeout, debug, token: settings.token, network, ...limits });
+  }
+  const dir = resolveTableDir(options.dir);
+  prepareTableDir(dir);
+  const token = tableToken(dir);
   const envIdle = process.env.RUNTABLE_BROKER_IDLE_MS;
   const brokerIdleMs = options.brokerIdleTimeout ?? (envIdle ? Number(envIdle) : undefined);
   const link = await BrokerLink.open({
@@ -81,20 +97,13 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
     token,
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
-  const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
-  return new Table(dir, link, {
-    timeout,
-    debug,
-    token,
-    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
-    ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
-  });
+  return new Table(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
 }
 
 export class Table implements AsyncDisposable {
-  /** The table directory this Table is connected to. */
+  /** The table directory this Table is connected to (the etcd address for a table on etcd). */
   readonly dir: string;
-  readonly #link: BrokerLink;
+  readonly #link: NamingBackend;
   readonly #peers: Peers;
   readonly #settings: PeerOptions;
   #endpoint: Promise<Endpoint> | undefined;
@@ -104,14 +113,13 @@ export class Table implements AsyncDisposable {
   readonly #host: RegistrationHost;
 
   /** Use connect(). */
-  constructor(dir: string, link: BrokerLink, settings: PeerOptions) {
+  constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
     this.dir = dir;
     this.#link = link;
     this.#peers = new Peers(settings);
     this.#settings = settings;
     this.#host = {
-      touch: async (moniker, metadata) =>
-        toEntry(await this.#link.request({ kind: Kind.Touch, moniker, ...(metadata ? { metadata } : {}) })),
+      touch: (moniker, metadata) => this.#link.touch(moniker, metadata),
       revoke: (registration) => this.#revoke(registration),
       release: (registration) => this.#release(registration),
       emit: (registration, event, args) => this.#emit(registration, event, args),
@@ -163,7 +171,7 @@ export class Table implements AsyncDisposable {
       } catch (error) {
         if (!signal?.aborted || (error as RuntableError).code !== 'ABORTED') throw error;
         // The broker may still hold our place in line, or have just made us the owner: a Revoke ends either.
-        await this.#link.request({ kind: Kind.Revoke, moniker }).catch(() => {});
+        await this.#link.revoke(moniker).catch(() => {});
         throw abortedRegister(moniker, signal);
       }
     } catch (error) {
@@ -176,7 +184,7 @@ export class Table implements AsyncDisposable {
 
   async list(prefix = ''): Promise<Entry[]> {
     checkPrefix(prefix);
-    return unpackPublicEntries(await this.#link.request({ kind: Kind.List, prefix }));
+    return this.#link.list(prefix);
   }
 
   async lookup(moniker: string): Promise<Entry | undefined> {
@@ -203,7 +211,7 @@ export class Table implements AsyncDisposable {
 
   /** The broker's own figures: pid, uptime, entries, connections. */
   async status(): Promise<BrokerStatus> {
-    return this.#link.request<Status>({ kind: Kind.Status });
+    return this.#link.status();
   }
 
   async close(): Promise<void> {
@@ -227,8 +235,7 @@ export class Table implements AsyncDisposable {
 
   async #lookup(moniker: string): Promise<WireEntry | undefined> {
     checkMoniker(moniker);
-    const entry = await this.#link.request({ kind: Kind.Lookup, moniker });
-    return entry === null ? undefined : toEntry(entry);
+    return this.#link.lookup(moniker);
   }
 
   async #resolve(moniker: string): Promise<Target> {
@@ -267,7 +274,7 @@ export class Table implements AsyncDisposable {
   async #revoke(registration: Registration): Promise<void> {
     this.#link.disown(registration.moniker);
     try {
-      if (!this.#closed) await this.#link.request({ kind: Kind.Revoke, moniker: registration.moniker });
+      if (!this.#closed) await this.#link.revoke(registration.moniker);
     } finally {
       // Served until the broker stops handing it out, so no caller finds a name with nothing behind it.
       this.#release(registration);

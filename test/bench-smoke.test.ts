@@ -10,7 +10,16 @@ import { after, test } from 'node:test';
 import type { Figure } from '../bench/report.ts';
 import { NODE_TS, ROOT } from './helpers.ts';
 
-const TRANSPORTS = ['raw', 'child_process ipc', 'zeromq', 'http keep-alive', 'grpc-js', 'dbus-next', 'runtable'];
+const TRANSPORTS = [
+  'raw',
+  'child_process ipc',
+  'zeromq',
+  'http keep-alive',
+  'grpc-js',
+  'dbus-next',
+  'runtable',
+  'runtable tcp+tls',
+];
 const CALL_WORKLOADS = ['seq-p50', 'seq-p99', 'pipelined', 'bulk', 'load-p99'];
 const NAMING_WORKLOADS = ['register', 'list', 'lookup', 'watch', 'kill', 'rss', 'rssGrowth'];
 

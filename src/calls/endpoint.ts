@@ -3,9 +3,8 @@
 // event only to the connections subscribed to it.
 
 import { RuntableError } from '../errors.js';
-import { endpointSocketPath, unwritableTableDir } from '../transport/paths.js';
+import { type Network, unixNetwork } from '../transport/network.js';
 import type { Listener, Transport } from '../transport/transport.js';
-import { listenUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type Call, Kind } from '../wire/protocol.js';
@@ -23,6 +22,8 @@ interface Exposed {
 
 export interface EndpointOptions {
   dir: string;
+  /** Where to listen; a Unix socket in `dir` when absent. */
+  network?: Network;
   /** Include remote stacks in REMOTE failures even when the caller did not ask. */
   debug: boolean;
   /** Default timeout of what this side asks of callers (invoking their callbacks), ms. */
@@ -51,14 +52,8 @@ export class Endpoint implements SessionHost {
     // Connections that arrive before the constructor returns wait in `early`.
     let accept: (transport: Transport) => void = (transport) => early.push(transport);
     const early: Transport[] = [];
-    let listener: Listener;
-    try {
-      listener = await listenUnix(endpointSocketPath(options.dir), (transport) => accept(transport), {
-        maxFrameBytes: MAX_FRAME_BYTES,
-      });
-    } catch (error) {
-      throw unwritableTableDir(options.dir, error);
-    }
+    const network = options.network ?? unixNetwork(options.dir);
+    const listener = await network.listen((transport) => accept(transport), { maxFrameBytes: MAX_FRAME_BYTES });
     const endpoint = new Endpoint(listener, options);
     accept = (transport) => endpoint.#accept(transport);
     for (const transport of early) accept(transport);

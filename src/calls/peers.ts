@@ -2,8 +2,8 @@
 // every proxy of every object that owner serves, with calls multiplexed by id.
 
 import { RuntableError } from '../errors.js';
+import type { Network } from '../transport/network.js';
 import type { Transport } from '../transport/transport.js';
-import { connectUnix } from '../transport/unix.js';
 import { Connection } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { CallSession } from './session.js';
@@ -15,7 +15,12 @@ export interface PeerOptions {
   token: string;
   maxMessageBytes?: number;
   maxPendingBytes?: number;
+  /** How endpoints are reached: Unix sockets or TCP. */
+  network: Network;
 }
+
+/** Errors of a connect that mean nothing listens there any more. */
+const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export class Peers {
   readonly #pool = new Map<string, Promise<CallSession>>();
@@ -51,18 +56,27 @@ export class Peers {
   async #open(endpoint: string, pid: number): Promise<CallSession> {
     let transport: Transport;
     try {
-      transport = await connectUnix(endpoint, { maxFrameBytes: MAX_FRAME_BYTES, timeout: this.#options.timeout });
+      transport = await this.#options.network.dial(endpoint, {
+        maxFrameBytes: MAX_FRAME_BYTES,
+        timeout: this.#options.timeout,
+      });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED') {
+      // Across machines, an address that never answers is a machine gone; on one, a timeout is a timeout.
+      const silent = code === 'TIMEOUT' && endpoint.startsWith('tcp://');
+      if ((code !== undefined && GONE_CODES.has(code)) || silent) {
         throw new RuntableError('OBJECT_GONE', `owner ${pid} is gone (its endpoint ${endpoint} does not answer)`, {
           cause: error,
         });
       }
-      if (code === 'EACCES' || code === 'EPERM') {
-        throw new RuntableError('ACCESS_DENIED', `cannot connect to owner ${pid} at ${endpoint}: permission denied`, {
-          cause: error,
-        });
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EBADADDRESS' || isTlsRefusal(error)) {
+        throw new RuntableError(
+          'ACCESS_DENIED',
+          `cannot connect to owner ${pid} at ${endpoint}: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
       }
       throw error;
     }
@@ -76,4 +90,11 @@ export class Peers {
     });
     return new CallSession(connection, { debug: this.#options.debug });
   }
+}
+
+/** The owner, or this side, refused the other's certificate. */
+function isTlsRefusal(error: unknown): boolean {
+  return /SSL|TLS|CERT|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|HOSTNAME/.test(
+    String((error as NodeJS.ErrnoException).code ?? ''),
+  );
 }

@@ -5,19 +5,23 @@
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
-import { unpackEntries } from '../wire/entry-batch.js';
+import { unpackEntries, unpackPublicEntries } from '../wire/entry-batch.js';
 import {
+  type BrokerStatus,
   Kind,
   type Message,
   type Register,
   type ReplyValues,
   type Request,
+  type Status,
   type TableEventType,
   type Unnumbered,
   type WireEntry,
 } from '../wire/protocol.js';
 import { toEntry } from '../wire/validate.js';
+import type { NamingBackend, OwnedName, RegisterWaiting, WatchSink } from './backend.js';
 import { reachBroker } from './broker-start.js';
+import type { Entry } from './entry.js';
 
 /** Reconnection waits start here and double up to the cap. */
 const RECONNECT_FIRST_DELAY_MS = 10;
@@ -36,34 +40,13 @@ export interface LinkOptions {
   brokerIdleMs?: number;
 }
 
-/** A moniker this process owns, as the link needs it to register it again. */
-export interface OwnedName {
-  readonly moniker: string;
-  /** The Register message that restores the entry as it was. */
-  registration(): Unnumbered<Register>;
-  /** The broker accepted it again. */
-  restored(entry: WireEntry): void;
-  /** The moniker is no longer this process's: replaced, taken during a restart, or the table is gone. */
-  lost(reason: RuntableError): void;
-}
-
-/** The receiving end of a watch. */
-export interface WatchSink {
-  readonly prefix: string;
-  /** The entries under the prefix now: first at start, again after each broker restart. */
-  snapshot(entries: WireEntry[], resumed: boolean): void;
-  event(type: TableEventType, entry: WireEntry): void;
-  /** The watch cannot go on (the table went away for good). */
-  fail(error: RuntableError): void;
-}
-
 interface Route {
   sink: WatchSink;
   /** Events held until the snapshot is delivered; undefined once it is. */
   early: [TableEventType, WireEntry][] | undefined;
 }
 
-export class BrokerLink {
+export class BrokerLink implements NamingBackend {
   readonly #options: LinkOptions;
   #connection: Connection | undefined;
   /** Settles when a connection is usable again; undefined while connected. */
@@ -111,10 +94,31 @@ export class BrokerLink {
   }
 
   /** Registers `name`, and keeps it to register again after a broker restart once it is ours. */
-  async register(name: OwnedName, message: Unnumbered<Register>, options?: RequestOptions): Promise<WireEntry> {
-    const entry = toEntry(await this.request<Register>(message, options));
+  async register(name: OwnedName, message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
+    const entry = toEntry(await this.request<Register>(message, waiting));
     this.#owned.set(name.moniker, name);
     return entry;
+  }
+
+  async revoke(moniker: string): Promise<void> {
+    await this.request({ kind: Kind.Revoke, moniker });
+  }
+
+  async touch(moniker: string, metadata?: Record<string, unknown>): Promise<WireEntry> {
+    return toEntry(await this.request({ kind: Kind.Touch, moniker, ...(metadata ? { metadata } : {}) }));
+  }
+
+  async list(prefix: string): Promise<Entry[]> {
+    return unpackPublicEntries(await this.request({ kind: Kind.List, prefix }));
+  }
+
+  async lookup(moniker: string): Promise<WireEntry | undefined> {
+    const entry = await this.request({ kind: Kind.Lookup, moniker });
+    return entry === null ? undefined : toEntry(entry);
+  }
+
+  status(): Promise<BrokerStatus> {
+    return this.request<Status>({ kind: Kind.Status });
   }
 
   disown(moniker: string): void {

@@ -43,7 +43,7 @@ function deeperThan(value: unknown, levels: number): boolean {
   return children.some((child) => deeperThan(child, levels - 1));
 }
 
-function checkMetadata(metadata: Record<string, unknown>): void {
+export function checkMetadata(metadata: Record<string, unknown>): void {
   if (deeperThan(metadata, MAX_METADATA_DEPTH)) {
     throw new RuntableError(
       'BAD_ARGUMENT',

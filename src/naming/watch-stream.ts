@@ -4,7 +4,7 @@
 
 import { RuntableError } from '../errors.js';
 import type { TableEventType, WireEntry } from '../wire/protocol.js';
-import type { BrokerLink, WatchSink } from './broker-link.js';
+import type { NamingBackend, WatchSink } from './backend.js';
 import { sameRegistration, type TableEvent, type TableWatch, toPublicEntry } from './entry.js';
 import { isAlive } from './liveness.js';
 
@@ -15,7 +15,7 @@ export const MAX_UNREAD_EVENTS = 100_000;
 
 export class WatchStream implements WatchSink, TableWatch {
   readonly prefix: string;
-  readonly #link: BrokerLink;
+  readonly #link: NamingBackend;
   readonly #signal: AbortSignal | undefined;
   /** What the consumer has been told exists. */
   readonly #seen = new Map<string, WireEntry>();
@@ -29,7 +29,7 @@ export class WatchStream implements WatchSink, TableWatch {
   #done = false;
   readonly #onAbort = () => void this.return();
 
-  constructor(link: BrokerLink, prefix: string, signal?: AbortSignal) {
+  constructor(link: NamingBackend, prefix: string, signal?: AbortSignal) {
     this.#link = link;
     this.prefix = prefix;
     this.#signal = signal;

@@ -157,6 +157,9 @@ test('a call to an object that just left: the page says so and drops it from the
   await choose(page, 'Doomed/a', 'slow', '[60000]');
   await page.click('#call');
   await page.locator('.call-block.running').waitFor();
+  // Counted once the call is on its way to the owner: killed any sooner, the viewer could find
+  // the name already gone (NOT_REGISTERED) instead of losing a call in flight.
+  await page.locator('.edge-label.calls', { hasText: '1 call' }).waitFor();
   doomed.child.kill('SIGKILL');
   await page.locator('.banner', { hasText: 'Doomed/a has left the table' }).waitFor();
   await page.locator('.call-block .error', { hasText: 'OBJECT_GONE' }).waitFor();

@@ -1,0 +1,399 @@
+// The table held by etcd: the naming side of a table spread over machines. One lease per
+// process carries its entries, so they vanish when it dies (within the lease's TTL); register is
+// a create-if-absent transaction; list is a prefix range; watch is a range plus a prefix watch
+// from its revision. If the lease is lost (etcd away longer than the TTL), a new one is granted
+// and every owned name is claimed again, or reported lost if another owner took it meanwhile.
+
+import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
+import { RuntableError } from '../../errors.js';
+import {
+  type BrokerStatus,
+  PROTOCOL_VERSION,
+  type Register,
+  type Unnumbered,
+  type WireEntry,
+} from '../../wire/protocol.js';
+import type { NamingBackend, OwnedName, RegisterWaiting, WatchSink } from '../backend.js';
+import { checkMetadata } from '../broker-session.js';
+import { type Entry, toPublicEntry } from '../entry.js';
+import { decodeEntry, encodeEntry, KeyLayout } from './keys.js';
+import { waitInLine } from './line.js';
+import type { EtcdSettings } from './settings.js';
+import { EtcdWatch } from './watch.js';
+
+/** Waits between tries to get a lease back while etcd is away; doubles up to the cap. */
+const RENEW_FIRST_DELAY_MS = 100;
+const RENEW_MAX_DELAY_MS = 2000;
+/** How long close() waits for etcd to drop this process's entries. */
+const CLOSE_REVOKE_TIMEOUT_MS = 2000;
+/** etcd3 waits this long, doubling, before it reopens a broken watch stream. */
+const WATCH_RETRY_FIRST_MS = 50;
+/**
+ * Its own default grows to 30 s, which delays both a watch's return after an outage and, as its
+ * timer holds the event loop, the exit of a process that closed its table: keep it short.
+ */
+const WATCH_RETRY_MAX_MS = 1000;
+
+interface Backoff {
+  readonly duration: number;
+  next(): Backoff;
+}
+
+function watchBackoff(duration = WATCH_RETRY_FIRST_MS): Backoff {
+  return { duration, next: () => watchBackoff(Math.min(duration * 2, WATCH_RETRY_MAX_MS)) };
+}
+
+export class EtcdBackend implements NamingBackend {
+  readonly #client: Etcd3;
+  readonly #settings: EtcdSettings;
+  readonly #timeout: number;
+  readonly layout: KeyLayout;
+  /** The current lease and its id, granted on first register. */
+  #lease: { lease: Lease; id: Promise<string> } | undefined;
+  /** Every lease id this process was granted: entries under an old one are still ours to take back. */
+  readonly #leaseIds = new Set<string>();
+  readonly #owned = new Map<string, { name: OwnedName; entry: WireEntry; watcher: Watcher | undefined }>();
+  readonly #watches = new Map<WatchSink, EtcdWatch>();
+  /** Queued registers still waiting, by moniker: aborting them leaves the line. */
+  readonly #waiting = new Map<string, AbortController>();
+  #renewing: Promise<void> | undefined;
+  #closing = false;
+  readonly #startedAt = Date.now();
+
+  private constructor(client: Etcd3, settings: EtcdSettings, timeout: number) {
+    this.#client = client;
+    this.#settings = settings;
+    this.#timeout = timeout;
+    this.layout = new KeyLayout(settings.prefix);
+  }
+
+  /** Connects and checks etcd answers; TABLE_UNAVAILABLE, naming the address, if it does not. */
+  static async open(settings: EtcdSettings, timeout: number): Promise<EtcdBackend> {
+    const client = new Etcd3({
+      hosts: settings.hosts,
+      dialTimeout: timeout,
+      faultHandling: { watchBackoff: watchBackoff() },
+      ...(settings.secure && settings.tls
+        ? {
+            credentials: {
+              rootCertificate: Buffer.from(settings.tls.ca),
+              privateKey: Buffer.from(settings.tls.key),
+              certChain: Buffer.from(settings.tls.cert),
+            },
+          }
+        : {}),
+    });
+    const backend = new EtcdBackend(client, settings, timeout);
+    try {
+      await backend.#answer(client.get(backend.layout.root).exec(), 'connecting');
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    return backend;
+  }
+
+  get client(): Etcd3 {
+    return this.#client;
+  }
+
+  async register(name: OwnedName, message: Unnumbered<Register>, waiting: RegisterWaiting = {}): Promise<WireEntry> {
+    this.#assertOpen();
+    checkMetadata(message.metadata);
+    const now = new Date();
+    const entry: WireEntry = {
+      moniker: message.moniker,
+      pid: process.pid,
+      endpoint: message.endpoint,
+      object: message.object,
+      methods: message.methods,
+      metadata: message.metadata,
+      registeredAt: message.registeredAt ?? now,
+      changedAt: message.changedAt ?? now,
+    };
+    let revision: string | undefined;
+    if (message.queue) {
+      const controller = new AbortController();
+      const signal = waiting.signal ? AbortSignal.any([waiting.signal, controller.signal]) : controller.signal;
+      this.#waiting.set(message.moniker, controller);
+      try {
+        await waitInLine(this.#client, this.layout, message.moniker, {
+          lease: () => this.#leaseId(),
+          claim: async () => {
+            revision = await this.#claim(entry, 'create', true);
+            return revision !== undefined;
+          },
+          signal,
+        });
+      } finally {
+        if (this.#waiting.get(message.moniker) === controller) this.#waiting.delete(message.moniker);
+      }
+    } else {
+      revision = await this.#claim(entry, message.replace ? 'replace' : 'create', false);
+      if (revision === undefined) throw alreadyRegistered(message.moniker);
+    }
+    try {
+      await this.#own(name, entry, revision as string);
+    } catch (error) {
+      // Unwatched, the entry could be taken without our knowing: give it up rather than keep it.
+      this.disown(entry.moniker);
+      await this.revoke(entry.moniker).catch(() => {});
+      throw error;
+    }
+    return entry;
+  }
+
+  async revoke(moniker: string): Promise<void> {
+    this.disown(moniker);
+    this.#waiting.get(moniker)?.abort();
+    const id = await this.#currentLeaseId();
+    if (id === undefined) return;
+    const key = this.layout.entry(moniker);
+    await this.#answer(
+      this.#client.if(key, 'Lease', '==', id).then(this.#client.delete().key(key)).commit(),
+      `revoking ${moniker}`,
+    );
+  }
+
+  disown(moniker: string): void {
+    const owned = this.#owned.get(moniker);
+    this.#owned.delete(moniker);
+    void owned?.watcher?.cancel().catch(() => {});
+  }
+
+  async revokeAll(monikers: string[]): Promise<void> {
+    for (const moniker of monikers) this.disown(moniker);
+    for (const controller of this.#waiting.values()) controller.abort();
+    const lease = this.#lease?.lease;
+    this.#lease = undefined;
+    // One revoke drops every key of this process at once, entries and places in line alike.
+    if (lease) await withTimeout(lease.revoke(), CLOSE_REVOKE_TIMEOUT_MS).catch(() => {});
+  }
+
+  async touch(moniker: string, metadata?: Record<string, unknown>): Promise<WireEntry> {
+    const owned = this.#owned.get(moniker);
+    if (!owned) throw new RuntableError('NOT_REGISTERED', `${moniker} is not registered by this process`);
+    if (metadata) checkMetadata(metadata);
+    const entry = { ...owned.entry, changedAt: new Date(), ...(metadata ? { metadata } : {}) };
+    const id = await this.#leaseId();
+    const key = this.layout.entry(moniker);
+    const result = await this.#answer(
+      this.#client
+        .if(key, 'Lease', '==', id)
+        .then(this.#client.put(key).value(encodeEntry(entry)).lease(id))
+        .commit(),
+      `touching ${moniker}`,
+    );
+    if (!result.succeeded) throw new RuntableError('NOT_REGISTERED', `${moniker} is no longer this process's`);
+    owned.entry = entry;
+    return entry;
+  }
+
+  async list(prefix: string): Promise<Entry[]> {
+    const range = await this.#answer(this.#client.getAll().prefix(this.layout.entry(prefix)).exec(), 'listing');
+    return this.#decode(range.kvs).map(toPublicEntry);
+  }
+
+  async lookup(moniker: string): Promise<WireEntry | undefined> {
+    const range = await this.#answer(this.#client.get(this.layout.entry(moniker)).exec(), `looking up ${moniker}`);
+    return this.#decode(range.kvs)[0];
+  }
+
+  async watch(sink: WatchSink): Promise<void> {
+    this.#assertOpen();
+    const watch = new EtcdWatch(this.#client, this.layout, sink);
+    this.#watches.set(sink, watch);
+    try {
+      await this.#answer(watch.start(), 'starting a watch');
+    } catch (error) {
+      this.#watches.delete(sink);
+      await watch.close();
+      throw error;
+    }
+  }
+
+  async unwatch(sink: WatchSink): Promise<void> {
+    const watch = this.#watches.get(sink);
+    this.#watches.delete(sink);
+    await watch?.close();
+  }
+
+  async status(): Promise<BrokerStatus> {
+    const entries = await this.#answer(this.#client.getAll().prefix(this.layout.entries).count(), 'counting');
+    return {
+      pid: 0,
+      uptime: Date.now() - this.#startedAt,
+      entries,
+      connections: this.#watches.size,
+      dir: this.#settings.address,
+      version: PROTOCOL_VERSION,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    await this.revokeAll([...this.#owned.keys()]);
+    await Promise.all([...this.#watches.values()].map((watch) => watch.close()));
+    this.#watches.clear();
+    this.#client.close();
+  }
+
+  /**
+   * Puts `entry` under this process's lease if the moniker is free, or held by one of our own
+   * leases (ours from before a lost lease), or in any case with 'replace'. Resolves with the
+   * revision of the write, or undefined if another owner has the moniker.
+   */
+  async #claim(entry: WireEntry, mode: 'create' | 'replace', restoring: boolean): Promise<string | undefined> {
+    const key = this.layout.entry(entry.moniker);
+    for (;;) {
+      const id = await this.#leaseId();
+      const value = encodeEntry(entry);
+      const put = this.#client.put(key).value(value).lease(id);
+      const created = await this.#answer(
+        this.#client.if(key, 'Create', '==', 0).then(put).else(this.#client.get(key)).commit(),
+        `registering ${entry.moniker}`,
+      );
+      if (created.succeeded) return created.header.revision;
+      const current = created.responses[0]?.response_range?.kvs[0];
+      if (!current) continue;
+      // Our own write, committed by a member that died before answering, then retried on another.
+      if (String(current.lease) === id && current.value.toString() === value) return current.mod_revision;
+      const ours = this.#leaseIds.has(String(current.lease));
+      if (!(mode === 'replace' || (ours && restoring))) return undefined;
+      const taken = await this.#answer(
+        this.#client.if(key, 'Mod', '==', current.mod_revision).then(put).commit(),
+        `registering ${entry.moniker}`,
+      );
+      if (taken.succeeded) return taken.header.revision;
+    }
+  }
+
+  /** Keeps `name` to restore, and watches its key to learn if another owner takes it. */
+  async #own(name: OwnedName, entry: WireEntry, revision: string): Promise<void> {
+    const key = this.layout.entry(entry.moniker);
+    const owned = { name, entry, watcher: undefined as Watcher | undefined };
+    this.#owned.set(entry.moniker, owned);
+    // From just after our write: a replace that follows at once is still seen.
+    const watcher = await this.#answer(
+      this.#client
+        .watch()
+        .key(key)
+        .startRevision((BigInt(revision) + 1n).toString())
+        .create(),
+      `watching ${entry.moniker}`,
+    );
+    if (this.#owned.get(entry.moniker) !== owned) {
+      await watcher.cancel().catch(() => {});
+      return;
+    }
+    owned.watcher = watcher;
+    watcher.on('put', (kv: IKeyValue) => {
+      if (this.#owned.get(entry.moniker) !== owned || this.#leaseIds.has(String(kv.lease))) return;
+      this.disown(entry.moniker);
+      name.lost(alreadyRegistered(entry.moniker, 'was taken over by another owner'));
+    });
+    watcher.on('delete', () => {
+      // Not by us (revoke disowns first): our lease expired on etcd's side. Renew and claim again.
+      if (this.#owned.get(entry.moniker) === owned) this.#renew(this.#lease?.lease);
+    });
+  }
+
+  #leaseId(): Promise<string> {
+    if (!this.#lease) {
+      this.#assertOpen();
+      const lease = this.#client.lease(this.#settings.leaseTtl, { autoKeepAlive: true });
+      const id = lease.grant().then((granted: string | Error) => {
+        // etcd3 resolves a failed grant with its error (and emits 'lost') rather than rejecting.
+        if (granted instanceof Error) throw granted;
+        this.#leaseIds.add(String(granted));
+        return String(granted);
+      });
+      // A failed grant is retried by whoever asks next.
+      id.catch(() => {
+        if (this.#lease?.lease === lease) this.#lease = undefined;
+      });
+      lease.on('lost', () => this.#renew(lease));
+      this.#lease = { lease, id };
+    }
+    return this.#answer(this.#lease.id, 'granting a lease');
+  }
+
+  async #currentLeaseId(): Promise<string | undefined> {
+    return this.#lease?.id.catch(() => undefined);
+  }
+
+  /** The lease is gone (etcd was away longer than its TTL): get a new one and claim every name again. */
+  #renew(lost: Lease | undefined): void {
+    if (this.#closing || this.#renewing) return;
+    if (lost && this.#lease?.lease === lost) this.#lease = undefined;
+    lost?.release();
+    this.#renewing = this.#restoreAll().finally(() => {
+      this.#renewing = undefined;
+    });
+  }
+
+  async #restoreAll(): Promise<void> {
+    let delay = RENEW_FIRST_DELAY_MS;
+    while (!this.#closing) {
+      try {
+        for (const [moniker, owned] of [...this.#owned]) {
+          if (this.#owned.get(moniker) !== owned) continue;
+          if ((await this.#claim(owned.entry, 'create', true)) !== undefined) {
+            owned.name.restored(owned.entry);
+          } else {
+            this.disown(moniker);
+            owned.name.lost(alreadyRegistered(moniker, 'was taken by another owner while this one was cut off'));
+          }
+        }
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        delay = Math.min(delay * 2, RENEW_MAX_DELAY_MS);
+      }
+    }
+  }
+
+  #decode(kvs: IKeyValue[]): WireEntry[] {
+    const entries: WireEntry[] = [];
+    for (const kv of kvs) {
+      const entry = decodeEntry(kv.key.toString(), kv.value, this.layout);
+      if (entry) entries.push(entry);
+    }
+    return entries;
+  }
+
+  /** `work`, or TABLE_UNAVAILABLE naming the etcd address if it fails or takes too long. */
+  async #answer<T>(work: Promise<T>, what: string): Promise<T> {
+    try {
+      return await withTimeout(work, this.#timeout);
+    } catch (error) {
+      if (error instanceof RuntableError) throw error;
+      throw new RuntableError(
+        'TABLE_UNAVAILABLE',
+        `etcd at ${this.#settings.address} failed while ${what}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new RuntableError('TABLE_UNAVAILABLE', 'the table is closed');
+  }
+}
+
+function alreadyRegistered(moniker: string, how = 'is already registered by another owner'): RuntableError {
+  return new RuntableError('ALREADY_REGISTERED', `${moniker} ${how}`);
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  if (!Number.isFinite(ms)) return work;
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,246 @@
+// The behaviour every table shares, whatever holds it: one suite, run against the local broker
+// (table-local.test.ts) and against etcd (table-etcd.test.ts). Owners are separate processes;
+// with etcd they listen on 127.0.0.2 and the test's own table on 127.0.0.3, as two machines.
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { type ConnectOptions, connect, RuntableError, type Table, type TableEvent } from 'runtable';
+import { cleanup, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
+
+/** Where the table is held, as the suite needs to know it. */
+export interface Backend {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Options and fixture environment for one test's fresh table. */
+  fresh(dir: string): { options: ConnectOptions; env: NodeJS.ProcessEnv };
+  /** Whether process `pid` waits in line for `moniker`; nothing else shows it from outside. */
+  inLine(context: Context, pid: number, moniker: string): Promise<boolean>;
+}
+
+export interface Context {
+  dir: string;
+  table: Table;
+  options: ConnectOptions;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Reads events until one matches, with a deadline. */
+export async function nextMatching(
+  events: AsyncIterator<TableEvent>,
+  match: (event: TableEvent) => boolean,
+  timeoutMs = 10_000,
+): Promise<TableEvent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    const result = await Promise.race([
+      events.next(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no matching event in time')), left).unref()),
+    ]);
+    if (result.done) throw new Error('watch ended');
+    if (match(result.value)) return result.value;
+  }
+}
+
+export function tableBehaviour(backend: Backend): void {
+  const t = {} as Context;
+  const spawn = (name: string, args: string[]) => spawnFixture(name, args, t.dir, t.env);
+  before(() => backend.start());
+  after(() => backend.stop());
+  beforeEach(async () => {
+    t.dir = tempTableDir();
+    Object.assign(t, backend.fresh(t.dir));
+    t.table = await connect(t.options);
+  });
+  afterEach(async () => {
+    await t.table.close();
+    await cleanup(t.dir);
+  });
+
+  test('entries registered by other processes are listed by prefix and looked up', async () => {
+    const a = spawn('owner', ['Sample/a', 'Sample/b']);
+    const b = spawn('owner', ['Sample/c', 'Other/x']);
+    await Promise.all([a.waitForLine(/^ready/), b.waitForLine(/^ready/)]);
+
+    const entries = await t.table.list('Sample/');
+    assert.deepEqual(
+      entries.map((e) => e.moniker),
+      ['Sample/a', 'Sample/b', 'Sample/c'],
+    );
+    const entry = entries[0];
+    assert.ok(entry);
+    assert.equal(entry.pid, a.pid);
+    assert.deepEqual(entry.metadata, { fixture: 'owner' });
+    assert.ok(entry.methods.includes('echo'));
+    assert.ok(!entry.methods.includes('_secret'));
+    assert.ok(entry.registeredAt instanceof Date);
+    assert.equal((await t.table.list('')).length, 4);
+    assert.equal((await t.table.list('Nothing/')).length, 0);
+    assert.equal((await t.table.lookup('Other/x'))?.pid, b.pid);
+    assert.equal(await t.table.lookup('Other/y'), undefined);
+    assert.equal(await t.table.isRunning('Sample/c'), true);
+    assert.equal(await t.table.isRunning('Sample/d'), false);
+  });
+
+  test('calls go to the owner process, with values and errors as they were', async () => {
+    const owner = spawn('owner', ['Call/a']);
+    await owner.waitForLine(/^ready/);
+    const proxy = await t.table.get<{
+      echo<T>(value: T): T;
+      add(a: number, b: number): number;
+      pid(): number;
+      fail(message: string, code?: string): void;
+    }>('Call/a');
+    assert.equal(await proxy.pid(), owner.pid);
+    assert.equal(await proxy.add(2, 3), 5);
+    const value = { when: new Date(1000), bytes: new Uint8Array([1, 2, 3]), big: 10n, set: new Set([1]) };
+    assert.deepEqual(await proxy.echo(value), value);
+    await assert.rejects(proxy.fail('no', 'E_NO'), (error: RuntableError) => {
+      assert.equal(error.code, 'REMOTE');
+      assert.equal(error.remote?.code, 'E_NO');
+      return true;
+    });
+    const loose = await t.table.get<{ missing(): void }>('Call/a');
+    await assert.rejects(loose.missing(), { code: 'NO_SUCH_METHOD' });
+    await assert.rejects(t.table.get('Call/none'), { code: 'NOT_REGISTERED' });
+  });
+
+  test('a moniker has one owner: a second register fails with ALREADY_REGISTERED', async () => {
+    const owner = spawn('owner', ['Unique/one']);
+    await owner.waitForLine(/^ready/);
+    await assert.rejects(t.table.register('Unique/one', { f() {} }), (error: RuntableError) => {
+      assert.ok(error instanceof RuntableError);
+      assert.equal(error.code, 'ALREADY_REGISTERED');
+      assert.match(error.message, /Unique\/one/);
+      return true;
+    });
+    const second = spawn('owner', ['Unique/one']);
+    assert.notEqual(await second.exited, 0);
+    assert.equal((await t.table.lookup('Unique/one'))?.pid, owner.pid);
+  });
+
+  test('replace takes over a live moniker and the old owner is told it lost it', async () => {
+    const owner = spawn('owner', ['Hand/over']);
+    await owner.waitForLine(/^ready/);
+    const reg = await t.table.register('Hand/over', { mine: () => process.pid }, { replace: true });
+    await owner.waitForLine(/^lost Hand\/over$/);
+    assert.equal((await t.table.lookup('Hand/over'))?.pid, process.pid);
+    const proxy = await t.table.get<{ mine(): number }>('Hand/over');
+    assert.equal(await proxy.mine(), process.pid);
+    await reg.revoke();
+    assert.equal(await t.table.isRunning('Hand/over'), false);
+  });
+
+  test('watch gives the current entries, then registered, changed and revoked as they happen', async () => {
+    await t.table.register('W/before', { f() {} });
+    const controller = new AbortController();
+    const events = t.table.watch('W/', { signal: controller.signal });
+    const first = await nextMatching(events, () => true);
+    assert.equal(first.type, 'registered');
+    assert.equal(first.entry.moniker, 'W/before');
+
+    const owner = spawn('owner', ['W/child', 'Elsewhere/x']);
+    const registered = await nextMatching(events, () => true);
+    assert.deepEqual(
+      [registered.type, registered.entry.moniker, registered.entry.pid],
+      ['registered', 'W/child', owner.pid],
+    );
+
+    const reg = await t.table.register('W/mine', { f() {} });
+    await nextMatching(events, (e) => e.entry.moniker === 'W/mine' && e.type === 'registered');
+    const touched = await reg.touch({ state: 'busy' });
+    const changed = await nextMatching(events, () => true);
+    assert.equal(changed.type, 'changed');
+    assert.deepEqual(changed.entry.metadata, { state: 'busy' });
+    assert.equal(changed.entry.changedAt.getTime(), touched.changedAt.getTime());
+
+    await reg.revoke();
+    const revoked = await nextMatching(events, () => true);
+    assert.deepEqual([revoked.type, revoked.entry.moniker], ['revoked', 'W/mine']);
+    controller.abort();
+    assert.deepEqual(await events.next(), { value: undefined, done: true });
+  });
+
+  test('an owner that exits normally leaves no entry behind, at once', async () => {
+    const owner = spawn('owner', ['Exit/a']);
+    await owner.waitForLine(/^ready/);
+    owner.child.kill('SIGTERM');
+    const code = await owner.exited;
+    assert.equal(code, 0, `exit code ${code}, signal ${owner.child.signalCode}`);
+    assert.equal(await t.table.isRunning('Exit/a'), false);
+  });
+
+  test('revoke and close remove entries; a closed table refuses work', async () => {
+    const reg = await t.table.register('Close/a', { f() {} });
+    await t.table.register('Close/b', { f() {} });
+    await reg.revoke();
+    assert.equal(reg.active, false);
+    assert.deepEqual(
+      (await t.table.list('Close/')).map((e) => e.moniker),
+      ['Close/b'],
+    );
+    const other = await connect(t.options);
+    try {
+      await t.table.close();
+      await assert.rejects(t.table.list(''), { code: 'TABLE_UNAVAILABLE' });
+      assert.deepEqual(await other.list('Close/'), [], 'gone as soon as close() resolved');
+    } finally {
+      await other.close();
+      t.table = await connect(t.options);
+    }
+  });
+
+  test('await using revokes a registration and closes a table', async () => {
+    {
+      await using inner = await connect(t.options);
+      await using reg = await inner.register('Using/a', { f() {} });
+      assert.equal(reg.active, true);
+      assert.equal(await t.table.isRunning('Using/a'), true);
+    }
+    assert.equal(await t.table.isRunning('Using/a'), false);
+  });
+
+  test('metadata is held to its limit on register and on touch', async () => {
+    const big = { blob: 'x'.repeat(20_000) };
+    await assert.rejects(t.table.register('Meta/a', {}, { metadata: big }), { code: 'BAD_ARGUMENT' });
+    const reg = await t.table.register('Meta/a', {}, { metadata: { small: true } });
+    await assert.rejects(reg.touch(big), { code: 'BAD_ARGUMENT' });
+    assert.deepEqual((await t.table.lookup('Meta/a'))?.metadata, { small: true });
+  });
+
+  test('standbys in line take over in order when owners leave, and a proxy follows', async () => {
+    const moniker = 'Line/x';
+    const owner = spawn('owner', [moniker]);
+    await owner.waitForLine(/^ready/);
+    const proxy = await t.table.get<{ pid(): number }>(moniker);
+    const standbys = [];
+    for (let i = 0; i < 2; i++) {
+      const standby = spawn('standby', [moniker]);
+      await standby.waitForLine(/^waiting/);
+      await waitFor(() => backend.inLine(t, standby.pid, moniker), 10_000, `pid ${standby.pid} in line`);
+      standbys.push(standby);
+    }
+    assert.equal((await t.table.lookup(moniker))?.pid, owner.pid, 'waiting in line does not take the name');
+    const [first, second] = standbys as [(typeof standbys)[0], (typeof standbys)[0]];
+
+    owner.child.kill('SIGTERM');
+    await first.waitForLine(/^owner /);
+    assert.ok(!second.lines.some((line) => line.startsWith('owner')), 'the second still waits');
+    assert.equal((await t.table.lookup(moniker))?.pid, first.pid);
+    assert.equal(await pidAfterHandOver(proxy), first.pid, 'the proxy follows the moniker');
+
+    first.child.kill('SIGTERM');
+    await second.waitForLine(/^owner /);
+    assert.equal((await t.table.lookup(moniker))?.pid, second.pid);
+    assert.equal(await pidAfterHandOver(proxy), second.pid);
+  });
+}
+
+/** A call through `proxy`; the first may still meet the old owner's closing connection. */
+async function pidAfterHandOver(proxy: { pid(): Promise<number> }): Promise<number> {
+  try {
+    return await proxy.pid();
+  } catch (error) {
+    if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
+    return await proxy.pid();
+  }
+}
