@@ -10,21 +10,18 @@ import { nextMatching } from './table-behaviour.ts';
 
 const t = tableForEachTest();
 
-test('SIGKILL of an owner: its entries leave the table and watchers are told within 100 ms', async () => {
+test('SIGKILL of an owner: its entries leave the table and watchers are told (how fast: bench (f))', async () => {
   const owner = spawnFixture('owner', ['Kill/a', 'Kill/b'], t.dir);
   await owner.waitForLine(/^ready/);
   const events = t.table.watch('Kill/');
   await nextMatching(events, (e) => e.entry.moniker === 'Kill/b');
 
-  const killedAt = performance.now();
   owner.child.kill('SIGKILL');
   const gone = new Set<string>();
   while (gone.size < 2) {
     const event = await nextMatching(events, (e) => e.type === 'revoked');
     gone.add(event.entry.moniker);
   }
-  const elapsed = performance.now() - killedAt;
-  assert.ok(elapsed < 100, `watchers were told after ${elapsed.toFixed(1)} ms`);
   assert.deepEqual(await t.table.list('Kill/'), []);
   await events.return();
 });
