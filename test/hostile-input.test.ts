@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connect, RuntableError, type Table } from 'runtable';
 import { type Broker, startBroker } from '../src/naming/broker.ts';
-import { MAX_METADATA_DEPTH } from '../src/naming/broker-session.ts';
+import { MAX_METADATA_DEPTH } from '../src/naming/entry-rules.ts';
 import { encode } from '../src/wire/codec.ts';
 import { Kind } from '../src/wire/protocol.ts';
 import { deep, head, rawMap, text } from './fuzz/cbor-gen.ts';

@@ -3,16 +3,14 @@
 
 import { RuntableError } from '../errors.js';
 import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
-import { encode } from '../wire/codec.js';
 import type { Connection } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import { sweepEndpoints } from './endpoint-sweep.js';
 import type { EntryRows } from './entry-rows.js';
+import { checkMetadata, entryOf } from './entry-rules.js';
 import { checkMoniker, checkPrefix } from './moniker.js';
 import type { Claim, ObjectTable, OwnerId } from './object-table.js';
 
-/** Encoded size of one entry's metadata. */
-export const MAX_METADATA_BYTES = 16 * 1024;
 /** Methods one entry may list. */
 export const MAX_METHODS_PER_ENTRY = 1024;
 /** Monikers one control connection may hold. */
@@ -21,43 +19,6 @@ export const MAX_MONIKERS_PER_OWNER = 100_000;
 export const MAX_QUEUED_PER_OWNER = 1024;
 /** Watches one control connection may keep open. */
 export const MAX_WATCHES_PER_CONNECTION = 1024;
-
-/**
- * Levels of nesting in one entry's metadata. Small JSON is shallow; a value nested a thousand
- * deep still decodes, but may then overflow the stack when every List or TableEvent encodes it.
- */
-export const MAX_METADATA_DEPTH = 32;
-
-/** Whether `value` nests deeper than `levels`; it stops looking at the limit. */
-function deeperThan(value: unknown, levels: number): boolean {
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value) || value instanceof Date) return false;
-  if (levels === 0) return true;
-  const children =
-    value instanceof Map
-      ? [...value.keys(), ...value.values()]
-      : value instanceof Set
-        ? [...value]
-        : value instanceof Error
-          ? [value.cause, ...Object.values(value)]
-          : Object.values(value);
-  return children.some((child) => deeperThan(child, levels - 1));
-}
-
-export function checkMetadata(metadata: Record<string, unknown>): void {
-  if (deeperThan(metadata, MAX_METADATA_DEPTH)) {
-    throw new RuntableError(
-      'BAD_ARGUMENT',
-      `metadata nests deeper than ${MAX_METADATA_DEPTH} levels; keep it small and flat, and large data behind a method`,
-    );
-  }
-  const bytes = encode(metadata).length;
-  if (bytes > MAX_METADATA_BYTES) {
-    throw new RuntableError(
-      'BAD_ARGUMENT',
-      `metadata is ${bytes} bytes encoded; the limit is ${MAX_METADATA_BYTES}. Keep large data behind a method`,
-    );
-  }
-}
 
 /** What every session shares: the table, the other sessions, and the broker's own state. */
 export interface Shared {
@@ -161,17 +122,7 @@ export class Session {
             `one connection may wait in line for at most ${MAX_QUEUED_PER_OWNER} monikers at once`,
           );
         }
-        const now = new Date();
-        const entry: WireEntry = {
-          moniker: message.moniker,
-          pid: this.connection.peerPid,
-          endpoint: message.endpoint,
-          object: message.object,
-          methods: message.methods,
-          metadata: message.metadata,
-          registeredAt: message.registeredAt ?? now,
-          changedAt: message.changedAt ?? now,
-        };
+        const entry = entryOf(message, this.connection.peerPid);
         const result = table.register(owner, entry, {
           replace: message.replace === true,
           queue: message.queue === true,

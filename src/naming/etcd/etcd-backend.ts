@@ -14,8 +14,8 @@ import {
   type WireEntry,
 } from '../../wire/protocol.js';
 import type { NamingBackend, OwnedName, RegisterWaiting, WatchSink } from '../backend.js';
-import { checkMetadata } from '../broker-session.js';
 import { type Entry, toPublicEntry } from '../entry.js';
+import { checkMetadata, entryOf } from '../entry-rules.js';
 import { decodeEntry, encodeEntry, KeyLayout } from './keys.js';
 import { waitInLine } from './line.js';
 import type { EtcdSettings } from './settings.js';
@@ -100,17 +100,7 @@ export class EtcdBackend implements NamingBackend {
   async register(name: OwnedName, message: Unnumbered<Register>, waiting: RegisterWaiting = {}): Promise<WireEntry> {
     this.#assertOpen();
     checkMetadata(message.metadata);
-    const now = new Date();
-    const entry: WireEntry = {
-      moniker: message.moniker,
-      pid: process.pid,
-      endpoint: message.endpoint,
-      object: message.object,
-      methods: message.methods,
-      metadata: message.metadata,
-      registeredAt: message.registeredAt ?? now,
-      changedAt: message.changedAt ?? now,
-    };
+    const entry = entryOf(message, process.pid);
     let revision: string | undefined;
     if (message.queue) {
       const controller = new AbortController();
