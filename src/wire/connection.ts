@@ -5,18 +5,10 @@
 import { type ErrorCode, RuntableError } from '../errors.js';
 import { tokenMatches } from '../transport/token.js';
 import type { Transport } from '../transport/transport.js';
-import {
-  BULK_HIGH_WATER_BYTES,
-  CHUNK_BYTES,
-  ChunkAssembler,
-  ChunkSender,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_TRANSFER_STALL_MS,
-  encodeChunk,
-  type SendOrder,
-} from './chunks.js';
+import { ChunkAssembler, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TRANSFER_STALL_MS } from './chunks.js';
 import { decode, encode, type ReferenceContext } from './codec.js';
 import { asRuntableError, toRuntableError } from './error-record.js';
+import { Outbox } from './outbox.js';
 import { abortError, PendingRequests } from './pending.js';
 import {
   type ErrorRecord,
@@ -93,16 +85,10 @@ export class Connection {
   #onMessage: ((message: Message) => void) | undefined;
   readonly #maxMessageBytes: number;
   readonly #maxSendBytes: number;
-  readonly #maxPendingBytes: number;
   readonly #assembler: ChunkAssembler;
-  readonly #chunks = new ChunkSender((transfer) => this.#transferDone(transfer));
-  /** Request id to the transfer still carrying it, for a Cancel that must not overtake it. */
-  readonly #requestTransfers = new Map<number, number>();
-  /** Transfer to the Cancel to send once its last chunk is out. */
-  readonly #cancelAfter = new Map<number, number>();
+  readonly #outbox: Outbox;
   /** Where functions and references in messages are exported and imported; calls only. */
   references: ReferenceContext | undefined;
-  /** Messages that arrived before onMessage was set (a peer may pipeline right after Hello). */
   /**
    * On the accepting side, frames that arrive before onMessage is set (a peer may pipeline
    * requests right after Hello) wait, and are decoded only then, with the references in place.
@@ -121,7 +107,19 @@ export class Connection {
     });
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#maxSendBytes = options.maxSendBytes ?? this.#maxMessageBytes;
-    this.#maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
+    const maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
+    this.#outbox = new Outbox(transport, {
+      maxSendBytes: this.#maxSendBytes,
+      maxPendingBytes,
+      sendCancel: (id) => this.send({ kind: Kind.Cancel, call: id }),
+      overflow: (pending) => {
+        const message = `${options.peerName} (pid ${this.peerPid}) left ${pending} bytes unread, over the limit of ${maxPendingBytes} (maxPendingBytes); its connection was dropped`;
+        if (options.report) options.report(message);
+        else process.emitWarning(`runtable: ${message}`);
+        this.#closeError = new RuntableError(options.goneCode, message);
+        this.#transport.close(this.#closeError);
+      },
+    });
     this.#assembler = new ChunkAssembler(
       this.#maxMessageBytes,
       options.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS,
@@ -129,7 +127,7 @@ export class Connection {
     );
     transport.onClose = (error) => this.#closed(error);
     transport.onStreamError = (error) => this.#fail(error);
-    transport.onWritable = () => this.#pumpChunks();
+    transport.onWritable = () => this.#outbox.pump();
   }
 
   /** Opens the client side: says Hello and waits for Welcome. */
@@ -196,7 +194,7 @@ export class Connection {
 
   /** Bytes queued for the peer and not yet written, chunks still to be cut included. */
   get pendingBytes(): number {
-    return this.#transport.pendingBytes + this.#chunks.queuedBytes;
+    return this.#outbox.pendingBytes;
   }
 
   /** Requests sent and not yet answered. */
@@ -206,52 +204,7 @@ export class Connection {
 
   /** Sends a message; throws FRAME_TOO_LARGE or an encoding error synchronously. */
   send(message: Message): void {
-    this.#sendBytes(encode(message, this.references), { ordered: isOrdered(message) });
-  }
-
-  #sendBytes(bytes: Uint8Array, order: SendOrder = {}): void {
-    if (bytes.length <= CHUNK_BYTES) {
-      if (order.ordered && this.#chunks.laneBusy) {
-        this.#chunks.addInOrder(bytes);
-        this.#pumpChunks();
-      } else this.#transport.send(bytes);
-      this.#checkBacklog();
-      return;
-    }
-    if (bytes.length > this.#maxSendBytes) {
-      throw new RuntableError(
-        'FRAME_TOO_LARGE',
-        `message of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
-      );
-    }
-    const transfer = this.#chunks.add(bytes, order);
-    if (order.request !== undefined) this.#requestTransfers.set(order.request, transfer);
-    this.#pumpChunks();
-    this.#checkBacklog();
-  }
-
-  /** Drops a peer that leaves more than the limit unread; the one largest message is exempt. */
-  #checkBacklog(): void {
-    const pending = this.pendingBytes;
-    if (pending <= this.#maxPendingBytes || this.#transport.closed) return;
-    // A single large message may wait on its own: a big transfer is slow, not a stuck peer.
-    if (pending - this.#chunks.largestQueuedBytes <= this.#maxPendingBytes) return;
-    const message = `${this.#options.peerName} (pid ${this.peerPid}) left ${pending} bytes unread, over the limit of ${this.#maxPendingBytes} (maxPendingBytes); its connection was dropped`;
-    if (this.#options.report) this.#options.report(message);
-    else process.emitWarning(`runtable: ${message}`);
-    this.#closeError = new RuntableError(this.#options.goneCode, message);
-    this.#transport.close(this.#closeError);
-  }
-
-  #pumpChunks(): void {
-    while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {
-      const next = this.#chunks.next();
-      if (next instanceof Uint8Array) this.#transport.send(next);
-      else if (next) {
-        const [head, data] = encodeChunk(next);
-        this.#transport.sendParts(head, data);
-      }
-    }
+    this.#outbox.send(encode(message, this.references), { ordered: isOrdered(message) });
   }
 
   request<R extends Request>(
@@ -287,35 +240,16 @@ export class Connection {
     const answer = this.#pending.track(id, {
       timeout,
       signal,
-      cancel: options.cancellable ? () => this.#cancel(id) : undefined,
+      cancel: options.cancellable ? () => this.#outbox.cancel(id) : undefined,
       recover: recover as ((error: Error) => unknown) | undefined,
     }) as Promise<ReplyValues[R['kind']]>;
-    this.#sendBytes(bytes, { request: id });
+    this.#outbox.send(bytes, { request: id });
     return answer;
-  }
-
-  #cancel(id: number): void {
-    if (this.#transport.closed) return;
-    // A Cancel must not reach the peer before the call it cancels has.
-    const transfer = this.#requestTransfers.get(id);
-    if (transfer !== undefined && this.#chunks.inProgress(transfer)) this.#cancelAfter.set(transfer, id);
-    else this.send({ kind: Kind.Cancel, call: id });
-  }
-
-  #transferDone(transfer: number): void {
-    for (const [request, t] of this.#requestTransfers) {
-      if (t === transfer) this.#requestTransfers.delete(request);
-    }
-    const cancelled = this.#cancelAfter.get(transfer);
-    if (cancelled === undefined) return;
-    this.#cancelAfter.delete(transfer);
-    // Queued behind the chunk being handed out now, so it arrives after the whole call.
-    queueMicrotask(() => this.send({ kind: Kind.Cancel, call: cancelled }));
   }
 
   /** Answers a request this side received. */
   reply(id: number, value: unknown): void {
-    this.#sendBytes(encode({ kind: Kind.Reply, id, value }, this.references), { reply: id });
+    this.#outbox.send(encode({ kind: Kind.Reply, id, value }, this.references), { reply: id });
   }
 
   replyError(id: number, error: RuntableError | ErrorRecord): void {
@@ -429,9 +363,7 @@ export class Connection {
 
   #closed(error: Error | undefined): void {
     this.#assembler.clear();
-    this.#chunks.clear();
-    this.#requestTransfers.clear();
-    this.#cancelAfter.clear();
+    this.#outbox.clear();
     const complaint =
       this.#peerComplaint && Date.now() - this.#peerComplaint.at < COMPLAINT_RELEVANCE_MS
         ? this.#peerComplaint.error

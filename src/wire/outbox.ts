@@ -1,0 +1,106 @@
+// The sending half of a connection: small messages go straight to the transport and large ones
+// in chunks beside them; ordered messages keep their order; a Cancel never overtakes the call
+// it cancels; a peer that leaves too much unread is dropped.
+
+import { RuntableError } from '../errors.js';
+import type { Transport } from '../transport/transport.js';
+import { BULK_HIGH_WATER_BYTES, CHUNK_BYTES, ChunkSender, encodeChunk, type SendOrder } from './chunks.js';
+
+export interface OutboxOptions {
+  /** Larger messages are refused (FRAME_TOO_LARGE) before anything is queued. */
+  maxSendBytes: number;
+  /** Unread bytes beyond the one largest message past which the peer is dropped. */
+  maxPendingBytes: number;
+  /** Sends the Cancel of request `id` now. */
+  sendCancel: (id: number) => void;
+  /** Told, with the bytes left unread, when the peer is over maxPendingBytes; it drops the peer. */
+  overflow: (pending: number) => void;
+}
+
+export class Outbox {
+  readonly #transport: Transport;
+  readonly #options: OutboxOptions;
+  readonly #chunks = new ChunkSender((transfer) => this.#transferDone(transfer));
+  /** Request id to the transfer still carrying it, for a Cancel that must not overtake it. */
+  readonly #requestTransfers = new Map<number, number>();
+  /** Transfer to the Cancel to send once its last chunk is out. */
+  readonly #cancelAfter = new Map<number, number>();
+
+  constructor(transport: Transport, options: OutboxOptions) {
+    this.#transport = transport;
+    this.#options = options;
+  }
+
+  /** Bytes queued for the peer and not yet written, chunks still to be cut included. */
+  get pendingBytes(): number {
+    return this.#transport.pendingBytes + this.#chunks.queuedBytes;
+  }
+
+  /** Queues one encoded message; throws FRAME_TOO_LARGE past maxSendBytes. */
+  send(bytes: Uint8Array, order: SendOrder = {}): void {
+    if (bytes.length <= CHUNK_BYTES) {
+      if (order.ordered && this.#chunks.laneBusy) {
+        this.#chunks.addInOrder(bytes);
+        this.pump();
+      } else this.#transport.send(bytes);
+      this.#checkBacklog();
+      return;
+    }
+    if (bytes.length > this.#options.maxSendBytes) {
+      throw new RuntableError(
+        'FRAME_TOO_LARGE',
+        `message of ${bytes.length} bytes is over the limit of ${this.#options.maxSendBytes} (maxMessageBytes)`,
+      );
+    }
+    const transfer = this.#chunks.add(bytes, order);
+    if (order.request !== undefined) this.#requestTransfers.set(order.request, transfer);
+    this.pump();
+    this.#checkBacklog();
+  }
+
+  /** Hands chunks to the transport while it takes them; again whenever it becomes writable. */
+  pump(): void {
+    while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {
+      const next = this.#chunks.next();
+      if (next instanceof Uint8Array) this.#transport.send(next);
+      else if (next) {
+        const [head, data] = encodeChunk(next);
+        this.#transport.sendParts(head, data);
+      }
+    }
+  }
+
+  /** Cancels request `id`: at once, or after the last chunk of the call it cancels. */
+  cancel(id: number): void {
+    if (this.#transport.closed) return;
+    const transfer = this.#requestTransfers.get(id);
+    if (transfer !== undefined && this.#chunks.inProgress(transfer)) this.#cancelAfter.set(transfer, id);
+    else this.#options.sendCancel(id);
+  }
+
+  clear(): void {
+    this.#chunks.clear();
+    this.#requestTransfers.clear();
+    this.#cancelAfter.clear();
+  }
+
+  /** Drops a peer that leaves more than the limit unread; the one largest message is exempt. */
+  #checkBacklog(): void {
+    const pending = this.pendingBytes;
+    if (pending <= this.#options.maxPendingBytes || this.#transport.closed) return;
+    // A single large message may wait on its own: a big transfer is slow, not a stuck peer.
+    if (pending - this.#chunks.largestQueuedBytes <= this.#options.maxPendingBytes) return;
+    this.#options.overflow(pending);
+  }
+
+  #transferDone(transfer: number): void {
+    for (const [request, t] of this.#requestTransfers) {
+      if (t === transfer) this.#requestTransfers.delete(request);
+    }
+    const cancelled = this.#cancelAfter.get(transfer);
+    if (cancelled === undefined) return;
+    this.#cancelAfter.delete(transfer);
+    // Queued behind the chunk being handed out now, so it arrives after the whole call.
+    queueMicrotask(() => this.#options.sendCancel(cancelled));
+  }
+}
