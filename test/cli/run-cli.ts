@@ -7,6 +7,8 @@ import path from 'node:path';
 import { ROOT, waitFor } from '../helpers.ts';
 
 export const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
+/** `runtable demo` plays the compiled examples. */
+const DEMO = path.join(ROOT, 'dist', 'examples', 'demo.js');
 const LOCK = path.join(ROOT, 'dist', '.cli-test-build.lock');
 
 export interface CliResult {
@@ -26,7 +28,8 @@ function newestSource(dir: string): number {
 
 function isFresh(): boolean {
   try {
-    return fs.statSync(CLI).mtimeMs >= newestSource(path.join(ROOT, 'src'));
+    const built = Math.min(fs.statSync(CLI).mtimeMs, fs.statSync(DEMO).mtimeMs);
+    return built >= Math.max(newestSource(path.join(ROOT, 'src')), newestSource(path.join(ROOT, 'examples')));
   } catch {
     return false;
   }
@@ -57,6 +60,11 @@ export async function ensureBuilt(): Promise<void> {
       const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
       // tsc emits despite type errors (npm run typecheck reports those); only no output at all stops the tests.
       if (!fs.existsSync(CLI)) throw new Error(`the build made no ${CLI}:\n${build.stdout}${build.stderr}`);
+      const examples = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'build-examples.mjs')], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+      if (examples.status !== 0) throw new Error(`the examples did not build:\n${examples.stderr}`);
     }
   } finally {
     fs.rmSync(LOCK, { recursive: true, force: true });
