@@ -1,6 +1,7 @@
-// The seed scenario, played end to end: three TargetApps register under SampleServer/, the
-// SourceApp finds them by prefix and sends each a message, one target is killed with SIGKILL and
-// leaves the table at once. Runs on a private table and leaves no process behind.
+// The example scenario (after a COM Running Object Table sample), played end to end: three
+// TargetApps register under SampleServer/, the SourceApp finds them by prefix and sends each a
+// message, one target is killed with SIGKILL and leaves the table at once. Runs on a private
+// table and leaves no process behind.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

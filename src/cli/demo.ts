@@ -1,4 +1,4 @@
-// runtable demo: the seed scenario, exactly as `npm run demo` plays it. The package carries the
+// runtable demo: the example scenario, exactly as `npm run demo` plays it. The package carries the
 // example programs compiled (dist/examples, by scripts/build-examples.mjs), so plain node runs
 // them; from the sources, the TypeScript examples run under this process's own loader (tsx).
 
@@ -13,10 +13,10 @@ import { note } from './output.js';
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'play the seed scenario: three servers, one client, one SIGKILL',
+  summary: 'play the example scenario: three servers, one client, one SIGKILL',
   help: `Usage: runtable demo
 
-Plays the seed scenario, as npm run demo does: three TargetApps register
+Plays the example scenario, as npm run demo does: three TargetApps register
 under SampleServer/, a SourceApp lists them and sends each a message, one
 target is killed with SIGKILL and leaves the table at once. It runs on a
 private table of its own (--dir is not used) and leaves no process behind.
