@@ -138,22 +138,28 @@ describe('prepareTableDir', () => {
     const dir = path.join(tempDir(), 'theirs');
     fs.mkdirSync(path.join(dir, 'conf.d'), { recursive: true });
     fs.chmodSync(dir, 0o755);
-    assert.throws(() => prepareTableDir(dir), (error: unknown) => {
-      assert.ok(error instanceof RuntableError && error.code === 'ACCESS_DENIED');
-      assert.match(error.message, /holds no table; choose a directory of your own/);
-      assert.doesNotMatch(error.message, /chmod/);
-      return true;
-    });
+    assert.throws(
+      () => prepareTableDir(dir),
+      (error: unknown) => {
+        assert.ok(error instanceof RuntableError && error.code === 'ACCESS_DENIED');
+        assert.match(error.message, /holds no table; choose a directory of your own/);
+        assert.doesNotMatch(error.message, /chmod/);
+        return true;
+      },
+    );
   });
 
   it('refuses at once a path where the file system will not make directories (procfs)', async () => {
     // Node's recursive mkdir retries such a path forever; these return with TABLE_UNAVAILABLE.
     for (const dir of ['/proc/runtable-test', `/proc/${process.pid}/runtable/table`]) {
-      assert.throws(() => prepareTableDir(dir), (error: unknown) => {
-        assert.ok(error instanceof RuntableError && error.code === 'TABLE_UNAVAILABLE', String(error));
-        assert.match(error.message, new RegExp(`cannot create table directory ${dir}: .*directory of your own`));
-        return true;
-      });
+      assert.throws(
+        () => prepareTableDir(dir),
+        (error: unknown) => {
+          assert.ok(error instanceof RuntableError && error.code === 'TABLE_UNAVAILABLE', String(error));
+          assert.match(error.message, new RegExp(`cannot create table directory ${dir}: .*directory of your own`));
+          return true;
+        },
+      );
       await assert.rejects(connect({ dir }), { code: 'TABLE_UNAVAILABLE' });
     }
   });
