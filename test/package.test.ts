@@ -174,6 +174,7 @@ test('bundling runtable leaves etcd3 to run time even where it is installed', as
     platform: 'node',
     format: 'esm',
     conditions: ['runtable-source'],
+    absWorkingDir: ROOT,
     write: false,
     metafile: true,
     logLevel: 'error',
