@@ -136,36 +136,42 @@ test('connect() to etcd without etcd3 installed says to install it', async () =>
   assert.match(stdout, /^TABLE_UNAVAILABLE: .*etcd3 package.*npm install etcd3\n$/);
 });
 
-test('an app bundled into one file starts its broker and calls, far from node_modules', async () => {
-  const away = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-bundle-'));
-  tables.push(away);
-  const bundle = path.join(away, 'app.mjs');
-  const result = await build({
-    entryPoints: [path.join(app, 'both.mjs')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: bundle,
-    metafile: true,
-    logLevel: 'error',
-  });
-  const inputs = Object.keys(result.metafile.inputs);
-  assert.ok(
-    inputs.some((input) => input.includes('node_modules/runtable/')),
-    'runtable is in the bundle',
-  );
-  assert.ok(!inputs.some((input) => /etcd3|@grpc/.test(input)), 'no etcd3, no gRPC');
+for (const [format, entry] of [
+  ['esm', 'both.mjs'],
+  ['cjs', 'both.cjs'],
+] as const) {
+  test(`an app bundled into one ${format} file starts its broker and calls, far from node_modules`, async () => {
+    const away = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-bundle-'));
+    tables.push(away);
+    const bundle = path.join(away, `app.${format === 'esm' ? 'mjs' : 'cjs'}`);
+    const result = await build({
+      entryPoints: [path.join(app, entry)],
+      bundle: true,
+      platform: 'node',
+      format,
+      outfile: bundle,
+      metafile: true,
+      // A CommonJS bundle has no import.meta; runtable copes, and esbuild need not say so.
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    assert.ok(
+      inputs.some((input) => input.includes('node_modules/runtable/')),
+      'runtable is in the bundle',
+    );
+    assert.ok(!inputs.some((input) => /etcd3|@grpc/.test(input)), 'no etcd3, no gRPC');
 
-  const dir = table();
-  const { stdout } = await run(process.execPath, [bundle], { cwd: away, env: userEnv({ RUNTABLE_DIR: dir }) });
-  assert.match(stdout, /^hello, bundle\n/);
-  const pid = Number(/^broker (\d+)$/m.exec(stdout)?.[1]);
-  assert.ok(isAlive(pid), 'the broker outlives the app, as one started by connect() does');
-  // Not broker-main.js from some node_modules: the copy carried by the bundle, fed on stdin.
-  const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  assert.deepEqual(cmdline.slice(1, 4), ['--input-type=module', '-', 'broker-main']);
-  assert.deepEqual(brokerPids(dir), [pid]);
-});
+    const dir = table();
+    const { stdout } = await run(process.execPath, [bundle], { cwd: away, env: userEnv({ RUNTABLE_DIR: dir }) });
+    assert.match(stdout, /^hello, bundle\n/);
+    const pid = Number(/^broker (\d+)$/m.exec(stdout)?.[1]);
+    assert.ok(isAlive(pid), 'the broker outlives the app, as one started by connect() does');
+    // Not broker-main.js from some node_modules: the copy carried by the bundle, fed on stdin.
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    assert.deepEqual(cmdline.slice(1, 4), ['--input-type=module', '-', 'broker-main']);
+    assert.deepEqual(brokerPids(dir), [pid]);
+  });
+}
 
 test('bundling runtable leaves etcd3 to run time even where it is installed', async () => {
   const result = await build({
