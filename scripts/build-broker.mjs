@@ -19,6 +19,10 @@ const result = await esbuild.build({
   target: 'node20',
   minify: true,
   legalComments: 'none',
+  // cbor-x's optional native decoder finds its binary beside its own files, which a program on
+  // stdin has none of; its require() fails and cbor-x decodes in JavaScript, as it does anywhere
+  // the native part is missing.
+  external: ['cbor-extract'],
   write: false,
   logLevel: 'error',
 });
