@@ -1,6 +1,7 @@
-// The seed scenario, played end to end: three TargetApps register under SampleServer/, the
-// SourceApp finds them by prefix and sends each a message, one target is killed with SIGKILL and
-// leaves the table at once. Runs on a private table and leaves no process behind.
+// The example scenario (after a COM Running Object Table sample), played end to end: three
+// TargetApps register under SampleServer/, the SourceApp finds them by prefix and sends each a
+// message, one target is killed with SIGKILL and leaves the table at once. Runs on a private
+// table and leaves no process behind.
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { connect } from 'runtable';
 import type { ICommHelper } from './target-app.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
+const self = fileURLToPath(import.meta.url);
+const here = path.dirname(self);
+// TypeScript in a checkout (through tsx), JavaScript when runtable demo runs it from the package.
+const ext = path.extname(self);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-demo-'));
 const env = { ...process.env, RUNTABLE_DIR: dir };
 const bold = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -37,7 +41,7 @@ let next = events.next();
 try {
   say('1. Three TargetApps register themselves');
   const targets = new Map<string, ChildProcess>();
-  for (const name of ['alpha', 'beta', 'gamma']) targets.set(name, run('target-app.ts', [name], `target ${name}`));
+  for (const name of ['alpha', 'beta', 'gamma']) targets.set(name, run(`target-app${ext}`, [name], `target ${name}`));
   for (let seen = 0; seen < 3; ) {
     const { value } = await next;
     next = events.next();
@@ -48,7 +52,7 @@ try {
   }
 
   say('2. The SourceApp lists SampleServer/ and sends to every server');
-  const source = run('source-app.ts', ['--all', 'hello from SourceApp'], 'source');
+  const source = run(`source-app${ext}`, ['--all', 'hello from SourceApp'], 'source');
   await new Promise((resolve) => source.once('exit', resolve));
 
   say('3. Each target received its data');

@@ -1,4 +1,5 @@
-// The seed's SourceApp: lists the SampleServer/ prefix and sends data to one server or to all.
+// The SourceApp of the COM Running Object Table sample: lists the SampleServer/ prefix and sends
+// data to one server or to all.
 // Run: node --import tsx examples/source-app.ts [name|--all] [message]
 import { connect } from 'runtable';
 import type { ICommHelper } from './target-app.js';

@@ -1,5 +1,5 @@
-// The seed's TargetApp: registers an ICommHelper under SampleServer/<name> and prints what it
-// is sent. Run: node --import tsx examples/target-app.ts alpha
+// The TargetApp of the COM Running Object Table sample: registers an ICommHelper under
+// SampleServer/<name> and prints what it is sent. Run: node --import tsx examples/target-app.ts alpha
 import { connect } from 'runtable';
 
 export interface ICommHelper {

@@ -17,6 +17,23 @@ export const ERROR_CODES = [
   'REMOTE',
 ] as const;
 
+/**
+ * The stable code of every {@link RuntableError}: branch on it, never on the message.
+ *
+ * - `NOT_REGISTERED`: nothing (live) is registered under the moniker.
+ * - `ALREADY_REGISTERED`: the moniker has a live owner (see `replace` and `queue`).
+ * - `OBJECT_GONE`: the owner process went away, for example during a call.
+ * - `TIMEOUT`: no answer within the timeout.
+ * - `ABORTED`: the caller's AbortSignal aborted.
+ * - `NO_SUCH_METHOD`: the object exposes no method of that name.
+ * - `BAD_MONIKER`: not 1 to 512 bytes of UTF-8 without control characters.
+ * - `BAD_ARGUMENT`: an argument or option runtable cannot take (a value that cannot travel).
+ * - `PROTOCOL`: a peer broke the protocol or speaks another version.
+ * - `ACCESS_DENIED`: a table directory or socket refused (another user's, or open to others).
+ * - `TABLE_UNAVAILABLE`: the table cannot be reached or used (no broker, a closed table, etcd away).
+ * - `FRAME_TOO_LARGE`: a message over `maxMessageBytes`.
+ * - `REMOTE`: the remote method threw; `err.remote` keeps what it threw.
+ */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** What is known of an error thrown by a remote method, as it left the owner process. */
@@ -29,6 +46,11 @@ export interface RemoteErrorInfo {
   stack?: string;
 }
 
+/**
+ * The one error class of runtable: every call and option that fails rejects with one, carrying
+ * a stable {@link ErrorCode} in `code` and a message that says what to do. For `REMOTE`, `remote`
+ * holds the name, message and code of what the remote method threw, and `cause` chains it.
+ */
 export class RuntableError extends Error {
   override name = 'RuntableError';
   readonly code: ErrorCode;

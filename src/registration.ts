@@ -15,7 +15,13 @@ export interface RegistrationHost {
   emit(registration: Registration, event: string, args: unknown[]): number;
 }
 
+/**
+ * The owner's handle on one registered moniker, from {@link Table.register}: touch it, emit
+ * events to subscribed clients, hear when it is `lost`, revoke it. Registrations survive broker
+ * restarts on their own. `await using reg = await table.register(...)` revokes it at scope end.
+ */
 export class Registration implements OwnedName, AsyncDisposable {
+  /** The moniker this registration holds. */
   readonly moniker: string;
   /** The object's id on this process's endpoint. */
   readonly objectId: number;
@@ -43,7 +49,12 @@ export class Registration implements OwnedName, AsyncDisposable {
     return this.#active;
   }
 
-  /** Notes a change (COM's NoteChangeTime): changedAt moves and watchers see `changed`. */
+  /**
+   * Notes a change (COM's NoteChangeTime): `changedAt` moves and watchers see `changed`; with
+   * `metadata`, the entry's metadata is replaced by it.
+   * @throws {RuntableError} `NOT_REGISTERED` once revoked or lost; `BAD_ARGUMENT` for metadata
+   * too large or deep; `TABLE_UNAVAILABLE`.
+   */
   async touch(metadata?: Record<string, unknown>): Promise<Entry> {
     this.#assertActive();
     this.#entry = await this.#host.touch(this.moniker, metadata);
@@ -60,30 +71,41 @@ export class Registration implements OwnedName, AsyncDisposable {
     return this.#host.emit(this, event, args);
   }
 
-  /** 'lost': the moniker was replaced by another owner, or the table went away for good. */
+  /**
+   * `'lost'`: the moniker was taken by another owner (`replace`), or the table went away for good
+   * (an etcd lease that could not be renewed in time); the object is no longer served.
+   * @throws {RuntableError} `BAD_ARGUMENT` for any other event name.
+   */
   on(event: 'lost', listener: (reason: RuntableError) => void): this {
     if (event !== 'lost') throw new RuntableError('BAD_ARGUMENT', `a registration has no "${String(event)}" event`);
     this.#lostListeners.add(listener);
     return this;
   }
 
+  /** Removes a listener added with `on('lost', ...)`. */
   off(event: 'lost', listener: (reason: RuntableError) => void): this {
     if (event === 'lost') this.#lostListeners.delete(listener);
     return this;
   }
 
+  /**
+   * Takes the moniker out of the table: watchers see `revoked` and, once this resolves, no
+   * process can find it. Calling it again, or after `lost`, does nothing.
+   */
   async revoke(): Promise<void> {
     if (!this.#active) return;
     this.#active = false;
     await this.#host.revoke(this);
   }
 
+  /** `revoke()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.revoke();
   }
 
   // --- OwnedName, for the naming backend ---
 
+  /** @internal The Register message that claims this moniker again after a broker restart. */
   registration(): Unnumbered<Register> {
     const { moniker, object, methods, metadata, registeredAt, changedAt } = this.#entry;
     return {
@@ -98,10 +120,12 @@ export class Registration implements OwnedName, AsyncDisposable {
     };
   }
 
+  /** @internal The entry as the backend holds it again. */
   restored(entry: WireEntry): void {
     this.#entry = entry;
   }
 
+  /** @internal The moniker is no longer ours: stop serving it and tell the listeners. */
   lost(reason: RuntableError): void {
     if (!this.#active) return;
     this.#active = false;
@@ -109,7 +133,7 @@ export class Registration implements OwnedName, AsyncDisposable {
     for (const listener of this.#lostListeners) listener(reason);
   }
 
-  /** Marks the registration ended without telling anyone: its table is closing. */
+  /** @internal Marks the registration ended without telling anyone: its table is closing. */
   end(): void {
     this.#active = false;
   }

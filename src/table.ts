@@ -23,18 +23,26 @@ import { type BrokerStatus, Kind, type WireEntry } from './wire/protocol.js';
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/**
+ * Options of {@link connect}. Every one is optional; with none, the process joins the local table
+ * of its user, starting its broker if none runs.
+ */
 export interface ConnectOptions extends DistributedOptions {
-  /** The table directory; else RUNTABLE_DIR, else $XDG_RUNTIME_DIR/runtable, else a tmpdir one. */
+  /**
+   * The table directory. Default: `RUNTABLE_DIR`, else `$XDG_RUNTIME_DIR/runtable`, else
+   * `<os.tmpdir()>/runtable-<uid>`. Created with mode 0700; one that is a symlink, another user's,
+   * or open to group or others is refused with `ACCESS_DENIED`.
+   */
   dir?: string;
-  /** Start a broker when none runs; default true. */
+  /** Start a broker when none runs. Default `true`; with `false`, no broker is `TABLE_UNAVAILABLE`. */
   autoStart?: boolean;
-  /** ms for connecting and for calls without their own; default 30000. */
+  /** Milliseconds for connecting, and for calls that set no timeout of their own. Default 30000. */
   timeout?: number;
-  /** Idle exit of a broker this process starts, ms; default 30000 (or RUNTABLE_BROKER_IDLE_MS). */
+  /** Idle exit of a broker this process starts, ms (0: never). Default `RUNTABLE_BROKER_IDLE_MS`, else 30000. */
   brokerIdleTimeout?: number;
-  /** Ask owners for remote stacks and send our own; default from RUNTABLE_DEBUG. */
+  /** Ask owners for remote stacks and send our own. Default: `RUNTABLE_DEBUG` is set. */
   debug?: boolean;
-  /** The largest whole message sent or taken on calls, bytes; default 1 GiB. */
+  /** The largest whole message sent or taken on calls, bytes. Default 1 GiB; a larger one is `FRAME_TOO_LARGE`. */
   maxMessageBytes?: number;
   /**
    * Bytes a call peer may leave unread (beyond the one largest message) before its connection is
@@ -43,27 +51,47 @@ export interface ConnectOptions extends DistributedOptions {
   maxPendingBytes?: number;
 }
 
+/** Options of {@link Table.register}. */
 export interface RegisterOptions {
-  /** Small JSON data shown by list, ls and the viewer. */
+  /** Small JSON data shown by list, `runtable ls` and the viewer. Default `{}`. */
   metadata?: Record<string, unknown>;
-  /** Take the moniker from its live owner, which is told it was lost. */
+  /** Take the moniker from its live owner, whose registration emits `lost`. Default `false`. */
   replace?: boolean;
   /**
    * Wait in line for the moniker if it is taken (hot standby): register resolves when this
-   * process becomes its owner, however long that takes. Excludes `replace`.
+   * process becomes its owner, however long that takes. Excludes `replace`. Default `false`.
    */
   queue?: boolean;
-  /** Aborting while waiting in line leaves the line; register then rejects with ABORTED. */
+  /** Aborting while waiting in line leaves the line; register then rejects with `ABORTED`. */
   signal?: AbortSignal;
-  /** Narrow the exposed methods to these names. */
+  /**
+   * Narrow the exposed methods to these names. Default: the object's own and prototype methods,
+   * except `constructor`, names beginning with `_` and what `Object.prototype` has.
+   */
   expose?: string[];
 }
 
+/** Options of {@link Table.watch}. */
 export interface WatchOptions {
   /** Aborting ends the iteration. */
   signal?: AbortSignal;
 }
 
+/**
+ * Joins a running object table: the local one of this user (starting its broker if none runs),
+ * or, with `table: 'etcd://host:2379'`, one held by etcd (which needs `npm install etcd3`).
+ *
+ * @example
+ * ```ts
+ * const table = await connect();
+ * await table.register('Greeter/main', { hello: (name: string) => `hello, ${name}` });
+ * ```
+ * @throws {RuntableError} `BAD_ARGUMENT` for an option out of range; `ACCESS_DENIED` for a table
+ * directory that is a symlink, another user's or open to others (the message names the fix);
+ * `TABLE_UNAVAILABLE` when the directory cannot be used or created, no broker runs and
+ * `autoStart` is false, the broker does not start within `timeout`, or etcd (or the `etcd3`
+ * package) is not there; `PROTOCOL` for a broker of another protocol version.
+ */
 export async function connect(options: ConnectOptions = {}): Promise<Table> {
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
   if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
@@ -100,6 +128,11 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
   return new Table(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
 }
 
+/**
+ * One process's connection to a running object table, made by {@link connect}: register objects
+ * (owner side), list, watch and call them (client side). Close it with `close()` or
+ * `await using`; the process's entries leave the table when it closes or the process ends.
+ */
 export class Table implements AsyncDisposable {
   /** The table directory this Table is connected to (the etcd address for a table on etcd). */
   readonly dir: string;
@@ -126,6 +159,18 @@ export class Table implements AsyncDisposable {
     };
   }
 
+  /**
+   * Puts `object` in the table under `moniker`, served from this process: its methods become
+   * callable from any process of the same user until the registration is revoked or this
+   * process ends.
+   *
+   * @param moniker 1 to 512 bytes of UTF-8, no control characters; `/` separates levels by convention.
+   * @throws {RuntableError} `BAD_MONIKER`; `BAD_ARGUMENT` (not an object, `replace` with `queue`,
+   * metadata not a plain object or too large or deep, an `expose` name that is no exposed method);
+   * `ALREADY_REGISTERED` when the moniker has a live owner
+   * and neither `replace` nor `queue` is set; `ABORTED` when `signal` aborts while in line;
+   * `TABLE_UNAVAILABLE` when this table is closed or its broker cannot be reached.
+   */
   async register(moniker: string, object: object, options: RegisterOptions = {}): Promise<Registration> {
     this.#assertOpen();
     checkMoniker(moniker);
@@ -182,38 +227,78 @@ export class Table implements AsyncDisposable {
     return registration;
   }
 
+  /**
+   * The entries whose moniker starts with `prefix` (a plain prefix, not a pattern; `''` for all).
+   * @throws {RuntableError} `BAD_MONIKER` for a bad prefix; `TABLE_UNAVAILABLE`.
+   */
   async list(prefix = ''): Promise<Entry[]> {
     checkPrefix(prefix);
     return this.#link.list(prefix);
   }
 
+  /**
+   * The entry registered under `moniker`, or `undefined` if there is none.
+   * @throws {RuntableError} `BAD_MONIKER`; `TABLE_UNAVAILABLE`.
+   */
   async lookup(moniker: string): Promise<Entry | undefined> {
     const entry = await this.#lookup(moniker);
     return entry ? toPublicEntry(entry) : undefined;
   }
 
+  /**
+   * Whether something is registered under `moniker` (COM's IsRunning).
+   * @throws {RuntableError} `BAD_MONIKER`; `TABLE_UNAVAILABLE`.
+   */
   async isRunning(moniker: string): Promise<boolean> {
     return (await this.#lookup(moniker)) !== undefined;
   }
 
-  /** A proxy of the object registered under `moniker`; NOT_REGISTERED if there is none. */
+  /**
+   * A proxy of the object registered under `moniker`: each of its methods returns a Promise of
+   * the remote result. The proxy follows the moniker: after its owner goes, the next call finds
+   * the new owner (or rejects with `NOT_REGISTERED`). Its calls reject with `OBJECT_GONE` (the
+   * owner died mid-call), `TIMEOUT`, `ABORTED`, `NO_SUCH_METHOD`, `BAD_ARGUMENT` (a value that
+   * cannot travel), `FRAME_TOO_LARGE`, or `REMOTE` (the method threw; see `err.remote`).
+   *
+   * @example
+   * ```ts
+   * const greeter = await table.get<{ hello(name: string): string }>('Greeter/main');
+   * const text: string = await greeter.hello('world');
+   * ```
+   * @throws {RuntableError} `NOT_REGISTERED` if nothing live is registered; `BAD_MONIKER`;
+   * `TABLE_UNAVAILABLE`; `ACCESS_DENIED` or `PROTOCOL` if the owner's endpoint refuses us.
+   */
   async get<T = Record<string, (...args: unknown[]) => unknown>>(moniker: string): Promise<Remote<T>> {
     const target = await this.#resolve(moniker);
     return createRemote<T>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
   }
 
-  /** The entries under `prefix` now, as `registered` events, then every change as it happens. */
+  /**
+   * The entries under `prefix` now, as `registered` events, then every change as it happens
+   * (`registered`, `changed` after a touch, `revoked`), until `return()` or the signal ends it.
+   * A broker restart is followed without lost or doubled events.
+   * @throws {RuntableError} `BAD_MONIKER` for a bad prefix and `TABLE_UNAVAILABLE` for a closed
+   * table, at once (not from the iterator).
+   */
   watch(prefix = '', options: WatchOptions = {}): TableWatch {
     checkPrefix(prefix);
     this.#assertOpen();
     return new WatchStream(this.#link, prefix, options.signal);
   }
 
-  /** The broker's own figures: pid, uptime, entries, connections. */
+  /**
+   * The broker's own figures: pid, uptime (ms), entries, connections, table directory, protocol
+   * version.
+   * @throws {RuntableError} `TABLE_UNAVAILABLE`.
+   */
   async status(): Promise<BrokerStatus> {
     return this.#link.status();
   }
 
+  /**
+   * Revokes this process's registrations, closes its connections and its endpoint. Calling it
+   * again does nothing; other methods then reject with `TABLE_UNAVAILABLE`.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -229,6 +314,7 @@ export class Table implements AsyncDisposable {
     await endpoint?.close();
   }
 
+  /** `close()`, for `await using table = await connect()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

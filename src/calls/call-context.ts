@@ -22,8 +22,17 @@ let currentSource: CallContextSource | undefined;
 let currentId = 0;
 
 /**
- * The context of the call being served. Call it in the method's synchronous part, before any
- * await: after that, another call may be running.
+ * The context of the remote call being served: the caller's abort signal and pid. Call it in the
+ * method's synchronous part, before any await: after that, another call may be running.
+ *
+ * @example
+ * ```ts
+ * async crunch(data: Uint8Array) {
+ *   const { signal } = callContext();
+ *   for (const chunk of split(data)) { if (signal.aborted) return; await work(chunk); }
+ * }
+ * ```
+ * @throws {RuntableError} `BAD_ARGUMENT` outside a method called remotely.
  */
 export function callContext(): CallContext {
   if (!currentSource)

@@ -175,24 +175,48 @@ function stateOf(proxy: unknown): ProxyState {
   return state;
 }
 
-/** A view of `proxy` whose calls send no reply and wait for nothing. */
+/**
+ * A view of `proxy` whose calls send no reply and wait for nothing: fire and forget. Errors on
+ * the owner's side are not reported back; calls still arrive in the order they were made.
+ * @example `oneway(server).log('started')`
+ * @throws {RuntableError} `BAD_ARGUMENT` if `proxy` is not one from `table.get()` or a reference.
+ */
 export function oneway<T>(proxy: Remote<T>): OneWay<T> {
   return makeProxy<OneWay<T>>({ ...stateOf(proxy), oneway: true });
 }
 
-/** A view of `proxy` whose calls use these options (a timeout, an AbortSignal). */
+/**
+ * A view of `proxy` whose calls use these options: a `timeout` (ms; `TIMEOUT` when it passes)
+ * and an abort `signal` (`ABORTED`; the owner sees it in `callContext().signal`).
+ * @example `await withOptions(server, { timeout: 500 }).slowCall()`
+ * @throws {RuntableError} `BAD_ARGUMENT` if `proxy` is not one from `table.get()` or a reference.
+ */
 export function withOptions<P>(proxy: P, options: CallOptions): P {
   const state = stateOf(proxy);
   return makeProxy<P>({ ...state, options: { ...state.options, ...options } });
 }
 
-/** What on() returns: call it to unsubscribe; `ready` settles once the owner has the subscription. */
+/** What `on()` returns: call it to unsubscribe. */
 export interface Subscription {
   (): void;
+  /**
+   * Resolves once the owner has the subscription (events emitted before that are not seen);
+   * rejects like a call would (`NOT_REGISTERED`, `OBJECT_GONE`, `TIMEOUT`) if it cannot be made.
+   */
   readonly ready: Promise<void>;
 }
 
-/** Calls `listener` for every `event` the owner emits (reg.emit); returns the unsubscribe function. */
+/**
+ * Calls `listener` with the arguments of every `event` the owner emits (`reg.emit(event, ...)`);
+ * returns the unsubscribe function. The subscription follows the proxy's moniker to a new owner.
+ * @example
+ * ```ts
+ * const off = on(server, 'progress', (pct: number) => console.log(pct));
+ * await off.ready;
+ * ```
+ * @throws {RuntableError} `BAD_ARGUMENT` for a proxy not from `table.get()`, an event name that
+ * is not a string, or a listener that is not a function.
+ */
 export function on(proxy: unknown, event: string, listener: (...args: never[]) => void): Subscription {
   const state = stateOf(proxy);
   if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
@@ -213,7 +237,13 @@ export function on(proxy: unknown, event: string, listener: (...args: never[]) =
   return Object.assign(unsubscribe, { ready });
 }
 
-/** Marks `value` to travel by reference: the receiver gets a proxy calling back to this process. */
+/**
+ * Marks `value` to travel by reference, as an argument or a result: the receiver gets a
+ * `Remote` whose calls come back to this process. It lives while the connection does, and is
+ * released when the receiver's proxy is garbage collected.
+ * @example `return ref({ inc: () => ++n, value: () => n })`
+ * @throws {RuntableError} `BAD_ARGUMENT` if `value` is not an object.
+ */
 export function ref<T extends object>(value: T): Ref<T> {
   if (typeof value !== 'object' || value === null) throw new RuntableError('BAD_ARGUMENT', 'ref() takes an object');
   return new ByReference(RefKind.Object, value) as unknown as Ref<T>;

@@ -30,7 +30,8 @@ stop    sends the broker SIGTERM and waits until it has exited. Live owners
         broker was running.
 
 Options:
-  --json           status and start: one JSON object
+  --json           status and start: one JSON object (the output whenever
+                   stdout is not a terminal)
   --idle-ms <ms>   start: the idle exit of the broker it starts
                    (default RUNTABLE_BROKER_IDLE_MS, else 30000; 0: never)
   --timeout <ms>   stop: how long to wait for the exit (default 10000)
@@ -66,13 +67,13 @@ Examples:
 async function status(context: Context): Promise<number> {
   const table = await openTable(context);
   if (!table) {
-    if (context.values.json) print(JSON.stringify({ running: false, dir: context.dir }));
+    if (context.json) print(JSON.stringify({ running: false, dir: context.dir }));
     else print(noBrokerText(context.dir));
     return EXIT.UNAVAILABLE;
   }
   try {
     const figures = await table.status();
-    if (context.values.json) {
+    if (context.json) {
       print(JSON.stringify({ running: true, ...figures }, null, 2));
       return EXIT.OK;
     }
@@ -101,7 +102,7 @@ async function start(context: Context, idleMs: number | undefined): Promise<numb
   });
   try {
     const { pid, dir } = await table.status();
-    if (context.values.json) print(JSON.stringify({ pid, started, dir }));
+    if (context.json) print(JSON.stringify({ pid, started, dir }));
     else if (started) print(`broker started, pid ${pid}, table ${dir}`);
     else print(`broker already running, pid ${pid}, table ${dir}`);
     if (!started && idleMs !== undefined) note('runtable: --idle-ms applies only to a broker this command starts');

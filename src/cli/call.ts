@@ -47,7 +47,7 @@ Examples:
     const [moniker, method, ...rest] = positionals as [string, string, ...string[]];
     const args = parseCallArgs(rest);
     const timeout = msOption(values, 'timeout', 'call');
-    const json = values.json === true || !process.stdout.isTTY;
+    const { json } = context;
     const colors = context.out.enabled;
 
     const table = await openTable(context, timeout);

@@ -13,6 +13,8 @@ export interface Context {
   /** The table directory, resolved: --dir, else RUNTABLE_DIR, else the default. */
   dir: string;
   debug: boolean;
+  /** Results as JSON: asked for with --json, or stdout is not a terminal (a pipe, a file). */
+  json: boolean;
   /** Styles for stdout and stderr, each coloured only if that stream is a terminal. */
   out: Style;
   err: Style;
@@ -36,6 +38,7 @@ export function makeContext(values: Values, positionals: string[]): Context {
   return {
     dir: resolveTableDir(typeof values.dir === 'string' ? values.dir : undefined),
     debug: values.debug === true || Boolean(process.env.RUNTABLE_DEBUG),
+    json: values.json === true || !process.stdout.isTTY,
     out: styleFor(process.stdout),
     err: styleFor(process.stderr),
     values,

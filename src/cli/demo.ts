@@ -1,6 +1,6 @@
-// runtable demo: the seed scenario, exactly as `npm run demo` plays it. The example programs are
-// TypeScript, so they run through tsx's loader; both live in a checkout of runtable, not in the
-// published package.
+// runtable demo: the example scenario, exactly as `npm run demo` plays it. The package carries the
+// example programs compiled (dist/examples, by scripts/build-examples.mjs), so plain node runs
+// them; from the sources, the TypeScript examples run under this process's own loader (tsx).
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,14 +13,13 @@ import { note } from './output.js';
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'play the seed scenario: three servers, one client, one SIGKILL',
+  summary: 'play the example scenario: three servers, one client, one SIGKILL',
   help: `Usage: runtable demo
 
-Plays the seed scenario, as npm run demo does: three TargetApps register
+Plays the example scenario, as npm run demo does: three TargetApps register
 under SampleServer/, a SourceApp lists them and sends each a message, one
 target is killed with SIGKILL and leaves the table at once. It runs on a
 private table of its own (--dir is not used) and leaves no process behind.
-Needs a checkout of runtable with its dev dependencies (tsx).
 
 Examples:
   runtable demo
@@ -30,12 +29,19 @@ Examples:
   async run(context) {
     expectArgs(context.positionals, [], 'demo');
     const here = fileURLToPath(import.meta.url);
+    // dist/cli/demo.js plays dist/examples/demo.js; src/cli/demo.ts plays examples/demo.ts.
+    const fromSource = here.endsWith('.ts');
     const root = path.resolve(path.dirname(here), '..', '..');
-    const script = path.join(root, 'examples', 'demo.ts');
+    const script = fromSource
+      ? path.join(root, 'examples', 'demo.ts')
+      : path.resolve(path.dirname(here), '..', 'examples', 'demo.js');
     if (!fs.existsSync(script)) {
-      throw new Failure(`the demo's programs are not here (${script}); run runtable demo from a checkout of runtable`);
+      throw new Failure(
+        `the demo's programs are not here (${script}); reinstall runtable, or run npm run build in a checkout`,
+      );
     }
-    const child = spawn(process.execPath, [...loaderArgs(here), script], { cwd: root, stdio: 'inherit' });
+    const loader = fromSource ? process.execArgv : [];
+    const child = spawn(process.execPath, [...loader, script], { cwd: root, stdio: 'inherit' });
     // Ctrl-C reaches the demo through the terminal too; it cleans up after itself and exits.
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on('SIGINT', forward);
@@ -56,17 +62,3 @@ Examples:
     }
   },
 };
-
-/** Node options that run TypeScript: this process's own when it runs from src, else tsx's loader. */
-function loaderArgs(self: string): string[] {
-  if (self.endsWith('.ts')) return process.execArgv;
-  let tsx: string;
-  try {
-    tsx = import.meta.resolve('tsx');
-  } catch {
-    throw new Failure(
-      'the demo runs TypeScript examples and needs tsx; install it (npm install --save-dev tsx) or run npm run demo',
-    );
-  }
-  return ['--import', tsx];
-}

@@ -18,7 +18,8 @@ nothing is registered under <moniker>. Never starts a broker.
 
 Options:
   --json         the entry as {moniker, pid, methods, metadata, registeredAt,
-                 changedAt}, dates in ISO 8601
+                 changedAt}, dates in ISO 8601 (the output whenever stdout
+                 is not a terminal)
 
 Examples:
   runtable inspect SampleServer/alpha
@@ -26,7 +27,7 @@ Examples:
   options: { json: { type: 'boolean' } },
 
   async run(context) {
-    const { positionals, values, out } = context;
+    const { positionals, json, out } = context;
     expectArgs(positionals, ['<moniker>'], 'inspect');
     const moniker = positionals[0] as string;
     const table = await openTable(context);
@@ -34,7 +35,7 @@ Examples:
     try {
       const entry = await table.lookup(moniker);
       if (!entry) throw notRegistered(moniker, '');
-      if (values.json) {
+      if (json) {
         print(JSON.stringify(entryJson(entry), null, 2));
         return EXIT.OK;
       }

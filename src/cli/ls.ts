@@ -18,7 +18,8 @@ on stderr). Never starts a broker.
 
 Options:
   --json         an array of entries: {moniker, pid, methods, metadata,
-                 registeredAt, changedAt}, dates in ISO 8601
+                 registeredAt, changedAt}, dates in ISO 8601 (the output
+                 whenever stdout is not a terminal)
 
 Examples:
   runtable ls
@@ -27,18 +28,18 @@ Examples:
   options: { json: { type: 'boolean' } },
 
   async run(context) {
-    const { positionals, values } = context;
+    const { positionals, json } = context;
     expectArgs(positionals, [], 'ls', 1);
     const prefix = positionals[0] ?? '';
     const table = await openTable(context);
     if (!table) {
       note(`runtable: ${noBrokerText(context.dir)}; the table is empty`);
-      if (values.json) print('[]');
+      if (json) print('[]');
       return EXIT.OK;
     }
     try {
       const entries = (await table.list(prefix)).sort(byMoniker);
-      if (values.json) {
+      if (json) {
         print(JSON.stringify(entries.map(entryJson), null, 2));
       } else if (entries.length === 0) {
         note(prefix ? `runtable: nothing is registered under ${prefix}` : 'runtable: the table is empty');

@@ -26,7 +26,10 @@ const GLOBAL_HELP = `Options for every command:
   --debug        on failure, the whole error with its stack and causes
   -h, --help     help for the command`;
 
-const ENVIRONMENT_HELP = `Environment: RUNTABLE_DIR (the table directory), RUNTABLE_DEBUG=1 (as --debug),
+const ENVIRONMENT_HELP = `Results are JSON (NDJSON for watch and for a streamed call result) whenever
+stdout is not a terminal; --json asks for JSON on a terminal too.
+
+Environment: RUNTABLE_DIR (the table directory), RUNTABLE_DEBUG=1 (as --debug),
 NO_COLOR (no colour; colour is used only on a terminal anyway).`;
 
 function topHelp(): string {

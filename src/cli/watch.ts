@@ -25,7 +25,8 @@ for one (it never starts one); a broker restart is followed without a gap.
 
 Options:
   --json         NDJSON: one {time, type, entry} object per line, entry as in
-                 runtable ls --json
+                 runtable ls --json (the output whenever stdout is not a
+                 terminal)
 
 Examples:
   runtable watch
@@ -45,7 +46,7 @@ Examples:
     try {
       table = await waitForTable(context, stop.signal);
       if (!table) return EXIT.OK;
-      const show = context.values.json ? showJson : showLine(context);
+      const show = context.json ? showJson : showLine(context);
       for await (const event of table.watch(prefix, { signal: stop.signal })) show(event);
       return EXIT.OK;
     } finally {

@@ -6,6 +6,8 @@ import { DEFAULT_IDLE_EXIT_MS, startBroker } from './broker.js';
 
 const { values } = parseArgs({
   options: { dir: { type: 'string' }, 'idle-ms': { type: 'string' } },
+  // A broker run from its bundled copy on stdin is named "broker-main" by a positional.
+  allowPositionals: true,
 });
 if (!values.dir) {
   process.stderr.write('usage: broker-main --dir <table directory> [--idle-ms N]\n');

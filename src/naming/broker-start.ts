@@ -127,13 +127,28 @@ function unlock(dir: string): void {
   fs.rmSync(brokerLockPath(dir), { recursive: true, force: true });
 }
 
-/** The command that runs broker-main: from dist with plain node, or from src through tsx. */
-function brokerCommand(): string[] {
-  const self = fileURLToPath(import.meta.url);
-  if (self.endsWith('.ts')) {
-    return ['--import', import.meta.resolve('tsx'), path.join(path.dirname(self), 'broker-main.ts')];
+/**
+ * How to run the broker: broker-main beside this file (from dist with plain node, or from src
+ * through tsx), else, in an app bundled into one file, the copy of it built into the bundle, fed
+ * to node on stdin so that none of the app's own code runs in the broker.
+ */
+async function brokerLaunch(): Promise<{ args: string[]; code?: string }> {
+  // import.meta.url is empty in a CommonJS bundle.
+  const self = import.meta.url ? fileURLToPath(import.meta.url) : undefined;
+  if (self?.endsWith('.ts')) {
+    return { args: ['--import', import.meta.resolve('tsx'), path.join(path.dirname(self), 'broker-main.ts')] };
   }
-  return [path.join(path.dirname(self), 'broker-main.js')];
+  const beside = self && path.join(path.dirname(self), 'broker-main.js');
+  if (beside && fs.existsSync(beside)) return { args: [beside] };
+  const { BROKER_CODE } = await import('./broker-code.js');
+  if (!BROKER_CODE) {
+    throw new RuntableError(
+      'TABLE_UNAVAILABLE',
+      `cannot start a broker: broker-main.js is not beside ${self ?? "runtable's code"}, and this build carries no broker of its own; start one with "runtable broker start"`,
+    );
+  }
+  // "broker-main" only names the process for ps and for the tests that look for brokers.
+  return { args: ['--input-type=module', '-', 'broker-main'], code: BROKER_CODE };
 }
 
 async function spawnBroker(dir: string, options: BrokerStartOptions): Promise<void> {
@@ -152,14 +167,28 @@ async function spawnBroker(dir: string, options: BrokerStartOptions): Promise<vo
   } catch (error) {
     throw unwritableTableDir(dir, error);
   }
-  const args = [...brokerCommand(), '--dir', dir];
+  let launch: { args: string[]; code?: string };
+  try {
+    launch = await brokerLaunch();
+  } catch (error) {
+    fs.closeSync(logFd);
+    throw error;
+  }
+  const args = [...launch.args, '--dir', dir];
   if (options.idleMs !== undefined) args.push('--idle-ms', String(options.idleMs));
   const child = spawn(process.execPath, args, {
     detached: true,
-    stdio: ['ignore', logFd, logFd, 'ipc'],
+    stdio: [launch.code === undefined ? 'ignore' : 'pipe', logFd, logFd, 'ipc'],
     cwd: dir,
+    // Electron's binary is node only when told so.
+    ...(process.versions.electron ? { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } } : {}),
   });
   fs.closeSync(logFd);
+  if (launch.code !== undefined) {
+    // A broker that dies before reading its program is reported by the exit handler below.
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(launch.code);
+  }
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

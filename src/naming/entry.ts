@@ -3,19 +3,27 @@
 
 import type { TableEventType, WireEntry } from '../wire/protocol.js';
 
+/** One entry of the table, as list, lookup and watch give it. */
 export interface Entry {
+  /** The name it is registered under. */
   moniker: string;
   /** Process id of the owner. */
   pid: number;
+  /** The methods a client may call, sorted. */
   methods: string[];
+  /** The owner's small JSON data (`register`'s `metadata`, or the last `touch` that set it). */
   metadata: Record<string, unknown>;
+  /** When the owner registered it. */
   registeredAt: Date;
   /** Last registration or touch (COM's NoteChangeTime). */
   changedAt: Date;
 }
 
+/** One change seen by `table.watch()`. */
 export interface TableEvent {
+  /** `registered` (also for each entry there when the watch starts), `changed` (a touch), or `revoked`. */
   type: TableEventType;
+  /** The entry as it is now; for `revoked`, as it was. */
   entry: Entry;
 }
 
@@ -56,7 +64,10 @@ export function sameRegistration(a: WireEntry, b: WireEntry): boolean {
   return a.pid === b.pid && a.endpoint === b.endpoint && a.object === b.object;
 }
 
-/** What table.watch() returns: an async iterator whose return() ends the watch. */
+/**
+ * What `table.watch()` returns: an async iterator of {@link TableEvent}s (use `for await`), whose
+ * `return()` ends the watch. The iterator rejects with `TABLE_UNAVAILABLE` if the table closes.
+ */
 export interface TableWatch extends AsyncIterableIterator<TableEvent> {
   return(): Promise<IteratorResult<TableEvent>>;
 }

@@ -15,6 +15,8 @@ export const MAX_SOCKET_PATH_BYTES = 107;
 export const BROKER_SOCKET = 'broker.sock';
 export const BROKER_LOCK = 'broker.lock';
 export const BROKER_LOG = 'broker.log';
+/** The table's token (see token.ts), made by the first connect(). */
+export const TOKEN_FILE = 'token';
 
 /** The table directory: the option, else RUNTABLE_DIR, else XDG_RUNTIME_DIR, else tmpdir. */
 export function resolveTableDir(option?: string): string {
@@ -32,11 +34,13 @@ export function resolveTableDir(option?: string): string {
  */
 export function prepareTableDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirectories(dir);
   } catch (error) {
-    throw new RuntableError('TABLE_UNAVAILABLE', `cannot create table directory ${dir}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new RuntableError(
+      'TABLE_UNAVAILABLE',
+      `cannot create table directory ${dir}: ${(error as Error).message}; choose a directory of your own (RUNTABLE_DIR)`,
+      { cause: error },
+    );
   }
   const stat = fs.lstatSync(dir);
   if (stat.isSymbolicLink()) {
@@ -59,8 +63,40 @@ export function prepareTableDir(dir: string): void {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
     throw new RuntableError(
       'ACCESS_DENIED',
-      `table directory ${dir} is open to other users (mode ${mode}); run chmod 700 ${dir}`,
+      madeByRuntable(dir)
+        ? `table directory ${dir} is open to other users (mode ${mode}); run chmod 700 ${dir}`
+        : `table directory ${dir} is open to other users (mode ${mode}) and holds no table; ${OWN_DIRECTORY}`,
     );
+  }
+}
+
+/** The advice for a directory runtable did not make: changing its mode could break what it is for. */
+const OWN_DIRECTORY =
+  'choose a directory of your own for the table (RUNTABLE_DIR), best a new path, which runtable creates with mode 0700';
+
+/** Whether `dir` holds what runtable puts in a table directory, so that its mode is runtable's to fix. */
+function madeByRuntable(dir: string): boolean {
+  return [TOKEN_FILE, BROKER_LOG, BROKER_SOCKET].some((name) => fs.existsSync(path.join(dir, name)));
+}
+
+/**
+ * mkdir -p, one level at a time. Node's recursive mkdir takes ENOENT to mean "the parent is
+ * missing", makes the parent and tries again; procfs answers ENOENT for any new name under an
+ * existing directory, so on /proc it loops forever at full CPU. Here each level is tried once.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !fs.existsSync(at); at = path.dirname(at)) {
+    missing.unshift(at);
+    if (path.dirname(at) === at) break;
+  }
+  for (const level of missing) {
+    try {
+      fs.mkdirSync(level, { mode: 0o700 });
+    } catch (error) {
+      // Another process made it meanwhile.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
   }
 }
 
@@ -76,7 +112,9 @@ export function unwritableTableDir(dir: string, error: unknown): RuntableError {
       ? 'free space (or inodes) on its file system, or choose another directory (RUNTABLE_DIR)'
       : code === 'EROFS'
         ? 'its file system is read-only; choose another directory (RUNTABLE_DIR)'
-        : `make it writable by you (chmod 700 ${dir}) or choose another directory (RUNTABLE_DIR)`;
+        : madeByRuntable(dir)
+          ? `make it writable by you (chmod 700 ${dir}) or choose another directory (RUNTABLE_DIR)`
+          : OWN_DIRECTORY;
   return new RuntableError(
     'TABLE_UNAVAILABLE',
     `cannot write in table directory ${dir}: ${(error as Error).message}; ${fix}`,

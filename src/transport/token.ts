@@ -6,9 +6,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntableError } from '../errors.js';
-import { unwritableTableDir } from './paths.js';
+import { TOKEN_FILE, unwritableTableDir } from './paths.js';
 
-export const TOKEN_FILE = 'token';
+export { TOKEN_FILE };
 /** Random bytes in a token; the file holds them as lowercase hex. */
 export const TOKEN_BYTES = 32;
 

@@ -107,13 +107,19 @@ export type EntryRow = [
 export type TableEventType = 'registered' | 'revoked' | 'changed';
 
 /** What the broker reports about itself. */
+/** The broker's own figures, as `table.status()` and `runtable broker status` give them. */
 export interface BrokerStatus {
+  /** The broker's process id; 0 for a table on etcd, which has no broker. */
   pid: number;
-  /** Milliseconds since the broker started. */
+  /** Milliseconds since the broker started (on etcd: since this process connected). */
   uptime: number;
+  /** Entries in the table. */
   entries: number;
+  /** Control connections open to the broker, the asking one included (on etcd: this process's watches). */
   connections: number;
+  /** The table directory (the etcd address for a table on etcd). */
   dir: string;
+  /** The wire protocol version the broker speaks. */
   version: number;
 }
 

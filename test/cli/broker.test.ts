@@ -27,7 +27,8 @@ test('broker stop with no broker running exits 0 and says so', async () => {
 test('broker start starts one, once, and status agrees', async () => {
   const first = await runCli(['broker', 'start'], dir);
   assert.equal(first.code, 0, first.stderr);
-  const pid = Number(/^broker started, pid (\d+), table (.*)$/m.exec(first.stdout)?.[1]);
+  const { pid, started } = JSON.parse(first.stdout) as { pid: number; started: boolean };
+  assert.equal(started, true);
   assert.ok(isAlive(pid));
   assert.deepEqual(brokerPids(dir), [pid]);
 

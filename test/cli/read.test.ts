@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { cleanup, type Fixture, spawnFixture, tempTableDir } from '../helpers.ts';
-import { type CliResult, ensureBuilt, runCli } from './run-cli.ts';
+import { type CliResult, ensureBuilt, runCli, runCliOnTerminal } from './run-cli.ts';
 
 let dir: string;
 let owner: Fixture;
@@ -30,8 +30,8 @@ function assertOneLine(result: CliResult, pattern: RegExp): void {
   assert.doesNotMatch(result.stderr, /\n\s+at /);
 }
 
-test('ls prints a table of moniker, pid, methods, age and metadata', async () => {
-  const result = await runCli(['ls'], dir);
+test('ls prints a table of moniker, pid, methods, age and metadata on a terminal', async () => {
+  const result = await runCliOnTerminal(['ls'], dir, { NO_COLOR: '1' });
   assert.equal(result.code, 0, result.stderr);
   const [header, ...rows] = result.stdout.trimEnd().split('\n');
   assert.match(header as string, /^MONIKER\s+PID\s+METHODS\s+AGE\s+METADATA$/);
@@ -44,7 +44,26 @@ test('ls prints a table of moniker, pid, methods, age and metadata', async () =>
     new RegExp(`^Calc/main\\s+${owner.pid}\\s+add,calls,count,echo,fail,pid,slow\\s+\\d+s\\s+fixture=owner$`),
   );
   assert.match(rows[2] as string, /role=values port=8080$/);
-  assert.ok(!result.stdout.includes('\x1b'), 'no colour on a pipe');
+  assert.ok(!result.stdout.includes('\x1b'), 'no colour under NO_COLOR');
+  assert.ok((await runCliOnTerminal(['ls'], dir)).stdout.includes('\x1b[1mMONIKER'), 'colour on a terminal');
+});
+
+test('into a pipe, every reading command prints JSON without being asked', async () => {
+  const [list, one, status] = await Promise.all([
+    runCli(['ls', 'Calc/'], dir),
+    runCli(['inspect', 'Calc/main'], dir),
+    runCli(['broker', 'status'], dir),
+  ]);
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { moniker: string }[]).map((entry) => entry.moniker),
+    ['Calc/main', 'Calc/spare'],
+  );
+  assert.equal((JSON.parse(one.stdout) as { pid: number }).pid, owner.pid);
+  assert.equal((JSON.parse(status.stdout) as { running: boolean }).running, true);
+  const nowhere = path.join(os.tmpdir(), `rt-none-pipe-${process.pid}`);
+  const none = await runCli(['broker', 'status'], nowhere);
+  assert.equal(none.code, 5);
+  assert.deepEqual(JSON.parse(none.stdout), { running: false, dir: nowhere });
 });
 
 test('ls [prefix] --json gives every field, dates in ISO 8601', async () => {
@@ -65,11 +84,12 @@ test('ls [prefix] --json gives every field, dates in ISO 8601', async () => {
 });
 
 test('ls of an empty prefix, or with no broker at all, exits 0', async () => {
-  const empty = await runCli(['ls', 'Nothing/'], dir);
+  const empty = await runCliOnTerminal(['ls', 'Nothing/'], dir);
   assert.equal(empty.code, 0);
-  assert.equal(empty.stdout, '');
-  assertOneLine(empty, /nothing is registered under Nothing\//);
-  assert.deepEqual(JSON.parse((await runCli(['ls', 'Nothing/', '--json'], dir)).stdout), []);
+  assert.equal(empty.stdout, 'runtable: nothing is registered under Nothing/\n');
+  const piped = await runCli(['ls', 'Nothing/'], dir);
+  assert.deepEqual(JSON.parse(piped.stdout), []);
+  assert.equal(piped.stderr, '');
 
   const nowhere = path.join(os.tmpdir(), `rt-none-${process.pid}`);
   const none = await runCli(['ls', '--json'], nowhere);
@@ -86,7 +106,7 @@ test('--dir wins over RUNTABLE_DIR', async () => {
 });
 
 test('inspect shows everything the table knows of an entry', async () => {
-  const human = await runCli(['inspect', 'Values/a'], dir);
+  const human = await runCliOnTerminal(['inspect', 'Values/a'], dir, { NO_COLOR: '1' });
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /^moniker:\s+Values\/a$/m);
   assert.match(human.stdout, new RegExp(`^pid:\\s+${values.pid}$`, 'm'));
@@ -122,7 +142,7 @@ test('broker status gives pid, uptime, entries, connections and the table direct
   assert.equal(typeof status.pid, 'number');
   assert.ok((status.uptime as number) > 0);
 
-  const human = await runCli(['broker', 'status'], dir);
+  const human = await runCliOnTerminal(['broker', 'status'], dir, { NO_COLOR: '1' });
   assert.match(human.stdout, new RegExp(`^pid\\s+${status.pid}$`, 'm'));
   assert.match(human.stdout, /^uptime\s+[\d.]+m?s/m);
   assert.match(human.stdout, /^entries\s+3$/m);
@@ -131,7 +151,7 @@ test('broker status gives pid, uptime, entries, connections and the table direct
 
 test('broker status with no broker says so and exits 5', async () => {
   const nowhere = path.join(os.tmpdir(), `rt-none-${process.pid}`);
-  const human = await runCli(['broker', 'status'], nowhere);
+  const human = await runCliOnTerminal(['broker', 'status'], nowhere);
   assert.equal(human.code, 5);
   assert.match(human.stdout, /^no broker running for table .*rt-none-/);
   const json = await runCli(['broker', 'status', '--json'], nowhere);
@@ -201,8 +221,11 @@ test('a table that cannot be used exits 5 with one line naming the fix', async (
     assert.equal(loose.code, 5);
     assertOneLine(
       loose,
-      /^runtable: ACCESS_DENIED: table directory .* is open to other users \(mode 0777\); run chmod 700/,
+      /^runtable: ACCESS_DENIED: table directory .* is open to other users \(mode 0777\) and holds no table; choose a directory of your own/,
     );
+    fs.writeFileSync(path.join(open, 'token'), 'x');
+    assertOneLine(await runCli(['ls'], open), /is open to other users \(mode 0777\); run chmod 700 /);
+    fs.rmSync(path.join(open, 'token'));
 
     fs.writeFileSync(file, '');
     const notDir = await runCli(['call', 'A/b', 'echo', '--dir', file], dir);

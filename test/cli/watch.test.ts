@@ -21,8 +21,8 @@ before(async () => {
 
 after(() => cleanup(dir));
 
-test('with no broker, watch waits for one and then shows what registers', async () => {
-  const watching = startCli(['watch', '--json'], dir);
+test('with no broker, watch waits for one and then shows what registers, NDJSON into a pipe', async () => {
+  const watching = startCli(['watch'], dir);
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.equal(watching.output(), '');
   values = spawnFixture('test/cli/values-owner.ts', ['W/values'], dir);
@@ -70,8 +70,8 @@ test('watch --json prints registered, changed and revoked as they happen; SIGINT
   assert.equal(result.stderr, '');
 });
 
-test('watch prints one timed line per event; SIGTERM exits 0', async () => {
-  const watching = startCli(['watch'], dir);
+test('watch prints one timed line per event on a terminal; SIGTERM exits 0', async () => {
+  const watching = startCli(['watch'], dir, { NO_COLOR: '1' }, { terminal: true });
   const [line] = await watching.lines(1);
   assert.match(
     line as string,

@@ -11,6 +11,7 @@ import {
   MAX_SOCKET_PATH_BYTES,
   prepareTableDir,
   resolveTableDir,
+  TOKEN_FILE,
 } from '../../src/transport/paths.ts';
 import { cleanup, tempTableDir } from '../helpers.ts';
 
@@ -122,12 +123,44 @@ describe('prepareTableDir', () => {
     prepareTableDir(dir); // an existing good directory is fine
   });
 
-  it('refuses a directory open to group or others, naming the path and the chmod fix', () => {
+  it('refuses a table directory open to group or others, naming the path and the chmod fix', () => {
     for (const mode of [0o755, 0o770, 0o701, 0o707]) {
       const dir = path.join(tempDir(), 'open');
       fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, TOKEN_FILE), 'x');
       fs.chmodSync(dir, mode);
       assert.throws(() => prepareTableDir(dir), accessDenied(dir, /chmod 700/), `mode ${mode.toString(8)}`);
+    }
+  });
+
+  it('refuses a directory that holds no table, advising a directory of ones own, never chmod', () => {
+    // Like --dir /etc: changing its mode would break what it is for.
+    const dir = path.join(tempDir(), 'theirs');
+    fs.mkdirSync(path.join(dir, 'conf.d'), { recursive: true });
+    fs.chmodSync(dir, 0o755);
+    assert.throws(
+      () => prepareTableDir(dir),
+      (error: unknown) => {
+        assert.ok(error instanceof RuntableError && error.code === 'ACCESS_DENIED');
+        assert.match(error.message, /holds no table; choose a directory of your own/);
+        assert.doesNotMatch(error.message, /chmod/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses at once a path where the file system will not make directories (procfs)', async () => {
+    // Node's recursive mkdir retries such a path forever; these return with TABLE_UNAVAILABLE.
+    for (const dir of ['/proc/runtable-test', `/proc/${process.pid}/runtable/table`]) {
+      assert.throws(
+        () => prepareTableDir(dir),
+        (error: unknown) => {
+          assert.ok(error instanceof RuntableError && error.code === 'TABLE_UNAVAILABLE', String(error));
+          assert.match(error.message, new RegExp(`cannot create table directory ${dir}: .*directory of your own`));
+          return true;
+        },
+      );
+      await assert.rejects(connect({ dir }), { code: 'TABLE_UNAVAILABLE' });
     }
   });
 
@@ -163,6 +196,7 @@ describe('prepareTableDir', () => {
   it('connect() refuses a bad directory with ACCESS_DENIED and starts no broker', async () => {
     const dir = path.join(tempDir(), 'open');
     fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, TOKEN_FILE), 'x');
     fs.chmodSync(dir, 0o755);
     await assert.rejects(connect({ dir }), accessDenied(dir, /chmod 700/));
     assert.equal(fs.existsSync(path.join(dir, BROKER_SOCKET)), false);

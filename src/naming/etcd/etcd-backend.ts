@@ -4,7 +4,7 @@
 // from its revision. If the lease is lost (etcd away longer than the TTL), a new one is granted
 // and every owned name is claimed again, or reported lost if another owner took it meanwhile.
 
-import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import { RuntableError } from '../../errors.js';
 import {
   type BrokerStatus,
@@ -18,6 +18,7 @@ import { type Entry, toPublicEntry } from '../entry.js';
 import { checkMetadata, entryOf } from '../entry-rules.js';
 import { decodeEntry, encodeEntry, KeyLayout } from './keys.js';
 import { waitInLine } from './line.js';
+import { loadEtcd3 } from './load.js';
 import type { EtcdSettings } from './settings.js';
 import { EtcdWatch } from './watch.js';
 
@@ -69,6 +70,7 @@ export class EtcdBackend implements NamingBackend {
 
   /** Connects and checks etcd answers; TABLE_UNAVAILABLE, naming the address, if it does not. */
   static async open(settings: EtcdSettings, timeout: number): Promise<EtcdBackend> {
+    const { Etcd3 } = await loadEtcd3(settings.address);
     const client = new Etcd3({
       hosts: settings.hosts,
       dialTimeout: timeout,

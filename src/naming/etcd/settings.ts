@@ -12,12 +12,22 @@ export const DEFAULT_ETCD_PREFIX = 'runtable';
 /** The shortest shared secret accepted: guessing it must be out of reach. */
 export const MIN_SECRET_LENGTH = 16;
 
+/**
+ * The options of `connect()` for a table held by etcd (see docs/DISTRIBUTED.md); they need the
+ * optional peer `etcd3` (`npm install etcd3`).
+ */
 export interface DistributedOptions {
-  /** "etcd://host:2379,host2:2379" (plain gRPC) or "etcds://..." (etcd's own TLS, with `tls`). */
+  /**
+   * "etcd://host:2379,host2:2379" (plain gRPC) or "etcds://..." (etcd's own TLS, with `tls`).
+   * Default `RUNTABLE_TABLE`; unset, the table is the local one.
+   */
   table?: string;
-  /** Keys live under this prefix; tables on one etcd with different prefixes never meet. */
+  /**
+   * Keys live under this prefix; tables on one etcd with different prefixes never meet.
+   * Default `RUNTABLE_ETCD_PREFIX`, else "runtable".
+   */
   prefix?: string;
-  /** Seconds; how long a dead owner's entries outlive it. */
+  /** Seconds; how long a dead owner's entries outlive it. Default `RUNTABLE_LEASE_TTL`, else 5. */
   leaseTtl?: number;
   /** Where this process's endpoint listens; RUNTABLE_LISTEN="host:port", default 0.0.0.0:0. */
   listen?: { host?: string; port?: number; advertise?: string };
