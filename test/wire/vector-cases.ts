@@ -391,7 +391,7 @@ export function vectorCases(): VectorCase[] {
       new Map<unknown, unknown>([
         [1, 'one'],
         ['two', 2],
-        [true, null],
+        [[1, 2], null],
       ]),
     ]),
     value('value-set', 'A Set: tag 258 over an array.', new Set([1, 'two', 3])),
