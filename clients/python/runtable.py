@@ -166,7 +166,14 @@ class _StreamRef:
 _BIGINT_MARK = 0x52544249  # 'RTBI': the next item was an 8-byte integer or a bignum
 # Tags a peer must not send (PROTOCOL.md 3.2): cbor-x's packed tables and shared values, which
 # the Node side refuses, and those cbor2 would read with meanings no other runtable peer gives them.
-REFUSED_TAGS = frozenset({4, 5, 6, 25, 28, 29, 30, 35, 36, 37, 51, 256, 260, 261, _BIGINT_MARK})
+REFUSED_TAGS = frozenset({4, 5, 6, 14, 15, 25, 27, 28, 29, 30, 35, 36, 37, 51, 105, 256, 260, 261,
+                          0x53687264, _BIGINT_MARK})
+# Ranges cbor-x reads as packed prefixes and suffixes or record structures.
+REFUSED_TAG_RANGES = ((216, 255), (27647, 32767), (57337, 65535), (1811939328, 2147483647))
+
+
+def refused_tag(number: int) -> bool:
+    return number in REFUSED_TAGS or any(low <= number <= high for low, high in REFUSED_TAG_RANGES)
 ERROR_TAG = 21108
 REFERENCE_TAG = 21109
 
@@ -233,7 +240,7 @@ def _scan(data: bytes, allow_references: bool) -> list[int]:
                 at = item(at, depth + 1)
             return at
         # A tag.
-        if value in REFUSED_TAGS:
+        if refused_tag(value):
             raise _Undecodable(f"CBOR tag {value} is not accepted by runtable")
         if value == REFERENCE_TAG and not allow_references:
             raise _Undecodable("functions and references can only travel in calls, their results and events")
@@ -1278,12 +1285,12 @@ class _CallSession:
             # This client exports no functions or ref() objects.
             if message["id"] != 0:
                 self.connection.send_failure(message["id"], RuntableError("OBJECT_GONE", f"reference {message['ref']} was released or never existed"))
-        elif kind in (K.Release,):
-            pass
+        elif kind in (K.Release, K.Event):
+            pass  # this client exports nothing, and listens to no events
         elif self.endpoint is not None and kind in (K.Call, K.Subscribe, K.Unsubscribe):
             self.endpoint.handle(self, message)
-        elif self.endpoint is None and kind in (K.Event, K.Unsubscribe):
-            pass  # this client subscribes to nothing
+        elif kind == K.Unsubscribe or (kind == K.Call and message["id"] == 0):
+            pass  # nothing subscribed here; a one-way call is never answered, not even refused
         elif "id" in message:
             self.connection.send_failure(message["id"], RuntableError("PROTOCOL", f"this side does not take messages of kind {kind}"))
         else:
@@ -1572,9 +1579,11 @@ class Watch:
         seen = self._seen.get(entry.moniker)
         if kind == "registered" and seen is not None:
             # The same registration back after a broker restart is no news, unless it changed.
-            if (seen.pid, seen.endpoint, seen.object, seen.registered_at) == (entry.pid, entry.endpoint, entry.object, entry.registered_at):
+            if (seen.pid, seen.endpoint, seen.object) == (entry.pid, entry.endpoint, entry.object):
                 if seen.changed_at != entry.changed_at:
                     self._emit("changed", entry)
+                else:
+                    self._seen[entry.moniker] = entry
                 return
             self._emit("revoked", seen)
         self._emit(kind, entry)

@@ -80,6 +80,21 @@ describe('golden vectors', () => {
     assert.deepStrictEqual([...seen].sort((a, b) => a - b), Object.values(Kind).sort((a, b) => a - b));
   });
 
+  it('are the bytes of the examples in PROTOCOL.md section 10', () => {
+    const text = fs.readFileSync(path.join(VECTOR_DIR, '..', 'PROTOCOL.md'), 'utf8');
+    const example = (text.split('## 10. Example')[1] ?? '').split('## 11.')[0] ?? '';
+    const bytes = example.replace(/[^\n]*[a-z]{3,}[^\n]*\n/gi, (line) => (/^[0-9a-f ]+$/.test(line.trim()) ? line : '\n'));
+    const hexRun = bytes.replace(/\s+/g, '');
+    for (const name of ['welcome', 'call', 'reply', 'failure-connection']) {
+      const vector = vectors.find((v) => v.name === name) as VectorFile;
+      const body = vector.hex as string;
+      const frame = (body.length / 2).toString(16).padStart(8, '0') + body;
+      assert.ok(hexRun.includes(frame), `PROTOCOL.md section 10 shows the frame of docs/vectors/${name}.json`);
+    }
+    const date = (vectors.find((v) => v.name === 'value-date') as VectorFile).hex as string;
+    assert.ok(date.includes(example.match(/`(c1 fb [0-9a-f ]+)`/)?.[1]?.replace(/ /g, '') ?? '-'), 'the Date example');
+  });
+
   for (const vector of vectors.filter((v) => v.type === 'message' || v.type === 'value')) {
     it(`${vector.name}: decodes, encodes and validates`, () => {
       checkItem(vector as Item, vector.references === true, vector.type === 'message', vector.name);
