@@ -135,7 +135,10 @@ export function vectorCases(): VectorCase[] {
     stack: 'TypeError: cannot parse the order\n    at parse (/srv/app/orders.js:10:5)',
     cause: error('RangeError', 'line 3 is too long', {
       stack: 'RangeError: line 3 is too long\n    at read (/srv/app/lines.js:4:9)',
-      cause: error('Error', 'disk quota exceeded', { code: 'EDQUOT', stack: 'Error: disk quota exceeded\n    at write (/srv/app/disk.js:2:2)' }),
+      cause: error('Error', 'disk quota exceeded', {
+        code: 'EDQUOT',
+        stack: 'Error: disk quota exceeded\n    at write (/srv/app/disk.js:2:2)',
+      }),
     }),
   });
   return [
@@ -354,20 +357,11 @@ export function vectorCases(): VectorCase[] {
     ),
     value('value-null-booleans', 'null, true and false.', [null, true, false]),
     value('value-undefined', 'undefined, alone and as a map value.', [undefined, { missing: undefined }]),
-    value('value-integers', 'Integers as numbers: shortest major type 0 or 1 up to 4 bytes.', [
-      0,
-      23,
-      24,
-      255,
-      256,
-      65535,
-      65536,
-      4294967295,
-      -1,
-      -24,
-      -25,
-      -4294967296,
-    ]),
+    value(
+      'value-integers',
+      'Integers as numbers: shortest major type 0 or 1 up to 4 bytes.',
+      [0, 23, 24, 255, 256, 65535, 65536, 4294967295, -1, -24, -25, -4294967296],
+    ),
     value(
       'value-floats',
       'Numbers that are not 32-bit integers: float64, integral ones too; -0 is written as the integer 0.',
@@ -425,4 +419,3 @@ export function vectorCases(): VectorCase[] {
     ),
   ];
 }
-

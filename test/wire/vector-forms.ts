@@ -41,8 +41,7 @@ const TYPED_ARRAYS = [
   Float64Array,
 ] as const;
 
-const hex = (view: ArrayBufferView) =>
-  Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('hex');
+const hex = (view: ArrayBufferView) => Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('hex');
 
 /** A decoded value as typed JSON: special values are one-key objects whose key starts with `$`. */
 export function toTyped(value: unknown): Typed {
@@ -174,8 +173,7 @@ export function diagnostic(bytes: Uint8Array): string {
       const size = { 25: 2, 26: 4, 27: 8 }[info];
       if (!size) throw new Error(`unexpected special ${info}`);
       need(size);
-      const value =
-        size === 2 ? half(view.getUint16(at)) : size === 4 ? view.getFloat32(at) : view.getFloat64(at);
+      const value = size === 2 ? half(view.getUint16(at)) : size === 4 ? view.getFloat32(at) : view.getFloat64(at);
       at += size;
       // The preferred (shortest exact) float width needs no indicator.
       const preferred = preferredFloatSize(value);
@@ -189,9 +187,13 @@ export function diagnostic(bytes: Uint8Array): string {
       const size = { 24: 1, 25: 2, 26: 4, 27: 8 }[info];
       if (!size) throw new Error(`reserved additional information ${info}`);
       need(size);
-      argument = size === 8 ? view.getBigUint64(at) : BigInt(size === 1 ? view.getUint8(at) : size === 2 ? view.getUint16(at) : view.getUint32(at));
+      argument =
+        size === 8
+          ? view.getBigUint64(at)
+          : BigInt(size === 1 ? view.getUint8(at) : size === 2 ? view.getUint16(at) : view.getUint32(at));
       at += size;
-      const shortest = argument < 24n ? 0 : argument < 0x100n ? 1 : argument < 0x10000n ? 2 : argument < 0x100000000n ? 4 : 8;
+      const shortest =
+        argument < 24n ? 0 : argument < 0x100n ? 1 : argument < 0x10000n ? 2 : argument < 0x100000000n ? 4 : 8;
       if (shortest !== size) indicator = INDICATOR[Math.log2(size)] as string;
     }
     const count = Number(argument);
