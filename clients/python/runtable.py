@@ -500,16 +500,27 @@ def _absent(m: dict, key: str) -> bool:
     return m.get(key, cbor2.undefined) is cbor2.undefined
 
 
+def _opt_date(m: dict, key: str) -> None:
+    if not _absent(m, key) and not isinstance(m[key], _dt.datetime):
+        _fail(f"{key} must be a date")
+
+
+def _opt_map(m: dict, key: str) -> None:
+    if not _absent(m, key) and not _plain_map(m[key]):
+        _fail(f"{key} must be a map with string keys")
+
+
 _CHECKS: dict[int, Callable[[dict], None]] = {
     K.Hello: lambda m: (_uint(m, "version"), _uint(m, "pid"), _absent(m, "token") or _text(m, "token")),
     K.Welcome: lambda m: (_uint(m, "version"), _uint(m, "pid")),
     K.Register: lambda m: (_uint(m, "id"), _text(m, "moniker"), _text(m, "endpoint"), _uint(m, "object"),
                            _texts(m, "methods"), _plain_map(m.get("metadata")) or _fail("metadata must be a map"),
-                           _opt_bool(m, "replace"), _opt_bool(m, "queue")),
+                           _opt_bool(m, "replace"), _opt_bool(m, "queue"), _opt_date(m, "registeredAt"),
+                           _opt_date(m, "changedAt")),
     K.Revoke: lambda m: (_uint(m, "id"), _text(m, "moniker")),
     K.List: lambda m: (_uint(m, "id"), _text(m, "prefix")),
     K.Lookup: lambda m: (_uint(m, "id"), _text(m, "moniker")),
-    K.Touch: lambda m: (_uint(m, "id"), _text(m, "moniker")),
+    K.Touch: lambda m: (_uint(m, "id"), _text(m, "moniker"), _opt_map(m, "metadata")),
     K.Watch: lambda m: (_uint(m, "id"), _text(m, "prefix")),
     K.Unwatch: lambda m: (_uint(m, "id"), _uint(m, "watch")),
     K.Status: lambda m: _uint(m, "id"),
@@ -1597,42 +1608,32 @@ class Watch:
         return self
 
     def __next__(self) -> TableEvent:
+        return self._take(None)
+
+    def next(self, timeout: float) -> TableEvent:
+        """The next event, waiting at most `timeout` seconds (TIMEOUT past it)."""
+        return self._take(timeout)
+
+    def _take(self, timeout: float | None) -> TableEvent:
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._ready:
             while not self._queue and self._error is None and not self._closed:
-                self._ready.wait(0.25)
                 now = time.monotonic()
-                for moniker, (old, deadline) in list(self._awaiting.items()):
-                    if now >= deadline:
+                if deadline is not None and now >= deadline:
+                    raise RuntableError("TIMEOUT", f"no table event under {self.prefix!r} within {timeout} s")
+                # Entries held after a broker restart are reported revoked when their grace ends.
+                for moniker, (old, until) in list(self._awaiting.items()):
+                    if now >= until:
                         del self._awaiting[moniker]
                         self._seen.pop(moniker, None)
                         self._queue.append(TableEvent("revoked", old))
+                if not self._queue:
+                    self._ready.wait(0.25 if deadline is None else max(0.0, min(0.25, deadline - now)))
             if self._queue:
                 return self._queue.popleft()
             if self._closed:
                 raise StopIteration
             raise self._error  # type: ignore[misc]
-
-    def next(self, timeout: float) -> TableEvent:
-        """The next event, waiting at most `timeout` seconds (TIMEOUT past it)."""
-        result: list = []
-        done = threading.Event()
-
-        def take() -> None:
-            try:
-                result.append(next(self))
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
-                result.append(error)
-            done.set()
-
-        with self._ready:
-            if self._queue:
-                return self._queue.popleft()
-        threading.Thread(target=take, daemon=True).start()
-        if not done.wait(timeout):
-            raise RuntableError("TIMEOUT", f"no table event under {self.prefix!r} within {timeout} s")
-        if isinstance(result[0], BaseException):
-            raise result[0]
-        return result[0]
 
     def close(self) -> None:
         with self._ready:

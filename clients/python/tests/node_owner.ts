@@ -4,7 +4,11 @@ import { connect } from 'runtable';
 
 const service = {
   echo: <T>(value: T): T => value,
-  slow: (ms: number) => new Promise((resolve) => setTimeout(() => resolve(ms), ms)),
+  slow(ms: number) {
+    // Printed, so that a test knows the call is in flight before it kills this process.
+    console.log(`slow ${ms}`);
+    return new Promise((resolve) => setTimeout(() => resolve(ms), ms));
+  },
   async *ticks(count: number) {
     for (let i = 0; i < count; i++) yield i;
   },

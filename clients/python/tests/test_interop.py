@@ -136,7 +136,7 @@ class CallsIntoNode(TableTest):
 
         caller = threading.Thread(target=call)
         caller.start()
-        wait_until(lambda: self.owner.popen.poll() is None and caller.is_alive(), 5, "the call to start")
+        self.owner.wait_for_line("slow 60000")
         os.kill(self.owner.pid, signal.SIGKILL)
         caller.join(20)
         self.assertEqual(errors, ["OBJECT_GONE"])
@@ -185,6 +185,9 @@ class PythonOwner(TableTest):
         owner = self.connect()
         registration = owner.register("Py/survivor", type("S", (), {"ping": lambda self: "pong"})())
         before = registration.entry.registered_at
+        watcher = self.connect()
+        watch = watcher.watch("Py/")
+        self.assertEqual(watch.next(10).type, "registered")
         for pid in broker_pids(self.dir):
             os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not broker_pids(self.dir), 10, "the broker to die")
@@ -193,6 +196,10 @@ class PythonOwner(TableTest):
         entry = wait_until(lambda: other.lookup("Py/survivor"), 20, "the entry to come back")
         self.assertEqual(entry.registered_at, before)
         self.assertEqual(other.call("Py/survivor", "ping"), "pong")
+        # The watcher came back too, and the entry that came back unchanged is no news to it.
+        other.register("Py/newcomer", type("N", (), {"ping": lambda self: "hi"})())
+        event = watch.next(20)
+        self.assertEqual((event.type, event.entry.moniker), ("registered", "Py/newcomer"))
 
     def test_without_a_broker_or_a_way_to_start_one(self):
         with self.assertRaises(runtable.RuntableError) as caught:
