@@ -17,6 +17,7 @@ import itertools
 import math
 import os
 import secrets
+import select
 import shlex
 import shutil
 import socket
@@ -714,6 +715,7 @@ class Connection:
         self._transfers: dict[int, _Transfer] = {}
         self._closed: RuntableError | None = None
         self._complaint: tuple[RuntableError, float] | None = None
+        self._reading = False
         self.closed_event = threading.Event()
 
     # The handshake runs on the caller's thread; the reader thread starts after it.
@@ -793,6 +795,7 @@ class Connection:
 
     def _start(self) -> None:
         self.sock.settimeout(None)
+        self._reading = True
         threading.Thread(target=self._read_loop, name=f"runtable {self.peer_name}", daemon=True).start()
 
     def start(self) -> None:
@@ -802,6 +805,10 @@ class Connection:
     def _read_exactly(self, count: int) -> bytes | None:
         parts, left = [], count
         while left:
+            if self._reading and not select.select([self.sock], [], [], 1.0)[0]:
+                # Quiet for a second: a good time to drop transfers that stopped (5.4).
+                self._drop_stalled()
+                continue
             part = self.sock.recv(min(left, 1 << 20))
             if not part:
                 return None
@@ -873,10 +880,7 @@ class Connection:
         transfer_id = chunk["transfer"]
         data = chunk["data"].data if isinstance(chunk["data"], TypedArray) else chunk["data"]
         request = chunk.get("request") or 0
-        now = time.monotonic()
-        for stale in [t for t, v in self._transfers.items() if now - v.last > TRANSFER_STALL_S]:
-            del self._transfers[stale]
-            self.send_failure(0, RuntableError("PROTOCOL", f"transfer {stale} stalled; dropped"))
+        self._drop_stalled()
         transfer = self._transfers.get(transfer_id)
         try:
             if transfer is None:
@@ -900,6 +904,12 @@ class Connection:
             return
         if whole is not None:
             self._receive(bytes(whole))
+
+    def _drop_stalled(self) -> None:
+        now = time.monotonic()
+        for stale in [t for t, v in self._transfers.items() if now - v.last > TRANSFER_STALL_S]:
+            del self._transfers[stale]
+            self.send_failure(0, RuntableError("PROTOCOL", f"transfer {stale} stalled; dropped"))
 
     def _advance(self, transfer_id: int, transfer: _Transfer, chunk: dict, data: bytes) -> bytearray | None:
         if chunk["offset"] != transfer.received or chunk["total"] != transfer.total:
