@@ -12,7 +12,6 @@ import array
 import collections
 import collections.abc
 import datetime as _dt
-import errno
 import itertools
 import math
 import os
@@ -125,9 +124,14 @@ _BIG_ENDIAN_TAGS = {65: "Uint16Array", 66: "Uint32Array", 67: "BigUint64Array", 
 _TYPED_CODES = {"Uint16Array": "H", "Uint32Array": "I", "BigUint64Array": "Q", "Int8Array": "b",
                 "Int16Array": "h", "Int32Array": "i", "BigInt64Array": "q", "Float32Array": "f",
                 "Float64Array": "d"}
-_ARRAY_TYPECODES = {"B": "Uint8Array", "b": "Int8Array", "H": "Uint16Array", "h": "Int16Array",
-                    "I": "Uint32Array", "i": "Int32Array", "L": "Uint64?", "Q": "BigUint64Array",
-                    "q": "BigInt64Array", "f": "Float32Array", "d": "Float64Array"}
+# array.array type codes by the size of their items on this machine (C's long varies).
+_ARRAY_TYPECODES = {
+    code: {("u", 1): "Uint8Array", ("s", 1): "Int8Array", ("u", 2): "Uint16Array", ("s", 2): "Int16Array",
+           ("u", 4): "Uint32Array", ("s", 4): "Int32Array", ("u", 8): "BigUint64Array",
+           ("s", 8): "BigInt64Array"}[("u" if code.isupper() else "s", array.array(code).itemsize)]
+    for code in "BbHhIiLlQq"
+}
+_ARRAY_TYPECODES.update({"f": "Float32Array", "d": "Float64Array"})
 
 
 class JSError(Exception):
@@ -1451,7 +1455,7 @@ class _Endpoint:
         answer = request_id != 0
         if target is None:
             if answer:
-                session.connection.send_failure(request_id, RuntableError("NOT_REGISTERED", f"no object {message['target']} at this endpoint"))
+                session.connection.send_failure(request_id, RuntableError("NOT_REGISTERED", f"object {message['target']} is no longer registered at pid {os.getpid()}"))
             return
         obj, methods = target
         if kind == K.Subscribe:
@@ -1467,7 +1471,7 @@ class _Endpoint:
         method = getattr(obj, name, None) if name in methods else None
         if not callable(method):
             if answer:
-                session.connection.send_failure(request_id, RuntableError("NO_SUCH_METHOD", f"{name} is not a method of this object"))
+                session.connection.send_failure(request_id, RuntableError("NO_SUCH_METHOD", f"no method \"{name[:100]}\" is exposed by this object"))
             return
         if answer and len(session._running) >= MAX_CALLS_IN_FLIGHT:
             session.connection.send_failure(request_id, RuntableError("PROTOCOL", f"more than {MAX_CALLS_IN_FLIGHT} calls in flight on one connection"))
