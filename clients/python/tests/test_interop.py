@@ -181,6 +181,23 @@ class PythonOwner(TableTest):
         node.wait_for_line(f"sum {sum(range(700))}")
         node.wait_for_line("failed REMOTE ValueError KeyError")
 
+    def test_events_emitted_in_python_reach_a_node_subscriber(self):
+        table = self.connect()
+        registration = table.register("Py/emitter", type("E", (), {"ping": lambda self: "pong"})())
+        script = (
+            "import { connect, on } from 'runtable';"
+            "const t = await connect(); const s = await t.get('Py/emitter');"
+            "await new Promise((resolve) => on(s, 'data', (...args) => { console.log('event', JSON.stringify(args)); resolve(); }));"
+            "await t.close();"
+        )
+        node = self.spawn([*NODE_TS, "--input-type=module", "-e", script])
+        endpoint = table._endpoint
+        wait_until(lambda: any(session.subscribed(registration.entry.object, "data") for session in list(endpoint.sessions)),
+                   30, "the Node process to subscribe")
+        registration.emit("data", 42, {"from": "python"})
+        node.wait_for_line('event [42,{"from":"python"}]')
+        self.assertEqual(node.popen.wait(60), 0, node.stderr)
+
     def test_an_owner_registers_again_after_a_broker_restart(self):
         owner = self.connect()
         registration = owner.register("Py/survivor", type("S", (), {"ping": lambda self: "pong"})())
