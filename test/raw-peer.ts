@@ -27,6 +27,8 @@ export class RawPeer {
   readonly socket: net.Socket;
   /** Messages received and not yet taken by next(). */
   readonly inbox: Msg[] = [];
+  /** Every frame body received, as it came. */
+  readonly frames: Buffer[] = [];
   /** Resolves when the peer closes the connection (or it is destroyed). */
   readonly closed: Promise<void>;
   #isClosed = false;
@@ -151,6 +153,7 @@ export class RawPeer {
       if (this.#pending.length < 4 + length) break;
       const frame = Buffer.from(this.#pending.subarray(4, 4 + length));
       this.#pending = this.#pending.subarray(4 + length);
+      this.frames.push(frame);
       this.#deliver(decode(frame, this.#references) as Msg);
     }
   }
