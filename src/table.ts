@@ -14,7 +14,9 @@ import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { WatchStream } from './naming/watch-stream.js';
+import { boolean, checkOptions, ms, plainObject, positiveInteger, signal, string, strings } from './options.js';
 import { Registration, type RegistrationHost } from './registration.js';
+import { hold, holdUntil, MAX_TIMER_MS, release } from './transport/keep-alive.js';
 import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
 import { tableToken } from './transport/token.js';
@@ -64,13 +66,35 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-export async function connect(options: ConnectOptions = {}): Promise<Table> {
+export function connect(options: ConnectOptions = {}): Promise<Table> {
+  // Held while it runs, whatever it waits on (a broker starting, a poll for another's start).
+  return holdUntil(open(options));
+}
+
+/** What each option of connect() takes. */
+const CONNECT_OPTIONS = {
+  dir: string,
+  autoStart: boolean,
+  timeout: ms,
+  brokerIdleTimeout: ms,
+  debug: boolean,
+  maxMessageBytes: positiveInteger,
+  maxPendingBytes: positiveInteger,
+  table: string,
+  prefix: string,
+  leaseTtl: positiveInteger,
+  listen: plainObject,
+  tls: plainObject,
+  secret: string,
+};
+
+const REGISTER_OPTIONS = { metadata: plainObject, replace: boolean, queue: boolean, signal, expose: strings };
+const WATCH_OPTIONS = { signal };
+
+async function open(options: ConnectOptions): Promise<Table> {
+  checkOptions('connect()', options, CONNECT_OPTIONS);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
   const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
-  if (options.maxPendingBytes !== undefined && !(options.maxPendingBytes > 0)) {
-    throw new RuntableError('BAD_ARGUMENT', 'maxPendingBytes must be a positive number of bytes');
-  }
   const limits = {
     ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
     ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
@@ -88,8 +112,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
   const dir = resolveTableDir(options.dir);
   prepareTableDir(dir);
   const token = tableToken(dir);
-  const envIdle = process.env.RUNTABLE_BROKER_IDLE_MS;
-  const brokerIdleMs = options.brokerIdleTimeout ?? (envIdle ? Number(envIdle) : undefined);
+  const brokerIdleMs = brokerIdleTimeout(options.brokerIdleTimeout);
   const link = await BrokerLink.open({
     dir,
     autoStart: options.autoStart ?? true,
@@ -109,6 +132,7 @@ export class Table implements AsyncDisposable {
   #endpoint: Promise<Endpoint> | undefined;
   #openedEndpoint: Endpoint | undefined;
   readonly #registrations = new Set<Registration>();
+  readonly #watches = new Set<WatchStream>();
   #closed = false;
   readonly #host: RegistrationHost;
 
@@ -129,6 +153,7 @@ export class Table implements AsyncDisposable {
   async register(moniker: string, object: object, options: RegisterOptions = {}): Promise<Registration> {
     this.#assertOpen();
     checkMoniker(moniker);
+    checkOptions('register()', options, REGISTER_OPTIONS);
     if (typeof object !== 'object' || object === null) {
       throw new RuntableError('BAD_ARGUMENT', 'register needs an object whose methods it exposes');
     }
@@ -146,6 +171,13 @@ export class Table implements AsyncDisposable {
       throw new RuntableError('BAD_ARGUMENT', 'metadata must be a plain object');
     }
     const methods = exposedMethods(object, options.expose);
+    if (methods.length === 0 && !options.expose) {
+      // Not refused: an entry with metadata and events only is a use. But it is more often a mistake.
+      process.emitWarning(
+        `${moniker} exposes no methods, so callers can find it and hear its events but call nothing (methods inherited from Node's built-in classes, such as EventEmitter's, are not exposed unless named); pass expose: [] if that is meant, or expose: ['name', ...]`,
+        { type: 'RuntableWarning', code: 'RUNTABLE_NOTHING_EXPOSED' },
+      );
+    }
     const endpoint = await this.#openEndpoint();
     const objectId = endpoint.add(object, methods);
     let registration: Registration | undefined;
@@ -178,7 +210,11 @@ export class Table implements AsyncDisposable {
       endpoint.remove(objectId);
       throw error;
     }
-    this.#registrations.add(registration);
+    // A live registration holds the process, as a server's listening socket would (keep-alive.ts).
+    if (registration.active && !this.#registrations.has(registration)) {
+      this.#registrations.add(registration);
+      hold();
+    }
     return registration;
   }
 
@@ -205,8 +241,11 @@ export class Table implements AsyncDisposable {
   /** The entries under `prefix` now, as `registered` events, then every change as it happens. */
   watch(prefix = '', options: WatchOptions = {}): TableWatch {
     checkPrefix(prefix);
+    checkOptions('watch()', options, WATCH_OPTIONS);
     this.#assertOpen();
-    return new WatchStream(this.#link, prefix, options.signal);
+    const watch = new WatchStream(this.#link, prefix, options.signal, () => this.#watches.delete(watch));
+    this.#watches.add(watch);
+    return watch;
   }
 
   /** The broker's own figures: pid, uptime, entries, connections. */
@@ -219,11 +258,16 @@ export class Table implements AsyncDisposable {
     this.#closed = true;
     const registrations = [...this.#registrations];
     this.#registrations.clear();
-    for (const registration of registrations) registration.end();
+    for (const registration of registrations) {
+      registration.end();
+      release();
+    }
     // Revoked explicitly, so that once close() resolves no other process can still find them;
     // closing the connection alone would leave that to when the broker notices.
     await this.#link.revokeAll(registrations.map((registration) => registration.moniker));
     await this.#link.close();
+    // A loop still waiting on a watch ends, as on abort: nothing more will come.
+    await Promise.all([...this.#watches].map((watch) => watch.return()));
     this.#peers.close();
     const endpoint = await this.#endpoint?.catch(() => undefined);
     await endpoint?.close();
@@ -288,13 +332,25 @@ export class Table implements AsyncDisposable {
   }
 
   #release(registration: Registration): void {
-    this.#registrations.delete(registration);
+    if (this.#registrations.delete(registration)) release();
     this.#openedEndpoint?.remove(registration.objectId);
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new RuntableError('TABLE_UNAVAILABLE', 'this table is closed');
   }
+}
+
+/** The broker's idle exit in ms (0: never), from the option or RUNTABLE_BROKER_IDLE_MS. */
+function brokerIdleTimeout(option: number | undefined): number | undefined {
+  const env = process.env.RUNTABLE_BROKER_IDLE_MS;
+  const idle = option ?? (env ? Number(env) : undefined);
+  if (idle === undefined) return undefined;
+  if (!(idle >= 0)) {
+    throw new RuntableError('BAD_ARGUMENT', `RUNTABLE_BROKER_IDLE_MS must be a number of ms, 0 or more, not ${env}`);
+  }
+  // Past what setTimeout can count, the broker would exit at once: that long is never.
+  return idle > MAX_TIMER_MS ? 0 : idle;
 }
 
 function abortedRegister(moniker: string, signal: AbortSignal): RuntableError {

@@ -4,6 +4,7 @@
 // collide with the object's own method names.
 
 import { RuntableError } from '../errors.js';
+import { checkOptions, ms, signal } from '../options.js';
 import { ByReference, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
 import type { CallSession } from './session.js';
@@ -183,6 +184,7 @@ export function oneway<T>(proxy: Remote<T>): OneWay<T> {
 /** A view of `proxy` whose calls use these options (a timeout, an AbortSignal). */
 export function withOptions<P>(proxy: P, options: CallOptions): P {
   const state = stateOf(proxy);
+  checkOptions('withOptions()', options, { timeout: ms, signal });
   return makeProxy<P>({ ...state, options: { ...state.options, ...options } });
 }
 

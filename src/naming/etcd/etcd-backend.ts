@@ -6,6 +6,7 @@
 
 import { Etcd3, type IKeyValue, type Lease, type Watcher } from 'etcd3';
 import { RuntableError } from '../../errors.js';
+import { MAX_TIMER_MS } from '../../transport/keep-alive.js';
 import {
   type BrokerStatus,
   PROTOCOL_VERSION,
@@ -377,7 +378,8 @@ function alreadyRegistered(moniker: string, how = 'is already registered by anot
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  if (!Number.isFinite(ms)) return work;
+  // setTimeout cannot count past 2^31 - 1 ms: a longer timeout is as good as none.
+  if (!(ms <= MAX_TIMER_MS)) return work;
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     work,
