@@ -1,12 +1,12 @@
 // A live registration: the owner's handle on one moniker. It re-registers itself after a broker
 // restart or a lost lease (through its naming backend) and stops serving the object once revoked or lost.
 
+import type { AnyEvents, EventMap } from './calls/types.js';
 import { RuntableError } from './errors.js';
-import type { OwnedName } from './naming/backend.js';
 import { type Entry, toPublicEntry } from './naming/entry.js';
 import { Kind, type Register, type Unnumbered, type WireEntry } from './wire/protocol.js';
 
-/** What a Registration needs from its Table. */
+/** @internal What a Registration needs from its Table. */
 export interface RegistrationHost {
   touch(moniker: string, metadata?: Record<string, unknown>): Promise<WireEntry>;
   revoke(registration: Registration): Promise<void>;
@@ -15,9 +15,16 @@ export interface RegistrationHost {
   emit(registration: Registration, event: string, args: unknown[]): number;
 }
 
-export class Registration implements OwnedName, AsyncDisposable {
+/**
+ * An owner's handle on one moniker, from table.register(). `E` declares the events it emits
+ * (the map clients give table.get<T, E>()), so that emit() checks names and arguments.
+ */
+// The backend's hooks (registration, restored, lost, end) are marked internal: stripped from the
+// published .d.ts (stripInternal). The class satisfies naming/backend.ts's OwnedName by shape, not
+// by an `implements` clause, which the .d.ts would keep without the methods it names.
+export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDisposable {
   readonly moniker: string;
-  /** The object's id on this process's endpoint. */
+  /** @internal The object's id on this process's endpoint. */
   readonly objectId: number;
   readonly #host: RegistrationHost;
   readonly #endpoint: string;
@@ -25,12 +32,17 @@ export class Registration implements OwnedName, AsyncDisposable {
   #active = true;
   readonly #lostListeners = new Set<(reason: RuntableError) => void>();
 
-  constructor(host: RegistrationHost, entry: WireEntry) {
+  private constructor(host: RegistrationHost, entry: WireEntry) {
     this.#host = host;
     this.#entry = entry;
     this.moniker = entry.moniker;
     this.objectId = entry.object;
     this.#endpoint = entry.endpoint;
+  }
+
+  /** @internal Made by Table.register, never by users. */
+  static create(host: RegistrationHost, entry: WireEntry): Registration {
+    return new Registration(host, entry);
   }
 
   /** The entry as the table holds it. */
@@ -54,7 +66,7 @@ export class Registration implements OwnedName, AsyncDisposable {
    * Sends an event to every client subscribed to it with on(proxy, event, listener). Returns how
    * many connections were told; events are not queued for clients that subscribe later.
    */
-  emit(event: string, ...args: unknown[]): number {
+  emit<K extends keyof E & string>(event: K, ...args: E[K]): number {
     if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
     if (!this.#active) return 0;
     return this.#host.emit(this, event, args);
@@ -84,6 +96,7 @@ export class Registration implements OwnedName, AsyncDisposable {
 
   // --- OwnedName, for the naming backend ---
 
+  /** @internal */
   registration(): Unnumbered<Register> {
     const { moniker, object, methods, metadata, registeredAt, changedAt } = this.#entry;
     return {
@@ -98,10 +111,12 @@ export class Registration implements OwnedName, AsyncDisposable {
     };
   }
 
+  /** @internal */
   restored(entry: WireEntry): void {
     this.#entry = entry;
   }
 
+  /** @internal */
   lost(reason: RuntableError): void {
     if (!this.#active) return;
     this.#active = false;
@@ -109,7 +124,7 @@ export class Registration implements OwnedName, AsyncDisposable {
     for (const listener of this.#lostListeners) listener(reason);
   }
 
-  /** Marks the registration ended without telling anyone: its table is closing. */
+  /** @internal Marks the registration ended without telling anyone: its table is closing. */
   end(): void {
     this.#active = false;
   }

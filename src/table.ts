@@ -6,7 +6,7 @@ import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
 import { type PeerOptions, Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
-import type { Remote } from './calls/types.js';
+import type { AnyEvents, EventMap, Remote } from './calls/types.js';
 import { RuntableError } from './errors.js';
 import type { NamingBackend } from './naming/backend.js';
 import { BrokerLink } from './naming/broker-link.js';
@@ -107,7 +107,7 @@ async function open(options: ConnectOptions): Promise<Table> {
     const { EtcdBackend } = await import('./naming/etcd/etcd-backend.js');
     const backend = await EtcdBackend.open(settings, timeout);
     const network = tcpNetwork(settings.listen, settings.tls);
-    return new Table(table, backend, { timeout, debug, token: settings.token, network, ...limits });
+    return Table.create(table, backend, { timeout, debug, token: settings.token, network, ...limits });
   }
   const dir = resolveTableDir(options.dir);
   prepareTableDir(dir);
@@ -120,7 +120,7 @@ async function open(options: ConnectOptions): Promise<Table> {
     token,
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
-  return new Table(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
+  return Table.create(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
 }
 
 export class Table implements AsyncDisposable {
@@ -136,8 +136,8 @@ export class Table implements AsyncDisposable {
   #closed = false;
   readonly #host: RegistrationHost;
 
-  /** Use connect(). */
-  constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
+  // Private, and the factory marked internal (stripped from the published .d.ts): a Table comes from connect().
+  private constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
     this.dir = dir;
     this.#link = link;
     this.#peers = new Peers(settings);
@@ -150,7 +150,20 @@ export class Table implements AsyncDisposable {
     };
   }
 
-  async register(moniker: string, object: object, options: RegisterOptions = {}): Promise<Registration> {
+  /** @internal */
+  static create(dir: string, link: NamingBackend, settings: PeerOptions): Table {
+    return new Table(dir, link, settings);
+  }
+
+  /**
+   * Registers `object` under `moniker`. `E` declares the events it emits, so that reg.emit()
+   * checks their names and arguments (clients give the same map to get<T, E>()).
+   */
+  async register<E extends EventMap<E> = AnyEvents>(
+    moniker: string,
+    object: object,
+    options: RegisterOptions = {},
+  ): Promise<Registration<E>> {
     this.#assertOpen();
     checkMoniker(moniker);
     checkOptions('register()', options, REGISTER_OPTIONS);
@@ -195,7 +208,7 @@ export class Table implements AsyncDisposable {
       // Made before the broker answers, so the link can keep it for replay; the reply's entry
       // replaces these provisional dates.
       const placeholder: WireEntry = { ...message, pid: process.pid, registeredAt: new Date(), changedAt: new Date() };
-      registration = new Registration(this.#host, placeholder);
+      registration = Registration.create(this.#host, placeholder);
       // In line, the answer comes when this process becomes the owner, however long that takes.
       const waiting = options.queue ? { timeout: Number.POSITIVE_INFINITY, ...(signal ? { signal } : {}) } : {};
       try {
@@ -215,7 +228,7 @@ export class Table implements AsyncDisposable {
       this.#registrations.add(registration);
       hold();
     }
-    return registration;
+    return registration as Registration<E>;
   }
 
   async list(prefix = ''): Promise<Entry[]> {
@@ -233,9 +246,11 @@ export class Table implements AsyncDisposable {
   }
 
   /** A proxy of the object registered under `moniker`; NOT_REGISTERED if there is none. */
-  async get<T = Record<string, (...args: unknown[]) => unknown>>(moniker: string): Promise<Remote<T>> {
+  async get<T = Record<string, (...args: unknown[]) => unknown>, E extends EventMap<E> = AnyEvents>(
+    moniker: string,
+  ): Promise<Remote<T, E>> {
     const target = await this.#resolve(moniker);
-    return createRemote<T>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
+    return createRemote<T, E>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
   }
 
   /** The entries under `prefix` now, as `registered` events, then every change as it happens. */
