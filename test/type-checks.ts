@@ -2,10 +2,10 @@
 // like local ones, and refuse what cannot work.
 import {
   type connect,
-  type Registration,
   on,
   oneway,
   type Ref,
+  type Registration,
   type Remote,
   type RemoteFunction,
   type RemoteValue,

@@ -80,7 +80,13 @@ test('a callback a peer invokes has the context of that invocation, after an awa
 });
 
 test('outside any remote call, callContext() is BAD_ARGUMENT saying where it works', async () => {
-  for (const attempt of [() => callContext(), async () => (await null, callContext())]) {
+  for (const attempt of [
+    () => callContext(),
+    async () => {
+      await null;
+      return callContext();
+    },
+  ]) {
     await assert.rejects(
       async () => attempt(),
       (error: unknown) => {
