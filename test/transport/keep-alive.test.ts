@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { connect, type Table } from 'runtable';
+import { connect, on, oneway, type Table } from 'runtable';
+import { heldCount } from '../../src/transport/keep-alive.ts';
 import { cleanup, type Fixture, isAlive, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 
 /** From a script's last line to its exit: generous for a loaded machine, far from "never". */
@@ -128,4 +129,47 @@ test('a live registration, a running watch, an open subscription and a call in f
 
   assert.ok(isAlive(owner.pid));
   assert.equal(await server.pid(), owner.pid);
+});
+
+test('every hold is released: what held the process is counted back to nothing', async () => {
+  dir = tempTableDir();
+  const base = heldCount();
+  table = await connect({ dir });
+  assert.equal(heldCount(), base, 'connect() holds only while it runs');
+  async function* forever() {
+    for (let n = 0; ; n++) yield n;
+  }
+  const reg = await table.register('Held/a', { ping: () => 'pong', forever });
+  assert.equal(heldCount(), base + 1, 'a registration holds');
+  const remote = await table.get<{ ping(): string; forever(): AsyncIterable<number> }>('Held/a');
+  assert.equal(await remote.ping(), 'pong');
+  await table.list('');
+  oneway(remote).ping();
+  for await (const _ of table.watch('Held/')) break;
+  for await (const _ of await remote.forever()) break;
+  const off = on(remote, 'tick', () => {});
+  await off.ready;
+  assert.equal(heldCount(), base + 2, 'a subscription holds');
+  off();
+  assert.equal(heldCount(), base + 1, 'calls, lists, watches and streams left hold nothing');
+  const pending = remote.ping();
+  assert.equal(heldCount(), base + 2, 'a call in flight holds');
+  await pending;
+  await reg.revoke();
+  assert.equal(heldCount(), base, 'a revoked registration holds nothing');
+  // close() releases what is still held: a registration, a subscription, a watch waiting.
+  await table.register('Held/b', { ping: () => 'pong' });
+  const stillOn = on(await table.get('Held/b'), 'tick', () => {});
+  await stillOn.ready;
+  const watching = (async () => {
+    for await (const _ of table.watch('Nothing/')) {
+      // Never: nothing is registered there.
+    }
+  })();
+  await waitFor(() => heldCount() === base + 3, 5000, 'the watch to wait');
+  await table.close();
+  await watching;
+  await table.close();
+  table = undefined;
+  assert.equal(heldCount(), base);
 });
