@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { connect, on, oneway, type Table } from 'runtable';
 import { heldCount } from '../../src/transport/keep-alive.ts';
+import { EtcdCluster, etcdTable } from '../etcd-server.ts';
 import { cleanup, type Fixture, isAlive, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 
 /** From a script's last line to its exit: generous for a loaded machine, far from "never". */
@@ -38,8 +39,8 @@ async function startOwner(): Promise<{ owner: Fixture; table: Table }> {
 }
 
 /** Runs one case of exit-client in `dir`; resolves once it has printed "done". */
-async function client(what: string, into: string): Promise<Fixture> {
-  const fixture = spawnFixture('exit-client', [what], into);
+async function client(what: string, into: string, env: NodeJS.ProcessEnv = {}): Promise<Fixture> {
+  const fixture = spawnFixture('exit-client', [what], into, env);
   await fixture.waitForLine(/^done$/, 30_000);
   return fixture;
 }
@@ -172,4 +173,26 @@ test('every hold is released: what held the process is counted back to nothing',
   await table.close();
   table = undefined;
   assert.equal(heldCount(), base);
+});
+
+test('on a table in etcd too: a client exits when done, an owner stays while it holds a name', async () => {
+  const cluster = await EtcdCluster.start(1);
+  try {
+    dir = tempTableDir();
+    const setup = etcdTable(cluster.address, '127.0.0.3');
+    table = await connect({ ...setup.options });
+    const [listed, registered] = await Promise.all([
+      client('list', dir, setup.env),
+      client('registered', dir, setup.env),
+    ]);
+    assert.equal(await exitsByItself(listed, 'list on etcd'), 0);
+    assert.ok(registered);
+    const held = await table.get<{ stop(): string }>('Exit/held');
+    assert.equal(await held.stop(), 'stopping');
+    assert.equal(await exitsByItself(registered, 'registered on etcd'), 0);
+  } finally {
+    await table?.close();
+    table = undefined;
+    cluster.stop();
+  }
 });
