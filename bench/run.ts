@@ -11,7 +11,7 @@ import { grpcJs } from './peers/grpc.ts';
 import { httpKeepAlive } from './peers/http.ts';
 import { ipc } from './peers/ipc.ts';
 import { raw } from './peers/raw.ts';
-import { runtable } from './peers/runtable.ts';
+import { runtable, runtableAsync, runtableContext } from './peers/runtable.ts';
 import { runtableTls } from './peers/runtable-tls.ts';
 import { zeromq } from './peers/zeromq.ts';
 import { canPin, cleanupAll, installCleanup, pin, tempDir, unpin } from './procs.ts';
@@ -25,6 +25,8 @@ const TRANSPORTS: Record<string, Transport> = {
   grpc: grpcJs,
   dbus,
   runtable,
+  'runtable-async': runtableAsync,
+  'runtable-ctx': runtableContext,
   'runtable-tls': runtableTls,
 };
 

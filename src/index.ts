@@ -2,9 +2,20 @@
 
 export type { CallContext } from './calls/call-context.js';
 export { callContext } from './calls/call-context.js';
-export type { Subscription } from './calls/proxy.js';
+export type { EventArgs, EventName, Subscription } from './calls/proxy.js';
 export { on, oneway, ref, withOptions } from './calls/proxy.js';
-export type { CallOptions, OneWay, Ref, Remote, RemoteFunction, RemoteValue } from './calls/types.js';
+export type {
+  AnyEvents,
+  CallOptions,
+  EventMap,
+  EventsOf,
+  OneWay,
+  Ref,
+  Remote,
+  RemoteFunction,
+  RemoteMethod,
+  RemoteValue,
+} from './calls/types.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';
 export { RuntableError } from './errors.js';
 export type { Entry, TableEvent, TableWatch } from './naming/entry.js';

@@ -1,12 +1,12 @@
 // A live registration: the owner's handle on one moniker. It re-registers itself after a broker
 // restart or a lost lease (through its naming backend) and stops serving the object once revoked or lost.
 
+import type { AnyEvents, EventMap } from './calls/types.js';
 import { RuntableError } from './errors.js';
-import type { OwnedName } from './naming/backend.js';
 import { type Entry, toPublicEntry } from './naming/entry.js';
 import { Kind, type Register, type Unnumbered, type WireEntry } from './wire/protocol.js';
 
-/** What a Registration needs from its Table. */
+/** @internal What a Registration needs from its Table. */
 export interface RegistrationHost {
   touch(moniker: string, metadata?: Record<string, unknown>): Promise<WireEntry>;
   revoke(registration: Registration): Promise<void>;
@@ -19,11 +19,16 @@ export interface RegistrationHost {
  * The owner's handle on one registered moniker, from {@link Table.register}: touch it, emit
  * events to subscribed clients, hear when it is `lost`, revoke it. Registrations survive broker
  * restarts on their own. `await using reg = await table.register(...)` revokes it at scope end.
+ * `E` declares the events it emits (the map clients give `table.get<T, E>()`), so that emit()
+ * checks names and arguments.
  */
-export class Registration implements OwnedName, AsyncDisposable {
+// The backend's hooks (registration, restored, lost, end) are marked internal: stripped from the
+// published .d.ts (stripInternal). The class satisfies naming/backend.ts's OwnedName by shape, not
+// by an `implements` clause, which the .d.ts would keep without the methods it names.
+export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDisposable {
   /** The moniker this registration holds. */
   readonly moniker: string;
-  /** The object's id on this process's endpoint. */
+  /** @internal The object's id on this process's endpoint. */
   readonly objectId: number;
   readonly #host: RegistrationHost;
   readonly #endpoint: string;
@@ -31,12 +36,17 @@ export class Registration implements OwnedName, AsyncDisposable {
   #active = true;
   readonly #lostListeners = new Set<(reason: RuntableError) => void>();
 
-  constructor(host: RegistrationHost, entry: WireEntry) {
+  private constructor(host: RegistrationHost, entry: WireEntry) {
     this.#host = host;
     this.#entry = entry;
     this.moniker = entry.moniker;
     this.objectId = entry.object;
     this.#endpoint = entry.endpoint;
+  }
+
+  /** @internal Made by Table.register, never by users. */
+  static create(host: RegistrationHost, entry: WireEntry): Registration {
+    return new Registration(host, entry);
   }
 
   /** The entry as the table holds it. */
@@ -65,7 +75,7 @@ export class Registration implements OwnedName, AsyncDisposable {
    * Sends an event to every client subscribed to it with on(proxy, event, listener). Returns how
    * many connections were told; events are not queued for clients that subscribe later.
    */
-  emit(event: string, ...args: unknown[]): number {
+  emit<K extends keyof E & string>(event: K, ...args: E[K]): number {
     if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
     if (!this.#active) return 0;
     return this.#host.emit(this, event, args);

@@ -6,7 +6,7 @@ import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
 import { type PeerOptions, Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
-import type { Remote } from './calls/types.js';
+import type { AnyEvents, EventMap, Remote } from './calls/types.js';
 import { RuntableError } from './errors.js';
 import type { NamingBackend } from './naming/backend.js';
 import { BrokerLink } from './naming/broker-link.js';
@@ -14,7 +14,9 @@ import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { WatchStream } from './naming/watch-stream.js';
+import { boolean, checkOptions, ms, plainObject, positiveInteger, signal, string, strings } from './options.js';
 import { Registration, type RegistrationHost } from './registration.js';
+import { hold, holdUntil, MAX_TIMER_MS, release } from './transport/keep-alive.js';
 import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
 import { tableToken } from './transport/token.js';
@@ -86,19 +88,42 @@ export interface WatchOptions {
  * const table = await connect();
  * await table.register('Greeter/main', { hello: (name: string) => `hello, ${name}` });
  * ```
- * @throws {RuntableError} `BAD_ARGUMENT` for an option out of range; `ACCESS_DENIED` for a table
- * directory that is a symlink, another user's or open to others (the message names the fix);
- * `TABLE_UNAVAILABLE` when the directory cannot be used or created, no broker runs and
- * `autoStart` is false, the broker does not start within `timeout`, or etcd (or the `etcd3`
- * package) is not there; `PROTOCOL` for a broker of another protocol version.
+ * @throws {RuntableError} `BAD_ARGUMENT` for an option of the wrong type, out of range or
+ * unknown; `ACCESS_DENIED` for a table directory that is a symlink, another user's or open to
+ * others (the message names the fix); `TABLE_UNAVAILABLE` when the directory cannot be used or
+ * created, no broker runs and `autoStart` is false, the broker does not start within `timeout`,
+ * or etcd (or the `etcd3` package) is not there; `PROTOCOL` for a broker of another protocol
+ * version.
  */
-export async function connect(options: ConnectOptions = {}): Promise<Table> {
+export function connect(options: ConnectOptions = {}): Promise<Table> {
+  // Held while it runs, whatever it waits on (a broker starting, a poll for another's start).
+  return holdUntil(open(options));
+}
+
+/** What each option of connect() takes. */
+const CONNECT_OPTIONS = {
+  dir: string,
+  autoStart: boolean,
+  timeout: ms,
+  brokerIdleTimeout: ms,
+  debug: boolean,
+  maxMessageBytes: positiveInteger,
+  maxPendingBytes: positiveInteger,
+  table: string,
+  prefix: string,
+  leaseTtl: positiveInteger,
+  listen: plainObject,
+  tls: plainObject,
+  secret: string,
+};
+
+const REGISTER_OPTIONS = { metadata: plainObject, replace: boolean, queue: boolean, signal, expose: strings };
+const WATCH_OPTIONS = { signal };
+
+async function open(options: ConnectOptions): Promise<Table> {
+  checkOptions('connect()', options, CONNECT_OPTIONS);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
-  if (!(timeout > 0)) throw new RuntableError('BAD_ARGUMENT', 'timeout must be a positive number of ms');
   const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
-  if (options.maxPendingBytes !== undefined && !(options.maxPendingBytes > 0)) {
-    throw new RuntableError('BAD_ARGUMENT', 'maxPendingBytes must be a positive number of bytes');
-  }
   const limits = {
     ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
     ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
@@ -111,13 +136,12 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
     const { EtcdBackend } = await import('./naming/etcd/etcd-backend.js');
     const backend = await EtcdBackend.open(settings, timeout);
     const network = tcpNetwork(settings.listen, settings.tls);
-    return new Table(table, backend, { timeout, debug, token: settings.token, network, ...limits });
+    return Table.create(table, backend, { timeout, debug, token: settings.token, network, ...limits });
   }
   const dir = resolveTableDir(options.dir);
   prepareTableDir(dir);
   const token = tableToken(dir);
-  const envIdle = process.env.RUNTABLE_BROKER_IDLE_MS;
-  const brokerIdleMs = options.brokerIdleTimeout ?? (envIdle ? Number(envIdle) : undefined);
+  const brokerIdleMs = brokerIdleTimeout(options.brokerIdleTimeout);
   const link = await BrokerLink.open({
     dir,
     autoStart: options.autoStart ?? true,
@@ -125,7 +149,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Table> {
     token,
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
-  return new Table(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
+  return Table.create(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
 }
 
 /**
@@ -142,11 +166,12 @@ export class Table implements AsyncDisposable {
   #endpoint: Promise<Endpoint> | undefined;
   #openedEndpoint: Endpoint | undefined;
   readonly #registrations = new Set<Registration>();
+  readonly #watches = new Set<WatchStream>();
   #closed = false;
   readonly #host: RegistrationHost;
 
-  /** Use connect(). */
-  constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
+  // Private, and the factory marked internal (stripped from the published .d.ts): a Table comes from connect().
+  private constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
     this.dir = dir;
     this.#link = link;
     this.#peers = new Peers(settings);
@@ -159,21 +184,32 @@ export class Table implements AsyncDisposable {
     };
   }
 
+  /** @internal */
+  static create(dir: string, link: NamingBackend, settings: PeerOptions): Table {
+    return new Table(dir, link, settings);
+  }
+
   /**
    * Puts `object` in the table under `moniker`, served from this process: its methods become
    * callable from any process of the same user until the registration is revoked or this
-   * process ends.
+   * process ends. `E` declares the events it emits, so that reg.emit() checks their names and
+   * arguments (clients give the same map to get<T, E>()).
    *
    * @param moniker 1 to 512 bytes of UTF-8, no control characters; `/` separates levels by convention.
-   * @throws {RuntableError} `BAD_MONIKER`; `BAD_ARGUMENT` (not an object, `replace` with `queue`,
-   * metadata not a plain object or too large or deep, an `expose` name that is no exposed method);
-   * `ALREADY_REGISTERED` when the moniker has a live owner
-   * and neither `replace` nor `queue` is set; `ABORTED` when `signal` aborts while in line;
+   * @throws {RuntableError} `BAD_MONIKER`; `BAD_ARGUMENT` (not an object, an option of the wrong
+   * type or unknown, `replace` with `queue`, metadata not a plain object or too large or deep, an
+   * `expose` name that is no exposed method); `ALREADY_REGISTERED` when the moniker has a live
+   * owner and neither `replace` nor `queue` is set; `ABORTED` when `signal` aborts while in line;
    * `TABLE_UNAVAILABLE` when this table is closed or its broker cannot be reached.
    */
-  async register(moniker: string, object: object, options: RegisterOptions = {}): Promise<Registration> {
+  async register<E extends EventMap<E> = AnyEvents>(
+    moniker: string,
+    object: object,
+    options: RegisterOptions = {},
+  ): Promise<Registration<E>> {
     this.#assertOpen();
     checkMoniker(moniker);
+    checkOptions('register()', options, REGISTER_OPTIONS);
     if (typeof object !== 'object' || object === null) {
       throw new RuntableError('BAD_ARGUMENT', 'register needs an object whose methods it exposes');
     }
@@ -191,6 +227,13 @@ export class Table implements AsyncDisposable {
       throw new RuntableError('BAD_ARGUMENT', 'metadata must be a plain object');
     }
     const methods = exposedMethods(object, options.expose);
+    if (methods.length === 0 && !options.expose) {
+      // Not refused: an entry with metadata and events only is a use. But it is more often a mistake.
+      process.emitWarning(
+        `${moniker} exposes no methods, so callers can find it and hear its events but call nothing (methods inherited from Node's built-in classes, such as EventEmitter's, are not exposed unless named); pass expose: [] if that is meant, or expose: ['name', ...]`,
+        { type: 'RuntableWarning', code: 'RUNTABLE_NOTHING_EXPOSED' },
+      );
+    }
     const endpoint = await this.#openEndpoint();
     const objectId = endpoint.add(object, methods);
     let registration: Registration | undefined;
@@ -208,7 +251,7 @@ export class Table implements AsyncDisposable {
       // Made before the broker answers, so the link can keep it for replay; the reply's entry
       // replaces these provisional dates.
       const placeholder: WireEntry = { ...message, pid: process.pid, registeredAt: new Date(), changedAt: new Date() };
-      registration = new Registration(this.#host, placeholder);
+      registration = Registration.create(this.#host, placeholder);
       // In line, the answer comes when this process becomes the owner, however long that takes.
       const waiting = options.queue ? { timeout: Number.POSITIVE_INFINITY, ...(signal ? { signal } : {}) } : {};
       try {
@@ -223,8 +266,12 @@ export class Table implements AsyncDisposable {
       endpoint.remove(objectId);
       throw error;
     }
-    this.#registrations.add(registration);
-    return registration;
+    // A live registration holds the process, as a server's listening socket would (keep-alive.ts).
+    if (registration.active && !this.#registrations.has(registration)) {
+      this.#registrations.add(registration);
+      hold();
+    }
+    return registration as Registration<E>;
   }
 
   /**
@@ -258,7 +305,8 @@ export class Table implements AsyncDisposable {
    * the remote result. The proxy follows the moniker: after its owner goes, the next call finds
    * the new owner (or rejects with `NOT_REGISTERED`). Its calls reject with `OBJECT_GONE` (the
    * owner died mid-call), `TIMEOUT`, `ABORTED`, `NO_SUCH_METHOD`, `BAD_ARGUMENT` (a value that
-   * cannot travel), `FRAME_TOO_LARGE`, or `REMOTE` (the method threw; see `err.remote`).
+   * cannot travel), `FRAME_TOO_LARGE`, or `REMOTE` (the method threw; see `err.remote`). `E`
+   * declares the events the owner emits, so that on() checks their names and listeners.
    *
    * @example
    * ```ts
@@ -268,9 +316,11 @@ export class Table implements AsyncDisposable {
    * @throws {RuntableError} `NOT_REGISTERED` if nothing live is registered; `BAD_MONIKER`;
    * `TABLE_UNAVAILABLE`; `ACCESS_DENIED` or `PROTOCOL` if the owner's endpoint refuses us.
    */
-  async get<T = Record<string, (...args: unknown[]) => unknown>>(moniker: string): Promise<Remote<T>> {
+  async get<T = Record<string, (...args: unknown[]) => unknown>, E extends EventMap<E> = AnyEvents>(
+    moniker: string,
+  ): Promise<Remote<T, E>> {
     const target = await this.#resolve(moniker);
-    return createRemote<T>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
+    return createRemote<T, E>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
   }
 
   /**
@@ -282,8 +332,11 @@ export class Table implements AsyncDisposable {
    */
   watch(prefix = '', options: WatchOptions = {}): TableWatch {
     checkPrefix(prefix);
+    checkOptions('watch()', options, WATCH_OPTIONS);
     this.#assertOpen();
-    return new WatchStream(this.#link, prefix, options.signal);
+    const watch = new WatchStream(this.#link, prefix, options.signal, () => this.#watches.delete(watch));
+    this.#watches.add(watch);
+    return watch;
   }
 
   /**
@@ -304,11 +357,16 @@ export class Table implements AsyncDisposable {
     this.#closed = true;
     const registrations = [...this.#registrations];
     this.#registrations.clear();
-    for (const registration of registrations) registration.end();
+    for (const registration of registrations) {
+      registration.end();
+      release();
+    }
     // Revoked explicitly, so that once close() resolves no other process can still find them;
     // closing the connection alone would leave that to when the broker notices.
     await this.#link.revokeAll(registrations.map((registration) => registration.moniker));
     await this.#link.close();
+    // A loop still waiting on a watch ends, as on abort: nothing more will come.
+    await Promise.all([...this.#watches].map((watch) => watch.return()));
     this.#peers.close();
     const endpoint = await this.#endpoint?.catch(() => undefined);
     await endpoint?.close();
@@ -374,13 +432,25 @@ export class Table implements AsyncDisposable {
   }
 
   #release(registration: Registration): void {
-    this.#registrations.delete(registration);
+    if (this.#registrations.delete(registration)) release();
     this.#openedEndpoint?.remove(registration.objectId);
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new RuntableError('TABLE_UNAVAILABLE', 'this table is closed');
   }
+}
+
+/** The broker's idle exit in ms (0: never), from the option or RUNTABLE_BROKER_IDLE_MS. */
+function brokerIdleTimeout(option: number | undefined): number | undefined {
+  const env = process.env.RUNTABLE_BROKER_IDLE_MS;
+  const idle = option ?? (env ? Number(env) : undefined);
+  if (idle === undefined) return undefined;
+  if (!(idle >= 0)) {
+    throw new RuntableError('BAD_ARGUMENT', `RUNTABLE_BROKER_IDLE_MS must be a number of ms, 0 or more, not ${env}`);
+  }
+  // Past what setTimeout can count, the broker would exit at once: that long is never.
+  return idle > MAX_TIMER_MS ? 0 : idle;
 }
 
 function abortedRegister(moniker: string, signal: AbortSignal): RuntableError {

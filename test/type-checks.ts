@@ -5,6 +5,7 @@ import {
   on,
   oneway,
   type Ref,
+  type Registration,
   type Remote,
   type RemoteFunction,
   type RemoteValue,
@@ -138,3 +139,84 @@ callback('x');
 // @ts-expect-error a one-way call of a stream method gives nothing to iterate
 const noStream: Promise<unknown> = oneway(rich).numbers(3);
 void noStream;
+
+// --- Typed events: on() checks names and listener arguments against the owner's event map ---
+
+interface Build {
+  start(target: string): void;
+}
+/** Event name to the arguments it carries, as @types/node's EventEmitter<T> takes them. */
+interface BuildEvents {
+  progress: [done: number, total: number];
+  finished: [];
+}
+
+const build = await table.get<Build, BuildEvents>('Build/a');
+on(build, 'progress', (done, total) => {
+  const fraction: number = done / total;
+  void fraction;
+});
+on(build, 'finished', () => {});
+on(build, 'progress', (done: number) => void done); // fewer parameters are fine, as everywhere
+on(withOptions(build, { timeout: 50 }), 'finished', () => {}); // withOptions keeps the map
+// @ts-expect-error a misspelt event does not compile
+on(build, 'progres', () => {});
+// @ts-expect-error a listener of the wrong argument types does not compile
+on(build, 'progress', (done: string) => void done);
+// @ts-expect-error an event with no arguments gives the listener none
+on(build, 'finished', (code: number) => void code);
+// @ts-expect-error withOptions keeps the map, misspellings included
+on(withOptions(build, { timeout: 50 }), 'finish', () => {});
+
+// Without a map, on() takes any name and any listener, as before.
+on(server, 'anything', (a: string, b: number) => void [a, b]);
+declare const somethingUntyped: unknown;
+on(somethingUntyped, 'x', (n: number) => void n);
+
+// The owner side: register<E>() types emit() with the same map.
+const owned: Registration<BuildEvents> = await table.register<BuildEvents>('Build/a', { start() {} });
+owned.emit('progress', 1, 10);
+owned.emit('finished');
+// @ts-expect-error emit checks the event name
+owned.emit('progres', 1, 10);
+// @ts-expect-error emit checks the arguments
+owned.emit('progress', '1', 10);
+// @ts-expect-error emit checks how many arguments
+owned.emit('finished', 1);
+const loose = await table.register('Build/b', {});
+loose.emit('whatever', 1, 'two', { three: 3 });
+
+// --- Optional methods stay optional; overloads stay overloads ---
+
+interface Service {
+  stop?(): void;
+  find(id: number): string;
+  find(name: string, exact: boolean): string[];
+  total(a: number): number;
+  total(a: number, b: number): number;
+  total(a: number, b: number, c: number): number;
+}
+
+const service = await table.get<Service>('Service/a');
+const stopped: Promise<void> | undefined = service.stop?.();
+void stopped;
+// @ts-expect-error an optional method may be missing: call it with ?.
+service.stop();
+const byId: Promise<string> = service.find(1);
+const byName: Promise<string[]> = service.find('x', true);
+const three: Promise<number> = service.total(1, 2, 3);
+void byId;
+void byName;
+void three;
+// @ts-expect-error each overload keeps its own result type
+const wrongOverload: Promise<string> = service.find('x', true);
+void wrongOverload;
+// @ts-expect-error arguments must match one of the overloads
+service.find('x');
+// @ts-expect-error no overload takes four numbers
+service.total(1, 2, 3, 4);
+oneway(service).find(1);
+oneway(service).find('x', false);
+oneway(service).stop?.();
+// @ts-expect-error a one-way view keeps the overloads' parameters
+oneway(service).find(true);

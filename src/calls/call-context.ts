@@ -1,7 +1,10 @@
 // callContext(): what a method learns of the remote call it is serving (the caller's abort
-// signal, the caller's pid). Known only in the method's synchronous part: runtable sets it around
-// the invocation, because AsyncLocalStorage would tax every promise in the process.
+// signal, the caller's pid), anywhere in the method's async flow, after an await too. The call
+// travels with the flow in an AsyncLocalStorage, entered only around the invocation of a method
+// or callback for a peer: a process that serves no calls never enables it (see
+// docs/PERFORMANCE.md, "Issue 12: cost of callContext anywhere", for what it costs one that does).
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { RuntableError } from '../errors.js';
 
 /** What a method learns of the call it serves, through callContext(). */
@@ -17,13 +20,24 @@ export interface CallContextSource {
   contextOf(id: number): CallContext;
 }
 
-// Two plain variables rather than a closure or record per call: this is on every call's path.
-let currentSource: CallContextSource | undefined;
-let currentId = 0;
+/** One call being served, as the async flow of its method carries it; the context is made on demand. */
+class ServedCall {
+  readonly source: CallContextSource;
+  readonly id: number;
+  context: CallContext | undefined;
+
+  constructor(source: CallContextSource, id: number) {
+    this.source = source;
+    this.id = id;
+  }
+}
+
+const served = new AsyncLocalStorage<ServedCall>();
 
 /**
- * The context of the remote call being served: the caller's abort signal and pid. Call it in the
- * method's synchronous part, before any await: after that, another call may be running.
+ * The context of the remote call being served: the caller's abort signal and pid. It works in
+ * the method called remotely (or the callback a peer invoked), in what it calls, and in what runs
+ * after its awaits, timers and callbacks.
  *
  * @example
  * ```ts
@@ -35,9 +49,15 @@ let currentId = 0;
  * @throws {RuntableError} `BAD_ARGUMENT` outside a method called remotely.
  */
 export function callContext(): CallContext {
-  if (!currentSource)
-    throw new RuntableError('BAD_ARGUMENT', 'callContext() works only inside a method called remotely');
-  return currentSource.contextOf(currentId);
+  const call = served.getStore();
+  if (!call) {
+    throw new RuntableError(
+      'BAD_ARGUMENT',
+      'callContext() was called outside any remote call: call it from a registered method (or a callback a peer invoked), or from code that method runs or awaits',
+    );
+  }
+  call.context ??= call.source.contextOf(call.id);
+  return call.context;
 }
 
 /** Calls `fn` on `thisArg` with `args`, with call `id` of `source` as what callContext() returns. */
@@ -48,14 +68,6 @@ export function withCallContext(
   thisArg: unknown,
   args: unknown[],
 ): unknown {
-  const outerSource = currentSource;
-  const outerId = currentId;
-  currentSource = source;
-  currentId = id;
-  try {
-    return Reflect.apply(fn, thisArg, args);
-  } finally {
-    currentSource = outerSource;
-    currentId = outerId;
-  }
+  // Reflect.apply as the callback: run() passes its arguments on, so no closure is made per call.
+  return served.run(new ServedCall(source, id), Reflect.apply, fn, thisArg, args);
 }

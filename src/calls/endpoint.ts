@@ -53,7 +53,11 @@ export class Endpoint implements SessionHost {
     let accept: (transport: Transport) => void = (transport) => early.push(transport);
     const early: Transport[] = [];
     const network = options.network ?? unixNetwork(options.dir);
-    const listener = await network.listen((transport) => accept(transport), { maxFrameBytes: MAX_FRAME_BYTES });
+    // Registrations hold the process, not the socket (keep-alive.ts): an owner that revoked all may end.
+    const listener = await network.listen((transport) => accept(transport), {
+      maxFrameBytes: MAX_FRAME_BYTES,
+      holdsProcess: false,
+    });
     const endpoint = new Endpoint(listener, options);
     accept = (transport) => endpoint.#accept(transport);
     for (const transport of early) accept(transport);

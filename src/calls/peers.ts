@@ -59,6 +59,8 @@ export class Peers {
       transport = await this.#options.network.dial(endpoint, {
         maxFrameBytes: MAX_FRAME_BYTES,
         timeout: this.#options.timeout,
+        // Calls in flight and subscriptions hold the process, not the connection (keep-alive.ts).
+        holdsProcess: false,
       });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;

@@ -4,10 +4,11 @@
 // collide with the object's own method names.
 
 import { RuntableError } from '../errors.js';
+import { checkOptions, ms, signal } from '../options.js';
 import { ByReference, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
 import type { CallSession } from './session.js';
-import type { CallOptions, OneWay, Ref, Remote } from './types.js';
+import type { AnyEvents, CallOptions, EventMap, EventsOf, ObjectOf, OneWay, Ref, Remote, RemoteOf } from './types.js';
 
 /** Where a moniker lives now. */
 export interface Target {
@@ -157,8 +158,13 @@ function makeProxy<T>(state: ProxyState): T {
   }) as T;
 }
 
-export function createRemote<T>(moniker: string, resolve: Resolve, stacks: boolean, target?: Target): Remote<T> {
-  return makeProxy<Remote<T>>({
+export function createRemote<T, E extends EventMap<E> = AnyEvents>(
+  moniker: string,
+  resolve: Resolve,
+  stacks: boolean,
+  target?: Target,
+): Remote<T, E> {
+  return makeProxy<Remote<T, E>>({
     binding: new MonikerBinding(moniker, resolve, stacks, target),
     options: {},
     oneway: false,
@@ -181,8 +187,8 @@ function stateOf(proxy: unknown): ProxyState {
  * @example `oneway(server).log('started')`
  * @throws {RuntableError} `BAD_ARGUMENT` if `proxy` is not one from `table.get()` or a reference.
  */
-export function oneway<T>(proxy: Remote<T>): OneWay<T> {
-  return makeProxy<OneWay<T>>({ ...stateOf(proxy), oneway: true });
+export function oneway<P extends RemoteOf<unknown, unknown>>(proxy: P): OneWay<ObjectOf<P>> {
+  return makeProxy<OneWay<ObjectOf<P>>>({ ...stateOf(proxy), oneway: true });
 }
 
 /**
@@ -193,6 +199,7 @@ export function oneway<T>(proxy: Remote<T>): OneWay<T> {
  */
 export function withOptions<P>(proxy: P, options: CallOptions): P {
   const state = stateOf(proxy);
+  checkOptions('withOptions()', options, { timeout: ms, signal });
   return makeProxy<P>({ ...state, options: { ...state.options, ...options } });
 }
 
@@ -206,9 +213,17 @@ export interface Subscription {
   readonly ready: Promise<void>;
 }
 
+/** The event names on() takes for a proxy of type P: those of its event map, or any string. */
+export type EventName<P> = keyof EventsOf<P> & string;
+
+/** The arguments a listener of `event` K of a proxy of type P receives. */
+export type EventArgs<P, K extends EventName<P>> = EventsOf<P>[K] extends infer A extends unknown[] ? A : never;
+
 /**
  * Calls `listener` with the arguments of every `event` the owner emits (`reg.emit(event, ...)`);
- * returns the unsubscribe function. The subscription follows the proxy's moniker to a new owner.
+ * returns the unsubscribe function. Typed by the event map given to `table.get<T, Events>()`: a
+ * misspelt event or a listener of the wrong arguments does not compile; without a map, any name
+ * and any listener go.
  * @example
  * ```ts
  * const off = on(server, 'progress', (pct: number) => console.log(pct));
@@ -217,7 +232,11 @@ export interface Subscription {
  * @throws {RuntableError} `BAD_ARGUMENT` for a proxy not from `table.get()`, an event name that
  * is not a string, or a listener that is not a function.
  */
-export function on(proxy: unknown, event: string, listener: (...args: never[]) => void): Subscription {
+export function on<P, K extends EventName<P>>(
+  proxy: P,
+  event: K,
+  listener: (...args: EventArgs<P, K>) => void,
+): Subscription {
   const state = stateOf(proxy);
   if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
   if (typeof listener !== 'function') throw new RuntableError('BAD_ARGUMENT', 'a listener must be a function');

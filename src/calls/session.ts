@@ -4,6 +4,7 @@
 // the connection ends: pending calls reject, streams stop, references are freed.
 
 import { RuntableError } from '../errors.js';
+import { holdOnce } from '../transport/keep-alive.js';
 import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
 import type { Connection, Recover, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
@@ -57,6 +58,8 @@ export class CallSession implements ReferenceContext, CallContextSource {
   readonly #listeners = new Map<string, Set<(...args: unknown[]) => void>>();
   /** The Subscribe in flight or done for each target and event; later listeners wait on it too. */
   readonly #subscribed = new Map<string, Promise<unknown>>();
+  /** Releases of the keep-alive holds of this connection's subscriptions. */
+  readonly #holds = new Set<() => void>();
   #closed = false;
 
   constructor(connection: Connection, options: { host?: SessionHost; debug: boolean }) {
@@ -98,7 +101,12 @@ export class CallSession implements ReferenceContext, CallContextSource {
       this.#listeners.set(key, listeners);
     }
     listeners.add(listener);
+    // An open subscription holds the process until it is unsubscribed or its connection ends.
+    const unhold = holdOnce();
+    this.#holds.add(unhold);
     const off = () => {
+      this.#holds.delete(unhold);
+      unhold();
       const set = this.#listeners.get(key);
       if (!set?.delete(listener) || set.size > 0) return;
       this.#listeners.delete(key);
@@ -385,6 +393,8 @@ export class CallSession implements ReferenceContext, CallContextSource {
     this.#consumers.clear();
     this.#references.clear();
     this.#listeners.clear();
+    for (const unhold of this.#holds) unhold();
+    this.#holds.clear();
     this.#waiting.clear();
     this.#host?.closed(this);
   }

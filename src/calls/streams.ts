@@ -3,6 +3,7 @@
 // buffer without bound; a consumer that stops early stops the producer's iterator.
 
 import { RuntableError } from '../errors.js';
+import { hold, release } from '../transport/keep-alive.js';
 import { Kind, type Message } from '../wire/protocol.js';
 
 /** Items a consumer lets the producer send ahead of what it has read. */
@@ -218,11 +219,14 @@ export class StreamConsumer implements AsyncIterableIterator<unknown> {
       }
       if (this.#ended) return { value: undefined, done: true };
       this.#wire.pin?.(this, true);
+      // A loop waiting for items holds the process (keep-alive.ts); one left with `break` does not.
+      hold();
       try {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });
       } finally {
+        release();
         this.#wire.pin?.(this, false);
       }
     }

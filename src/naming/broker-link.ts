@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
+import { guardTimer, holdUntil } from '../transport/keep-alive.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
 import { unpackEntries, unpackPublicEntries } from '../wire/entry-batch.js';
 import {
@@ -166,14 +167,13 @@ export class BrokerLink implements NamingBackend {
     const reconnecting = this.#reconnecting ?? this.#startReconnecting();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RuntableError('TABLE_UNAVAILABLE', `the broker of ${this.#options.dir} is not back yet`)),
-        this.#options.timeout,
+      timer = guardTimer(this.#options.timeout, () =>
+        reject(new RuntableError('TABLE_UNAVAILABLE', `the broker of ${this.#options.dir} is not back yet`)),
       );
-      timer.unref();
     });
     try {
-      return await Promise.race([reconnecting, timeout]);
+      // A caller waits on the reconnection: hold the process for it (the loop alone does not).
+      return await holdUntil(Promise.race([reconnecting, timeout]));
     } finally {
       clearTimeout(timer);
     }
@@ -217,7 +217,8 @@ export class BrokerLink implements NamingBackend {
   async #reconnect(): Promise<Connection> {
     let delay = 0;
     for (;;) {
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      // Unref'd: the loop runs for whatever holds the process (keep-alive.ts), and holds nothing itself.
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay).unref());
       if (this.#closing) throw new RuntableError('TABLE_UNAVAILABLE', 'the table is closed');
       let connection: Connection;
       try {

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntableError } from '../errors.js';
+import { guardTimer } from '../transport/keep-alive.js';
 import { brokerLockPath, brokerLogPath, brokerSocketPath, unwritableTableDir } from '../transport/paths.js';
 import type { Transport } from '../transport/transport.js';
 import { connectUnix } from '../transport/unix.js';
@@ -57,14 +58,16 @@ export async function reachBroker(dir: string, options: BrokerStartOptions): Pro
         `timed out waiting for another process to start the broker of ${dir}; see ${brokerLogPath(dir)}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    // Unref'd: a reconnect loop nobody waits on must not hold the process (connect() holds its own).
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS).unref());
   }
 }
 
 /** Connects if a broker listens; undefined if the socket is missing or stale. */
 async function probe(socket: string, timeout: number): Promise<Transport | undefined> {
   try {
-    return await connectUnix(socket, { maxFrameBytes: MAX_FRAME_BYTES, timeout });
+    // What the link is used for holds the process, not the link itself (keep-alive.ts).
+    return await connectUnix(socket, { maxFrameBytes: MAX_FRAME_BYTES, timeout, holdsProcess: false });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ECONNREFUSED') return undefined;
@@ -190,13 +193,12 @@ async function spawnBroker(dir: string, options: BrokerStartOptions): Promise<vo
     child.stdin?.end(launch.code);
   }
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const timer = guardTimer(options.timeout, () => {
       child.kill('SIGKILL');
       reject(
         new RuntableError('TABLE_UNAVAILABLE', `the broker did not start in ${options.timeout} ms; see ${logPath}`),
       );
-    }, options.timeout);
-    timer.unref();
+    });
     child.once('message', (message: unknown) => {
       clearTimeout(timer);
       if (message === 'ready') resolve();

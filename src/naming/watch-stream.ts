@@ -3,6 +3,7 @@
 // owner is still alive is given a grace period to be registered again before it counts as gone.
 
 import { RuntableError } from '../errors.js';
+import { hold, release } from '../transport/keep-alive.js';
 import type { TableEventType, WireEntry } from '../wire/protocol.js';
 import type { NamingBackend, WatchSink } from './backend.js';
 import { sameRegistration, type TableEvent, type TableWatch, toPublicEntry } from './entry.js';
@@ -28,11 +29,13 @@ export class WatchStream implements WatchSink, TableWatch {
   #error: RuntableError | undefined;
   #done = false;
   readonly #onAbort = () => void this.return();
+  readonly #ended: (() => void) | undefined;
 
-  constructor(link: NamingBackend, prefix: string, signal?: AbortSignal) {
+  constructor(link: NamingBackend, prefix: string, signal?: AbortSignal, ended?: () => void) {
     this.#link = link;
     this.prefix = prefix;
     this.#signal = signal;
+    this.#ended = ended;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
@@ -40,7 +43,20 @@ export class WatchStream implements WatchSink, TableWatch {
     return this;
   }
 
+  /**
+   * A loop waiting here holds the process (keep-alive.ts): a running watch keeps a script alive, a
+   * watch left with `break` (or never iterated) does not.
+   */
   async next(): Promise<IteratorResult<TableEvent>> {
+    hold();
+    try {
+      return await this.#next();
+    } finally {
+      release();
+    }
+  }
+
+  async #next(): Promise<IteratorResult<TableEvent>> {
     if (this.#signal?.aborted) await this.return();
     if (!this.#done && !this.#started) {
       this.#started = this.#link.watch(this);
@@ -74,6 +90,7 @@ export class WatchStream implements WatchSink, TableWatch {
       clearTimeout(this.#graceTimer);
       this.#signal?.removeEventListener('abort', this.#onAbort);
       this.#wakeUp();
+      this.#ended?.();
       await this.#link.unwatch(this);
     }
     return { value: undefined, done: true };

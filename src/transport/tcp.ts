@@ -5,6 +5,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { RuntableError } from '../errors.js';
+import { guardTimer } from './keep-alive.js';
 import type { Listener, Transport, TransportOptions } from './transport.js';
 import { wrapSocket } from './unix.js';
 
@@ -87,6 +88,7 @@ export async function listenTcp(
   } else {
     server = net.createServer(accept);
   }
+  if (transportOptions.holdsProcess === false) server.unref();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -124,11 +126,10 @@ export function connectTcp(address: string, options: TcpConnectOptions): Promise
     const socket = options.tls
       ? tls.connect({ host, port, ...from, ...options.tls, ...(net.isIP(host) ? {} : { servername: host }) })
       : net.createConnection({ host, port, ...from });
-    const timer = setTimeout(() => {
+    const timer = guardTimer(options.timeout, () => {
       socket.destroy();
       reject(new RuntableError('TIMEOUT', `connecting to ${address} took longer than ${options.timeout} ms`));
-    }, options.timeout);
-    timer.unref();
+    });
     socket.once('error', (error) => {
       clearTimeout(timer);
       reject(error);

@@ -34,4 +34,9 @@ export interface Listener {
 export interface TransportOptions {
   /** Frames announced larger than this are refused before allocation (FRAME_TOO_LARGE). */
   maxFrameBytes: number;
+  /**
+   * Whether the socket (or listening server) alone keeps the process running; default true, as in
+   * Node. A library's sockets say false: keep-alive.ts decides for them whether the process stays.
+   */
+  holdsProcess?: boolean;
 }

@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { RuntableError } from '../errors.js';
 import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from '../wire/framing.js';
+import { guardTimer } from './keep-alive.js';
 import { checkSocketPath, withPrivateUmask } from './paths.js';
 import type { Listener, Transport, TransportOptions } from './transport.js';
 
@@ -55,6 +56,7 @@ class SocketTransport implements Transport {
     this.#socket = socket;
     this.#reader = new FrameReader(options.maxFrameBytes);
     socket.setNoDelay?.(true);
+    if (options.holdsProcess === false) socket.unref();
     socket.on('data', (chunk: Buffer) => {
       try {
         this.#reader.push(chunk, (frame) => {
@@ -167,11 +169,10 @@ export function connectUnix(path: string, options: TransportOptions & { timeout:
   checkSocketPath(path);
   return new Promise((resolve, reject) => {
     const socket = net.createConnection({ path });
-    const timer = setTimeout(() => {
+    const timer = guardTimer(options.timeout, () => {
       socket.destroy();
       reject(new RuntableError('TIMEOUT', `connecting to ${path} took longer than ${options.timeout} ms`));
-    }, options.timeout);
-    timer.unref();
+    });
     socket.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -197,6 +198,7 @@ export async function listenUnix(
     socket.once('close', () => sockets.delete(socket));
     onConnection(wrapSocket(socket, options));
   });
+  if (options.holdsProcess === false) server.unref();
   await withPrivateUmask(
     () =>
       new Promise<void>((resolve, reject) => {

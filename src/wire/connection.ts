@@ -3,6 +3,7 @@
 // transport goes it rejects every request in flight at once.
 
 import { type ErrorCode, RuntableError } from '../errors.js';
+import { holdUntil } from '../transport/keep-alive.js';
 import { tokenMatches } from '../transport/token.js';
 import type { Transport } from '../transport/transport.js';
 import { ChunkAssembler, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TRANSFER_STALL_MS } from './chunks.js';
@@ -269,6 +270,11 @@ export class Connection {
   }
 
   #handshake(accept: (message: Message) => boolean, sendHello: boolean): Promise<void> {
+    // A handshake is awaited like a request (connect(), a first call to an owner): it holds the process.
+    return holdUntil(this.#handshakeSteps(accept, sendHello));
+  }
+
+  #handshakeSteps(accept: (message: Message) => boolean, sendHello: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => {

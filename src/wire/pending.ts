@@ -3,6 +3,7 @@
 // default timeout expire in order, so one timer serves them all.
 
 import { RuntableError } from '../errors.js';
+import { hold, release } from '../transport/keep-alive.js';
 
 /** setTimeout cannot wait longer; requests with a longer timeout get no timer at all. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -55,6 +56,8 @@ export class PendingRequests {
       const shared = timeout === this.#defaultTimeout && timeout <= MAX_TIMER_MS;
       const pending: Pending = { resolve, reject, deadline: Date.now() + timeout, shared, cancel, recover };
       this.#pending.set(id, pending);
+      // Someone waits for this answer: the process must live to get it (settle releases).
+      hold();
       if (timeout > MAX_TIMER_MS) {
         // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
       } else if (shared) {
@@ -78,6 +81,7 @@ export class PendingRequests {
     const pending = this.#pending.get(id);
     if (!pending) return false;
     this.#pending.delete(id);
+    release();
     if (pending.timer) clearTimeout(pending.timer);
     pending.cleanup?.();
     if (!error) pending.resolve(value);

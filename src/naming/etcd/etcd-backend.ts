@@ -6,6 +6,7 @@
 
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import { RuntableError } from '../../errors.js';
+import { MAX_TIMER_MS } from '../../transport/keep-alive.js';
 import {
   type BrokerStatus,
   PROTOCOL_VERSION,
@@ -58,6 +59,8 @@ export class EtcdBackend implements NamingBackend {
   /** Queued registers still waiting, by moniker: aborting them leaves the line. */
   readonly #waiting = new Map<string, AbortController>();
   #renewing: Promise<void> | undefined;
+  /** Registers under way: they may be using the lease before anything of theirs is on it. */
+  #registering = 0;
   #closing = false;
   readonly #startedAt = Date.now();
 
@@ -102,6 +105,16 @@ export class EtcdBackend implements NamingBackend {
   async register(name: OwnedName, message: Unnumbered<Register>, waiting: RegisterWaiting = {}): Promise<WireEntry> {
     this.#assertOpen();
     checkMetadata(message.metadata);
+    this.#registering++;
+    try {
+      return await this.#register(name, message, waiting);
+    } finally {
+      this.#registering--;
+      await this.#dropIdleLease();
+    }
+  }
+
+  async #register(name: OwnedName, message: Unnumbered<Register>, waiting: RegisterWaiting): Promise<WireEntry> {
     const entry = entryOf(message, process.pid);
     let revision: string | undefined;
     if (message.queue) {
@@ -138,6 +151,8 @@ export class EtcdBackend implements NamingBackend {
   async revoke(moniker: string): Promise<void> {
     this.disown(moniker);
     this.#waiting.get(moniker)?.abort();
+    // The last of ours: revoking the lease takes the entry with it, and stops its keep-alive.
+    if (this.#idle()) return this.#dropIdleLease();
     const id = await this.#currentLeaseId();
     if (id === undefined) return;
     const key = this.layout.entry(moniker);
@@ -284,11 +299,29 @@ export class EtcdBackend implements NamingBackend {
       if (this.#owned.get(entry.moniker) !== owned || this.#leaseIds.has(String(kv.lease))) return;
       this.disown(entry.moniker);
       name.lost(alreadyRegistered(entry.moniker, 'was taken over by another owner'));
+      void this.#dropIdleLease();
     });
     watcher.on('delete', () => {
       // Not by us (revoke disowns first): our lease expired on etcd's side. Renew and claim again.
       if (this.#owned.get(entry.moniker) === owned) this.#renew(this.#lease?.lease);
     });
+  }
+
+  /** Nothing of ours hangs on the lease: no entry, no place in line, no register under way. */
+  #idle(): boolean {
+    return this.#owned.size === 0 && this.#waiting.size === 0 && this.#registering === 0;
+  }
+
+  /**
+   * Lets the lease go once nothing hangs on it: its keep-alive (a timer and a gRPC stream) would
+   * hold the process open after its last revoke (see transport/keep-alive.ts). The next register
+   * is granted a new one.
+   */
+  async #dropIdleLease(): Promise<void> {
+    const lease = this.#lease?.lease;
+    if (!lease || !this.#idle() || this.#closing) return;
+    this.#lease = undefined;
+    await withTimeout(lease.revoke(), CLOSE_REVOKE_TIMEOUT_MS).catch(() => {});
   }
 
   #leaseId(): Promise<string> {
@@ -336,6 +369,7 @@ export class EtcdBackend implements NamingBackend {
           } else {
             this.disown(moniker);
             owned.name.lost(alreadyRegistered(moniker, 'was taken by another owner while this one was cut off'));
+            void this.#dropIdleLease();
           }
         }
         return;
@@ -379,7 +413,8 @@ function alreadyRegistered(moniker: string, how = 'is already registered by anot
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  if (!Number.isFinite(ms)) return work;
+  // setTimeout cannot count past 2^31 - 1 ms: a longer timeout is as good as none.
+  if (!(ms <= MAX_TIMER_MS)) return work;
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     work,
