@@ -6,6 +6,7 @@
 import { RuntableError } from '../errors.js';
 import { ByReference, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
+import { atCallSite } from './call-site.js';
 import type { CallSession } from './session.js';
 import type { CallOptions, OneWay, Ref, Remote } from './types.js';
 
@@ -188,7 +189,7 @@ function makeProxy<T>(state: ProxyState): T {
       if (!method) {
         method = state.oneway
           ? (...args: unknown[]) => state.binding.oneway(property, args)
-          : (...args: unknown[]) => state.binding.call(property, args, state.options);
+          : (...args: unknown[]) => atCallSite(state.binding.call(property, args, state.options));
         methods.set(property, method);
       }
       return method;

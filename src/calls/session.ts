@@ -9,6 +9,7 @@ import type { Connection, Recover, RequestOptions } from '../wire/connection.js'
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
+import { atCallSite } from './call-site.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
@@ -25,6 +26,20 @@ export function shortened(name: string): string {
   return name.length <= MAX_NAME_IN_MESSAGE
     ? name
     : `${name.slice(0, MAX_NAME_IN_MESSAGE)}… (${name.length} characters)`;
+}
+
+/** Method names listed in a NO_SUCH_METHOD message at most. */
+const MAX_METHODS_IN_MESSAGE = 20;
+
+/** "SampleServer/alpha has no method "x"; its methods: a, b": what the CLI says too. */
+export function noSuchMethod(what: string, method: string, methods: ReadonlySet<string>): string {
+  const names = [...methods];
+  const listed = names.slice(0, MAX_METHODS_IN_MESSAGE).join(', ');
+  const known =
+    names.length === 0
+      ? 'it exposes none'
+      : `its methods: ${listed}${names.length > MAX_METHODS_IN_MESSAGE ? `, … (${names.length} in all)` : ''}`;
+  return `${what} has no method "${shortened(method)}"; ${known}`;
 }
 
 /** What an endpoint adds to a session: registered objects to call and subscribe to. */
@@ -143,7 +158,7 @@ export class CallSession implements ReferenceContext, CallContextSource {
     if (kind !== RefKind.Function && kind !== RefKind.Object) throw new Error(`unknown reference kind ${kind}`);
     return this.#references.import(id, () =>
       kind === RefKind.Function
-        ? (...args: unknown[]) => this.invoke(id, '', args, {})
+        ? (...args: unknown[]) => atCallSite(this.invoke(id, '', args, {}))
         : createReferenceProxy(this, id),
     );
   }
@@ -221,7 +236,7 @@ export class CallSession implements ReferenceContext, CallContextSource {
     if (!exported.methods?.has(message.method)) {
       this.#refuse(
         message.id,
-        `no method "${shortened(message.method)}" is exposed by this reference`,
+        noSuchMethod(`the object passed by ref() as reference ${message.ref}`, message.method, exported.methods ?? new Set()),
         'NO_SUCH_METHOD',
       );
       return;
