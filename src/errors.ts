@@ -33,14 +33,15 @@ export class RuntableError extends Error {
   override name = 'RuntableError';
   readonly code: ErrorCode;
   /** Set when `code` is `REMOTE`: the error as the remote method threw it. */
-  readonly remote?: RemoteErrorInfo;
+  declare readonly remote?: RemoteErrorInfo;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; remote?: RemoteErrorInfo }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     // As fetch() names its aborted requests: code that checks `name === 'AbortError'` works too.
     if (code === 'ABORTED') this.name = 'AbortError';
-    if (options?.remote) this.remote = options.remote;
+    // Own only when set: a local error shows no `remote: undefined` when inspected.
+    if (options?.remote) Object.defineProperty(this, 'remote', { value: options.remote, enumerable: true });
   }
 }
 

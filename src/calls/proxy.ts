@@ -4,7 +4,7 @@
 // collide with the object's own method names.
 
 import { RuntableError } from '../errors.js';
-import { ByReference, RefKind } from '../wire/codec.js';
+import { ByReference, checkValue, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
 import { atCallSite } from './call-site.js';
 import type { CallSession } from './session.js';
@@ -55,17 +55,22 @@ class MonikerBinding implements Binding {
   }
 
   oneway(method: string, args: unknown[]): void {
-    // Nobody waits for a one-way call, so a failure to deliver it can only be a warning.
-    const send = (target: Target) => {
+    const target = this.#target;
+    // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
+    if (target && !target.session.closed) {
+      target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
+      return;
+    }
+    checkValue(args, 'args');
+    // Nobody waits for a one-way call, so a failure to deliver it later can only be a warning.
+    const send = (bound: Target) => {
       try {
-        target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
+        bound.session.notify({ ...this.#message(bound, method, args), id: 0 } as Call);
       } catch (error) {
         warnUndelivered(`${method} on ${this.moniker}`, error as Error);
       }
     };
-    const target = this.#target;
-    if (target && !target.session.closed) send(target);
-    else this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
+    this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
   }
 
   async listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void> {
@@ -118,11 +123,12 @@ class ReferenceBinding implements Binding {
   }
 
   oneway(method: string, args: unknown[]): void {
-    try {
-      this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
-    } catch (error) {
-      warnUndelivered(method, error as Error);
+    if (this.#session.closed) {
+      warnUndelivered(method, new RuntableError('OBJECT_GONE', 'its connection is closed'));
+      return;
     }
+    // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
+    this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
   }
 
   listen(): Promise<() => void> {

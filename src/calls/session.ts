@@ -236,7 +236,11 @@ export class CallSession implements ReferenceContext, CallContextSource {
     if (!exported.methods?.has(message.method)) {
       this.#refuse(
         message.id,
-        noSuchMethod(`the object passed by ref() as reference ${message.ref}`, message.method, exported.methods ?? new Set()),
+        noSuchMethod(
+          `the object passed by ref() as reference ${message.ref}`,
+          message.method,
+          exported.methods ?? new Set(),
+        ),
         'NO_SUCH_METHOD',
       );
       return;
@@ -268,12 +272,20 @@ export class CallSession implements ReferenceContext, CallContextSource {
       this.#answerThrown(id, wantsStack, what, error);
       return;
     }
-    if (
-      typeof result === 'object' &&
-      result !== null &&
-      typeof (result as { then?: unknown }).then === 'function' &&
-      !isAsyncIterable(result)
-    ) {
+    let pending: boolean;
+    try {
+      // A result's getters are user code too: one that throws is the method's failure.
+      pending =
+        typeof result === 'object' &&
+        result !== null &&
+        typeof (result as { then?: unknown }).then === 'function' &&
+        !isAsyncIterable(result);
+    } catch (error) {
+      this.#answerThrown(id, wantsStack, what, error);
+      return;
+    }
+    if (pending) {
+      // Both handlers never throw: a throw here would be an unhandled rejection in the owner.
       Promise.resolve(result).then(
         (value) => this.#answer(id, what, value),
         (error) => this.#answerThrown(id, wantsStack, what, error),
@@ -303,8 +315,8 @@ export class CallSession implements ReferenceContext, CallContextSource {
   #answer(id: number, what: string, value: unknown): void {
     this.#running.delete(id);
     if (id === 0 || this.#closed) return;
-    const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
     try {
+      const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
       this.connection.reply(id, reply);
     } catch (error) {
       const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
@@ -320,7 +332,13 @@ export class CallSession implements ReferenceContext, CallContextSource {
       return;
     }
     if (this.#closed) return;
-    const record = toErrorRecord(error, wantsStack || this.#debug);
+    let record: ErrorRecord;
+    try {
+      record = toErrorRecord(error, wantsStack || this.#debug);
+    } catch {
+      // Thrown values whose message or name getters throw in turn still get an answer.
+      record = { code: 'REMOTE', name: 'Error', message: `${what} threw a value that cannot be described` };
+    }
     try {
       this.connection.replyError(id, record);
     } catch (unsendable) {

@@ -19,6 +19,11 @@ export const ERROR_TAG_NUMBER = 21108;
 export const REFERENCE_TAG_NUMBER = 21109;
 
 const BREAK = Symbol('break');
+/**
+ * cbor-x's packed tables (51, 6) and shared values (28, 29): refused by name, as docs/PROTOCOL.md
+ * promises, so that a peer that sends them learns so instead of getting opaque Tags back.
+ */
+const REFUSED_TAGS = new Set([6, 28, 29, 51]);
 
 type TypedArrayClass = (new (
   buffer: ArrayBufferLike,
@@ -253,6 +258,9 @@ class Reader {
 
   tag(tag: number): unknown {
     if (tag === 259) return this.explicitMap();
+    if (REFUSED_TAGS.has(tag)) {
+      fail(`CBOR tag ${tag} is not accepted by runtable (cbor-x's packed tables and shared values are not part of its wire)`);
+    }
     const layout = TYPED_ARRAYS.get(tag);
     if (layout) return this.typedArray(layout);
     this.enter();

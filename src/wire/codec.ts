@@ -47,6 +47,13 @@ const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
 
 const PLAIN_HOOKS: TagHooks = { error: reviveError };
 
+const CHECK_ONLY = { exportReference: () => [] };
+
+/** Throws the BAD_ARGUMENT that encoding `value` under `key` would, without encoding or exporting anything. */
+export function checkValue(value: unknown, key: string): void {
+  prepareValue({ [key]: value }, CHECK_ONLY);
+}
+
 /** Encodes; functions and ByReference values are exported through `references`. */
 export function encode(value: unknown, references?: ReferenceContext): Uint8Array {
   return cbor.encode(prepareValue(value, references));
