@@ -177,5 +177,5 @@ void [name, born, tags, firstName, pairedName, pairedCount, bytes, byName, anyth
 // @ts-expect-error a class's methods stay home: they may be absent from the data
 user.greet();
 // @ts-expect-error a function property, when there, returns a Promise
-const notPromise: void = user.onChange?.('y');
+const notPromise: string | undefined = user.onChange?.('y');
 void notPromise;

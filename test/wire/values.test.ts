@@ -36,6 +36,7 @@ describe('values: refused as structuredClone refuses them, with the path and the
   it('a Promise (a missing await) names its path', () => {
     refused({ args: [{ user: { session: Promise.resolve(1) } }] }, /^args\[0\]\.user\.session is a Promise.*await/);
     class Deferred {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is what this test sends.
       then(resolve: (value: number) => void) {
         resolve(1);
       }
