@@ -123,9 +123,14 @@ function pathOf(trail: Step[]): string {
   return path === '' ? 'the value' : path;
 }
 
+/** "a Promise", "an AsyncGenerator": the value's class, with its article. */
 function describe(value: object): string {
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' && name !== '' ? name : Object.prototype.toString.call(value).slice(8, -1);
+  const constructorName = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  const name =
+    typeof constructorName === 'string' && constructorName !== ''
+      ? constructorName
+      : Object.prototype.toString.call(value).slice(8, -1);
+  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 function reference(kind: RefKind, value: object): Tag {
@@ -231,10 +236,10 @@ function walkOther(value: object, depth: number): unknown {
   if (value instanceof Error) return errorTag(value, depth);
   if (value instanceof ByReference) return reference(value.kind, value.value);
   if (value instanceof Promise || typeof (value as { then?: unknown }).then === 'function') {
-    throw new Refusal(`is a ${describe(value)}, which cannot be sent: await it first (a missing await?)`);
+    throw new Refusal(`is ${describe(value)}, which cannot be sent: await it first (a missing await?)`);
   }
   for (const [type, why] of REFUSED) {
-    if (value instanceof type) throw new Refusal(`is a ${describe(value)}, ${why}`);
+    if (value instanceof type) throw new Refusal(`is ${describe(value)}, ${why}`);
   }
   if (value instanceof Number || value instanceof String || value instanceof Boolean || value instanceof BigInt) {
     return value.valueOf();
@@ -242,7 +247,7 @@ function walkOther(value: object, depth: number): unknown {
   if (value instanceof Symbol) throw new Refusal('is a Symbol, which cannot be sent (send its description)');
   if (typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function') {
     throw new Refusal(
-      `is a ${describe(value)}, an async iterable: streams travel only as the whole result of a method (return it)`,
+      `is ${describe(value)}, an async iterable: streams travel only as the whole result of a method (return it)`,
     );
   }
   // Any other object travels as its own enumerable data, as structuredClone carries it; an
