@@ -6,6 +6,7 @@
 import { RuntableError } from '../errors.js';
 import { ByReference, checkValue, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
+import { REMOTE_MARK } from '../wire/values.js';
 import { atCallSite } from './call-site.js';
 import type { CallSession } from './session.js';
 import type { CallOptions, OneWay, Ref, Remote } from './types.js';
@@ -186,6 +187,7 @@ function makeProxy<T>(state: ProxyState): T {
   const proxy: object = new Proxy(target, {
     get(_, property) {
       if (property === BINDING) return state;
+      if (property === REMOTE_MARK) return state.binding.label;
       // Not a thenable: `await proxy` must not call a remote `then`.
       if (typeof property !== 'string' || property === 'then') return localMember(state, property, proxy);
       if (property === 'toJSON' || property === 'constructor' || Object.hasOwn(Object.prototype, property)) {

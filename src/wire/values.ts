@@ -16,6 +16,9 @@ export const REFERENCE_TAG = 21109;
 export const RefKind = { Function: 0, Object: 1, Stream: 2 } as const;
 export type RefKind = (typeof RefKind)[keyof typeof RefKind];
 
+/** What a runtable proxy answers, with its label, so that the walk can refuse it (calls/proxy.ts). */
+export const REMOTE_MARK = Symbol('runtable.remote');
+
 /** Wraps what travels by reference: a function, a ref() object or a stream. */
 export class ByReference {
   constructor(
@@ -163,7 +166,17 @@ function walk(value: unknown, depth: number): unknown {
   }
   if (Array.isArray(value)) return walkArray(value, depth);
   const prototype = Object.getPrototypeOf(value);
-  if (prototype === Object.prototype || prototype === null) return walkObject(value, depth, false);
+  if (prototype === Object.prototype) return walkObject(value, depth, false);
+  if (prototype === null) {
+    // A proxy's target has no prototype; structuredClone refuses proxies, and so does runtable.
+    const remote = (value as { [REMOTE_MARK]?: string })[REMOTE_MARK];
+    if (remote !== undefined) {
+      throw new Refusal(
+        `is ${remote}, a proxy, which cannot be sent: send its moniker, or ref() an object of this process`,
+      );
+    }
+    return walkObject(value, depth, false);
+  }
   return walkOther(value, depth);
 }
 

@@ -66,6 +66,15 @@ describe('values: refused as structuredClone refuses them, with the path and the
     refused({ args: [new Holder()] }, /^args\[0\]\.inner\.weak is a WeakSet/);
   });
 
+  it('a runtable proxy (structuredClone refuses proxies too)', async () => {
+    const { createRemote } = await import('../../src/calls/proxy.ts');
+    const remote = createRemote('Some/where', () => Promise.reject(new Error('never resolved')), false);
+    refused(
+      { args: [{ server: remote }] },
+      /^args\[0\]\.server is \[Remote Some\/where\], a proxy, which cannot be sent/,
+    );
+  });
+
   it('an async iterable anywhere but as a whole result', () => {
     async function* items() {
       yield 1;
