@@ -186,6 +186,9 @@ function makeProxy<T>(state: ProxyState): T {
   Object.defineProperty(target, INSPECT, { value: () => state.binding.label, configurable: true });
   const proxy: object = new Proxy(target, {
     get(_, property) {
+      // Methods already met first: this is every call's path.
+      let method = methods.get(property as string);
+      if (method) return method;
       if (property === BINDING) return state;
       if (property === REMOTE_MARK) return state.binding.label;
       // Not a thenable: `await proxy` must not call a remote `then`.
@@ -193,13 +196,10 @@ function makeProxy<T>(state: ProxyState): T {
       if (property === 'toJSON' || property === 'constructor' || Object.hasOwn(Object.prototype, property)) {
         return localMember(state, property, proxy);
       }
-      let method = methods.get(property);
-      if (!method) {
-        method = state.oneway
-          ? (...args: unknown[]) => state.binding.oneway(property, args)
-          : (...args: unknown[]) => atCallSite(state.binding.call(property, args, state.options));
-        methods.set(property, method);
-      }
+      method = state.oneway
+        ? (...args: unknown[]) => state.binding.oneway(property, args)
+        : (...args: unknown[]) => atCallSite(state.binding.call(property, args, state.options));
+      methods.set(property, method);
       return method;
     },
     set() {
