@@ -1,4 +1,5 @@
-// cbor-x against msgpackr, both with useRecords: false, on runtable's own message shapes: encode,
+// cbor-x against msgpackr, both with useRecords: false, and runtable's codec built on cbor-x, on
+// runtable's own message shapes: encode,
 // decode and round-trip rates (1 s of timing each, after a warm-up; the median of five 200 ms
 // samples, so that a burst of load from other processes moves the figure less) and encoded sizes.
 // Run: npm run bench:codec; prints a markdown table.
@@ -7,6 +8,7 @@ import os from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { Encoder } from 'cbor-x';
 import { Packr } from 'msgpackr';
+import { decode as runtableDecode, encode as runtableEncode } from '../src/wire/codec.ts';
 
 const WARMUP_NS = 200_000_000n;
 const SAMPLE_NS = 200_000_000n;
@@ -25,6 +27,8 @@ const packr = new Packr({ useRecords: false });
 const codecs: Codec[] = [
   { name: 'cbor-x', encode: (v) => cbor.encode(v), decode: (b) => cbor.decode(b) },
   { name: 'msgpackr', encode: (v) => packr.pack(v), decode: (b) => packr.unpack(b) },
+  // runtable's own codec: the value walk over cbor-x's encoder, and its own decoder.
+  { name: 'runtable', encode: (v) => runtableEncode(v), decode: (b) => runtableDecode(b) },
 ];
 
 // The shapes of src/wire/protocol.ts, with values of a plausible size.

@@ -1,7 +1,8 @@
 // The bench: runtable against a raw Unix socket (the floor) and the peers a user would pick
 // instead, in interleaved rounds: each round runs every workload on every transport, the order
 // of transports rotating from round to round. See bench/README.md for the workloads.
-// Run: npm run bench [-- --rounds N] [--quick] [--pin] [--json file] [--only raw,runtable]
+// Run: npm run bench [-- --rounds N] [--quick] [--pin] [--json file] [--only raw,runtable] [--calls]
+// (--calls: only the small-call rows (a) and (b), for comparing the per-call cost of two trees)
 
 import { parseArgs } from 'node:util';
 import { type Budget, bulk, type Client, pipelined, sequential, type Transport, underLoad } from './measure.ts';
@@ -80,8 +81,10 @@ const { values: args } = parseArgs({
     pin: { type: 'boolean', default: false },
     json: { type: 'string' },
     only: { type: 'string' },
+    calls: { type: 'boolean', default: false },
   },
 });
+const callsOnly = args.calls ?? false;
 const quick = args.quick ?? false;
 const counts = quick ? QUICK : FULL;
 const rounds = Number(args.rounds ?? (quick ? 1 : 3));
@@ -178,6 +181,7 @@ async function callRound(open: Open[], budgets: Counts | Counts['warm'], record:
       add('pipelined', transport.name, await pipelined(client, budgets.pipelined)),
     );
   }
+  if (callsOnly) return;
   for (const { transport, client } of open) {
     await step('bulk', transport.name, async () => add('bulk', transport.name, await bulk(client, budgets.bulk)));
   }
@@ -194,6 +198,7 @@ async function callRound(open: Open[], budgets: Counts | Counts['warm'], record:
 }
 
 async function namingRound(round: number, record: boolean, namingCounts: NamingCounts): Promise<void> {
+  if (callsOnly) return;
   const sides: [string, (c: NamingCounts) => Promise<NamingFigures>][] = [];
   if (selected.includes('runtable')) sides.push(['runtable', namingRuntable]);
   if (selected.includes('dbus')) sides.push(['dbus-next', namingDbus]);

@@ -55,15 +55,33 @@ export class RuntableError extends Error {
   override name = 'RuntableError';
   readonly code: ErrorCode;
   /** Set when `code` is `REMOTE`: the error as the remote method threw it. */
-  readonly remote?: RemoteErrorInfo;
+  declare readonly remote?: RemoteErrorInfo;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; remote?: RemoteErrorInfo }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    if (options?.remote) this.remote = options.remote;
+    // As fetch() names its aborted requests: code that checks `name === 'AbortError'` works too.
+    if (code === 'ABORTED') this.name = 'AbortError';
+    // Own only when set: a local error shows no `remote: undefined` when inspected.
+    if (options?.remote) Object.defineProperty(this, 'remote', { value: options.remote, enumerable: true });
   }
 }
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+/**
+ * What an operation whose AbortSignal fired rejects with, as the platform has it: a TimeoutError
+ * reason (what AbortSignal.timeout() gives) is TIMEOUT, any other abort is ABORTED; the signal's
+ * reason is the `cause` of either.
+ */
+export function signalError(signal: AbortSignal, what: string): RuntableError {
+  const reason: unknown = signal.reason;
+  if ((reason as { name?: unknown } | null)?.name === 'TimeoutError') {
+    return new RuntableError('TIMEOUT', `${what} timed out: its signal was aborted with a TimeoutError`, {
+      cause: reason,
+    });
+  }
+  return new RuntableError('ABORTED', `${what} was aborted by its signal`, { cause: reason });
 }

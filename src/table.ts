@@ -7,7 +7,7 @@ import { exposedMethods } from './calls/exposure.js';
 import { type PeerOptions, Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
 import type { AnyEvents, EventMap, Remote } from './calls/types.js';
-import { RuntableError } from './errors.js';
+import { RuntableError, signalError } from './errors.js';
 import type { NamingBackend } from './naming/backend.js';
 import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
@@ -235,7 +235,7 @@ export class Table implements AsyncDisposable {
       );
     }
     const endpoint = await this.#openEndpoint();
-    const objectId = endpoint.add(object, methods);
+    const objectId = endpoint.add(object, methods, moniker);
     let registration: Registration | undefined;
     try {
       const message = {
@@ -257,7 +257,8 @@ export class Table implements AsyncDisposable {
       try {
         registration.restored(await this.#link.register(registration, message, waiting));
       } catch (error) {
-        if (!signal?.aborted || (error as RuntableError).code !== 'ABORTED') throw error;
+        const code = (error as RuntableError).code;
+        if (!signal?.aborted || (code !== 'ABORTED' && code !== 'TIMEOUT')) throw error;
         // The broker may still hold our place in line, or have just made us the owner: a Revoke ends either.
         await this.#link.revoke(moniker).catch(() => {});
         throw abortedRegister(moniker, signal);
@@ -454,5 +455,5 @@ function brokerIdleTimeout(option: number | undefined): number | undefined {
 }
 
 function abortedRegister(moniker: string, signal: AbortSignal): RuntableError {
-  return new RuntableError('ABORTED', `register of ${moniker} was aborted`, { cause: signal.reason });
+  return signalError(signal, `register of ${moniker}`);
 }

@@ -275,35 +275,44 @@ describe('deep nesting', () => {
     // Regression: the broker took metadata nested ~1,300 deep, which then could overflow the
     // stack of every List and TableEvent that encoded it.
     const peer = await raw(path.join(dir, 'broker.sock'));
-    const nested = (levels: number) => {
-      let value: unknown = 1;
-      for (let i = 0; i < levels; i++) value = i % 2 ? { a: value } : [value];
+    // Built by hand: runtable's own encoder refuses to write values this deep (MAX_VALUE_DEPTH).
+    const nested = (levels: number): Buffer => {
+      let value = head(0, 1);
+      for (let i = 0; i < levels; i++) value = i % 2 ? rawMap([['a', value]]) : Buffer.concat([head(4, 1), value]);
       return value;
     };
-    const register = (id: number, levels: number) => ({
-      kind: Kind.Register,
-      id,
-      moniker: `deep/${levels}`,
-      endpoint: path.join(dir, 'o1-1.sock'),
-      object: 1,
-      methods: [],
-      metadata: { value: nested(levels) },
-    });
-    assert.equal((await peer.request(register(1, MAX_METADATA_DEPTH - 1))).kind, Kind.Reply, 'at the limit');
+    const fields = (message: Record<string, unknown>): [string, Buffer][] =>
+      Object.entries(message).map(([key, value]): [string, Buffer] => [key, Buffer.from(encode(value))]);
+    const register = (id: number, levels: number) =>
+      rawMap([
+        ...fields({
+          kind: Kind.Register,
+          id,
+          moniker: `deep/${levels}`,
+          endpoint: path.join(dir, 'o1-1.sock'),
+          object: 1,
+          methods: [],
+        }),
+        ['metadata', rawMap([['value', nested(levels)]])],
+      ]);
+    peer.sendFrame(register(1, MAX_METADATA_DEPTH - 1));
+    assert.equal((await peer.answer(1)).kind, Kind.Reply, 'at the limit');
     for (const [id, levels] of [
       [2, MAX_METADATA_DEPTH],
       [3, 1300],
     ] as const) {
-      const answer = (await peer.request(register(id, levels))) as unknown as FailureMsg;
+      peer.sendFrame(register(id, levels));
+      const answer = (await peer.answer(id)) as unknown as FailureMsg;
       assert.equal(answer.error?.code, 'BAD_ARGUMENT', JSON.stringify(answer).slice(0, 200));
       assert.match(answer.error.message, new RegExp(`deeper than ${MAX_METADATA_DEPTH}`));
     }
-    const touch = (await peer.request({
-      kind: Kind.Touch,
-      id: 4,
-      moniker: `deep/${MAX_METADATA_DEPTH - 1}`,
-      metadata: { v: nested(1300) },
-    })) as unknown as FailureMsg;
+    peer.sendFrame(
+      rawMap([
+        ...fields({ kind: Kind.Touch, id: 4, moniker: `deep/${MAX_METADATA_DEPTH - 1}` }),
+        ['metadata', rawMap([['v', nested(1300)]])],
+      ]),
+    );
+    const touch = (await peer.answer(4)) as unknown as FailureMsg;
     assert.equal(touch.error?.code, 'BAD_ARGUMENT');
     assert.deepEqual(
       (await table.list('deep/')).map((e) => e.moniker),

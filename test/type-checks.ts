@@ -220,3 +220,43 @@ oneway(service).find('x', false);
 oneway(service).stop?.();
 // @ts-expect-error a one-way view keeps the overloads' parameters
 oneway(service).find(true);
+// --- Results as data: a class instance arrives as its own data (README, Values) ---
+
+class User {
+  name = 'ada';
+  born = new Date(0);
+  tags = ['x'];
+  onChange: (value: string) => void = () => {};
+  greet(): string {
+    return `hi ${this.name}`;
+  }
+}
+interface Users {
+  user(): User;
+  users(): Promise<User[]>;
+  pair(): [User, number];
+  bytes(): Buffer;
+  byName(): Map<string, number>;
+  anything(): unknown;
+}
+const users = await table.get<Users>('Users/a');
+const user = await users.user();
+const name: string = user.name;
+const born: Date = user.born;
+const tags: string[] = user.tags;
+const [first] = await users.users();
+const firstName: string | undefined = first?.name;
+const [paired, count] = await users.pair();
+const pairedName: string = paired.name;
+const pairedCount: number = count;
+const bytes: Buffer = await users.bytes();
+const nameCounts: Map<string, number> = await users.byName();
+const anything: unknown = await users.anything();
+// A function held in a property arrives as a RemoteFunction, if it is there at all.
+const changed: Promise<void> | undefined = user.onChange?.('y');
+void [name, born, tags, firstName, pairedName, pairedCount, bytes, nameCounts, anything, changed];
+// @ts-expect-error a class's methods stay home: they may be absent from the data
+user.greet();
+// @ts-expect-error a function property, when there, returns a Promise
+const notPromise: string | undefined = user.onChange?.('y');
+void notPromise;

@@ -8,12 +8,14 @@ import type { Listener, Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type Call, Kind } from '../wire/protocol.js';
-import { CallSession, type SessionHost, shortened } from './session.js';
+import { CallSession, noSuchMethod, type SessionHost } from './session.js';
 
 /** Subscriptions one connection may hold. */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000;
 
 interface Exposed {
+  /** The moniker it was registered under, for messages. */
+  moniker: string;
   target: object;
   methods: ReadonlySet<string>;
   /** Event name to the sessions subscribed to it. */
@@ -69,9 +71,9 @@ export class Endpoint implements SessionHost {
   }
 
   /** Starts serving `target`; returns its object id, never reused on this endpoint. */
-  add(target: object, methods: readonly string[]): number {
+  add(target: object, methods: readonly string[], moniker: string): number {
     const id = this.#nextObject++;
-    this.#objects.set(id, { target, methods: new Set(methods), subscribers: new Map() });
+    this.#objects.set(id, { moniker, target, methods: new Set(methods), subscribers: new Map() });
     return id;
   }
 
@@ -125,7 +127,7 @@ export class Endpoint implements SessionHost {
       if (call.id !== 0) {
         session.connection.replyError(
           call.id,
-          new RuntableError('NO_SUCH_METHOD', `no method "${shortened(call.method)}" is exposed by this object`),
+          new RuntableError('NO_SUCH_METHOD', noSuchMethod(exposed.moniker, call.method, exposed.methods)),
         );
       }
       return;

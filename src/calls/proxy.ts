@@ -5,8 +5,10 @@
 
 import { RuntableError } from '../errors.js';
 import { checkOptions, ms, signal } from '../options.js';
-import { ByReference, RefKind } from '../wire/codec.js';
+import { ByReference, checkValue, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
+import { REMOTE_MARK } from '../wire/values.js';
+import { atCallSite } from './call-site.js';
 import type { CallSession } from './session.js';
 import type { AnyEvents, CallOptions, EventMap, EventsOf, ObjectOf, OneWay, Ref, Remote, RemoteOf } from './types.js';
 
@@ -20,6 +22,8 @@ export type Resolve = (moniker: string) => Promise<Target>;
 
 /** What a proxy's methods go through: a moniker's object, or a reference on one connection. */
 interface Binding {
+  /** How the proxy reads as a string: `[Remote SampleServer/alpha]`. */
+  readonly label: string;
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown>;
   oneway(method: string, args: unknown[]): void;
   listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void>;
@@ -33,12 +37,14 @@ function warnUndelivered(what: string, error: Error): void {
 
 class MonikerBinding implements Binding {
   readonly moniker: string;
+  readonly label: string;
   readonly #resolve: Resolve;
   readonly #stacks: boolean;
   #target: Target | undefined;
 
   constructor(moniker: string, resolve: Resolve, stacks: boolean, target?: Target) {
     this.moniker = moniker;
+    this.label = `[Remote ${moniker}]`;
     this.#resolve = resolve;
     this.#stacks = stacks;
     this.#target = target;
@@ -51,17 +57,22 @@ class MonikerBinding implements Binding {
   }
 
   oneway(method: string, args: unknown[]): void {
-    // Nobody waits for a one-way call, so a failure to deliver it can only be a warning.
-    const send = (target: Target) => {
+    const target = this.#target;
+    // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
+    if (target && !target.session.closed) {
+      target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
+      return;
+    }
+    checkValue(args, 'args');
+    // Nobody waits for a one-way call, so a failure to deliver it later can only be a warning.
+    const send = (bound: Target) => {
       try {
-        target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
+        bound.session.notify({ ...this.#message(bound, method, args), id: 0 } as Call);
       } catch (error) {
         warnUndelivered(`${method} on ${this.moniker}`, error as Error);
       }
     };
-    const target = this.#target;
-    if (target && !target.session.closed) send(target);
-    else this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
+    this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
   }
 
   async listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void> {
@@ -101,10 +112,12 @@ class MonikerBinding implements Binding {
 class ReferenceBinding implements Binding {
   readonly #session: CallSession;
   readonly #ref: number;
+  readonly label: string;
 
   constructor(session: CallSession, ref: number) {
     this.#session = session;
     this.#ref = ref;
+    this.label = `[Remote reference ${ref} from pid ${session.connection.peerPid}]`;
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
@@ -112,11 +125,12 @@ class ReferenceBinding implements Binding {
   }
 
   oneway(method: string, args: unknown[]): void {
-    try {
-      this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
-    } catch (error) {
-      warnUndelivered(method, error as Error);
+    if (this.#session.closed) {
+      warnUndelivered(method, new RuntableError('OBJECT_GONE', 'its connection is closed'));
+      return;
     }
+    // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
+    this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
   }
 
   listen(): Promise<() => void> {
@@ -135,27 +149,71 @@ interface ProxyState {
 // biome-ignore lint/suspicious/noExplicitAny: the widest function type, for the method cache.
 type AnyFunction = (...args: any[]) => any;
 
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * Names a proxy answers itself, so that using it as a value (a template string, `+`, `==`,
+ * JSON.stringify, util.inspect) never sends a call. toString and valueOf are Object.prototype
+ * names, which exposure never lets a peer call anyway; toJSON is not, but a proxy answering it
+ * remotely would turn JSON.stringify into a call whose Promise is written as {}: a remote
+ * method named toJSON is not reachable through a proxy (documented in the README).
+ */
+const LOCAL_NAMES = new Set(['toString', 'toLocaleString', 'toJSON', 'valueOf']);
+
+function localMember(state: ProxyState, property: string | symbol, proxy: object): unknown {
+  const label = state.binding.label;
+  switch (property) {
+    case Symbol.toPrimitive:
+      return (hint: string) => (hint === 'number' ? Number.NaN : label);
+    case Symbol.toStringTag:
+      return 'Remote';
+    case INSPECT:
+    case 'toString':
+    case 'toLocaleString':
+    case 'toJSON':
+      return () => label;
+    case 'valueOf':
+      return () => proxy;
+    default:
+      // Other symbols (iterators among them) and the rest of Object.prototype: a remote object has none.
+      return undefined;
+  }
+}
+
 function makeProxy<T>(state: ProxyState): T {
   const methods = new Map<string, AnyFunction>();
-  return new Proxy(Object.create(null) as object, {
+  // util.inspect and console.log look at a proxy's target, never through its traps.
+  const target = Object.create(null) as Record<symbol, unknown>;
+  Object.defineProperty(target, INSPECT, { value: () => state.binding.label, configurable: true });
+  const proxy: object = new Proxy(target, {
     get(_, property) {
+      // Methods already met first: this is every call's path.
+      let method = methods.get(property as string);
+      if (method) return method;
       if (property === BINDING) return state;
+      if (property === REMOTE_MARK) return state.binding.label;
       // Not a thenable: `await proxy` must not call a remote `then`.
-      if (typeof property !== 'string' || property === 'then') return undefined;
-      let method = methods.get(property);
-      if (!method) {
-        method = state.oneway
-          ? (...args: unknown[]) => state.binding.oneway(property, args)
-          : (...args: unknown[]) => state.binding.call(property, args, state.options);
-        methods.set(property, method);
+      if (typeof property !== 'string' || property === 'then') return localMember(state, property, proxy);
+      if (property === 'toJSON' || property === 'constructor' || Object.hasOwn(Object.prototype, property)) {
+        return localMember(state, property, proxy);
       }
+      method = state.oneway
+        ? (...args: unknown[]) => state.binding.oneway(property, args)
+        : (...args: unknown[]) => atCallSite(state.binding.call(property, args, state.options));
+      methods.set(property, method);
       return method;
     },
     set() {
       throw new RuntableError('BAD_ARGUMENT', 'a remote object has no settable properties; call a method instead');
     },
-    has: (_, property) => typeof property === 'string' && property !== 'then',
-  }) as T;
+    has: (_, property) =>
+      typeof property === 'string'
+        ? property !== 'then' &&
+          property !== 'constructor' &&
+          (LOCAL_NAMES.has(property) || !Object.hasOwn(Object.prototype, property))
+        : property === Symbol.toPrimitive || property === Symbol.toStringTag || property === INSPECT,
+  });
+  return proxy as T;
 }
 
 export function createRemote<T, E extends EventMap<E> = AnyEvents>(

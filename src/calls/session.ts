@@ -10,6 +10,7 @@ import type { Connection, Recover, RequestOptions } from '../wire/connection.js'
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
+import { atCallSite } from './call-site.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
@@ -26,6 +27,20 @@ export function shortened(name: string): string {
   return name.length <= MAX_NAME_IN_MESSAGE
     ? name
     : `${name.slice(0, MAX_NAME_IN_MESSAGE)}… (${name.length} characters)`;
+}
+
+/** Method names listed in a NO_SUCH_METHOD message at most. */
+const MAX_METHODS_IN_MESSAGE = 20;
+
+/** "SampleServer/alpha has no method "x"; its methods: a, b": what the CLI says too. */
+export function noSuchMethod(what: string, method: string, methods: ReadonlySet<string>): string {
+  const names = [...methods];
+  const listed = names.slice(0, MAX_METHODS_IN_MESSAGE).join(', ');
+  const known =
+    names.length === 0
+      ? 'it exposes none'
+      : `its methods: ${listed}${names.length > MAX_METHODS_IN_MESSAGE ? `, … (${names.length} in all)` : ''}`;
+  return `${what} has no method "${shortened(method)}"; ${known}`;
 }
 
 /** What an endpoint adds to a session: registered objects to call and subscribe to. */
@@ -151,7 +166,7 @@ export class CallSession implements ReferenceContext, CallContextSource {
     if (kind !== RefKind.Function && kind !== RefKind.Object) throw new Error(`unknown reference kind ${kind}`);
     return this.#references.import(id, () =>
       kind === RefKind.Function
-        ? (...args: unknown[]) => this.invoke(id, '', args, {})
+        ? (...args: unknown[]) => atCallSite(this.invoke(id, '', args, {}))
         : createReferenceProxy(this, id),
     );
   }
@@ -229,7 +244,11 @@ export class CallSession implements ReferenceContext, CallContextSource {
     if (!exported.methods?.has(message.method)) {
       this.#refuse(
         message.id,
-        `no method "${shortened(message.method)}" is exposed by this reference`,
+        noSuchMethod(
+          `the object passed by ref() as reference ${message.ref}`,
+          message.method,
+          exported.methods ?? new Set(),
+        ),
         'NO_SUCH_METHOD',
       );
       return;
@@ -261,12 +280,20 @@ export class CallSession implements ReferenceContext, CallContextSource {
       this.#answerThrown(id, wantsStack, what, error);
       return;
     }
-    if (
-      typeof result === 'object' &&
-      result !== null &&
-      typeof (result as { then?: unknown }).then === 'function' &&
-      !isAsyncIterable(result)
-    ) {
+    let pending: boolean;
+    try {
+      // A result's getters are user code too: one that throws is the method's failure.
+      pending =
+        typeof result === 'object' &&
+        result !== null &&
+        typeof (result as { then?: unknown }).then === 'function' &&
+        !isAsyncIterable(result);
+    } catch (error) {
+      this.#answerThrown(id, wantsStack, what, error);
+      return;
+    }
+    if (pending) {
+      // Both handlers never throw: a throw here would be an unhandled rejection in the owner.
       Promise.resolve(result).then(
         (value) => this.#answer(id, what, value),
         (error) => this.#answerThrown(id, wantsStack, what, error),
@@ -296,8 +323,8 @@ export class CallSession implements ReferenceContext, CallContextSource {
   #answer(id: number, what: string, value: unknown): void {
     this.#running.delete(id);
     if (id === 0 || this.#closed) return;
-    const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
     try {
+      const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
       this.connection.reply(id, reply);
     } catch (error) {
       const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
@@ -313,7 +340,13 @@ export class CallSession implements ReferenceContext, CallContextSource {
       return;
     }
     if (this.#closed) return;
-    const record = toErrorRecord(error, wantsStack || this.#debug);
+    let record: ErrorRecord;
+    try {
+      record = toErrorRecord(error, wantsStack || this.#debug);
+    } catch {
+      // Thrown values whose message or name getters throw in turn still get an answer.
+      record = { code: 'REMOTE', name: 'Error', message: `${what} threw a value that cannot be described` };
+    }
     try {
       this.connection.replyError(id, record);
     } catch (unsendable) {

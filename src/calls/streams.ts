@@ -63,7 +63,11 @@ export class StreamProducer {
   cancel(): void {
     if (this.#finished) return;
     this.#finish();
-    void Promise.resolve(this.#iterator.return?.()).catch(() => {});
+    try {
+      void Promise.resolve(this.#iterator.return?.()).catch(() => {});
+    } catch {
+      // An iterator whose return() throws has stopped all the same.
+    }
   }
 
   fail(error: RuntableError): void {
@@ -76,35 +80,42 @@ export class StreamProducer {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
-      while (this.#credit > 0 && !this.#finished) {
-        let step: IteratorResult<unknown>;
-        try {
-          step = await this.#iterator.next();
-        } catch (error) {
-          this.#flush();
-          this.#end(error);
-          return;
-        }
-        if (this.#finished) return;
-        if (step.done) {
-          this.#flush();
-          this.#end(undefined);
-          return;
-        }
-        this.#credit--;
-        this.#batch.push(step.value);
-        if (this.#batch.length >= STREAM_BATCH || this.#credit === 0) this.#flush();
-        else if (!this.#flushScheduled) {
-          // An iterator that waits for real work yields to the event loop: what we have goes then.
-          this.#flushScheduled = true;
-          setImmediate(() => {
-            this.#flushScheduled = false;
-            this.#flush();
-          });
-        }
-      }
+      await this.#pull();
+    } catch (error) {
+      // An iterator result whose getters throw: the stream fails, the owner carries on.
+      this.#end(error);
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  async #pull(): Promise<void> {
+    while (this.#credit > 0 && !this.#finished) {
+      let step: IteratorResult<unknown>;
+      try {
+        step = await this.#iterator.next();
+      } catch (error) {
+        this.#flush();
+        this.#end(error);
+        return;
+      }
+      if (this.#finished) return;
+      if (step.done) {
+        this.#flush();
+        this.#end(undefined);
+        return;
+      }
+      this.#credit--;
+      this.#batch.push(step.value);
+      if (this.#batch.length >= STREAM_BATCH || this.#credit === 0) this.#flush();
+      else if (!this.#flushScheduled) {
+        // An iterator that waits for real work yields to the event loop: what we have goes then.
+        this.#flushScheduled = true;
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          this.#flush();
+        });
+      }
     }
   }
 
@@ -121,22 +132,22 @@ export class StreamProducer {
 
   #end(error: unknown): void {
     if (this.#finished) return;
-    const message: Message =
-      error === undefined
-        ? { kind: Kind.StreamEnd, stream: this.#id }
-        : {
-            kind: Kind.StreamEnd,
-            stream: this.#id,
-            error: {
-              code: 'REMOTE',
-              message: (error as Error)?.message ?? String(error),
-              name: (error as Error)?.name ?? 'Error',
-              ...((error as { code?: unknown })?.code === undefined
-                ? {}
-                : { remoteCode: (error as { code?: unknown }).code }),
-            },
-          };
-    this.#wire.send(message);
+    try {
+      this.#wire.send(
+        error === undefined ? { kind: Kind.StreamEnd, stream: this.#id } : streamFailure(this.#id, error),
+      );
+    } catch (unsendable) {
+      // The thrown value, or its code, cannot travel: the consumer still learns that the stream failed.
+      this.#wire.send({
+        kind: Kind.StreamEnd,
+        stream: this.#id,
+        error: {
+          code: 'REMOTE',
+          name: 'Error',
+          message: `the stream failed; its error cannot be sent: ${(unsendable as Error).message}`,
+        },
+      });
+    }
     this.#finish();
   }
 
@@ -145,6 +156,23 @@ export class StreamProducer {
     this.#batch = [];
     this.#wire.forget(this.#id);
   }
+}
+
+/** The StreamEnd of a stream whose iterator threw `error`. */
+function streamFailure(stream: number, error: unknown): Message {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = (error as Error | null)?.message;
+  const name = (error as Error | null)?.name;
+  return {
+    kind: Kind.StreamEnd,
+    stream,
+    error: {
+      code: 'REMOTE',
+      message: typeof message === 'string' ? message : String(error),
+      name: typeof name === 'string' ? name : 'Error',
+      ...(code === undefined ? {} : { remoteCode: code }),
+    },
+  };
 }
 
 /** The caller's side: an async iterator that grants credit as its loop reads. */

@@ -12,16 +12,48 @@ export interface Ref<T extends object> {
 // biome-ignore lint/suspicious/noExplicitAny: the widest function type, for matching only.
 type AnyFunction = (...args: any[]) => any;
 
+/** Values that arrive as they were sent (README, Values). */
+type AsIs =
+  | string
+  | number
+  | boolean
+  | bigint
+  | symbol
+  | null
+  | undefined
+  | Date
+  | Error
+  | ArrayBufferLike
+  | ArrayBufferView
+  | ReadonlyMap<unknown, unknown>
+  | ReadonlySet<unknown>;
+
 /**
- * What a value returned by a method becomes at the caller: a `Ref<U>` arrives as `Remote<U>`, an
- * async iterable as an async iterator of its items, anything else as itself (a copy).
+ * What a value returned by a method becomes at the caller. Objects arrive as their own data,
+ * as structuredClone makes them: a class's methods stay home, while a function held in a property
+ * arrives as a RemoteFunction; the types cannot tell the two apart, so a function-typed property
+ * is `RemoteFunction | undefined`, and calling a class's method on a result fails to compile.
  */
-export type RemoteValue<R> =
-  R extends Ref<infer U>
+export type RemoteValue<R> = unknown extends R
+  ? R
+  : R extends Ref<infer U>
     ? Remote<U>
     : R extends AsyncIterable<infer Item>
       ? AsyncIterableIterator<RemoteValue<Item>>
-      : R;
+      : R extends AnyFunction
+        ? RemoteFunction<R>
+        : R extends AsIs
+          ? R
+          : R extends readonly unknown[]
+            ? { [I in keyof R]: RemoteValue<R[I]> }
+            : R extends object
+              ? RemoteData<R>
+              : R;
+
+/** An object as it arrives: its own data, function-typed properties maybe absent. */
+export type RemoteData<T> = {
+  [K in keyof T]: T[K] extends AnyFunction ? RemoteFunction<T[K]> | undefined : RemoteValue<T[K]>;
+};
 
 /**
  * Events an owner emits, by name: the arguments each carries, as a tuple (the convention of

@@ -93,7 +93,8 @@ export function describeFailure(error: unknown, style: Style, debug: boolean): s
   } else if (error instanceof RuntableError) {
     const remoteCode = error.remote?.code;
     const suffix = remoteCode === undefined ? '' : ` (code ${String(remoteCode)})`;
-    line = `${error.code}: ${error.message}${suffix}`;
+    const name = error.remote ? `${error.remote.name}: ` : '';
+    line = `${error.code}: ${name}${error.message}${suffix}`;
   } else if (error instanceof Error) {
     line = `unexpected ${error.name}: ${error.message}; run again with --debug for details`;
   } else {

@@ -39,8 +39,8 @@ export function toRuntableError(record: ErrorRecord): RuntableError {
     ...(typeof record.stack === 'string' ? { stack: record.stack } : {}),
   };
   const cause = record.cause === undefined || record.cause instanceof Error ? record.cause : reviveError(record.cause);
-  const error = new RuntableError('REMOTE', `${remote.name}: ${record.message}`, { remote, cause });
-  return error;
+  // The message is the remote one, as thrown; the remote error's name is on `remote.name`.
+  return new RuntableError('REMOTE', record.message, { remote, cause });
 }
 
 /** Any failure as a RuntableError: one already is; anything else gets `fallback` as its code. */

@@ -2,7 +2,7 @@
 // answer, its timeout, its abort signal or the connection's end. Requests with the connection's
 // default timeout expire in order, so one timer serves them all.
 
-import { RuntableError } from '../errors.js';
+import { type RuntableError, signalError } from '../errors.js';
 import { hold, release } from '../transport/keep-alive.js';
 
 /** setTimeout cannot wait longer; requests with a longer timeout get no timer at all. */
@@ -137,5 +137,5 @@ export class PendingRequests {
 }
 
 export function abortError(signal: AbortSignal): RuntableError {
-  return new RuntableError('ABORTED', 'the call was aborted', { cause: signal.reason });
+  return signalError(signal, 'the call');
 }

@@ -76,7 +76,7 @@ test('an error thrown remotely arrives as REMOTE with its name, message, code an
     assert.equal(error.remote?.message, 'it broke');
     assert.equal(error.remote?.code, 'E_BROKE');
     assert.equal(error.remote?.stack, undefined, 'no remote stack unless asked for');
-    assert.match(error.message, /TypeError: it broke/);
+    assert.equal(error.message, 'it broke', 'the remote message, without the name folded in');
     assert.equal((error.cause as Error).message, 'the inner reason');
     assert.equal((error.cause as Error).stack?.includes('owner.ts'), false);
     return true;
@@ -97,11 +97,16 @@ test('the remote stack comes along in debug mode', async () => {
 test('only exposed methods can be called', async () => {
   await startOwner('Expose/a');
   const remote = await t.table.get<Record<string, () => Promise<unknown>>>('Expose/a');
-  for (const name of ['_secret', 'constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf', 'missing']) {
+  for (const name of ['_secret', 'missing']) {
     const method = remote[name];
     assert.equal(typeof method, 'function');
     await assert.rejects((method as () => Promise<unknown>)(), { code: 'NO_SUCH_METHOD' }, name);
   }
+  // Object.prototype names are never exposed; the proxy answers them itself (the wire refusal
+  // of such names is in bad-input-endpoint.test.ts).
+  for (const name of ['constructor', 'hasOwnProperty', '__proto__']) assert.equal(remote[name], undefined, name);
+  assert.equal(String(remote.toString()), '[Remote Expose/a]');
+  assert.equal(remote.valueOf(), remote);
   const narrowed = await t.table.register('Expose/narrow', { a: () => 1, b: () => 2 }, { expose: ['a'] });
   assert.deepEqual(narrowed.entry.methods, ['a']);
   const proxy = await t.table.get<{ a(): number; b(): number }>('Expose/narrow');

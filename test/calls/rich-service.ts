@@ -38,6 +38,10 @@ export interface RichService {
   produced(tag: string): number;
   finallyRan(tag: string): boolean;
   memory(): NodeJS.MemoryUsage;
+  badResult(): { user: { session: Promise<string> } };
+  weirdThrow(): Promise<never>;
+  badItems(): AsyncGenerator<unknown>;
+  weirdStream(): AsyncGenerator<number>;
   size(bytes: Uint8Array): number;
   bytes(n: number): Buffer;
 }

@@ -115,7 +115,7 @@ test('calls: a result, a stream item by item, a remote error, and a moniker that
   assert.deepEqual(failed[0], { type: 'item', value: 0 });
   assert.deepEqual(failed[1], {
     type: 'error',
-    error: { code: 'REMOTE', message: 'RangeError: boom', name: 'RangeError', remoteCode: 'E_STREAM' },
+    error: { code: 'REMOTE', message: 'boom', name: 'RangeError', remoteCode: 'E_STREAM' },
   });
   const hidden = lines((await call({ moniker: 'Rich/a', method: 'toString', args: [] })).body);
   assert.equal((hidden[0] as { error: { code: string } }).error.code, 'NO_SUCH_METHOD');
