@@ -9,5 +9,6 @@ export type { ErrorCode, RemoteErrorInfo } from './errors.js';
 export { RuntableError } from './errors.js';
 export type { Entry, TableEvent, TableWatch } from './naming/entry.js';
 export type { Registration } from './registration.js';
-export type { ConnectOptions, RegisterOptions, Table, WatchOptions } from './table.js';
+export type { ConnectOptions, GetOptions, RegisterOptions, Table, WaitOptions, WatchOptions } from './table.js';
 export { connect } from './table.js';
+export type { BrokerStatus, ServiceInfo, WaitingLine } from './wire/protocol.js';

@@ -24,6 +24,9 @@ export class Registration implements OwnedName, AsyncDisposable {
   #entry: WireEntry;
   #active = true;
   readonly #lostListeners = new Set<(reason: RuntableError) => void>();
+  readonly #idleListeners = new Set<() => void>();
+  /** Stops idle tracking (register's `idle` option); undefined without it. */
+  #stopIdle: (() => void) | undefined;
 
   constructor(host: RegistrationHost, entry: WireEntry) {
     this.#host = host;
@@ -60,21 +63,37 @@ export class Registration implements OwnedName, AsyncDisposable {
     return this.#host.emit(this, event, args);
   }
 
-  /** 'lost': the moniker was replaced by another owner, or the table went away for good. */
-  on(event: 'lost', listener: (reason: RuntableError) => void): this {
-    if (event !== 'lost') throw new RuntableError('BAD_ARGUMENT', `a registration has no "${String(event)}" event`);
-    this.#lostListeners.add(listener);
+  /**
+   * 'lost': the moniker was replaced by another owner, or the table went away for good.
+   * 'idle' (with register's `idle: { after }`): no client has been connected for that long.
+   */
+  on(event: 'lost', listener: (reason: RuntableError) => void): this;
+  on(event: 'idle', listener: () => void): this;
+  on(event: 'lost' | 'idle', listener: ((reason: RuntableError) => void) | (() => void)): this {
+    if (event === 'lost') this.#lostListeners.add(listener);
+    else if (event === 'idle') this.#idleListeners.add(listener as () => void);
+    else throw new RuntableError('BAD_ARGUMENT', `a registration has no "${String(event)}" event`);
     return this;
   }
 
-  off(event: 'lost', listener: (reason: RuntableError) => void): this {
+  off(event: 'lost' | 'idle', listener: ((reason: RuntableError) => void) | (() => void)): this {
     if (event === 'lost') this.#lostListeners.delete(listener);
+    else if (event === 'idle') this.#idleListeners.delete(listener as () => void);
     return this;
+  }
+
+  /** Starts telling 'idle' listeners; `start` gets the function to call and returns its stop. */
+  trackIdle(start: (idle: () => void) => () => void): void {
+    this.#stopIdle = start(() => {
+      if (!this.#active) return;
+      for (const listener of [...this.#idleListeners]) listener();
+    });
   }
 
   async revoke(): Promise<void> {
     if (!this.#active) return;
     this.#active = false;
+    this.#stopIdle?.();
     await this.#host.revoke(this);
   }
 
@@ -105,6 +124,7 @@ export class Registration implements OwnedName, AsyncDisposable {
   lost(reason: RuntableError): void {
     if (!this.#active) return;
     this.#active = false;
+    this.#stopIdle?.();
     this.#host.release(this);
     for (const listener of this.#lostListeners) listener(reason);
   }
@@ -112,6 +132,7 @@ export class Registration implements OwnedName, AsyncDisposable {
   /** Marks the registration ended without telling anyone: its table is closing. */
   end(): void {
     this.#active = false;
+    this.#stopIdle?.();
   }
 
   #assertActive(): void {

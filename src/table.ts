@@ -4,6 +4,7 @@
 
 import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
+import { watchIdle } from './calls/idle.js';
 import { type PeerOptions, Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
 import type { Remote } from './calls/types.js';
@@ -13,12 +14,13 @@ import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
+import { waitForEntry } from './naming/wait.js';
 import { WatchStream } from './naming/watch-stream.js';
 import { Registration, type RegistrationHost } from './registration.js';
 import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
 import { tableToken } from './transport/token.js';
-import { type BrokerStatus, Kind, type WireEntry } from './wire/protocol.js';
+import { type BrokerStatus, Kind, type ServiceInfo, type WireEntry } from './wire/protocol.js';
 
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -57,6 +59,20 @@ export interface RegisterOptions {
   signal?: AbortSignal;
   /** Narrow the exposed methods to these names. */
   expose?: string[];
+  /** Emit 'idle' on the registration each time no client has been connected for `after` ms. */
+  idle?: { after: number };
+}
+
+export interface WaitOptions {
+  /** ms to wait; default the table's timeout; Infinity waits without end. */
+  timeout?: number;
+  /** Aborting ends the wait with ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface GetOptions {
+  /** Wait up to this many ms for the moniker to be registered (TIMEOUT after); default: no wait. */
+  wait?: number;
 }
 
 export interface WatchOptions {
@@ -145,6 +161,10 @@ export class Table implements AsyncDisposable {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw new RuntableError('BAD_ARGUMENT', 'metadata must be a plain object');
     }
+    const idleAfter = options.idle?.after;
+    if (options.idle !== undefined && !(typeof idleAfter === 'number' && idleAfter > 0 && idleAfter < 2 ** 31)) {
+      throw new RuntableError('BAD_ARGUMENT', 'idle.after must be a positive number of ms');
+    }
     const methods = exposedMethods(object, options.expose);
     const endpoint = await this.#openEndpoint();
     const objectId = endpoint.add(object, methods);
@@ -179,6 +199,7 @@ export class Table implements AsyncDisposable {
       throw error;
     }
     this.#registrations.add(registration);
+    if (idleAfter !== undefined) registration.trackIdle((idle) => watchIdle(endpoint, idleAfter, idle));
     return registration;
   }
 
@@ -196,10 +217,42 @@ export class Table implements AsyncDisposable {
     return (await this.#lookup(moniker)) !== undefined;
   }
 
-  /** A proxy of the object registered under `moniker`; NOT_REGISTERED if there is none. */
-  async get<T = Record<string, (...args: unknown[]) => unknown>>(moniker: string): Promise<Remote<T>> {
+  /**
+   * A proxy of the object registered under `moniker`. Nobody holds it: a service file that names
+   * it is started (activation), `wait` waits for it (TIMEOUT after), else NOT_REGISTERED.
+   */
+  async get<T = Record<string, (...args: unknown[]) => unknown>>(
+    moniker: string,
+    options: GetOptions = {},
+  ): Promise<Remote<T>> {
+    if (options.wait !== undefined) await this.waitFor(moniker, { timeout: checkWait(options.wait, 'wait') });
     const target = await this.#resolve(moniker);
     return createRemote<T>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
+  }
+
+  /**
+   * The entry of `moniker` once it is registered (at once if it is), starting the service that
+   * provides it if a service file names it; TIMEOUT, ABORTED or ACTIVATION_FAILED otherwise.
+   */
+  async waitFor(moniker: string, options: WaitOptions = {}): Promise<Entry> {
+    this.#assertOpen();
+    checkMoniker(moniker);
+    const timeout = options.timeout === undefined ? this.#settings.timeout : checkWait(options.timeout, 'timeout');
+    const entry = await waitForEntry(this.#link, moniker, {
+      timeout,
+      activate: true,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return toPublicEntry(entry);
+  }
+
+  /** The service files the broker reads, each with its problem or its running process. */
+  async services(): Promise<ServiceInfo[]> {
+    this.#assertOpen();
+    if (!this.#link.services) {
+      throw new RuntableError('BAD_ARGUMENT', 'service files and activation need a local table, not one on etcd');
+    }
+    return this.#link.services();
   }
 
   /** The entries under `prefix` now, as `registered` events, then every change as it happens. */
@@ -240,7 +293,8 @@ export class Table implements AsyncDisposable {
 
   async #resolve(moniker: string): Promise<Target> {
     this.#assertOpen();
-    const entry = await this.#lookup(moniker);
+    // Nobody holds it: the service that provides it, if any, is started and waited for.
+    const entry = (await this.#lookup(moniker)) ?? (await this.#link.activate?.(moniker));
     if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
     try {
       const session = await this.#peers.connect(entry.endpoint, entry.pid);
@@ -295,6 +349,11 @@ export class Table implements AsyncDisposable {
   #assertOpen(): void {
     if (this.#closed) throw new RuntableError('TABLE_UNAVAILABLE', 'this table is closed');
   }
+}
+
+function checkWait(ms: number, name: string): number {
+  if (typeof ms !== 'number' || !(ms >= 0)) throw new RuntableError('BAD_ARGUMENT', `${name} must be a number of ms`);
+  return ms;
 }
 
 function abortedRegister(moniker: string, signal: AbortSignal): RuntableError {

@@ -7,12 +7,15 @@ import { RuntableError } from '../errors.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
 import { unpackEntries, unpackPublicEntries } from '../wire/entry-batch.js';
 import {
+  type Activate,
   type BrokerStatus,
   Kind,
   type Message,
   type Register,
   type ReplyValues,
   type Request,
+  type ServiceInfo,
+  type Services,
   type Status,
   type TableEventType,
   type Unnumbered,
@@ -95,9 +98,56 @@ export class BrokerLink implements NamingBackend {
 
   /** Registers `name`, and keeps it to register again after a broker restart once it is ours. */
   async register(name: OwnedName, message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
-    const entry = toEntry(await this.request<Register>(message, waiting));
+    const reply = message.queue
+      ? await this.#waitInLine(message, waiting)
+      : await this.request<Register>(message, waiting);
+    const entry = toEntry(reply);
     this.#owned.set(name.moniker, name);
     return entry;
+  }
+
+  /**
+   * A claim in line lives only in the broker's memory: each time a restart cuts it off, it is
+   * sent again to the next broker, however many restarts it takes (until the table is closed,
+   * the wait aborted, or the broker stays away past the timeout).
+   */
+  async #waitInLine(message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
+    for (;;) {
+      const connection = await this.#connected();
+      try {
+        return await connection.request<Register>(message, waiting);
+      } catch (error) {
+        const cutOff = connection.closed && (error as RuntableError).code === 'TABLE_UNAVAILABLE';
+        if (!cutOff || this.#closing || waiting?.signal?.aborted) throw error;
+      }
+    }
+  }
+
+  /** Resolves `moniker`, letting the broker start the service that provides it (see Activate). */
+  async activate(moniker: string): Promise<WireEntry | undefined> {
+    let entry: WireEntry | null;
+    try {
+      // The broker bounds the wait by the service file's timeout, and always answers.
+      entry = await this.request<Activate>({ kind: Kind.Activate, moniker }, { timeout: Number.POSITIVE_INFINITY });
+    } catch (error) {
+      // A broker from before activation refuses the message kind: for it, nothing is activatable.
+      if (isUnknownKind(error)) return undefined;
+      throw error;
+    }
+    return entry === null ? undefined : toEntry(entry);
+  }
+
+  async services(): Promise<ServiceInfo[]> {
+    try {
+      return await this.request<Services>({ kind: Kind.Services });
+    } catch (error) {
+      if (!isUnknownKind(error)) throw error;
+      throw new RuntableError(
+        'PROTOCOL',
+        `the broker of ${this.#options.dir} predates service files; stop it (runtable broker stop) so a current one starts`,
+        { cause: error },
+      );
+    }
   }
 
   async revoke(moniker: string): Promise<void> {
@@ -301,6 +351,10 @@ export class BrokerLink implements NamingBackend {
     for (const sink of this.#watches.keys()) sink.fail(error);
     this.#watches.clear();
   }
+}
+
+function isUnknownKind(error: unknown): boolean {
+  return (error as RuntableError).code === 'PROTOCOL' && /unknown kind/.test((error as Error).message);
 }
 
 /** The table went away for good (no access, or its directory removed): reconnecting is pointless. */

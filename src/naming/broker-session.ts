@@ -5,6 +5,7 @@ import { RuntableError } from '../errors.js';
 import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Connection } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
+import type { Activations } from './activation.js';
 import { sweepEndpoints } from './endpoint-sweep.js';
 import type { EntryRows } from './entry-rows.js';
 import { checkMetadata, entryOf } from './entry-rules.js';
@@ -31,6 +32,8 @@ export interface Shared {
   dir: string;
   /** True while a restarted broker gives owners time to register their monikers again. */
   restoring: () => boolean;
+  /** Starts the commands of service files on demand. */
+  activations: Activations;
 }
 
 /** Answers the queued Registers of claims that just became owners, whichever session they are. */
@@ -193,6 +196,23 @@ export class Session {
       }
       case Kind.Status:
         return this.shared.status();
+      case Kind.Activate: {
+        checkMoniker(message.moniker);
+        const held = table.lookup(message.moniker);
+        if (held) return held;
+        const { id } = message;
+        this.shared.activations.activate(message.moniker).then(
+          (entry) => {
+            if (!this.connection.closed) this.connection.reply(id, entry);
+          },
+          (error: RuntableError) => {
+            if (!this.connection.closed) this.connection.replyError(id, error);
+          },
+        );
+        return DEFERRED;
+      }
+      case Kind.Services:
+        return this.shared.activations.services();
       default:
         throw new RuntableError('PROTOCOL', `the broker does not take messages of kind ${message.kind}`);
     }
