@@ -44,19 +44,21 @@ export function waitForEntry(backend: NamingBackend, moniker: string, options: W
       fail: failed,
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (Number.isFinite(timeout)) {
-      // Not unref()ed: this timer is what the caller waits on, and the wait must end in TIMEOUT,
-      // not in the process leaving with the promise unsettled.
-      timer = setTimeout(
-        () => failed(new RuntableError('TIMEOUT', `${moniker} was not registered within ${timeout} ms`)),
-        timeout,
-      );
-    }
     backend.watch(sink).then(
       () => {
         // Settled while the watch was being set up: it was not there yet to be taken down.
         if (settled) void backend.unwatch(sink).catch(() => {});
-        if (settled || !options.activate || !backend.activate) return;
+        if (settled) return;
+        // Counted from here: a name registered when the wait began is found whatever the timeout.
+        if (Number.isFinite(timeout)) {
+          // Not unref()ed: this timer is what the caller waits on, and the wait must end in TIMEOUT,
+          // not in the process leaving with the promise unsettled.
+          timer = setTimeout(
+            () => failed(new RuntableError('TIMEOUT', `${moniker} was not registered within ${timeout} ms`)),
+            timeout,
+          );
+        }
+        if (!options.activate || !backend.activate) return;
         backend.activate(moniker).then(
           (entry) => {
             if (entry) found(entry);

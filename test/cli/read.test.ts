@@ -143,7 +143,7 @@ test('bad command lines exit 2 with one line and a pointer to help', async () =>
   const cases: [string[], RegExp][] = [
     [
       ['frob'],
-      /unknown command "frob"; the commands are ls, watch, call, inspect, broker, ui, demo; see runtable --help$/,
+      /unknown command "frob"; the commands are ls, watch, call, wait, inspect, services, broker, ui, demo; see runtable --help$/,
     ],
     [['ls', '--frob'], /unknown option --frob; see runtable ls --help$/],
     [['--frob', 'ls'], /unknown option --frob; see runtable ls --help$/],
