@@ -2,7 +2,7 @@
 
 export type { CallContext } from './calls/call-context.js';
 export { callContext } from './calls/call-context.js';
-export type { Subscription } from './calls/proxy.js';
+export type { SubscribeOptions, Subscription, SubscriptionGap } from './calls/proxy.js';
 export { on, oneway, ref, withOptions } from './calls/proxy.js';
 export type { CallOptions, OneWay, Ref, Remote, RemoteFunction, RemoteValue } from './calls/types.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';

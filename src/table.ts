@@ -227,7 +227,12 @@ export class Table implements AsyncDisposable {
   ): Promise<Remote<T>> {
     if (options.wait !== undefined) await this.waitFor(moniker, { timeout: checkWait(options.wait, 'wait') });
     const target = await this.#resolve(moniker);
-    return createRemote<T>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
+    // Subscriptions follow the name through the watch, and never start a service themselves.
+    const following = {
+      resolve: (m: string) => this.#resolve(m, false),
+      watch: (prefix: string, signal: AbortSignal) => this.watch(prefix, { signal }),
+    };
+    return createRemote<T>(moniker, (m) => this.#resolve(m), this.#settings.debug, target, following);
   }
 
   /**
@@ -291,14 +296,14 @@ export class Table implements AsyncDisposable {
     return this.#link.lookup(moniker);
   }
 
-  async #resolve(moniker: string): Promise<Target> {
+  async #resolve(moniker: string, activate = true): Promise<Target> {
     this.#assertOpen();
     // Nobody holds it: the service that provides it, if any, is started and waited for.
-    const entry = (await this.#lookup(moniker)) ?? (await this.#link.activate?.(moniker));
+    const entry = (await this.#lookup(moniker)) ?? (activate ? await this.#link.activate?.(moniker) : undefined);
     if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
     try {
       const session = await this.#peers.connect(entry.endpoint, entry.pid);
-      return { session, object: entry.object };
+      return { session, object: entry.object, pid: entry.pid };
     } catch (error) {
       if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
       // The owner died and the broker has not yet heard: to the caller, nothing is registered.

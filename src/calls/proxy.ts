@@ -6,6 +6,7 @@
 import { RuntableError } from '../errors.js';
 import { ByReference, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
+import { type FollowHost, failedSubscription, follow, type SubscribeOptions, type Subscription } from './follow.js';
 import type { CallSession } from './session.js';
 import type { CallOptions, OneWay, Ref, Remote } from './types.js';
 
@@ -13,15 +14,25 @@ import type { CallOptions, OneWay, Ref, Remote } from './types.js';
 export interface Target {
   session: CallSession;
   object: number;
+  /** The owner's pid, when known. */
+  pid?: number;
 }
 
 export type Resolve = (moniker: string) => Promise<Target>;
+
+/** How a moniker's subscriptions follow it (see follow.ts): a look-up that starts nothing, and the table's watch. */
+export interface Following {
+  resolve: Resolve;
+  watch: NonNullable<FollowHost['watch']>;
+}
+
+export type { SubscribeOptions, Subscription, SubscriptionGap } from './follow.js';
 
 /** What a proxy's methods go through: a moniker's object, or a reference on one connection. */
 interface Binding {
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown>;
   oneway(method: string, args: unknown[]): void;
-  listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void>;
+  subscribe(event: string, listener: (...args: unknown[]) => void, options: SubscribeOptions): Subscription;
 }
 
 const BINDING = Symbol('runtable.binding');
@@ -36,11 +47,14 @@ class MonikerBinding implements Binding {
   readonly #stacks: boolean;
   #target: Target | undefined;
 
-  constructor(moniker: string, resolve: Resolve, stacks: boolean, target?: Target) {
+  readonly #following: Following | undefined;
+
+  constructor(moniker: string, resolve: Resolve, stacks: boolean, target?: Target, following?: Following) {
     this.moniker = moniker;
     this.#resolve = resolve;
     this.#stacks = stacks;
     this.#target = target;
+    this.#following = following;
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
@@ -63,9 +77,19 @@ class MonikerBinding implements Binding {
     else this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
   }
 
-  async listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void> {
-    const target = this.#target && !this.#target.session.closed ? this.#target : await this.#bind();
-    return target.session.listen(target.object, event, listener);
+  subscribe(event: string, listener: (...args: unknown[]) => void, options: SubscribeOptions): Subscription {
+    const following = this.#following;
+    return follow(
+      {
+        moniker: this.moniker,
+        current: async () => (this.#target && !this.#target.session.closed ? this.#target : await this.#bind()),
+        resolve: () => (following ? following.resolve(this.moniker) : this.#bind()),
+        ...(following ? { watch: following.watch } : {}),
+      },
+      event,
+      listener,
+      options,
+    );
   }
 
   #message(target: Target, method: string, args: unknown[]): Unnumbered<Call> {
@@ -118,8 +142,8 @@ class ReferenceBinding implements Binding {
     }
   }
 
-  listen(): Promise<() => void> {
-    return Promise.reject(
+  subscribe(): Subscription {
+    return failedSubscription(
       new RuntableError('BAD_ARGUMENT', 'events come from registered objects, not from references'),
     );
   }
@@ -157,9 +181,15 @@ function makeProxy<T>(state: ProxyState): T {
   }) as T;
 }
 
-export function createRemote<T>(moniker: string, resolve: Resolve, stacks: boolean, target?: Target): Remote<T> {
+export function createRemote<T>(
+  moniker: string,
+  resolve: Resolve,
+  stacks: boolean,
+  target?: Target,
+  following?: Following,
+): Remote<T> {
   return makeProxy<Remote<T>>({
-    binding: new MonikerBinding(moniker, resolve, stacks, target),
+    binding: new MonikerBinding(moniker, resolve, stacks, target, following),
     options: {},
     oneway: false,
   });
@@ -186,31 +216,20 @@ export function withOptions<P>(proxy: P, options: CallOptions): P {
   return makeProxy<P>({ ...state, options: { ...state.options, ...options } });
 }
 
-/** What on() returns: call it to unsubscribe; `ready` settles once the owner has the subscription. */
-export interface Subscription {
-  (): void;
-  readonly ready: Promise<void>;
-}
-
-/** Calls `listener` for every `event` the owner emits (reg.emit); returns the unsubscribe function. */
-export function on(proxy: unknown, event: string, listener: (...args: never[]) => void): Subscription {
+/**
+ * Calls `listener` for every `event` the owner emits (reg.emit), following the moniker to its
+ * next owner (see follow.ts); returns the Subscription, which unsubscribes when called.
+ */
+export function on(
+  proxy: unknown,
+  event: string,
+  listener: (...args: never[]) => void,
+  options: SubscribeOptions = {},
+): Subscription {
   const state = stateOf(proxy);
   if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
   if (typeof listener !== 'function') throw new RuntableError('BAD_ARGUMENT', 'a listener must be a function');
-  let off: (() => void) | undefined;
-  let cancelled = false;
-  const ready = state.binding.listen(event, listener as (...args: unknown[]) => void).then((stop) => {
-    if (cancelled) stop();
-    else off = stop;
-  });
-  // A failed subscription is reported through `ready`; nobody need be listening to it.
-  ready.catch(() => {});
-  const unsubscribe = () => {
-    cancelled = true;
-    off?.();
-    off = undefined;
-  };
-  return Object.assign(unsubscribe, { ready });
+  return state.binding.subscribe(event, listener as (...args: unknown[]) => void, options);
 }
 
 /** Marks `value` to travel by reference: the receiver gets a proxy calling back to this process. */
