@@ -20,6 +20,8 @@ export const MAX_MONIKERS_PER_OWNER = 100_000;
 export const MAX_QUEUED_PER_OWNER = 1024;
 /** Watches one control connection may keep open. */
 export const MAX_WATCHES_PER_CONNECTION = 1024;
+/** Activate requests one control connection may have waiting for a service at once. */
+export const MAX_ACTIVATIONS_PER_CONNECTION = 1024;
 
 /** What every session shares: the table, the other sessions, and the broker's own state. */
 export interface Shared {
@@ -52,6 +54,8 @@ export class Session {
   readonly #watches = new Map<number, () => void>();
   /** Moniker to the id of the queued Register waiting for it, answered on promotion. */
   readonly #queued = new Map<string, number>();
+  /** Activate requests waiting for their service. */
+  #activating = 0;
 
   constructor(
     readonly owner: OwnerId,
@@ -200,15 +204,25 @@ export class Session {
         checkMoniker(message.moniker);
         const held = table.lookup(message.moniker);
         if (held) return held;
+        if (this.#activating >= MAX_ACTIVATIONS_PER_CONNECTION) {
+          throw new RuntableError(
+            'BAD_ARGUMENT',
+            `one connection may wait for at most ${MAX_ACTIVATIONS_PER_CONNECTION} activations at once`,
+          );
+        }
         const { id } = message;
-        this.shared.activations.activate(message.moniker).then(
-          (entry) => {
-            if (!this.connection.closed) this.connection.reply(id, entry);
-          },
-          (error: RuntableError) => {
-            if (!this.connection.closed) this.connection.replyError(id, error);
-          },
-        );
+        this.#activating++;
+        this.shared.activations
+          .activate(message.moniker)
+          .then(
+            (entry) => {
+              if (!this.connection.closed) this.connection.reply(id, entry);
+            },
+            (error: RuntableError) => {
+              if (!this.connection.closed) this.connection.replyError(id, error);
+            },
+          )
+          .finally(() => this.#activating--);
         return DEFERRED;
       }
       case Kind.Services:

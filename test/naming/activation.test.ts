@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { connect, type RuntableError, type Table } from 'runtable';
+import { MAX_ACTIVATIONS_PER_CONNECTION } from '../../src/naming/broker-session.ts';
+import { Kind } from '../../src/wire/protocol.ts';
 import { brokerPids, cleanup, isAlive, tempTableDir, waitFor } from '../helpers.ts';
+import { RawPeer } from '../raw-peer.ts';
 import { activatedCommand, servicesDir, startsOf, writeService } from './services.ts';
 
 interface Daemon {
@@ -248,4 +251,33 @@ test('a moniker no service file names is NOT_REGISTERED at once', async () => {
   const table = await open();
   await assert.rejects(table.get('Nobody/here'), { code: 'NOT_REGISTERED' });
   assert.deepEqual(startsOf(services.starts), []);
+});
+
+test('Activate and Services from a raw peer: bad input is refused, waiting Activates are bounded', async () => {
+  writeService(services.dir, 'slow', {
+    monikers: ['Slow/daemon'],
+    command: activatedCommand([services.starts, 'slow', 'Slow/daemon', '60000']),
+  });
+  await open();
+  const peer = await RawPeer.handshaken(path.join(dir, 'broker.sock'));
+  try {
+    peer.send({ kind: Kind.Activate, id: 1, moniker: '' });
+    assert.equal((await peer.failure(1)).error.code, 'BAD_MONIKER');
+    peer.send({ kind: Kind.Activate, id: 2, moniker: 7 });
+    assert.equal((await peer.failure(2)).error.code, 'PROTOCOL');
+    assert.equal((await peer.request({ kind: Kind.Activate, id: 3, moniker: 'Nobody/x' })).value, null);
+    for (let id = 10; id < 10 + MAX_ACTIVATIONS_PER_CONNECTION; id++) {
+      peer.send({ kind: Kind.Activate, id, moniker: 'Slow/daemon' });
+    }
+    peer.send({ kind: Kind.Activate, id: 5000, moniker: 'Slow/daemon' });
+    const refused = await peer.failure(5000, 20_000);
+    assert.equal(refused.error.code, 'BAD_ARGUMENT');
+    assert.match(refused.error.message, /at most 1024 activations/);
+    const listed = (await peer.request({ kind: Kind.Services, id: 6000 })).value as { file: string }[];
+    assert.equal(listed.length, 1, 'the connection goes on');
+    await waitFor(() => startsOf(services.starts).length > 0, 20_000, 'the command to start');
+    assert.equal(startsOf(services.starts).length, 1, 'one process for all those requests');
+  } finally {
+    peer.destroy();
+  }
 });
