@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { connect, type RuntableError, type Table } from 'runtable';
 import { MAX_ACTIVATIONS_PER_CONNECTION } from '../../src/naming/broker-session.ts';
+import { processGroup } from '../../src/naming/liveness.ts';
 import { Kind } from '../../src/wire/protocol.ts';
 import { brokerPids, cleanup, isAlive, tempTableDir, waitFor } from '../helpers.ts';
 import { RawPeer } from '../raw-peer.ts';
@@ -60,6 +61,12 @@ function daemonService(name: string, moniker: string, extra: Record<string, unkn
   });
 }
 
+/** The parent pid of `pid`, from /proc. */
+function parentOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 function brokerLog(): string {
   return fs.readFileSync(path.join(dir, 'broker.log'), 'utf8');
 }
@@ -73,6 +80,10 @@ test('20 concurrent get()s of a moniker nobody holds start its service exactly o
   assert.equal(starts.length, 1, `started ${starts.length} times`);
   assert.deepEqual(new Set(pids), new Set(starts), 'every caller reached the one started process');
   assert.equal(await proxies[0]?.hello('you'), 'hello you');
+  // Detached from every client: a process group of its own, a child of the broker.
+  const pid = starts[0] as number;
+  assert.equal(processGroup(pid), pid);
+  assert.deepEqual(brokerPids(dir), [parentOf(pid)]);
   const [info] = await (clients[0] as Table).services();
   assert.equal(info?.pid, starts[0], 'services() shows it running');
 });
@@ -177,6 +188,13 @@ test('a service file writable by others, or a symlink, is never run; callers and
     command: activatedCommand([services.starts, 'register', 'Linked/daemon']),
   });
   fs.renameSync(target, path.join(services.dir, 'target.real'));
+  const foreign = writeService(services.dir, 'foreign', {
+    monikers: ['Foreign/daemon'],
+    command: activatedCommand([services.starts, 'register', 'Foreign/daemon']),
+  });
+  // Only root can give a file away; as anyone else, the mode check above stands for both.
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) fs.chownSync(foreign, 12345, 12345);
   fs.symlinkSync(path.join(services.dir, 'target.real'), path.join(services.dir, 'linked.json'));
   const table = await open();
   await assert.rejects(table.get('Loose/daemon'), (error: RuntableError) => {
@@ -185,6 +203,13 @@ test('a service file writable by others, or a symlink, is never run; callers and
     assert.ok(error.message.includes(file));
     return true;
   });
+  if (asRoot) {
+    await assert.rejects(table.get('Foreign/daemon'), (error: RuntableError) => {
+      assert.equal(error.code, 'ACTIVATION_FAILED');
+      assert.match(error.message, /foreign\.json belongs to uid 12345, not to you \(uid 0\); it is never run/);
+      return true;
+    });
+  }
   const listed = await table.services();
   const linked = listed.find((info) => info.file.endsWith('linked.json'));
   assert.match(linked?.problem ?? '', /symbolic link/);
