@@ -133,6 +133,13 @@ export class Activations {
 
   #start(service: ServiceFile, moniker: string): Run {
     const { dir, log } = this.#options;
+    // spawn reports a missing cwd as the program not found: say what is really missing.
+    if (service.cwd !== undefined && !fs.statSync(service.cwd, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new RuntableError(
+        'ACTIVATION_FAILED',
+        `cannot start ${moniker}: service file ${service.file} names the cwd ${service.cwd}, which is not a directory`,
+      );
+    }
     const paths = serviceStatePaths(dir, service.file);
     let fd: number;
     try {

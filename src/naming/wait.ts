@@ -21,12 +21,14 @@ export function waitForEntry(backend: NamingBackend, moniker: string, options: W
   return new Promise<WireEntry>((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    /** Settles once the watch is in place (or failed): only then can it be taken down. */
+    let watching: Promise<unknown> = Promise.resolve();
     const finish = (outcome: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      void backend.unwatch(sink).catch(() => {});
+      void watching.then(() => backend.unwatch(sink)).catch(() => {});
       outcome();
     };
     const found = (entry: WireEntry) => finish(() => resolve(entry));
@@ -44,10 +46,9 @@ export function waitForEntry(backend: NamingBackend, moniker: string, options: W
       fail: failed,
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    backend.watch(sink).then(
+    watching = backend.watch(sink);
+    watching.then(
       () => {
-        // Settled while the watch was being set up: it was not there yet to be taken down.
-        if (settled) void backend.unwatch(sink).catch(() => {});
         if (settled) return;
         // Counted from here: a name registered when the wait began is found whatever the timeout.
         if (Number.isFinite(timeout)) {

@@ -271,6 +271,30 @@ test('a broker restart during an activation never starts a second copy', async (
   assert.deepEqual(startsOf(services.starts), [started]);
 });
 
+test('a program that cannot be found, or a cwd that is not there, fails its callers saying which', async () => {
+  const missing = writeService(services.dir, 'missing', {
+    monikers: ['Missing/daemon'],
+    command: ['/nonexistent/daemon'],
+  });
+  writeService(services.dir, 'nocwd', {
+    monikers: ['NoCwd/daemon'],
+    command: activatedCommand([services.starts, 'register', 'NoCwd/daemon']),
+    cwd: '/nonexistent/dir',
+  });
+  const table = await open();
+  await assert.rejects(table.get('Missing/daemon'), (error: RuntableError) => {
+    assert.equal(error.code, 'ACTIVATION_FAILED');
+    assert.ok(error.message.startsWith(`service file ${missing}: its command could not be started`), error.message);
+    assert.match(error.message, /ENOENT/);
+    return true;
+  });
+  await assert.rejects(table.get('NoCwd/daemon'), {
+    code: 'ACTIVATION_FAILED',
+    message: /names the cwd \/nonexistent\/dir, which is not a directory/,
+  });
+  assert.deepEqual(startsOf(services.starts), []);
+});
+
 test('a moniker no service file names is NOT_REGISTERED at once', async () => {
   daemonService('build', 'Build/daemon');
   const table = await open();
