@@ -99,7 +99,7 @@ export class BrokerLink implements NamingBackend {
   /** Registers `name`, and keeps it to register again after a broker restart once it is ours. */
   async register(name: OwnedName, message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
     const reply = message.queue
-      ? await this.#waitInLine(message, waiting)
+      ? await this.#untilAnswered<Register>(message, waiting)
       : await this.request<Register>(message, waiting);
     const entry = toEntry(reply);
     this.#owned.set(name.moniker, name);
@@ -107,18 +107,21 @@ export class BrokerLink implements NamingBackend {
   }
 
   /**
-   * A claim in line lives only in the broker's memory: each time a restart cuts it off, it is
-   * sent again to the next broker, however many restarts it takes (until the table is closed,
-   * the wait aborted, or the broker stays away past the timeout).
+   * A claim in line (or an Activate) lives only in the broker's memory and may wait long: each
+   * time a restart cuts it off it is sent again to the next broker, however many restarts it
+   * takes (until the table is closed, the wait aborted, or a broker stays away past the timeout).
    */
-  async #waitInLine(message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
+  async #untilAnswered<R extends Register | Activate>(
+    message: Unnumbered<R>,
+    options?: RequestOptions,
+  ): Promise<ReplyValues[R['kind']]> {
     for (;;) {
       const connection = await this.#connected();
       try {
-        return await connection.request<Register>(message, waiting);
+        return await connection.request<R>(message, options);
       } catch (error) {
         const cutOff = connection.closed && (error as RuntableError).code === 'TABLE_UNAVAILABLE';
-        if (!cutOff || this.#closing || waiting?.signal?.aborted) throw error;
+        if (!cutOff || this.#closing || options?.signal?.aborted) throw error;
       }
     }
   }
@@ -128,7 +131,10 @@ export class BrokerLink implements NamingBackend {
     let entry: WireEntry | null;
     try {
       // The broker bounds the wait by the service file's timeout, and always answers.
-      entry = await this.request<Activate>({ kind: Kind.Activate, moniker }, { timeout: Number.POSITIVE_INFINITY });
+      entry = await this.#untilAnswered<Activate>(
+        { kind: Kind.Activate, moniker },
+        { timeout: Number.POSITIVE_INFINITY },
+      );
     } catch (error) {
       // A broker from before activation refuses the message kind: for it, nothing is activatable.
       if (isUnknownKind(error)) return undefined;
