@@ -15,6 +15,7 @@ export const ERROR_CODES = [
   'TABLE_UNAVAILABLE',
   'FRAME_TOO_LARGE',
   'REMOTE',
+  'ACTIVATION_FAILED',
 ] as const;
 
 /**

@@ -2,7 +2,7 @@
 
 export type { CallContext } from './calls/call-context.js';
 export { callContext } from './calls/call-context.js';
-export type { EventArgs, EventName, Subscription } from './calls/proxy.js';
+export type { EventArgs, EventName, SubscribeOptions, Subscription, SubscriptionGap } from './calls/proxy.js';
 export { on, oneway, ref, withOptions } from './calls/proxy.js';
 export type {
   AnyEvents,
@@ -20,5 +20,6 @@ export type { ErrorCode, RemoteErrorInfo } from './errors.js';
 export { RuntableError } from './errors.js';
 export type { Entry, TableEvent, TableWatch } from './naming/entry.js';
 export type { Registration } from './registration.js';
-export type { ConnectOptions, RegisterOptions, Table, WatchOptions } from './table.js';
+export type { ConnectOptions, GetOptions, RegisterOptions, Table, WaitOptions, WatchOptions } from './table.js';
 export { connect } from './table.js';
+export type { BrokerStatus, ServiceInfo, WaitingLine } from './wire/protocol.js';

@@ -35,6 +35,9 @@ export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDis
   #entry: WireEntry;
   #active = true;
   readonly #lostListeners = new Set<(reason: RuntableError) => void>();
+  readonly #idleListeners = new Set<() => void>();
+  /** Stops idle tracking (register's `idle` option); undefined without it. */
+  #stopIdle: (() => void) | undefined;
 
   private constructor(host: RegistrationHost, entry: WireEntry) {
     this.#host = host;
@@ -84,18 +87,31 @@ export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDis
   /**
    * `'lost'`: the moniker was taken by another owner (`replace`), or the table went away for good
    * (an etcd lease that could not be renewed in time); the object is no longer served.
+   * `'idle'` (with register's `idle: { after }`): no client has been connected for that long.
    * @throws {RuntableError} `BAD_ARGUMENT` for any other event name.
    */
-  on(event: 'lost', listener: (reason: RuntableError) => void): this {
-    if (event !== 'lost') throw new RuntableError('BAD_ARGUMENT', `a registration has no "${String(event)}" event`);
-    this.#lostListeners.add(listener);
+  on(event: 'lost', listener: (reason: RuntableError) => void): this;
+  on(event: 'idle', listener: () => void): this;
+  on(event: 'lost' | 'idle', listener: ((reason: RuntableError) => void) | (() => void)): this {
+    if (event === 'lost') this.#lostListeners.add(listener);
+    else if (event === 'idle') this.#idleListeners.add(listener as () => void);
+    else throw new RuntableError('BAD_ARGUMENT', `a registration has no "${String(event)}" event`);
     return this;
   }
 
-  /** Removes a listener added with `on('lost', ...)`. */
-  off(event: 'lost', listener: (reason: RuntableError) => void): this {
+  /** Removes a listener added with `on('lost', ...)` or `on('idle', ...)`. */
+  off(event: 'lost' | 'idle', listener: ((reason: RuntableError) => void) | (() => void)): this {
     if (event === 'lost') this.#lostListeners.delete(listener);
+    else if (event === 'idle') this.#idleListeners.delete(listener as () => void);
     return this;
+  }
+
+  /** @internal Starts telling 'idle' listeners; `start` gets the function to call and returns its stop. */
+  trackIdle(start: (idle: () => void) => () => void): void {
+    this.#stopIdle = start(() => {
+      if (!this.#active) return;
+      for (const listener of [...this.#idleListeners]) listener();
+    });
   }
 
   /**
@@ -105,6 +121,7 @@ export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDis
   async revoke(): Promise<void> {
     if (!this.#active) return;
     this.#active = false;
+    this.#stopIdle?.();
     await this.#host.revoke(this);
   }
 
@@ -139,6 +156,7 @@ export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDis
   lost(reason: RuntableError): void {
     if (!this.#active) return;
     this.#active = false;
+    this.#stopIdle?.();
     this.#host.release(this);
     for (const listener of this.#lostListeners) listener(reason);
   }
@@ -146,6 +164,7 @@ export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDis
   /** @internal Marks the registration ended without telling anyone: its table is closing. */
   end(): void {
     this.#active = false;
+    this.#stopIdle?.();
   }
 
   #assertActive(): void {

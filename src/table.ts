@@ -4,6 +4,7 @@
 
 import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
+import { watchIdle } from './calls/idle.js';
 import { type PeerOptions, Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
 import type { AnyEvents, EventMap, Remote } from './calls/types.js';
@@ -13,6 +14,7 @@ import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
+import { waitForEntry } from './naming/wait.js';
 import { WatchStream } from './naming/watch-stream.js';
 import { boolean, checkOptions, ms, plainObject, positiveInteger, signal, string, strings } from './options.js';
 import { Registration, type RegistrationHost } from './registration.js';
@@ -20,7 +22,7 @@ import { hold, holdUntil, MAX_TIMER_MS, release } from './transport/keep-alive.j
 import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
 import { tableToken } from './transport/token.js';
-import { type BrokerStatus, Kind, type WireEntry } from './wire/protocol.js';
+import { type BrokerStatus, Kind, type ServiceInfo, type WireEntry } from './wire/protocol.js';
 
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -71,6 +73,20 @@ export interface RegisterOptions {
    * except `constructor`, names beginning with `_` and what `Object.prototype` has.
    */
   expose?: string[];
+  /** Emit 'idle' on the registration each time no client has been connected for `after` ms. */
+  idle?: { after: number };
+}
+
+export interface WaitOptions {
+  /** ms to wait; default the table's timeout; Infinity waits without end. */
+  timeout?: number;
+  /** Aborting ends the wait with ABORTED. */
+  signal?: AbortSignal;
+}
+
+export interface GetOptions {
+  /** Wait up to this many ms for the moniker to be registered (TIMEOUT after); default: no wait. */
+  wait?: number;
 }
 
 /** Options of {@link Table.watch}. */
@@ -117,8 +133,17 @@ const CONNECT_OPTIONS = {
   secret: string,
 };
 
-const REGISTER_OPTIONS = { metadata: plainObject, replace: boolean, queue: boolean, signal, expose: strings };
+const REGISTER_OPTIONS = {
+  metadata: plainObject,
+  replace: boolean,
+  queue: boolean,
+  signal,
+  expose: strings,
+  idle: plainObject,
+};
 const WATCH_OPTIONS = { signal };
+const GET_OPTIONS = { wait: ms };
+const WAIT_OPTIONS = { timeout: ms, signal };
 
 async function open(options: ConnectOptions): Promise<Table> {
   checkOptions('connect()', options, CONNECT_OPTIONS);
@@ -226,6 +251,10 @@ export class Table implements AsyncDisposable {
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw new RuntableError('BAD_ARGUMENT', 'metadata must be a plain object');
     }
+    const idleAfter = options.idle?.after;
+    if (options.idle !== undefined && !(typeof idleAfter === 'number' && idleAfter > 0 && idleAfter < 2 ** 31)) {
+      throw new RuntableError('BAD_ARGUMENT', 'idle.after must be a positive number of ms');
+    }
     const methods = exposedMethods(object, options.expose);
     if (methods.length === 0 && !options.expose) {
       // Not refused: an entry with metadata and events only is a use. But it is more often a mistake.
@@ -272,6 +301,7 @@ export class Table implements AsyncDisposable {
       this.#registrations.add(registration);
       hold();
     }
+    if (idleAfter !== undefined) registration.trackIdle((idle) => watchIdle(endpoint, idleAfter, idle));
     return registration as Registration<E>;
   }
 
@@ -309,19 +339,62 @@ export class Table implements AsyncDisposable {
    * cannot travel), `FRAME_TOO_LARGE`, or `REMOTE` (the method threw; see `err.remote`). `E`
    * declares the events the owner emits, so that on() checks their names and listeners.
    *
+   * When nobody holds the moniker, a service file that names it is started (activation, see
+   * the README), and `wait` waits that many ms for it to be registered.
+   *
    * @example
    * ```ts
    * const greeter = await table.get<{ hello(name: string): string }>('Greeter/main');
    * const text: string = await greeter.hello('world');
    * ```
-   * @throws {RuntableError} `NOT_REGISTERED` if nothing live is registered; `BAD_MONIKER`;
-   * `TABLE_UNAVAILABLE`; `ACCESS_DENIED` or `PROTOCOL` if the owner's endpoint refuses us.
+   * @throws {RuntableError} `NOT_REGISTERED` if nothing live is registered (and no `wait`);
+   * `TIMEOUT` if `wait` ran out; `ACTIVATION_FAILED` if the service that provides it failed to
+   * start; `BAD_MONIKER`; `BAD_ARGUMENT` for bad options; `TABLE_UNAVAILABLE`; `ACCESS_DENIED`
+   * or `PROTOCOL` if the owner's endpoint refuses us.
    */
   async get<T = Record<string, (...args: unknown[]) => unknown>, E extends EventMap<E> = AnyEvents>(
     moniker: string,
+    options: GetOptions = {},
   ): Promise<Remote<T, E>> {
+    checkOptions('get()', options, GET_OPTIONS);
+    if (options.wait !== undefined) await this.waitFor(moniker, { timeout: options.wait });
     const target = await this.#resolve(moniker);
-    return createRemote<T, E>(moniker, (m) => this.#resolve(m), this.#settings.debug, target);
+    // Subscriptions follow the name through the watch, and never start a service themselves.
+    const following = {
+      resolve: (m: string) => this.#resolve(m, false),
+      watch: (prefix: string, signal: AbortSignal) => this.watch(prefix, { signal }),
+    };
+    return createRemote<T, E>(moniker, (m) => this.#resolve(m), this.#settings.debug, target, following);
+  }
+
+  /**
+   * The entry of `moniker` once it is registered (at once if it is), starting the service that
+   * provides it if a service file names it. Waits through the table's watch, never by polling.
+   * @throws {RuntableError} `TIMEOUT` after `timeout` ms (default: the table's timeout);
+   * `ABORTED` (or `TIMEOUT` for an `AbortSignal.timeout()`) when `signal` aborts;
+   * `ACTIVATION_FAILED` when the service that provides it failed to start; `BAD_MONIKER`;
+   * `BAD_ARGUMENT` for bad options; `TABLE_UNAVAILABLE`.
+   */
+  async waitFor(moniker: string, options: WaitOptions = {}): Promise<Entry> {
+    this.#assertOpen();
+    checkMoniker(moniker);
+    checkOptions('waitFor()', options, WAIT_OPTIONS);
+    const timeout = options.timeout ?? this.#settings.timeout;
+    const entry = await waitForEntry(this.#link, moniker, {
+      timeout,
+      activate: true,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return toPublicEntry(entry);
+  }
+
+  /** The service files the broker reads, each with its problem or its running process. */
+  async services(): Promise<ServiceInfo[]> {
+    this.#assertOpen();
+    if (!this.#link.services) {
+      throw new RuntableError('BAD_ARGUMENT', 'service files and activation need a local table, not one on etcd');
+    }
+    return this.#link.services();
   }
 
   /**
@@ -383,13 +456,14 @@ export class Table implements AsyncDisposable {
     return this.#link.lookup(moniker);
   }
 
-  async #resolve(moniker: string): Promise<Target> {
+  async #resolve(moniker: string, activate = true): Promise<Target> {
     this.#assertOpen();
-    const entry = await this.#lookup(moniker);
+    // Nobody holds it: the service that provides it, if any, is started and waited for.
+    const entry = (await this.#lookup(moniker)) ?? (activate ? await this.#link.activate?.(moniker) : undefined);
     if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
     try {
       const session = await this.#peers.connect(entry.endpoint, entry.pid);
-      return { session, object: entry.object };
+      return { session, object: entry.object, pid: entry.pid };
     } catch (error) {
       if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
       // The owner died and the broker has not yet heard: to the caller, nothing is registered.

@@ -9,6 +9,10 @@ import { afterEach, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type ConnectOptions, connect, type Table } from 'runtable';
 
+// Brokers started by tests (they inherit this environment) never read the user's own service
+// files: a test that wants services points RUNTABLE_SERVICES at a directory of its own.
+process.env.RUNTABLE_SERVICES ??= path.join(os.tmpdir(), `runtable-test-no-services-${process.pid}`);
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Runs TypeScript sources the way `npm test` does. */
 export const NODE_TS = ['--import', 'tsx', '--conditions=runtable-source'];

@@ -260,3 +260,23 @@ user.greet();
 // @ts-expect-error a function property, when there, returns a Promise
 const notPromise: string | undefined = user.onChange?.('y');
 void notPromise;
+// Waiting for a name, activation and following subscriptions.
+const waited: Promise<{ moniker: string; pid: number }> = table.waitFor('Build/daemon', { timeout: 500 });
+void waited;
+const bound: Remote<ICommHelper> = await table.get<ICommHelper>('Build/daemon', { wait: 1000 });
+void bound;
+const followed: Subscription = on(rich, 'tick', (i: number) => void i, {
+  grace: 500,
+  onGap: (gap) => void (gap.until.getTime() - gap.since.getTime()),
+  onEnd: (reason) => void reason.code,
+});
+const state: 'active' | 'following' | 'ended' = followed.state;
+const endedWith: Promise<{ code: string } | undefined> = followed.ended;
+void state;
+void endedWith;
+declare const idleReg: Awaited<ReturnType<typeof table.register>>;
+idleReg.on('idle', () => {});
+// @ts-expect-error an idle listener takes no reason
+idleReg.on('idle', (reason: { code: string }) => void reason);
+// @ts-expect-error wait is a number of ms
+void table.get('Build/daemon', { wait: 'soon' });

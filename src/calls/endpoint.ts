@@ -43,6 +43,7 @@ export class Endpoint implements SessionHost {
   readonly #objects = new Map<number, Exposed>();
   readonly #sessions = new Map<CallSession, number>();
   readonly #options: EndpointOptions;
+  readonly #clientListeners = new Set<(count: number) => void>();
   #nextObject = 1;
 
   private constructor(listener: Listener, options: EndpointOptions) {
@@ -68,6 +69,17 @@ export class Endpoint implements SessionHost {
 
   get address(): string {
     return this.#listener.address;
+  }
+
+  /** Client connections open now. */
+  get clients(): number {
+    return this.#sessions.size;
+  }
+
+  /** Told the number of client connections each time one opens or closes; returns the stop function. */
+  onClients(listener: (count: number) => void): () => void {
+    this.#clientListeners.add(listener);
+    return () => this.#clientListeners.delete(listener);
   }
 
   /** Starts serving `target`; returns its object id, never reused on this endpoint. */
@@ -171,12 +183,16 @@ export class Endpoint implements SessionHost {
   }
 
   closed(session: CallSession): void {
-    this.#sessions.delete(session);
+    if (this.#sessions.delete(session)) this.#clientsChanged();
     for (const exposed of this.#objects.values()) {
       for (const [event, sessions] of exposed.subscribers) {
         if (sessions.delete(session) && sessions.size === 0) exposed.subscribers.delete(event);
       }
     }
+  }
+
+  #clientsChanged(): void {
+    for (const listener of [...this.#clientListeners]) listener(this.#sessions.size);
   }
 
   #accept(transport: Transport): void {
@@ -191,6 +207,7 @@ export class Endpoint implements SessionHost {
       (connection) => {
         const session = new CallSession(connection, { host: this, debug: this.#options.debug });
         this.#sessions.set(session, 0);
+        this.#clientsChanged();
       },
       () => {},
     );

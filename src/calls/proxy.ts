@@ -9,6 +9,7 @@ import { ByReference, checkValue, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
 import { REMOTE_MARK } from '../wire/values.js';
 import { atCallSite } from './call-site.js';
+import { type FollowHost, failedSubscription, follow, type SubscribeOptions, type Subscription } from './follow.js';
 import type { CallSession } from './session.js';
 import type { AnyEvents, CallOptions, EventMap, EventsOf, ObjectOf, OneWay, Ref, Remote, RemoteOf } from './types.js';
 
@@ -16,9 +17,19 @@ import type { AnyEvents, CallOptions, EventMap, EventsOf, ObjectOf, OneWay, Ref,
 export interface Target {
   session: CallSession;
   object: number;
+  /** The owner's pid, when known. */
+  pid?: number;
 }
 
 export type Resolve = (moniker: string) => Promise<Target>;
+
+/** How a moniker's subscriptions follow it (see follow.ts): a look-up that starts nothing, and the table's watch. */
+export interface Following {
+  resolve: Resolve;
+  watch: NonNullable<FollowHost['watch']>;
+}
+
+export type { SubscribeOptions, Subscription, SubscriptionGap } from './follow.js';
 
 /** What a proxy's methods go through: a moniker's object, or a reference on one connection. */
 interface Binding {
@@ -26,7 +37,7 @@ interface Binding {
   readonly label: string;
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown>;
   oneway(method: string, args: unknown[]): void;
-  listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void>;
+  subscribe(event: string, listener: (...args: unknown[]) => void, options: SubscribeOptions): Subscription;
 }
 
 const BINDING = Symbol('runtable.binding');
@@ -42,12 +53,15 @@ class MonikerBinding implements Binding {
   readonly #stacks: boolean;
   #target: Target | undefined;
 
-  constructor(moniker: string, resolve: Resolve, stacks: boolean, target?: Target) {
+  readonly #following: Following | undefined;
+
+  constructor(moniker: string, resolve: Resolve, stacks: boolean, target?: Target, following?: Following) {
     this.moniker = moniker;
     this.label = `[Remote ${moniker}]`;
     this.#resolve = resolve;
     this.#stacks = stacks;
     this.#target = target;
+    this.#following = following;
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
@@ -75,9 +89,19 @@ class MonikerBinding implements Binding {
     this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
   }
 
-  async listen(event: string, listener: (...args: unknown[]) => void): Promise<() => void> {
-    const target = this.#target && !this.#target.session.closed ? this.#target : await this.#bind();
-    return target.session.listen(target.object, event, listener);
+  subscribe(event: string, listener: (...args: unknown[]) => void, options: SubscribeOptions): Subscription {
+    const following = this.#following;
+    return follow(
+      {
+        moniker: this.moniker,
+        current: async () => (this.#target && !this.#target.session.closed ? this.#target : await this.#bind()),
+        resolve: () => (following ? following.resolve(this.moniker) : this.#bind()),
+        ...(following ? { watch: following.watch } : {}),
+      },
+      event,
+      listener,
+      options,
+    );
   }
 
   #message(target: Target, method: string, args: unknown[]): Unnumbered<Call> {
@@ -133,8 +157,8 @@ class ReferenceBinding implements Binding {
     this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
   }
 
-  listen(): Promise<() => void> {
-    return Promise.reject(
+  subscribe(): Subscription {
+    return failedSubscription(
       new RuntableError('BAD_ARGUMENT', 'events come from registered objects, not from references'),
     );
   }
@@ -221,9 +245,10 @@ export function createRemote<T, E extends EventMap<E> = AnyEvents>(
   resolve: Resolve,
   stacks: boolean,
   target?: Target,
+  following?: Following,
 ): Remote<T, E> {
   return makeProxy<Remote<T, E>>({
-    binding: new MonikerBinding(moniker, resolve, stacks, target),
+    binding: new MonikerBinding(moniker, resolve, stacks, target, following),
     options: {},
     oneway: false,
   });
@@ -261,16 +286,6 @@ export function withOptions<P>(proxy: P, options: CallOptions): P {
   return makeProxy<P>({ ...state, options: { ...state.options, ...options } });
 }
 
-/** What `on()` returns: call it to unsubscribe. */
-export interface Subscription {
-  (): void;
-  /**
-   * Resolves once the owner has the subscription (events emitted before that are not seen);
-   * rejects like a call would (`NOT_REGISTERED`, `OBJECT_GONE`, `TIMEOUT`) if it cannot be made.
-   */
-  readonly ready: Promise<void>;
-}
-
 /** The event names on() takes for a proxy of type P: those of its event map, or any string. */
 export type EventName<P> = keyof EventsOf<P> & string;
 
@@ -279,9 +294,11 @@ export type EventArgs<P, K extends EventName<P>> = EventsOf<P>[K] extends infer 
 
 /**
  * Calls `listener` with the arguments of every `event` the owner emits (`reg.emit(event, ...)`);
- * returns the unsubscribe function. Typed by the event map given to `table.get<T, Events>()`: a
- * misspelt event or a listener of the wrong arguments does not compile; without a map, any name
- * and any listener go.
+ * returns the Subscription, which unsubscribes when called. The subscription follows the moniker
+ * to its next owner (a standby, a restart, an activation), as calls do (see follow.ts), and says
+ * what happened in between (`onGap`, `onEnd`, `state`, `gaps`, `ended`). Typed by the event map
+ * given to `table.get<T, Events>()`: a misspelt event or a listener of the wrong arguments does
+ * not compile; without a map, any name and any listener go.
  * @example
  * ```ts
  * const off = on(server, 'progress', (pct: number) => console.log(pct));
@@ -294,24 +311,12 @@ export function on<P, K extends EventName<P>>(
   proxy: P,
   event: K,
   listener: (...args: EventArgs<P, K>) => void,
+  options: SubscribeOptions = {},
 ): Subscription {
   const state = stateOf(proxy);
   if (typeof event !== 'string') throw new RuntableError('BAD_ARGUMENT', 'an event name must be a string');
   if (typeof listener !== 'function') throw new RuntableError('BAD_ARGUMENT', 'a listener must be a function');
-  let off: (() => void) | undefined;
-  let cancelled = false;
-  const ready = state.binding.listen(event, listener as (...args: unknown[]) => void).then((stop) => {
-    if (cancelled) stop();
-    else off = stop;
-  });
-  // A failed subscription is reported through `ready`; nobody need be listening to it.
-  ready.catch(() => {});
-  const unsubscribe = () => {
-    cancelled = true;
-    off?.();
-    off = undefined;
-  };
-  return Object.assign(unsubscribe, { ready });
+  return state.binding.subscribe(event, listener as (...args: unknown[]) => void, options);
 }
 
 /**

@@ -20,7 +20,8 @@ export const broker: Command = {
        runtable broker stop [--timeout ms]
 
 status  pid, uptime, entries, connections (this command's own included), the
-        table directory and the protocol version. With no broker running it
+        table directory, the protocol version, and who waits in line for
+        which moniker (register's queue). With no broker running it
         says so and exits 5 ({"running": false, ...} with --json).
 start   starts a broker if none runs and prints its pid (exit 0 either way).
         The broker exits by itself after a quiet period with no connections.
@@ -85,6 +86,9 @@ async function status(context: Context): Promise<number> {
     field('connections', `${figures.connections} (this command's included)`);
     field('table', figures.dir);
     field('protocol', `version ${figures.version}`);
+    for (const line of figures.waiting ?? []) {
+      field('waiting', `${line.moniker}: ${line.pids.map((pid) => `pid ${pid}`).join(', ')}`);
+    }
     return EXIT.OK;
   } finally {
     await table.close();

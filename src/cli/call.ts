@@ -3,7 +3,7 @@
 
 import { RuntableError, withOptions } from '../index.js';
 import { expectArgs, msOption } from './args.js';
-import { type Command, noBrokerText, openTable } from './context.js';
+import { activatable, type Command, noBrokerText, openOrStartTable, openTable } from './context.js';
 import { EXIT } from './exit.js';
 import { notRegistered } from './inspect.js';
 import { print } from './output.js';
@@ -26,7 +26,9 @@ as a string, bytes as base64, Map as an object, Set as an array, nothing as
 null), and Node's rendering on a terminal. A method that returns an async
 iterable prints each item on its own line as it arrives (NDJSON for a pipe).
 An error prints its code and message on stderr and exits non-zero (see below).
-Ctrl-C cancels the call and exits 130. Never starts a broker.
+Ctrl-C cancels the call and exits 130. If nobody holds <moniker> and a service
+file names it, its command is started first (activation; a broker too, if
+none runs); otherwise it never starts a broker.
 
 Options:
   --timeout <ms>  give up after this long (exit 4); default 30000
@@ -50,20 +52,26 @@ Examples:
     const { json } = context;
     const colors = context.out.enabled;
 
-    const table = await openTable(context, timeout);
+    const table =
+      (await openTable(context, timeout)) ??
+      (activatable(moniker) ? await openOrStartTable(context, timeout) : undefined);
     if (!table) throw notRegistered(moniker, ` (${noBrokerText(context.dir)})`);
     const interrupt = new AbortController();
     const onSignal = () => interrupt.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
+      // get() first: for a moniker nobody holds, it starts the service that provides it.
+      const found = await table.get(moniker).catch((error: RuntableError) => {
+        throw error.code === 'NOT_REGISTERED' ? notRegistered(moniker, '') : error;
+      });
       const entry = await table.lookup(moniker);
       if (!entry) throw notRegistered(moniker, '');
       if (!entry.methods.includes(method)) {
         const known = entry.methods.length > 0 ? entry.methods.join(', ') : 'none';
         throw new RuntableError('NO_SUCH_METHOD', `${moniker} has no method "${method}"; its methods: ${known}`);
       }
-      const remote = withOptions(await table.get(moniker), {
+      const remote = withOptions(found, {
         signal: interrupt.signal,
         ...(timeout === undefined ? {} : { timeout }),
       }) as unknown as Record<string, Method>;

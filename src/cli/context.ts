@@ -1,10 +1,11 @@
 // What every command runs with (the table directory, styles, debug) and the one way a command
-// reaches the table. Only `broker start` may start a broker: a command that reads never does,
-// nor creates a table directory that is not there.
+// reaches the table. A command that reads never starts a broker, nor creates a table directory
+// that is not there; `broker start`, `wait` and a `call` of an activatable moniker may.
 
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { connect, type Table } from '../index.js';
+import { readServices, serviceDirs, serviceFor } from '../naming/service-files.js';
 import { brokerSocketPath, resolveTableDir } from '../transport/paths.js';
 import type { OptionSpecs, Values } from './args.js';
 import { type Style, styleFor } from './output.js';
@@ -61,6 +62,19 @@ export async function openTable(context: Context, timeout?: number): Promise<Tab
     if (isNoBroker(error, context.dir)) return undefined;
     throw error;
   }
+}
+
+/**
+ * Connects, starting a broker if none runs: for `wait`, which needs one to hear of the name, and
+ * for `call` of a moniker a service file names, whose broker will start the service.
+ */
+export async function openOrStartTable(context: Context, timeout?: number): Promise<Table> {
+  return connect({ dir: context.dir, debug: context.debug, ...(timeout === undefined ? {} : { timeout }) });
+}
+
+/** Whether a service file, as this process would have its broker read them, names `moniker`. */
+export function activatable(moniker: string): boolean {
+  return serviceFor(readServices(serviceDirs()), moniker) !== undefined;
 }
 
 /**

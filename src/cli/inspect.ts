@@ -13,13 +13,13 @@ export const inspect: Command = {
   help: `Usage: runtable inspect <moniker> [--json]
 
 Shows one entry: moniker, owner pid, methods, metadata, when it was
-registered and when it last changed (registration or touch). Exits 3 if
-nothing is registered under <moniker>. Never starts a broker.
+registered and when it last changed (registration or touch), and the pids
+of the standbys waiting in line for it (register's queue), next first.
+Exits 3 if nothing is registered under <moniker>. Never starts a broker.
 
 Options:
   --json         the entry as {moniker, pid, methods, metadata, registeredAt,
-                 changedAt}, dates in ISO 8601 (the output whenever stdout
-                 is not a terminal)
+                 changedAt, waiting}, dates in ISO 8601, waiting the pids
 
 Examples:
   runtable inspect SampleServer/alpha
@@ -35,8 +35,10 @@ Examples:
     try {
       const entry = await table.lookup(moniker);
       if (!entry) throw notRegistered(moniker, '');
+      const { waiting } = await table.status();
+      const line = waiting?.find((candidate) => candidate.moniker === moniker)?.pids ?? [];
       if (json) {
-        print(JSON.stringify(entryJson(entry), null, 2));
+        print(JSON.stringify({ ...entryJson(entry), waiting: line }, null, 2));
         return EXIT.OK;
       }
       const field = (name: string, value: string) => print(`${out.bold(`${name}:`.padEnd(14))}${value}`.trimEnd());
@@ -51,6 +53,7 @@ Examples:
         print(out.bold('metadata:'));
         for (const [key, value] of metadata) print(`  ${key}: ${JSON.stringify(value)}`);
       }
+      field('waiting', line.length === 0 ? out.dim('(nobody in line)') : line.map((pid) => `pid ${pid}`).join(', '));
       return EXIT.OK;
     } finally {
       await table.close();

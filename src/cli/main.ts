@@ -15,10 +15,12 @@ import { describeFailure, EXIT, EXIT_CODES_HELP, exitCodeFor, UsageError } from 
 import { inspect } from './inspect.js';
 import { ls } from './ls.js';
 import { exitQuietlyOnClosedPipe, styleFor } from './output.js';
+import { services } from './services.js';
 import { ui } from './ui.js';
+import { wait } from './wait.js';
 import { watch } from './watch.js';
 
-const COMMANDS: readonly Command[] = [ls, watch, call, inspect, broker, ui, demo];
+const COMMANDS: readonly Command[] = [ls, watch, call, wait, inspect, services, broker, ui, demo];
 
 const GLOBAL_HELP = `Options for every command:
   --dir <path>   the table directory (default: RUNTABLE_DIR, else
@@ -30,7 +32,8 @@ const ENVIRONMENT_HELP = `Results are JSON (NDJSON for watch and for a streamed 
 stdout is not a terminal; --json asks for JSON on a terminal too.
 
 Environment: RUNTABLE_DIR (the table directory), RUNTABLE_DEBUG=1 (as --debug),
-NO_COLOR (no colour; colour is used only on a terminal anyway).`;
+RUNTABLE_SERVICES (directories of service files, colon-separated), NO_COLOR (no
+colour; colour is used only on a terminal anyway).`;
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

@@ -3,7 +3,7 @@
 // Nothing here knows about sockets, brokers or etcd; the calls never pass through a backend.
 
 import type { RuntableError } from '../errors.js';
-import type { BrokerStatus, Register, TableEventType, Unnumbered, WireEntry } from '../wire/protocol.js';
+import type { BrokerStatus, Register, ServiceInfo, TableEventType, Unnumbered, WireEntry } from '../wire/protocol.js';
 import type { Entry } from './entry.js';
 
 /** A moniker this process owns, as a backend needs it to register it again. */
@@ -54,4 +54,11 @@ export interface NamingBackend {
   unwatch(sink: WatchSink): Promise<void>;
   status(): Promise<BrokerStatus>;
   close(): Promise<void>;
+  /**
+   * The entry of `moniker`, starting the service that provides it if nobody holds it; undefined
+   * when nothing holds it and nothing provides it. Absent where activation is not available (etcd).
+   */
+  activate?(moniker: string): Promise<WireEntry | undefined>;
+  /** The service files the table can start, with their state; absent where activation is not available. */
+  services?(): Promise<ServiceInfo[]>;
 }

@@ -8,12 +8,15 @@ import { guardTimer, holdUntil } from '../transport/keep-alive.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
 import { unpackEntries, unpackPublicEntries } from '../wire/entry-batch.js';
 import {
+  type Activate,
   type BrokerStatus,
   Kind,
   type Message,
   type Register,
   type ReplyValues,
   type Request,
+  type ServiceInfo,
+  type Services,
   type Status,
   type TableEventType,
   type Unnumbered,
@@ -96,9 +99,62 @@ export class BrokerLink implements NamingBackend {
 
   /** Registers `name`, and keeps it to register again after a broker restart once it is ours. */
   async register(name: OwnedName, message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
-    const entry = toEntry(await this.request<Register>(message, waiting));
+    const reply = message.queue
+      ? await this.#untilAnswered<Register>(message, waiting)
+      : await this.request<Register>(message, waiting);
+    const entry = toEntry(reply);
     this.#owned.set(name.moniker, name);
     return entry;
+  }
+
+  /**
+   * A claim in line (or an Activate) lives only in the broker's memory and may wait long: each
+   * time a restart cuts it off it is sent again to the next broker, however many restarts it
+   * takes (until the table is closed, the wait aborted, or a broker stays away past the timeout).
+   */
+  async #untilAnswered<R extends Register | Activate>(
+    message: Unnumbered<R>,
+    options?: RequestOptions,
+  ): Promise<ReplyValues[R['kind']]> {
+    for (;;) {
+      const connection = await this.#connected();
+      try {
+        return await connection.request<R>(message, options);
+      } catch (error) {
+        const cutOff = connection.closed && (error as RuntableError).code === 'TABLE_UNAVAILABLE';
+        if (!cutOff || this.#closing || options?.signal?.aborted) throw error;
+      }
+    }
+  }
+
+  /** Resolves `moniker`, letting the broker start the service that provides it (see Activate). */
+  async activate(moniker: string): Promise<WireEntry | undefined> {
+    let entry: WireEntry | null;
+    try {
+      // The broker bounds the wait by the service file's timeout, and always answers.
+      entry = await this.#untilAnswered<Activate>(
+        { kind: Kind.Activate, moniker },
+        { timeout: Number.POSITIVE_INFINITY },
+      );
+    } catch (error) {
+      // A broker from before activation refuses the message kind: for it, nothing is activatable.
+      if (isUnknownKind(error)) return undefined;
+      throw error;
+    }
+    return entry === null ? undefined : toEntry(entry);
+  }
+
+  async services(): Promise<ServiceInfo[]> {
+    try {
+      return await this.request<Services>({ kind: Kind.Services });
+    } catch (error) {
+      if (!isUnknownKind(error)) throw error;
+      throw new RuntableError(
+        'PROTOCOL',
+        `the broker of ${this.#options.dir} predates service files; stop it (runtable broker stop) so a current one starts`,
+        { cause: error },
+      );
+    }
   }
 
   async revoke(moniker: string): Promise<void> {
@@ -302,6 +358,10 @@ export class BrokerLink implements NamingBackend {
     for (const sink of this.#watches.keys()) sink.fail(error);
     this.#watches.clear();
   }
+}
+
+function isUnknownKind(error: unknown): boolean {
+  return (error as RuntableError).code === 'PROTOCOL' && /unknown kind/.test((error as Error).message);
 }
 
 /** The table went away for good (no access, or its directory removed): reconnecting is pointless. */

@@ -5,6 +5,7 @@ import { RuntableError } from '../errors.js';
 import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Connection } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
+import type { Activations } from './activation.js';
 import { sweepEndpoints } from './endpoint-sweep.js';
 import type { EntryRows } from './entry-rows.js';
 import { checkMetadata, entryOf } from './entry-rules.js';
@@ -19,6 +20,8 @@ export const MAX_MONIKERS_PER_OWNER = 100_000;
 export const MAX_QUEUED_PER_OWNER = 1024;
 /** Watches one control connection may keep open. */
 export const MAX_WATCHES_PER_CONNECTION = 1024;
+/** Activate requests one control connection may have waiting for a service at once. */
+export const MAX_ACTIVATIONS_PER_CONNECTION = 1024;
 
 /** What every session shares: the table, the other sessions, and the broker's own state. */
 export interface Shared {
@@ -31,6 +34,8 @@ export interface Shared {
   dir: string;
   /** True while a restarted broker gives owners time to register their monikers again. */
   restoring: () => boolean;
+  /** Starts the commands of service files on demand. */
+  activations: Activations;
 }
 
 /** Answers the queued Registers of claims that just became owners, whichever session they are. */
@@ -49,6 +54,8 @@ export class Session {
   readonly #watches = new Map<number, () => void>();
   /** Moniker to the id of the queued Register waiting for it, answered on promotion. */
   readonly #queued = new Map<string, number>();
+  /** Activate requests waiting for their service. */
+  #activating = 0;
 
   constructor(
     readonly owner: OwnerId,
@@ -193,6 +200,33 @@ export class Session {
       }
       case Kind.Status:
         return this.shared.status();
+      case Kind.Activate: {
+        checkMoniker(message.moniker);
+        const held = table.lookup(message.moniker);
+        if (held) return held;
+        if (this.#activating >= MAX_ACTIVATIONS_PER_CONNECTION) {
+          throw new RuntableError(
+            'BAD_ARGUMENT',
+            `one connection may wait for at most ${MAX_ACTIVATIONS_PER_CONNECTION} activations at once`,
+          );
+        }
+        const { id } = message;
+        this.#activating++;
+        this.shared.activations
+          .activate(message.moniker)
+          .then(
+            (entry) => {
+              if (!this.connection.closed) this.connection.reply(id, entry);
+            },
+            (error: RuntableError) => {
+              if (!this.connection.closed) this.connection.replyError(id, error);
+            },
+          )
+          .finally(() => this.#activating--);
+        return DEFERRED;
+      }
+      case Kind.Services:
+        return this.shared.activations.services();
       default:
         throw new RuntableError('PROTOCOL', `the broker does not take messages of kind ${message.kind}`);
     }

@@ -13,10 +13,12 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../wire/chunks.js';
 import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
+import { Activations } from './activation.js';
 import { handOver, Session, type Shared } from './broker-session.js';
 import { sweepDeadEndpoints } from './endpoint-sweep.js';
 import { EntryRows } from './entry-rows.js';
 import { ObjectTable, type OwnerId } from './object-table.js';
+import { serviceDirs } from './service-files.js';
 
 /** Requests to the broker are small; a larger one is a broken or hostile peer. */
 export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024;
@@ -38,6 +40,8 @@ export interface BrokerOptions {
   log?: (line: string) => void;
   /** Unwritten bytes a peer (a watcher that stopped reading) may leave before it is dropped. */
   maxPendingBytes?: number;
+  /** Where service files are read from; default from RUNTABLE_SERVICES or the XDG config directory. */
+  serviceDirs?: readonly string[];
 }
 
 export interface Broker {
@@ -76,6 +80,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     connections: connections.size,
     dir: options.dir,
     version: PROTOCOL_VERSION,
+    waiting: table.lines().map(([moniker, line]) => ({ moniker, pids: line.map((claim) => claim.entry.pid) })),
+  });
+  const activations = new Activations({
+    dir: options.dir,
+    table,
+    log,
+    serviceDirs: options.serviceDirs ?? serviceDirs(),
   });
 
   const shared: Shared = {
@@ -86,6 +97,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     log,
     dir: options.dir,
     restoring: () => restoreTimer !== undefined,
+    activations,
   };
 
   const address = brokerSocketPath(options.dir);
@@ -160,6 +172,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     async close() {
       clearTimeout(idleTimer);
       clearTimeout(restoreTimer);
+      activations.close();
       for (const connection of connections.values()) connection.close();
       await listener.close();
       try {

@@ -24,3 +24,28 @@ function isZombie(pid: number): boolean {
     return false;
   }
 }
+
+/** Fields of /proc/<pid>/stat after the command name; undefined off Linux or for a gone pid. */
+function statFields(pid: number): string[] | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When the process started, in clock ticks since boot (Linux): with the pid, it names one
+ * process, so a pid reused by another program is not taken for the one we started.
+ */
+export function processStart(pid: number): string | undefined {
+  return statFields(pid)?.[19];
+}
+
+/** The process group of `pid` (Linux), to recognise the children of a command we started. */
+export function processGroup(pid: number): number | undefined {
+  const group = statFields(pid)?.[2];
+  return group === undefined ? undefined : Number(group);
+}

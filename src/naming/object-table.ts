@@ -102,6 +102,11 @@ export class ObjectTable {
     return [...(this.#lines.get(moniker) ?? [])];
   }
 
+  /** Every moniker someone waits in line for, with its claims next first. */
+  lines(): [string, readonly Claim[]][] {
+    return [...this.#lines.entries()];
+  }
+
   /**
    * Registers `entry` for `owner`. A taken moniker is refused, unless `replace` (the holder
    * loses it) or `queue` (the claim waits in line and is promoted when the holder leaves).

@@ -1,6 +1,7 @@
 // Where a table lives on disk, and the checks that keep other users out of it. All path
 // handling is here, so that a Windows port (named pipes under \\.\pipe\) is this file's work.
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -168,4 +169,19 @@ export async function withPrivateUmask<T>(fn: () => Promise<T>): Promise<T> {
   } finally {
     process.umask(previous);
   }
+}
+
+/**
+ * Where the broker keeps what it knows of one service file's process: `<stem>-<hash>.pid` (so a
+ * restarted broker never starts a second copy) and `.log` (the command's output). The hash of
+ * the file's path keeps two directories' `build.json` apart.
+ */
+export function serviceStatePaths(dir: string, serviceFile: string): { pid: string; log: string } {
+  const stem = path
+    .basename(serviceFile, '.json')
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 40);
+  const hash = createHash('sha256').update(serviceFile).digest('hex').slice(0, 8);
+  const base = path.join(dir, `service-${stem}-${hash}`);
+  return { pid: `${base}.pid`, log: `${base}.log` };
 }

@@ -19,6 +19,8 @@ export const Kind = {
   Watch: 15,
   Unwatch: 16,
   Status: 17,
+  Activate: 18,
+  Services: 19,
   TableEvent: 20,
   Lost: 21,
   Call: 30,
@@ -121,6 +123,29 @@ export interface BrokerStatus {
   dir: string;
   /** The wire protocol version the broker speaks. */
   version: number;
+  /** Monikers with claims waiting in line (queue), each with the waiting pids, next first. */
+  waiting?: WaitingLine[];
+}
+
+/** One moniker's line of would-be owners, as BrokerStatus reports it. */
+export interface WaitingLine {
+  moniker: string;
+  /** Pids of the processes waiting, the next owner first. */
+  pids: number[];
+}
+
+/** A service file as the broker sees it: the answer to Services. */
+export interface ServiceInfo {
+  /** The file's absolute path. */
+  file: string;
+  /** The monikers it names (empty when the file cannot be read as a service file). */
+  monikers: string[];
+  /** The command it runs, when the file is well formed. */
+  command?: string[];
+  /** Why it will never run: malformed, or unsafe (another user's, or writable by others). */
+  problem?: string;
+  /** Pid of the process last started from it, while that process is alive. */
+  pid?: number;
 }
 
 // --- Handshake: the first message in each direction on every connection ---
@@ -216,6 +241,24 @@ export interface Unwatch {
 
 export interface Status {
   kind: typeof Kind.Status;
+  id: number;
+}
+
+/**
+ * Resolve a moniker, starting the command of the service file that names it if nobody holds it
+ * (activation on demand). Answered with the WireEntry once it is registered, null when it is not
+ * registered and no service file names it, or Failure ACTIVATION_FAILED. Never cancelled: the
+ * broker bounds the wait by the service file's timeout.
+ */
+export interface Activate {
+  kind: typeof Kind.Activate;
+  id: number;
+  moniker: string;
+}
+
+/** The service files the broker reads, with their problems and running processes: ServiceInfo[]. */
+export interface Services {
+  kind: typeof Kind.Services;
   id: number;
 }
 
@@ -377,6 +420,8 @@ export type Message =
   | Watch
   | Unwatch
   | Status
+  | Activate
+  | Services
   | TableEvent
   | Lost
   | Call
@@ -395,7 +440,20 @@ export type Message =
   | Chunk;
 
 /** Requests answered by Reply or Failure. */
-export type Request = Register | Revoke | List | Lookup | Touch | Watch | Unwatch | Status | Call | Invoke | Subscribe;
+export type Request =
+  | Register
+  | Revoke
+  | List
+  | Lookup
+  | Touch
+  | Watch
+  | Unwatch
+  | Status
+  | Activate
+  | Services
+  | Call
+  | Invoke
+  | Subscribe;
 
 /** What each request's Reply carries. */
 export interface ReplyValues {
@@ -407,6 +465,8 @@ export interface ReplyValues {
   [Kind.Watch]: WireEntry[];
   [Kind.Unwatch]: boolean;
   [Kind.Status]: BrokerStatus;
+  [Kind.Activate]: WireEntry | null;
+  [Kind.Services]: ServiceInfo[];
   [Kind.Call]: unknown;
   [Kind.Invoke]: unknown;
   [Kind.Subscribe]: boolean;

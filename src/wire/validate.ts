@@ -114,6 +114,11 @@ const checks: Record<number, (m: Fields) => void> = {
     uint(m, 'watch');
   },
   [Kind.Status]: (m) => uint(m, 'id'),
+  [Kind.Activate]: (m) => {
+    uint(m, 'id');
+    str(m, 'moniker');
+  },
+  [Kind.Services]: (m) => uint(m, 'id'),
   [Kind.TableEvent]: (m) => {
     uint(m, 'watch');
     if (m.type !== 'registered' && m.type !== 'revoked' && m.type !== 'changed') fail('type');

@@ -163,7 +163,7 @@ test('bad command lines exit 2 with one line and a pointer to help', async () =>
   const cases: [string[], RegExp][] = [
     [
       ['frob'],
-      /unknown command "frob"; the commands are ls, watch, call, inspect, broker, ui, demo; see runtable --help$/,
+      /unknown command "frob"; the commands are ls, watch, call, wait, inspect, services, broker, ui, demo; see runtable --help$/,
     ],
     [['ls', '--frob'], /unknown option --frob; see runtable ls --help$/],
     [['--frob', 'ls'], /unknown option --frob; see runtable ls --help$/],
@@ -188,7 +188,7 @@ test('bad command lines exit 2 with one line and a pointer to help', async () =>
 });
 
 test('--help on every command prints its usage, examples and the exit codes', async () => {
-  const commands = ['ls', 'watch', 'call', 'inspect', 'broker', 'ui', 'demo'];
+  const commands = ['ls', 'watch', 'call', 'wait', 'inspect', 'services', 'broker', 'ui', 'demo'];
   const helps = await Promise.all(commands.map((command) => runCli([command, '--help'], dir)));
   for (const [i, command] of commands.entries()) {
     const result = helps[i] as CliResult;
@@ -200,11 +200,10 @@ test('--help on every command prints its usage, examples and the exit codes', as
   }
   const top = await runCli(['--help'], dir);
   assert.equal(top.code, 0);
-  for (const command of ['ls', 'watch', 'call', 'inspect', 'broker', 'ui', 'demo'])
-    assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'));
+  for (const command of commands) assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'));
   assert.deepEqual(
     await runCli(['help', 'ls'], dir).then((r) => r.stdout.split('\n')[0]),
-    'Usage: runtable ls [prefix] [--json]',
+    'Usage: runtable ls [prefix] [--all] [--json]',
   );
   const bare = await runCli([], dir);
   assert.equal(bare.code, 2);

@@ -3,7 +3,7 @@
 // with etcd they listen on 127.0.0.2 and the test's own table on 127.0.0.3, as two machines.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { type ConnectOptions, connect, RuntableError, type Table, type TableEvent } from 'runtable';
+import { type ConnectOptions, connect, on, RuntableError, type Table, type TableEvent } from 'runtable';
 import { cleanup, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 
 /** Where the table is held, as the suite needs to know it. */
@@ -232,6 +232,38 @@ export function tableBehaviour(backend: Backend): void {
     await second.waitForLine(/^owner /);
     assert.equal((await t.table.lookup(moniker))?.pid, second.pid);
     assert.equal(await pidAfterHandOver(proxy), second.pid);
+  });
+
+  test('waitFor resolves through the watch once another process registers the name', async () => {
+    await assert.rejects(t.table.waitFor('Wait/none', { timeout: 100 }), { code: 'TIMEOUT' });
+    await assert.rejects(t.table.get('Wait/none'), { code: 'NOT_REGISTERED' });
+    const waiting = t.table.waitFor('Wait/x', { timeout: 30_000 });
+    const owner = spawn('owner', ['Wait/x']);
+    assert.equal((await waiting).pid, owner.pid);
+    assert.equal((await t.table.waitFor('Wait/x', { timeout: 1 })).pid, owner.pid, 'at once when it is there');
+  });
+
+  test('a subscription follows the moniker to the standby that takes over', async () => {
+    const owner = spawn('emitter', ['Follow/x']);
+    await owner.waitForLine(/^owner/);
+    const standby = spawn('emitter', ['Follow/x', '--queue']);
+    await standby.waitForLine(/^started/);
+    await waitFor(() => backend.inLine(t, standby.pid, 'Follow/x'), 10_000, 'the standby in line');
+    const proxy = await t.table.get<{ emit(count: number): number }>('Follow/x');
+    const ticks: number[] = [];
+    const gaps: (number | undefined)[] = [];
+    const sub = on(proxy, 'tick', (pid: number) => ticks.push(pid), { onGap: (gap) => gaps.push(gap.pid) });
+    await sub.ready;
+    await proxy.emit(1);
+    await waitFor(() => ticks.length === 1, 10_000, 'a tick from the owner');
+    owner.child.kill('SIGTERM');
+    await standby.waitForLine(/^owner/);
+    await waitFor(() => gaps.length === 1, 20_000, 'the subscription to move');
+    assert.deepEqual(gaps, [standby.pid]);
+    await pidAfterHandOver({ pid: () => proxy.emit(1) });
+    await waitFor(() => ticks.length === 2, 10_000, 'a tick from the standby');
+    assert.deepEqual(ticks, [owner.pid, standby.pid]);
+    sub();
   });
 }
 

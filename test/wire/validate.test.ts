@@ -46,6 +46,8 @@ const valid: Record<string, Record<string, unknown>> = {
   Watch: { kind: Kind.Watch, id: 1, prefix: 'X/' },
   Unwatch: { kind: Kind.Unwatch, id: 2, watch: 1 },
   Status: { kind: Kind.Status, id: 1 },
+  Activate: { kind: Kind.Activate, id: 1, moniker: 'X/a' },
+  Services: { kind: Kind.Services, id: 1 },
   TableEvent: { kind: Kind.TableEvent, watch: 1, type: 'changed', entry: entry() },
   Lost: { kind: Kind.Lost, moniker: 'X/a' },
   Call: { kind: Kind.Call, id: 1, target: 1, method: 'add', args: [1, 2], stack: false },
@@ -78,6 +80,9 @@ const invalid: [keyof typeof valid, Record<string, unknown>, string][] = [
   ['Register', { registeredAt: 5 }, 'registeredAt as a number'],
   ['Register', { changedAt: new Date(Number.NaN) }, 'an invalid date'],
   ['Revoke', { moniker: null }, 'null moniker'],
+  ['Activate', { moniker: 7 }, 'moniker as a number'],
+  ['Activate', { id: undefined }, 'missing id'],
+  ['Services', { id: 'x' }, 'id as a string'],
   ['List', { prefix: 42 }, 'prefix as a number'],
   ['List', { prefix: undefined }, 'missing prefix'],
   ['Lookup', { moniker: ['X/a'] }, 'moniker as an array'],
@@ -135,7 +140,7 @@ describe('toMessage', () => {
   });
 
   it('rejects unknown or missing kinds', () => {
-    for (const kind of [0, 3, 18, 99, 1000, -1, 1.5, '12', null, undefined, Number.NaN]) {
+    for (const kind of [0, 3, 22, 99, 1000, -1, 1.5, '12', null, undefined, Number.NaN]) {
       assert.throws(
         () => toMessage({ kind, id: 1, prefix: '' }),
         (error: unknown) => protocolError(error) && /unknown kind/.test((error as Error).message),

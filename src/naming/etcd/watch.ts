@@ -60,6 +60,11 @@ export class EtcdWatch {
       .startRevision((BigInt(revision) + 1n).toString())
       .watcher();
     this.#watcher = watcher;
+    if (this.#closed) {
+      // Closed while its range was read (a wait that the snapshot already satisfied): no watcher may outlive it.
+      await watcher.cancel().catch(() => {});
+      return;
+    }
     watcher.on('put', (kv: IKeyValue) => {
       const entry = decodeEntry(kv.key.toString(), kv.value, this.#layout);
       if (entry) this.#put(entry);
