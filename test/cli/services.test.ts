@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, before, beforeEach, test } from 'node:test';
 import { cleanup, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 import { activatedCommand, servicesDir, startsOf, writeService } from '../naming/services.ts';
-import { ensureBuilt, runCli } from './run-cli.ts';
+import { ensureBuilt, runCli, runCliOnTerminal } from './run-cli.ts';
 
 let dir: string;
 let services: ReturnType<typeof servicesDir>;
@@ -36,7 +36,7 @@ test('wait exits 0 once the moniker is registered, and 4 when the timeout passes
   assert.equal(timedOut.code, 4, timedOut.stderr);
   assert.match(timedOut.stderr, /^runtable: TIMEOUT: Cli\/wait was not registered within 300 ms\n$/);
 
-  const waiting = runCli(['wait', 'Cli/wait', '--timeout', '30000'], dir, env);
+  const waiting = runCliOnTerminal(['wait', 'Cli/wait', '--timeout', '30000'], dir, { ...env, NO_COLOR: '1' });
   const owner = spawnFixture('owner', ['Cli/wait'], dir);
   const done = await waiting;
   assert.equal(done.code, 0, done.stderr);
@@ -73,7 +73,7 @@ test('services lists each file with its state or its problem; ls --all shows wha
   );
   assert.match(infos[0]?.problem ?? '', /relative path \.\/daemon/);
 
-  const all = await runCli(['ls', '--all'], dir, env);
+  const all = await runCliOnTerminal(['ls', '--all'], dir, { ...env, NO_COLOR: '1' });
   assert.equal(all.code, 0, all.stderr);
   assert.match(all.stdout, new RegExp(`^Cli/good +- +\\(activatable: ${good}\\)$`, 'm'));
   assert.doesNotMatch(all.stdout, /Cli\/bad/, 'a file that never runs offers nothing');
@@ -81,10 +81,11 @@ test('services lists each file with its state or its problem; ls --all shows wha
   const waited = await runCli(['wait', 'Cli/good'], dir, env);
   assert.equal(waited.code, 0, waited.stderr);
   const [pid] = startsOf(services.starts);
-  const running = await runCli(['services'], dir, env);
+  // On a terminal, as a person reads it: stdout and stderr both arrive in `stdout`.
+  const running = await runCliOnTerminal(['services'], dir, { ...env, NO_COLOR: '1' });
   assert.match(running.stdout, new RegExp(`^${good} +Cli/good,Cli/other +running, pid ${pid}$`, 'm'));
   assert.match(running.stdout, new RegExp(`^${bad} +Cli/bad +never runs$`, 'm'));
-  assert.match(running.stderr, /relative path \.\/daemon/);
+  assert.match(running.stdout, /relative path \.\/daemon/);
   const listed = JSON.parse((await runCli(['ls', '--all', '--json'], dir, env)).stdout) as Record<string, unknown>[];
   assert.deepEqual(
     listed.map((row) => [row.moniker, row.pid ?? row.activatable]),
@@ -101,14 +102,17 @@ test('inspect and broker status show who waits in line for a moniker', async () 
   const standby = spawnFixture('standby', ['Cli/line'], dir);
   await standby.waitForLine(/^waiting/);
   await waitFor(
-    async () => (await runCli(['inspect', 'Cli/line'], dir, env)).stdout.includes(`pid ${standby.pid}`),
+    async () => {
+      const { stdout } = await runCli(['inspect', 'Cli/line', '--json'], dir, env);
+      return (JSON.parse(stdout) as { waiting: number[] }).waiting.includes(standby.pid as number);
+    },
     10_000,
     'the standby in line',
   );
-  const human = await runCli(['inspect', 'Cli/line'], dir, env);
+  const human = await runCliOnTerminal(['inspect', 'Cli/line'], dir, { ...env, NO_COLOR: '1' });
   assert.match(human.stdout, new RegExp(`^waiting:\\s+pid ${standby.pid}$`, 'm'));
   const json = JSON.parse((await runCli(['inspect', 'Cli/line', '--json'], dir, env)).stdout) as { waiting: number[] };
   assert.deepEqual(json.waiting, [standby.pid]);
-  const status = await runCli(['broker', 'status'], dir, env);
+  const status = await runCliOnTerminal(['broker', 'status'], dir, { ...env, NO_COLOR: '1' });
   assert.match(status.stdout, new RegExp(`^waiting\\s+Cli/line: pid ${standby.pid}$`, 'm'));
 });
