@@ -362,7 +362,8 @@ export class Table implements AsyncDisposable {
     // Subscriptions follow the name through the watch, and never start a service themselves.
     const following = {
       resolve: (m: string) => this.#resolve(m, false),
-      watch: (prefix: string, signal: AbortSignal) => this.watch(prefix, { signal }),
+      // The subscription holds the process itself (follow.ts); its watch must not hold it as well.
+      watch: (prefix: string, signal: AbortSignal) => this.#watch(prefix, signal, false),
     };
     return createRemote<T, E>(moniker, (m) => this.#resolve(m), this.#settings.debug, target, following);
   }
@@ -407,8 +408,12 @@ export class Table implements AsyncDisposable {
   watch(prefix = '', options: WatchOptions = {}): TableWatch {
     checkPrefix(prefix);
     checkOptions('watch()', options, WATCH_OPTIONS);
+    return this.#watch(prefix, options.signal, true);
+  }
+
+  #watch(prefix: string, signal: AbortSignal | undefined, holds: boolean): TableWatch {
     this.#assertOpen();
-    const watch = new WatchStream(this.#link, prefix, options.signal, () => this.#watches.delete(watch));
+    const watch = new WatchStream(this.#link, prefix, signal, () => this.#watches.delete(watch), holds);
     this.#watches.add(watch);
     return watch;
   }

@@ -62,7 +62,7 @@ ERROR_CODES = frozenset(
 
 K = type("Kind", (), dict(
     Hello=1, Welcome=2, Register=10, Revoke=11, List=12, Lookup=13, Touch=14, Watch=15, Unwatch=16,
-    Status=17, TableEvent=20, Lost=21, Call=30, Invoke=31, Cancel=32, Release=33, Subscribe=34,
+    Status=17, Activate=18, Services=19, TableEvent=20, Lost=21, Call=30, Invoke=31, Cancel=32, Release=33, Subscribe=34,
     Unsubscribe=35, Event=36, Reply=40, Failure=41, StreamItems=50, StreamCredit=51, StreamEnd=52,
     StreamCancel=53, Chunk=60,
 ))
@@ -529,6 +529,8 @@ _CHECKS: dict[int, Callable[[dict], None]] = {
     K.Watch: lambda m: (_uint(m, "id"), _text(m, "prefix")),
     K.Unwatch: lambda m: (_uint(m, "id"), _uint(m, "watch")),
     K.Status: lambda m: _uint(m, "id"),
+    K.Activate: lambda m: (_uint(m, "id"), _text(m, "moniker")),
+    K.Services: lambda m: _uint(m, "id"),
     K.TableEvent: lambda m: (_uint(m, "watch"),
                              m.get("type") in ("registered", "revoked", "changed") or _fail("type"),
                              _entry(m.get("entry"))),
@@ -2002,9 +2004,26 @@ class Table:
 
     # Calling
 
+    def activate(self, moniker: str, timeout: float | None = None) -> Entry | None:
+        """Starts the service a service file names for `moniker`, unless someone holds it, and
+        waits for its registration (PROTOCOL.md, Activate): the Entry, or None when no file names
+        it; ACTIVATION_FAILED when the command fails. A broker without activation answers None."""
+        try:
+            value = self._request({"kind": K.Activate, "moniker": moniker}, timeout=timeout)
+        except RuntableError as error:
+            if error.code == "PROTOCOL" and "kind" in error.message:
+                return None  # a broker from before activation
+            raise
+        return None if value is None else _entry_of(value)
+
+    def services(self) -> list[dict]:
+        """The service files the broker reads: file, monikers, and command, problem or pid."""
+        return self._request({"kind": K.Services})
+
     def get(self, moniker: str) -> Proxy:
-        """A proxy of the moniker's object; NOT_REGISTERED if nobody holds it now."""
-        if self.lookup(moniker) is None:
+        """A proxy of the moniker's object. Nobody holds it: a service file that names it is
+        started (activation) and waited for; else NOT_REGISTERED."""
+        if self.lookup(moniker) is None and self.activate(moniker) is None:
             raise RuntableError("NOT_REGISTERED", f"{moniker} is not registered")
         return Proxy(self, moniker)
 

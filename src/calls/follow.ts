@@ -5,6 +5,7 @@
 
 import { RuntableError } from '../errors.js';
 import type { TableEvent } from '../naming/entry.js';
+import { holdOnce } from '../transport/keep-alive.js';
 import type { Target } from './proxy.js';
 
 /** How long a subscription whose owner left waits for the next owner before it ends. */
@@ -68,6 +69,9 @@ export function follow(host: FollowHost, event: string, listener: Listener, opti
   let current: { target: Target; off: () => void } | undefined;
   let gapSince: Date | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
+  // Between owners the subscription is still open, and holds the process as it did at an owner
+  // (where the call session holds it); its watch does not hold it (keep-alive.ts).
+  let unholdBetween: (() => void) | undefined;
   let settle: (reason: RuntableError | undefined) => void = () => {};
   const ended = new Promise<RuntableError | undefined>((resolve) => {
     settle = resolve;
@@ -82,6 +86,7 @@ export function follow(host: FollowHost, event: string, listener: Listener, opti
     if (state === 'ended') return;
     state = 'ended';
     clearTimeout(graceTimer);
+    unholdBetween?.();
     stop.abort();
     current?.off();
     current = undefined;
@@ -95,6 +100,7 @@ export function follow(host: FollowHost, event: string, listener: Listener, opti
     current.off();
     current = undefined;
     state = 'following';
+    unholdBetween ??= holdOnce();
     gapSince ??= new Date();
     clearTimeout(graceTimer);
     graceTimer = setTimeout(
@@ -107,7 +113,7 @@ export function follow(host: FollowHost, event: string, listener: Listener, opti
         ),
       grace,
     );
-    // A guard: a subscription alone must not keep the process running.
+    // A guard: the hold above keeps the process up while the subscription waits.
     graceTimer.unref();
   };
 
@@ -118,6 +124,8 @@ export function follow(host: FollowHost, event: string, listener: Listener, opti
       return;
     }
     current = { target, off };
+    unholdBetween?.();
+    unholdBetween = undefined;
     void target.session.connection.whenClosed.then(() => {
       lose(target);
       // The next owner may be there already, with no event to say so (a restart the watch saw as no news).
@@ -169,11 +177,23 @@ export function follow(host: FollowHost, event: string, listener: Listener, opti
               if (current && current.target.pid === pid) lose(current.target);
             });
           } else if (change.type === 'registered') {
-            serial(() => ready.then(() => moveTo(host.resolve)));
+            const pid = change.entry.pid;
+            serial(async () => {
+              await ready;
+              // The owner we hear (the watch's first view of it, most often): nothing to look up.
+              // Its own revoke, had it re-registered, would have come first and cleared `current`.
+              if (current && current.target.pid === pid) return;
+              await moveTo(host.resolve);
+            });
           }
         }
       } catch (error) {
         if (!stop.signal.aborted) end(error as RuntableError);
+        return;
+      }
+      // The watch ended without our asking: the table was closed, and nothing can be followed.
+      if (!stop.signal.aborted) {
+        end(new RuntableError('TABLE_UNAVAILABLE', `the table was closed; the subscription to "${event}" ended`));
       }
     })();
   }

@@ -30,12 +30,18 @@ export class WatchStream implements WatchSink, TableWatch {
   #done = false;
   readonly #onAbort = () => void this.return();
   readonly #ended: (() => void) | undefined;
+  readonly #holds: boolean;
 
-  constructor(link: NamingBackend, prefix: string, signal?: AbortSignal, ended?: () => void) {
+  /**
+   * `holds` false: a loop waiting here does not hold the process, for runtable's own watches
+   * whose user holds for them (a following subscription).
+   */
+  constructor(link: NamingBackend, prefix: string, signal?: AbortSignal, ended?: () => void, holds = true) {
     this.#link = link;
     this.prefix = prefix;
     this.#signal = signal;
     this.#ended = ended;
+    this.#holds = holds;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
@@ -48,6 +54,7 @@ export class WatchStream implements WatchSink, TableWatch {
    * watch left with `break` (or never iterated) does not.
    */
   async next(): Promise<IteratorResult<TableEvent>> {
+    if (!this.#holds) return this.#next();
     hold();
     try {
       return await this.#next();

@@ -212,6 +212,12 @@ export function vectorCases(): VectorCase[] {
     message('watch', 'Watch of the prefix SampleServer/.', request({ kind: Kind.Watch, prefix: 'SampleServer/' }, 7)),
     message('unwatch', 'Unwatch of the watch opened by request 7.', request({ kind: Kind.Unwatch, watch: 7 }, 8)),
     message('status', 'Status.', request({ kind: Kind.Status }, 9)),
+    message(
+      'activate',
+      'Activate: start the service a service file names for this moniker, unless someone holds it.',
+      request({ kind: Kind.Activate, moniker: 'Build/daemon' }, 10),
+    ),
+    message('services', 'Services: the service files the broker reads.', request({ kind: Kind.Services }, 11)),
     message('table-event', 'TableEvent of watch 7: an entry registered.', {
       kind: Kind.TableEvent,
       watch: 7,
@@ -287,6 +293,50 @@ export function vectorCases(): VectorCase[] {
         connections: 2,
         dir: '/run/user/1000/runtable',
         version: PROTOCOL_VERSION,
+      },
+    }),
+    message('reply-status-waiting', 'Reply to Status: a BrokerStatus with one line of standbys (queue).', {
+      kind: Kind.Reply,
+      id: 9,
+      value: {
+        pid: 4000,
+        uptime: 61234,
+        entries: 3,
+        connections: 4,
+        dir: '/run/user/1000/runtable',
+        version: PROTOCOL_VERSION,
+        waiting: [{ moniker: 'SampleServer/alpha', pids: [4200, 4300] }],
+      },
+    }),
+    message('reply-activate-null', 'Reply to an Activate of a moniker no service file names.', {
+      kind: Kind.Reply,
+      id: 10,
+      value: null,
+    }),
+    message('reply-services', 'Reply to Services: one well-formed file (running) and one malformed file.', {
+      kind: Kind.Reply,
+      id: 11,
+      value: [
+        {
+          file: '/home/ada/.config/runtable/services/build.json',
+          monikers: ['Build/daemon'],
+          command: ['/usr/bin/node', '/opt/build/daemon.js'],
+          pid: 4500,
+        },
+        {
+          file: '/home/ada/.config/runtable/services/broken.json',
+          monikers: [],
+          problem: 'not valid JSON: Unexpected end of JSON input',
+        },
+      ],
+    }),
+    message('failure-activation', 'Failure of an Activate: the command exited before registering.', {
+      kind: Kind.Failure,
+      id: 10,
+      error: {
+        code: 'ACTIVATION_FAILED',
+        message:
+          'the service /home/ada/.config/runtable/services/build.json exited with code 1 before registering Build/daemon; its output ends: Error: cannot open config',
       },
     }),
     message('failure', 'Failure of request 1: the moniker is taken.', {
