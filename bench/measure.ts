@@ -67,11 +67,10 @@ function tagOf(bytes: Uint8Array): number {
 
 /** The harness's per-call check: length and tag always, every byte one call in 64. */
 function checkTagged(reply: Uint8Array, sent: Buffer, tag: number, what: string): void {
-  if (!(reply instanceof Uint8Array) || reply.byteLength !== sent.byteLength || tagOf(reply) !== tag >>> 0) {
-    check(reply, sent, what);
-    throw new Error(`${what}: the reply carries the tag of another call`);
-  }
-  if ((tag & FULL_CHECK_MASK) === 0) check(reply, sent, what);
+  if (!(reply instanceof Uint8Array) || reply.byteLength !== sent.byteLength) check(reply, sent, what);
+  else if (tagOf(reply) !== tag >>> 0) {
+    throw new Error(`${what}: the reply carries the tag of another call (${tagOf(reply)}, not ${tag >>> 0})`);
+  } else if ((tag & FULL_CHECK_MASK) === 0) check(reply, sent, what);
 }
 
 export function percentile(sorted: Float64Array, p: number): number {
