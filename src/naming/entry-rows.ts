@@ -62,7 +62,7 @@ export class EntryRows {
     const buffer = Buffer.allocUnsafe(header.length + bytes);
     buffer.set(header, 0);
     let offset = header.length;
-    for (const row of rows) offset += buffer.latin1Write(row, offset, row.length);
+    for (const row of rows) offset += buffer.write(row, offset, row.length, 'latin1');
     // A Uint8Array, not a Buffer: the two encode differently (tag 64), and the wire has this one.
     return { owners, rows: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length) };
   }

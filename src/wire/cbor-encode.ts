@@ -128,9 +128,11 @@ function delegate(value: unknown): void {
 function item(value: unknown): void {
   switch (typeof value) {
     case 'string':
-      return text(value);
+      text(value);
+      return;
     case 'number':
-      return number(value);
+      number(value);
+      return;
     case 'boolean':
       room(1);
       target[position++] = value ? 0xf5 : 0xf4;
@@ -139,33 +141,32 @@ function item(value: unknown): void {
       room(1);
       target[position++] = 0xf7;
       return;
-    case 'object': {
+    case 'object':
       if (value === null) {
         room(1);
         target[position++] = 0xf6;
-        return;
-      }
-      const constructor = (value as { constructor?: unknown }).constructor;
-      if (constructor === Object) return map(value as Record<string, unknown>);
-      if (constructor === Array) {
-        const array = value as unknown[];
-        head(0x80, array.length);
-        for (let i = 0; i < array.length; i++) item(array[i]);
-        return;
-      }
-      if (constructor === Buffer) return bytes(value as Buffer);
-      if (constructor === Uint8Array) {
-        // cbor-x tags a plain Uint8Array (64) where Node has Buffers, to tell the two apart.
-        room(2);
-        target[position++] = 0xd8;
-        target[position++] = 64;
-        return bytes(value as Uint8Array);
-      }
-      return delegate(value);
-    }
+      } else object(value);
+      return;
     default:
-      return delegate(value);
+      delegate(value);
   }
+}
+
+function object(value: object): void {
+  const kind = (value as { constructor?: unknown }).constructor;
+  if (kind === Object) map(value as Record<string, unknown>);
+  else if (kind === Array) {
+    const array = value as unknown[];
+    head(0x80, array.length);
+    for (let i = 0; i < array.length; i++) item(array[i]);
+  } else if (kind === Buffer) bytes(value as Buffer);
+  else if (kind === Uint8Array) {
+    // cbor-x tags a plain Uint8Array (64) where Node has Buffers, to tell the two apart.
+    room(2);
+    target[position++] = 0xd8;
+    target[position++] = 64;
+    bytes(value as Uint8Array);
+  } else delegate(value);
 }
 
 /** A map with a 16-bit count always, filled in after the entries, as cbor-x writes objects. */
