@@ -2,6 +2,8 @@
 // correctness check on every reply, and the call workloads (a) to (d). No transport-specific
 // code here: every transport goes through exactly the same loops and payloads.
 
+import fs from 'node:fs';
+
 /** One connection to an echo peer, as the workloads use it. */
 export interface Client {
   /** Processes on the call path besides this one: pinned with it by --pin. */
@@ -45,6 +47,32 @@ export function check(reply: Uint8Array, sent: Uint8Array, what: string): void {
   }
 }
 
+/**
+ * One small call in FULL_CHECK_MASK + 1 has its reply compared byte for byte; every other reply
+ * is checked by its length and the call's own tag (its first four bytes, a fresh number per
+ * call), which catches a wrong, stale or mixed-up reply at a cost that does not hide the floor.
+ */
+const FULL_CHECK_MASK = 63;
+
+/** The tag (first four bytes, LE) of a small payload or reply. */
+function tagOf(bytes: Uint8Array): number {
+  return (
+    ((bytes[0] as number) |
+      ((bytes[1] as number) << 8) |
+      ((bytes[2] as number) << 16) |
+      ((bytes[3] as number) << 24)) >>>
+    0
+  );
+}
+
+/** The harness's per-call check: length and tag always, every byte one call in 64. */
+function checkTagged(reply: Uint8Array, sent: Buffer, tag: number, what: string): void {
+  if (!(reply instanceof Uint8Array) || reply.byteLength !== sent.byteLength) check(reply, sent, what);
+  else if (tagOf(reply) !== tag >>> 0) {
+    throw new Error(`${what}: the reply carries the tag of another call (${tagOf(reply)}, not ${tag >>> 0})`);
+  } else if ((tag & FULL_CHECK_MASK) === 0) check(reply, sent, what);
+}
+
 export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -67,42 +95,104 @@ export interface Budget {
   min: number;
 }
 
+/** The clock is read once every 64 calls: the harness's own cost stays out of the figures. */
 function within(budget: Budget, done: number, start: number): boolean {
-  return done < budget.calls && (done < budget.min || now() - start < budget.ms);
+  return done < budget.calls && (done < budget.min || (done & 63) !== 0 || now() - start < budget.ms);
 }
 
 /** (a) One 64-byte call at a time: latency in µs. */
 export async function sequential(client: Client, budget: Budget): Promise<{ p50: number; p99: number }> {
   const samples = new Float64Array(budget.calls);
+  const sent = payload(SMALL_BYTES, 0);
   const start = now();
   let done = 0;
   while (within(budget, done, start)) {
-    const sent = payload(SMALL_BYTES, done);
+    sent.writeUInt32LE(done, 0);
     const t0 = now();
     const reply = await client.echo(sent);
     samples[done] = now() - t0;
-    check(reply, sent, `sequential call ${done}`);
+    checkTagged(reply, sent, done, `sequential call ${done}`);
     done++;
   }
   const sorted = samples.subarray(0, done).sort();
   return { p50: percentile(sorted, 50) * 1000, p99: percentile(sorted, 99) * 1000 };
 }
 
+/** What the pipelined workload measured: the rate and the CPU both sides spent per call. */
+export interface Pipelined {
+  callsPerSecond: number;
+  /** CPU µs per call in this process (process.cpuUsage: every thread, GC included). */
+  clientCpuUs: number;
+  /** CPU µs per call in the peer processes (`Client.pids`, every thread, from /proc). */
+  peerCpuUs: number;
+}
+
+/** CPU time in µs of every thread of a process, from the scheduler's own ns counters. */
+export function cpuMicros(pid: number): number {
+  let total = 0;
+  try {
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+      } catch {
+        // A thread that ended between the listing and the read.
+      }
+    }
+  } catch {
+    return Number.NaN;
+  }
+  return total;
+}
+
+const ownCpu = () => {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+};
+
 /** (b) 64-byte calls with IN_FLIGHT outstanding at all times: calls per second. */
-export async function pipelined(client: Client, budget: Budget): Promise<number> {
+export async function pipelined(client: Client, budget: Budget): Promise<Pipelined> {
   let issued = 0;
   let done = 0;
+  const peerStart = client.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0);
+  const cpuStart = ownCpu();
   const start = now();
-  const lane = async () => {
+  // Each lane owns one payload and rewrites only its tag per call: no payload is built per call.
+  const lane = async (index: number) => {
+    const sent = payload(SMALL_BYTES, index);
     while (within(budget, issued, start)) {
       const tag = issued++;
-      const sent = payload(SMALL_BYTES, tag);
-      check(await client.echo(sent), sent, `pipelined call ${tag}`);
+      sent.writeUInt32LE(tag, 0);
+      checkTagged(await client.echo(sent), sent, tag, `pipelined call ${tag}`);
       done++;
     }
   };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, (_, i) => lane(i)));
+  const seconds = (now() - start) / 1000;
+  const clientCpu = ownCpu() - cpuStart;
+  const peerCpu = client.pids.reduce((sum, pid) => sum + cpuMicros(pid), 0) - peerStart;
+  return { callsPerSecond: done / seconds, clientCpuUs: clientCpu / done, peerCpuUs: peerCpu / done };
+}
+
+/**
+ * The harness alone: the pipelined loop against a client that answers in-process with no
+ * socket. `loop` is ns per call of the whole loop (lanes, tags, checks, clock, and the await of
+ * a promise per call that any promise-based caller pays); `bare` the same lanes doing nothing
+ * but that await. `loop - bare` is the bench's own per-call work.
+ */
+export async function harnessAlone(budget: Budget): Promise<{ loop: number; bare: number }> {
+  const loopback: Client = { pids: [], echo: (bytes) => Promise.resolve(bytes), close: async () => {} };
+  const { callsPerSecond } = await pipelined(loopback, budget);
+  let issued = 0;
+  const start = now();
+  const lane = async () => {
+    const sent = payload(SMALL_BYTES, 0);
+    while (issued < budget.calls) {
+      issued++;
+      await loopback.echo(sent);
+    }
+  };
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-  return done / ((now() - start) / 1000);
+  return { loop: 1e9 / callsPerSecond, bare: ((now() - start) * 1e6) / issued };
 }
 
 /** (c) 1 MiB echoed, one at a time: MiB per second of payload (each way). */
@@ -135,12 +225,14 @@ export async function underLoad(client: Client, bytes: number): Promise<{ p99: n
     finished = true;
   });
   const samples: number[] = [];
+  const sent = payload(SMALL_BYTES, 0);
   while (!finished) {
-    const sent = payload(SMALL_BYTES, samples.length);
+    const tag = samples.length;
+    sent.writeUInt32LE(tag, 0);
     const t0 = now();
     const reply = await client.echo(sent);
     samples.push(now() - t0);
-    check(reply, sent, `call ${samples.length} under load`);
+    checkTagged(reply, sent, tag, `call ${tag} under load`);
   }
   await transfer;
   return { p99: percentile(Float64Array.from(samples).sort(), 99), calls: samples.length };

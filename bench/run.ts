@@ -5,7 +5,16 @@
 // (--calls: only the small-call rows (a) and (b), for comparing the per-call cost of two trees)
 
 import { parseArgs } from 'node:util';
-import { type Budget, bulk, type Client, pipelined, sequential, type Transport, underLoad } from './measure.ts';
+import {
+  type Budget,
+  bulk,
+  type Client,
+  harnessAlone,
+  pipelined,
+  sequential,
+  type Transport,
+  underLoad,
+} from './measure.ts';
 import { coldStart, type NamingCounts, type NamingFigures, namingDbus, namingRuntable } from './naming.ts';
 import { dbus } from './peers/dbus.ts';
 import { grpcJs } from './peers/grpc.ts';
@@ -43,11 +52,11 @@ interface Counts {
 
 const FULL: Counts = {
   seq: { calls: 5000, ms: 2000, min: 200 },
-  pipelined: { calls: 20_000, ms: 2000, min: 640 },
+  pipelined: { calls: 200_000, ms: 2000, min: 640 },
   bulk: { calls: 100, ms: 2000, min: 3 },
   warm: {
     seq: { calls: 1000, ms: 1000, min: 50 },
-    pipelined: { calls: 5000, ms: 1000, min: 64 },
+    pipelined: { calls: 20_000, ms: 1000, min: 64 },
     bulk: { calls: 5, ms: 1000, min: 1 },
   },
   transferBytes: 100_000_000,
@@ -68,6 +77,11 @@ const QUICK: Counts = {
   transferLabel: '2 MB',
   naming: { owners: 10, perOwner: 10, lookups: 20, watches: 3 },
 };
+
+/** The harness alone, driven against an in-process loopback client (no socket, no peer). */
+const HARNESS = 'harness: tags, checks';
+/** What the loopback measures besides: the await of one promise per call, which every caller pays. */
+const AWAIT = 'harness: await only';
 
 /** The warm-up's transfer: enough to run the transfer path, not enough to take long. */
 const WARM_TRANSFER_BYTES = 1_000_000;
@@ -109,6 +123,27 @@ results.define({
   label: '(b) pipelined 64 B, 64 in flight',
   unit: 'calls/s',
   better: 'higher',
+  ref: 'raw',
+});
+results.define({
+  id: 'cpu-client',
+  label: '(b) CPU per call, client process',
+  unit: 'µs',
+  better: 'lower',
+  ref: 'raw',
+});
+results.define({
+  id: 'cpu-peer',
+  label: '(b) CPU per call, peer processes',
+  unit: 'µs',
+  better: 'lower',
+  ref: 'raw',
+});
+results.define({
+  id: 'harness',
+  label: "(b) the harness's own work per call",
+  unit: 'ns',
+  better: 'lower',
   ref: 'raw',
 });
 results.define({ id: 'bulk', label: '(c) 1 MiB echo', unit: 'MiB/s', better: 'higher', ref: 'raw' });
@@ -177,10 +212,23 @@ async function callRound(open: Open[], budgets: Counts | Counts['warm'], record:
     }
   }
   for (const { transport, client } of open) {
-    await step('pipelined', transport.name, async () =>
-      add('pipelined', transport.name, await pipelined(client, budgets.pipelined)),
-    );
+    await step('pipelined', transport.name, async () => {
+      const figures = await pipelined(client, budgets.pipelined);
+      add('pipelined', transport.name, figures.callsPerSecond);
+      add('cpu-client', transport.name, figures.clientCpuUs);
+      if (client.pids.length) add('cpu-peer', transport.name, figures.peerCpuUs);
+      // The harness row sets the bench's own cost beside the floor's whole cost per call.
+      if (transport.name === raw.name) add('harness', raw.name, 1e9 / figures.callsPerSecond);
+    });
   }
+  await step('harness', HARNESS, async () => {
+    // Three interleaved passes, the least kept: the loopback's figure is noise on a busy machine.
+    const passes = [];
+    for (let i = 0; i < 3; i++) passes.push(await harnessAlone(budgets.pipelined));
+    const own = Math.min(...passes.map((p) => p.loop - p.bare));
+    add('harness', HARNESS, Math.max(0, own));
+    add('harness', AWAIT, Math.min(...passes.map((p) => p.bare)));
+  });
   if (callsOnly) return;
   for (const { transport, client } of open) {
     await step('bulk', transport.name, async () => add('bulk', transport.name, await bulk(client, budgets.bulk)));

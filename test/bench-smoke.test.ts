@@ -70,5 +70,13 @@ test('the bench runs every transport and workload with tiny counts', { timeout: 
       assert.ok(report.figures.some((f) => f.workload === workload && f.transport === transport));
     }
   }
+  // CPU per call on both sides, and the harness's own cost beside the floor's.
+  for (const transport of ['raw', 'runtable']) {
+    for (const workload of ['cpu-client', 'cpu-peer'])
+      assert.ok(has(workload, transport), `${transport}: no ${workload}`);
+  }
+  for (const transport of ['raw', 'harness: tags, checks', 'harness: await only']) {
+    assert.ok(has('harness', transport), `no harness figure for ${transport}`);
+  }
   assert.match(output, /x ref/);
 });

@@ -64,7 +64,55 @@ export interface ObjectTableOptions {
   now?: () => Date;
 }
 
+/** Metadata of an entry that has none: one object for them all. */
+const NO_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/**
+ * One copy of a value many entries hold (an endpoint path, a method list), counted, so that
+ * 10,000 entries of a few owners keep a few copies, and a value leaves with its last entry.
+ */
+class Shared<T> {
+  readonly #values = new Map<string, { value: T; users: number }>();
+
+  take(key: string, value: T): T {
+    const known = this.#values.get(key);
+    if (known) {
+      known.users++;
+      return known.value;
+    }
+    this.#values.set(key, { value, users: 1 });
+    return value;
+  }
+
+  drop(key: string): void {
+    const known = this.#values.get(key);
+    if (known && --known.users === 0) this.#values.delete(key);
+  }
+}
+
+function isEmpty(object: Record<string, unknown>): boolean {
+  for (const _ in object) return false;
+  return true;
+}
+
+/**
+ * Makes `entry` hold the shared copies (same values, fewer objects): the table keeps the entry
+ * it was given, so the caller's reference stays the table's.
+ */
+function share(entry: WireEntry, endpoint: string, methods: string[]): WireEntry {
+  if (entry.endpoint !== endpoint) entry.endpoint = endpoint;
+  if (entry.methods !== methods) entry.methods = methods;
+  if (entry.metadata !== NO_METADATA && isEmpty(entry.metadata)) entry.metadata = NO_METADATA;
+  // One Date where both are the same instant, as a fresh registration's are.
+  if (entry.changedAt !== entry.registeredAt && entry.changedAt.getTime() === entry.registeredAt.getTime()) {
+    entry.changedAt = entry.registeredAt;
+  }
+  return entry;
+}
+
 export class ObjectTable {
+  readonly #endpoints = new Shared<string>();
+  readonly #methodLists = new Shared<string[]>();
   readonly #slots = new Map<string, Slot>();
   /** Every slot, in code-unit order of moniker, so a prefix is one contiguous run found by bisection. */
   readonly #sorted: Slot[] = [];
@@ -143,8 +191,8 @@ export class ObjectTable {
       replaced = { owner: current.owner, entry: current.entry };
       this.#notify('revoked', current.entry);
     }
-    this.#insert(owner, entry);
-    return replaced ? { entry, replaced } : { entry };
+    const kept = this.#insert(owner, entry);
+    return replaced ? { entry: kept, replaced } : { entry: kept };
   }
 
   /**
@@ -196,7 +244,18 @@ export class ObjectTable {
     if (!slot || slot.owner !== owner) {
       throw new RuntableError('NOT_REGISTERED', `${moniker} is not registered by this connection`);
     }
-    slot.entry = { ...slot.entry, changedAt: now, ...(metadata ? { metadata } : {}) };
+    const { moniker: name, pid, endpoint, object, methods, registeredAt } = slot.entry;
+    // A literal, not a spread: a spread copy of an entry takes twice the memory.
+    slot.entry = {
+      moniker: name,
+      pid,
+      endpoint,
+      object,
+      methods,
+      metadata: metadata === undefined ? slot.entry.metadata : isEmpty(metadata) ? NO_METADATA : metadata,
+      registeredAt,
+      changedAt: now,
+    };
     this.#notify('changed', slot.entry);
     return slot.entry;
   }
@@ -228,7 +287,11 @@ export class ObjectTable {
     return this.#watchers.size;
   }
 
-  #insert(owner: OwnerId, entry: WireEntry): void {
+  /** Puts `given` in the table, as the table keeps it (see `stored`); returns what it keeps. */
+  #insert(owner: OwnerId, given: WireEntry): WireEntry {
+    const endpoint = this.#endpoints.take(given.endpoint, given.endpoint);
+    const methods = this.#methodLists.take(JSON.stringify(given.methods), given.methods);
+    const entry = share(given, endpoint, methods);
     const slot = { owner, entry };
     this.#slots.set(entry.moniker, slot);
     this.#sorted.splice(this.#lowerBound(entry.moniker), 0, slot);
@@ -239,6 +302,7 @@ export class ObjectTable {
     }
     owned.add(entry.moniker);
     this.#notify('registered', entry);
+    return entry;
   }
 
   /** Puts a claim at the back of its moniker's line; returns its place. */
@@ -266,8 +330,7 @@ export class ObjectTable {
     if (line.length === 0) this.#lines.delete(moniker);
     this.#forget(claim.owner, moniker);
     const now = this.#now();
-    const entry = { ...claim.entry, registeredAt: now, changedAt: now };
-    this.#insert(claim.owner, entry);
+    const entry = this.#insert(claim.owner, { ...claim.entry, registeredAt: now, changedAt: now });
     return { owner: claim.owner, entry };
   }
 
@@ -289,6 +352,8 @@ export class ObjectTable {
 
   #remove(slot: Slot): void {
     const moniker = slot.entry.moniker;
+    this.#endpoints.drop(slot.entry.endpoint);
+    this.#methodLists.drop(JSON.stringify(slot.entry.methods));
     this.#slots.delete(moniker);
     this.#sorted.splice(this.#lowerBound(moniker), 1);
     this.#owned.get(slot.owner)?.delete(moniker);

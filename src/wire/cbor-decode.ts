@@ -4,7 +4,7 @@
 // the bytes left before anything is allocated, and it interprets no tag outside the profile.
 
 import { Tag } from 'cbor-x';
-import { SHORT_STRING_BYTES, shortAscii } from './short-strings.js';
+import { SHORT_STRING_BYTES, shortAscii, shortAsciiKey } from './short-strings.js';
 
 /** Containers nested deeper than this make a message undecodable. */
 export const MAX_DECODE_DEPTH = 2048;
@@ -204,7 +204,7 @@ function map(info: number): Record<string, unknown> {
   const object: Record<string, unknown> = {};
   const count = info === 31 ? Number.POSITIVE_INFINITY : length(info, 'map');
   for (let i = 0; i < count; i++) {
-    const key = info === 31 ? readOrBreak() : read();
+    const key = info === 31 ? readOrBreak() : readKey();
     if (key === BREAK) break;
     const value = read();
     const name = typeof key === 'string' ? key : propertyName(key);
@@ -215,6 +215,17 @@ function map(info: number): Record<string, unknown> {
   }
   depth--;
   return object;
+}
+
+/** A map key: a short ASCII text from the key cache, anything else as read() reads it. */
+function readKey(): unknown {
+  // Past the end, `head` is undefined and `size` NaN: read() then fails as it should.
+  const size = (src[position] as number) - 0x60;
+  if (!(size >= 0 && size <= SHORT_STRING_BYTES) || position + 1 + size > src.length) return read();
+  const key = shortAsciiKey(src, position + 1, size);
+  if (key === undefined) return read();
+  position += 1 + size;
+  return key;
 }
 
 /** Tag 259: a map whose keys keep their types. */

@@ -2,8 +2,8 @@
 // and typed arrays survive the trip in a form that independent CBOR decoders read. It never
 // trusts what it decodes: the shape checks live in validate.ts.
 
-import { Encoder } from 'cbor-x';
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
+import { encodeCbor } from './cbor-encode.js';
 import { ByReference, ERROR_TAG, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 
 export { ByReference, ERROR_TAG, REFERENCE_TAG, RefKind };
@@ -39,11 +39,9 @@ export interface ReferenceContext {
   importReference(kind: number, id: number, extra: unknown): unknown;
 }
 
-// useRecords: false keeps plain CBOR maps for objects (no cbor-x record extension), so any CBOR
-// decoder reads our frames; Maps then travel under tag 259. No cbor-x extension is registered:
-// those are process-wide, and Errors and references reach the encoder as cbor-x Tags instead
-// (values.ts), so importing runtable changes nothing for other cbor-x users.
-const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+// cbor-encode.ts writes the bytes cbor-x would (plain CBOR maps, Maps under tag 259). No cbor-x
+// extension is registered: those are process-wide, and Errors and references reach the encoder as
+// cbor-x Tags instead (values.ts), so importing runtable changes nothing for other cbor-x users.
 
 const PLAIN_HOOKS: TagHooks = { error: reviveError };
 
@@ -54,9 +52,12 @@ export function checkValue(value: unknown, key: string): void {
   prepareValue({ [key]: value }, CHECK_ONLY);
 }
 
-/** Encodes; functions and ByReference values are exported through `references`. */
+/**
+ * Encodes; functions and ByReference values are exported through `references`. The bytes are a
+ * view into a block shared with other messages: keep them, never write to them.
+ */
 export function encode(value: unknown, references?: ReferenceContext): Uint8Array {
-  return cbor.encode(prepareValue(value, references));
+  return encodeCbor(prepareValue(value, references));
 }
 
 /** Decoded binary values are views into `bytes`: the caller must not reuse that buffer. */

@@ -136,3 +136,27 @@ export function shortAscii(b: Uint8Array, s: number, length: number): string | u
       return undefined;
   }
 }
+
+/** Slots of the map-key cache; a power of two. Keys are few (a message kind has five or so). */
+const KEY_CACHE_SLOTS = 1024;
+const keyCache: (string | undefined)[] = new Array(KEY_CACHE_SLOTS).fill(undefined);
+
+/**
+ * A short ASCII map key, the same string each time its bytes come again: no allocation, and a
+ * string V8 has already internalized as a property name. Undefined if a byte is not ASCII.
+ */
+export function shortAsciiKey(b: Uint8Array, s: number, length: number): string | undefined {
+  let hash = length;
+  for (let i = 0; i < length; i++) hash = (Math.imul(hash, 31) + (b[s + i] as number)) | 0;
+  const slot = hash & (KEY_CACHE_SLOTS - 1);
+  const known = keyCache[slot];
+  if (known !== undefined && known.length === length) {
+    // A cached key is ASCII, so equal code units mean equal bytes.
+    let i = 0;
+    while (i < length && known.charCodeAt(i) === b[s + i]) i++;
+    if (i === length) return known;
+  }
+  const made = shortAscii(b, s, length);
+  if (made !== undefined) keyCache[slot] = made;
+  return made;
+}

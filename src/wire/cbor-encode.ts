@@ -1,0 +1,215 @@
+// runtable's CBOR encoder for what messages are made of: maps, arrays, text, integers, floats,
+// byte strings. It writes exactly the bytes cbor-x writes with runtable's options (a map always
+// with a 16-bit count, so docs/vectors stay valid) and hands anything else (Tags, Maps, Sets,
+// Dates, bigints, typed arrays) to cbor-x, whose encoding of a part is the same alone as inside.
+
+import { Encoder } from 'cbor-x';
+
+/** A fresh output buffer is at least this large; messages are cut from it one after another. */
+export const ENCODE_BLOCK_BYTES = 64 * 1024;
+
+// useRecords: false keeps plain CBOR maps for objects (no cbor-x record extension), so any CBOR
+// decoder reads our frames; Maps then travel under tag 259.
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+
+/** Node's UTF-8 writer, as cbor-x uses it for strings of 64 characters or more. */
+const utf8Write = (
+  Buffer.prototype as unknown as { utf8Write(this: Buffer, text: string, offset: number, length: number): number }
+).utf8Write;
+
+// The block being written: each message is the range [start, position), handed out as a view and
+// never written again (as cbor-x does), so no message is copied out of the block.
+let target: Buffer = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
+let start = 0;
+let position = 0;
+
+/** Makes room for `bytes` more, moving the message begun so far to a fresh block if need be. */
+function room(bytes: number): void {
+  if (position + bytes <= target.length) return;
+  const written = position - start;
+  const next = Buffer.allocUnsafeSlow(Math.max(ENCODE_BLOCK_BYTES, 2 * (written + bytes)));
+  target.copy(next, 0, start, position);
+  target = next;
+  start = 0;
+  position = written;
+}
+
+function head(major: number, value: number): void {
+  room(9);
+  writeHead(major, value);
+}
+
+/** An item's head, where room was made already. */
+function writeHead(major: number, value: number): void {
+  if (value < 0x18) target[position++] = major | value;
+  else if (value < 0x100) {
+    target[position++] = major | 0x18;
+    target[position++] = value;
+  } else if (value < 0x10000) {
+    target[position++] = major | 0x19;
+    target[position++] = value >> 8;
+    target[position++] = value & 0xff;
+  } else {
+    target[position++] = major | 0x1a;
+    target.writeUInt32BE(value, position);
+    position += 4;
+  }
+}
+
+function number(value: number): void {
+  room(9);
+  if (value >>> 0 === value) head(0x00, value);
+  else if (value >> 0 === value) head(0x20, ~value);
+  else if (value < 0 && value >= -0x1_0000_0000 && Math.floor(value) === value) {
+    target[position++] = 0x3a;
+    target.writeUInt32BE(-1 - value, position);
+    position += 4;
+  } else {
+    target[position++] = 0xfb;
+    target.writeDoubleBE(value, position);
+    position += 8;
+  }
+}
+
+function text(value: string): void {
+  const chars = value.length;
+  room(5 + chars * 3);
+  let length: number;
+  if (chars < 0x40) {
+    // cbor-x's own loop for short strings (a lone surrogate goes as its three bytes, as there).
+    const at = position + (chars < 0x18 ? 1 : 2);
+    let out = at;
+    for (let i = 0; i < chars; i++) {
+      let c = value.charCodeAt(i);
+      if (c < 0x80) target[out++] = c;
+      else if (c < 0x800) {
+        target[out++] = (c >> 6) | 0xc0;
+        target[out++] = (c & 0x3f) | 0x80;
+      } else if ((c & 0xfc00) === 0xd800 && (value.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        c = 0x10000 + ((c & 0x03ff) << 10) + (value.charCodeAt(++i) & 0x03ff);
+        target[out++] = (c >> 18) | 0xf0;
+        target[out++] = ((c >> 12) & 0x3f) | 0x80;
+        target[out++] = ((c >> 6) & 0x3f) | 0x80;
+        target[out++] = (c & 0x3f) | 0x80;
+      } else {
+        target[out++] = (c >> 12) | 0xe0;
+        target[out++] = ((c >> 6) & 0x3f) | 0x80;
+        target[out++] = (c & 0x3f) | 0x80;
+      }
+    }
+    length = out - at;
+    const headBytes = length < 0x18 ? 1 : 2;
+    if (headBytes !== at - position) target.copyWithin(position + headBytes, at, out);
+  } else {
+    const headBytes = chars * 3 < 0x10000 ? 3 : 5;
+    length = utf8Write.call(target, value, position + headBytes, chars * 3);
+    const want = length < 0x18 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5;
+    if (want !== headBytes) target.copyWithin(position + want, position + headBytes, position + headBytes + length);
+  }
+  writeHead(0x60, length);
+  position += length;
+}
+
+function bytes(value: Uint8Array): void {
+  head(0x40, value.byteLength);
+  room(value.byteLength);
+  target.set(value, position);
+  position += value.byteLength;
+}
+
+/** What cbor-x writes for `value` alone, copied in. */
+function delegate(value: unknown): void {
+  const encoded = cbor.encode(value);
+  room(encoded.length);
+  target.set(encoded, position);
+  position += encoded.length;
+}
+
+function item(value: unknown): void {
+  switch (typeof value) {
+    case 'string':
+      text(value);
+      return;
+    case 'number':
+      number(value);
+      return;
+    case 'boolean':
+      room(1);
+      target[position++] = value ? 0xf5 : 0xf4;
+      return;
+    case 'undefined':
+      room(1);
+      target[position++] = 0xf7;
+      return;
+    case 'object':
+      if (value === null) {
+        room(1);
+        target[position++] = 0xf6;
+      } else object(value);
+      return;
+    default:
+      delegate(value);
+  }
+}
+
+function object(value: object): void {
+  const kind = (value as { constructor?: unknown }).constructor;
+  if (kind === Object) map(value as Record<string, unknown>);
+  else if (kind === Array) {
+    const array = value as unknown[];
+    head(0x80, array.length);
+    for (let i = 0; i < array.length; i++) item(array[i]);
+  } else if (kind === Buffer) bytes(value as Buffer);
+  else if (kind === Uint8Array) {
+    // cbor-x tags a plain Uint8Array (64) where Node has Buffers, to tell the two apart.
+    room(2);
+    target[position++] = 0xd8;
+    target[position++] = 64;
+    bytes(value as Uint8Array);
+  } else delegate(value);
+}
+
+/** A map with a 16-bit count always, filled in after the entries, as cbor-x writes objects. */
+function map(object: Record<string, unknown>): void {
+  room(3);
+  target[position] = 0xb9;
+  const countAt = position + 1 - start;
+  position += 3;
+  let size = 0;
+  const checkOwn = typeof object.hasOwnProperty === 'function';
+  for (const key in object) {
+    if (checkOwn && !Object.hasOwn(object, key)) continue;
+    text(key);
+    item(object[key]);
+    size++;
+  }
+  // 65,536 keys and more: cbor-x widens the head; so rare that its own writer does it here.
+  if (size >= 0x10000) {
+    position = countAt - 1 + start;
+    delegate(object);
+    return;
+  }
+  target[start + countAt] = size >> 8;
+  target[start + countAt + 1] = size & 0xff;
+}
+
+/**
+ * Encodes a value already prepared by values.ts. The result is a view into a shared block, never
+ * written again: it may be kept, but not written to.
+ */
+export function encodeCbor(value: unknown): Uint8Array {
+  if (target.length - position < 256) {
+    target = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
+    position = 0;
+  }
+  start = position;
+  try {
+    item(value);
+  } catch (error) {
+    position = start;
+    throw error;
+  }
+  const message = target.subarray(start, position);
+  start = position;
+  return message;
+}
