@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { connect, type Table } from '../index.js';
-import { readServices, serviceDirs, serviceFor } from '../naming/service-files.js';
+import { readServices, serviceDirs, serviceFor } from '../broker/service-files.js';
 import { brokerSocketPath, resolveTableDir } from '../transport/paths.js';
 import type { OptionSpecs, Values } from './args.js';
 import { type Style, styleFor } from './output.js';

@@ -1,5 +1,5 @@
 // Reading an EntryBatch (protocol.ts), the compact form in which List answers and Watch
-// snapshots arrive: checked and unpacked in one pass. The broker's side is naming/entry-rows.ts.
+// snapshots arrive: checked and unpacked in one pass. The broker's side is broker/entry-rows.ts.
 
 import type { Entry } from '../naming/entry.js';
 import { decode } from './codec.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RuntableError } from '../../src/errors.ts';
-import { EntryRows } from '../../src/naming/entry-rows.ts';
+import { EntryRows } from '../../src/broker/entry-rows.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
 import { unpackEntries, unpackPublicEntries } from '../../src/wire/entry-batch.ts';
 import type { WireEntry } from '../../src/wire/protocol.ts';

@@ -14,10 +14,10 @@ import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
 import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { Activations } from './activation.js';
-import { handOver, Session, type Shared } from './broker-session.js';
-import { sweepDeadEndpoints } from './endpoint-sweep.js';
+import { handOver, Session, type Shared } from './session.js';
+import { sweepDeadEndpoints } from './sweep.js';
 import { EntryRows } from './entry-rows.js';
-import { ObjectTable, type OwnerId } from './object-table.js';
+import { ObjectTable, type OwnerId } from './table.js';
 import { serviceDirs } from './service-files.js';
 
 /** Requests to the broker are small; a larger one is a broken or hostile peer. */

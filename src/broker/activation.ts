@@ -9,8 +9,8 @@ import os from 'node:os';
 import { RuntableError } from '../errors.js';
 import { serviceStatePaths } from '../transport/paths.js';
 import type { ServiceInfo, WireEntry } from '../wire/protocol.js';
-import { isAlive, processGroup, processStart } from './liveness.js';
-import type { ObjectTable } from './object-table.js';
+import { isAlive, processGroup, processStart } from '../naming/liveness.js';
+import type { ObjectTable } from './table.js';
 import { readServices, type ServiceFile, serviceFor } from './service-files.js';
 
 /** How much of the end of a command's output a failure quotes. */
