@@ -21,8 +21,8 @@ import { Registration, type RegistrationHost } from './registration.js';
 import { hold, holdUntil, MAX_TIMER_MS, release } from './transport/keep-alive.js';
 import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
-import { tableToken } from './transport/token.js';
 import { type BrokerStatus, Kind, type ServiceInfo, type WireEntry } from './wire/protocol.js';
+import { tableToken } from './wire/token.js';
 
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;

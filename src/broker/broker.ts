@@ -5,20 +5,20 @@
 
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import { brokerSocketPath, checkSocketPath } from '../transport/paths.js';
-import { tableToken } from '../transport/token.js';
 import type { Listener } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../wire/chunks.js';
 import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
+import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
+import { EntryRows } from './entry-rows.js';
+import { serviceDirs } from './service-files.js';
 import { handOver, Session, type Shared } from './session.js';
 import { sweepDeadEndpoints } from './sweep.js';
-import { EntryRows } from './entry-rows.js';
 import { ObjectTable, type OwnerId } from './table.js';
-import { serviceDirs } from './service-files.js';
 
 /** Requests to the broker are small; a larger one is a broken or hostile peer. */
 export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024;

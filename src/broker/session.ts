@@ -2,14 +2,14 @@
 // claims waiting in line. Every limit on what one connection may ask is named and enforced here.
 
 import { RuntableError } from '../errors.js';
+import { checkMetadata, entryOf } from '../naming/entry-rules.js';
+import { checkMoniker, checkPrefix } from '../naming/moniker.js';
 import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Connection } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import type { Activations } from './activation.js';
-import { sweepEndpoints } from './sweep.js';
 import type { EntryRows } from './entry-rows.js';
-import { checkMetadata, entryOf } from '../naming/entry-rules.js';
-import { checkMoniker, checkPrefix } from '../naming/moniker.js';
+import { sweepEndpoints } from './sweep.js';
 import type { Claim, ObjectTable, OwnerId } from './table.js';
 
 /** Methods one entry may list. */

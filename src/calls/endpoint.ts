@@ -3,10 +3,10 @@
 // event only to the connections subscribed to it.
 
 import { RuntableError } from '../errors.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import { type Network, unixNetwork } from '../transport/network.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { type Call, Kind } from '../wire/protocol.js';
 import { CallSession, noSuchMethod, type SessionHost } from './session.js';
 

@@ -2,10 +2,10 @@
 // every proxy of every object that owner serves, with calls multiplexed by id.
 
 import { RuntableError } from '../errors.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import type { Network } from '../transport/network.js';
 import type { Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { CallSession } from './session.js';
 
 export interface PeerOptions {

@@ -11,6 +11,7 @@ import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { atCallSite } from './call-site.js';
+import type { CallChannel } from './channel.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
@@ -51,7 +52,7 @@ export interface SessionHost {
   closed(session: CallSession): void;
 }
 
-export class CallSession implements ReferenceContext, CallContextSource {
+export class CallSession implements CallChannel, ReferenceContext, CallContextSource {
   readonly connection: Connection;
   readonly #host: SessionHost | undefined;
   readonly #debug: boolean;
@@ -88,6 +89,14 @@ export class CallSession implements ReferenceContext, CallContextSource {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get peerPid(): number {
+    return this.connection.peerPid;
+  }
+
+  get whenClosed(): Promise<RuntableError> {
+    return this.connection.whenClosed;
   }
 
   // --- Outgoing ---

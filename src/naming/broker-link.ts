@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { guardTimer, holdUntil } from '../transport/keep-alive.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
-import { unpackEntries, unpackPublicEntries } from '../wire/entry-batch.js';
 import {
   type Activate,
   type BrokerStatus,
@@ -26,6 +25,7 @@ import { toEntry } from '../wire/validate.js';
 import type { NamingBackend, OwnedName, RegisterWaiting, WatchSink } from './backend.js';
 import { reachBroker } from './broker-start.js';
 import type { Entry } from './entry.js';
+import { unpackEntries, unpackPublicEntries } from './entry-batch.js';
 
 /** Reconnection waits start here and double up to the cap. */
 const RECONNECT_FIRST_DELAY_MS = 10;

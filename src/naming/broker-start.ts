@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntableError } from '../errors.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import { guardTimer } from '../transport/keep-alive.js';
 import { brokerLockPath, brokerLogPath, brokerSocketPath, unwritableTableDir } from '../transport/paths.js';
 import type { Transport } from '../transport/transport.js';
 import { connectUnix } from '../transport/unix.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { isAlive } from './liveness.js';
 
 /** A lock with no pid file yet is stale after this long (its maker died between two syscalls). */

@@ -4,7 +4,6 @@
 
 import { type ErrorCode, RuntableError } from '../errors.js';
 import { holdUntil } from '../transport/keep-alive.js';
-import { tokenMatches } from '../transport/token.js';
 import type { Transport } from '../transport/transport.js';
 import { ChunkAssembler, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TRANSFER_STALL_MS } from './chunks.js';
 import { decode, encode, type ReferenceContext } from './codec.js';
@@ -21,6 +20,7 @@ import {
   type Request,
   type Unnumbered,
 } from './protocol.js';
+import { tokenMatches } from './token.js';
 import { toMessage } from './validate.js';
 
 /** How long a peer may take to say Hello or Welcome. */
