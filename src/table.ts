@@ -5,8 +5,9 @@
 import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
 import { watchIdle } from './calls/idle.js';
-import { type PeerOptions, Peers } from './calls/peers.js';
+import { Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
+import type { CallSettings } from './calls/settings.js';
 import type { AnyEvents, EventMap, Remote } from './calls/types.js';
 import { RuntableError, signalError } from './errors.js';
 import type { NamingBackend } from './naming/backend.js';
@@ -21,6 +22,7 @@ import { Registration, type RegistrationHost } from './registration.js';
 import { hold, holdUntil, MAX_TIMER_MS, release } from './transport/keep-alive.js';
 import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
+import { limitsOf } from './wire/limits.js';
 import { type BrokerStatus, Kind, type ServiceInfo, type WireEntry } from './wire/protocol.js';
 import { tableToken } from './wire/token.js';
 
@@ -149,10 +151,7 @@ async function open(options: ConnectOptions): Promise<Table> {
   checkOptions('connect()', options, CONNECT_OPTIONS);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
   const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
-  const limits = {
-    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
-    ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
-  };
+  const limits = limitsOf(options);
   const table = options.table ?? process.env.RUNTABLE_TABLE;
   if (table) {
     // A table spread over machines: names in etcd, calls over TCP.
@@ -161,7 +160,7 @@ async function open(options: ConnectOptions): Promise<Table> {
     const { EtcdBackend } = await import('./naming/etcd/etcd-backend.js');
     const backend = await EtcdBackend.open(settings, timeout);
     const network = tcpNetwork(settings.listen, settings.tls);
-    return Table.create(table, backend, { timeout, debug, token: settings.token, network, ...limits });
+    return Table.create(table, backend, { timeout, debug, token: settings.token, network, limits });
   }
   const dir = resolveTableDir(options.dir);
   prepareTableDir(dir);
@@ -174,7 +173,7 @@ async function open(options: ConnectOptions): Promise<Table> {
     token,
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
-  return Table.create(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
+  return Table.create(dir, link, { timeout, debug, token, network: unixNetwork(dir), limits });
 }
 
 /**
@@ -187,7 +186,7 @@ export class Table implements AsyncDisposable {
   readonly dir: string;
   readonly #link: NamingBackend;
   readonly #peers: Peers;
-  readonly #settings: PeerOptions;
+  readonly #settings: CallSettings;
   #endpoint: Promise<Endpoint> | undefined;
   #openedEndpoint: Endpoint | undefined;
   readonly #registrations = new Set<Registration>();
@@ -196,7 +195,7 @@ export class Table implements AsyncDisposable {
   readonly #host: RegistrationHost;
 
   // Private, and the factory marked internal (stripped from the published .d.ts): a Table comes from connect().
-  private constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
+  private constructor(dir: string, link: NamingBackend, settings: CallSettings) {
     this.dir = dir;
     this.#link = link;
     this.#peers = new Peers(settings);
@@ -210,7 +209,7 @@ export class Table implements AsyncDisposable {
   }
 
   /** @internal */
-  static create(dir: string, link: NamingBackend, settings: PeerOptions): Table {
+  static create(dir: string, link: NamingBackend, settings: CallSettings): Table {
     return new Table(dir, link, settings);
   }
 
@@ -479,7 +478,7 @@ export class Table implements AsyncDisposable {
 
   #openEndpoint(): Promise<Endpoint> {
     if (!this.#endpoint) {
-      this.#endpoint = Endpoint.open({ dir: this.dir, ...this.#settings }).then((endpoint) => {
+      this.#endpoint = Endpoint.open(this.#settings).then((endpoint) => {
         this.#openedEndpoint = endpoint;
         return endpoint;
       });

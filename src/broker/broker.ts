@@ -11,6 +11,7 @@ import type { Listener } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../wire/chunks.js';
 import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
+import { DEFAULT_LIMITS, type Limits } from '../wire/limits.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
@@ -53,6 +54,12 @@ export interface Broker {
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? (() => {});
   const idleMs = options.idleMs ?? DEFAULT_IDLE_EXIT_MS;
+  // Control messages are small; what a watcher that stops reading may leave queued is the broker's option.
+  const limits: Limits = {
+    ...DEFAULT_LIMITS,
+    maxMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
+    ...(options.maxPendingBytes === undefined ? {} : { maxPendingBytes: options.maxPendingBytes }),
+  };
   const table = new ObjectTable();
   const connections = new Map<OwnerId, Connection>();
   const sessions = new Map<OwnerId, Session>();
@@ -111,31 +118,36 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         handshaking++;
         clearTimeout(idleTimer);
         idleTimer = undefined;
-        Connection.accept(transport, {
-          goneCode: 'TABLE_UNAVAILABLE',
-          peerName: 'client',
-          timeout: HANDSHAKE_TIMEOUT_MS,
-          token,
-          maxMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
-          // Replies may be large: a list of a whole table.
-          maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES,
-          ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
-          report: log,
-        }).then(
+        Connection.accept(
+          transport,
+          {
+            goneCode: 'TABLE_UNAVAILABLE',
+            peerName: 'client',
+            timeout: HANDSHAKE_TIMEOUT_MS,
+            token,
+            limits,
+            // Replies may be large: a list of a whole table.
+            maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES,
+            report: log,
+          },
           (connection) => {
             handshaking--;
             const owner = nextOwner++;
             connections.set(owner, connection);
             const session = new Session(owner, connection, shared);
             sessions.set(owner, session);
-            connection.onMessage = (message) => session.handle(message);
-            connection.onClose = () => {
-              sessions.delete(owner);
-              session.end();
-              connections.delete(owner);
-              armIdle();
+            return {
+              onMessage: (message) => session.handle(message),
+              onClose: () => {
+                sessions.delete(owner);
+                session.end();
+                connections.delete(owner);
+                armIdle();
+              },
             };
           },
+        ).then(
+          () => {},
           (error: Error) => {
             handshaking--;
             log(`handshake failed: ${error.message}`);

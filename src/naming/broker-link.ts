@@ -69,7 +69,7 @@ export class BrokerLink implements NamingBackend {
     const link = new BrokerLink(options);
     for (let attempt = 1; ; attempt++) {
       try {
-        link.#attach(await link.#dial());
+        link.#connection = await link.#dial();
         return link;
       } catch (error) {
         // A broker that exits on idle just as we connect drops us mid-handshake: the next try
@@ -241,23 +241,25 @@ export class BrokerLink implements NamingBackend {
       timeout: this.#options.timeout,
       ...(this.#options.brokerIdleMs === undefined ? {} : { idleMs: this.#options.brokerIdleMs }),
     });
-    return Connection.connect(transport, {
-      goneCode: 'TABLE_UNAVAILABLE',
-      peerName: 'the broker',
-      timeout: this.#options.timeout,
-      token: this.#options.token,
-    });
-  }
-
-  #attach(connection: Connection): void {
-    this.#connection = connection;
-    connection.onMessage = (message) => this.#notice(message);
-    connection.onClose = () => {
-      if (this.#connection !== connection) return;
-      this.#connection = undefined;
-      this.#routes.clear();
-      if (!this.#closing) this.#startReconnecting();
-    };
+    return Connection.connect(
+      transport,
+      {
+        goneCode: 'TABLE_UNAVAILABLE',
+        peerName: 'the broker',
+        timeout: this.#options.timeout,
+        token: this.#options.token,
+      },
+      (connection) => ({
+        onMessage: (message) => this.#notice(message),
+        // Only the link's current connection matters: one still being restored is simply dropped.
+        onClose: () => {
+          if (this.#connection !== connection) return;
+          this.#connection = undefined;
+          this.#routes.clear();
+          if (!this.#closing) this.#startReconnecting();
+        },
+      }),
+    );
   }
 
   #startReconnecting(): Promise<Connection> {
@@ -295,7 +297,7 @@ export class BrokerLink implements NamingBackend {
         delay = Math.min(Math.max(RECONNECT_FIRST_DELAY_MS, delay * 2), RECONNECT_MAX_DELAY_MS);
         continue;
       }
-      this.#attach(connection);
+      this.#connection = connection;
       if (connection.closed) continue;
       return connection;
     }
@@ -303,7 +305,6 @@ export class BrokerLink implements NamingBackend {
 
   /** Registers every owned moniker again, then resumes every watch, on a fresh connection. */
   async #restore(connection: Connection): Promise<void> {
-    connection.onMessage = (message) => this.#notice(message);
     await Promise.all(
       [...this.#owned.values()].map(async (name) => {
         try {
