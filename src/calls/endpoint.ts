@@ -50,6 +50,11 @@ export class Endpoint implements SessionHost {
     return this.#listener.address;
   }
 
+  /** The sessions of the client connections open now (for the tests' leak checks). */
+  get sessions(): CallSession[] {
+    return [...this.#sessions.keys()];
+  }
+
   /** Client connections open now. */
   get clients(): number {
     return this.#sessions.size;

@@ -105,6 +105,25 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     return this.#closed;
   }
 
+  /**
+   * What this session still holds: every count is zero once its calls, streams, references and
+   * subscriptions are done. The one-process tests check it on both sides after each test.
+   */
+  get outstanding(): Readonly<Record<string, number>> {
+    return {
+      requests: this.connection.inFlight,
+      queuedBytes: this.connection.pendingBytes,
+      running: this.#running.size,
+      ...this.#references.held,
+      producers: this.#producers.size,
+      consumers: this.#consumers.size,
+      waiting: this.#waiting.size,
+      listeners: this.#listeners.size,
+      subscribed: this.#subscribed.size,
+      holds: this.#holds.size,
+    };
+  }
+
   get peerPid(): number {
     return this.connection.peerPid;
   }
