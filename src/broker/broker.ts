@@ -64,7 +64,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const connections = new Map<OwnerId, Connection>();
   const sessions = new Map<OwnerId, Session>();
   const startedAt = Date.now();
-  let nextOwner = 1;
+  /** Each control connection's id; the table calls it the owner of what that connection registers. */
+  let nextConnection = 1;
   let idleTimer: NodeJS.Timeout | undefined;
   let restoreTimer: NodeJS.Timeout | undefined;
   /** Connections still in their handshake count as activity too. */
@@ -132,16 +133,16 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
           },
           (connection) => {
             handshaking--;
-            const owner = nextOwner++;
-            connections.set(owner, connection);
-            const session = new Session(owner, connection, shared);
-            sessions.set(owner, session);
+            const id = nextConnection++;
+            connections.set(id, connection);
+            const session = new Session(id, connection, shared);
+            sessions.set(id, session);
             return {
               onMessage: (message) => session.handle(message),
               onClose: () => {
-                sessions.delete(owner);
+                sessions.delete(id);
                 session.end();
-                connections.delete(owner);
+                connections.delete(id);
                 armIdle();
               },
             };

@@ -76,7 +76,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     },
   );
   /** Stream consumers waiting for items: held strongly, since only their own loop refers to them. */
-  readonly #waiting = new Set<StreamConsumer>();
+  readonly #awaitingItems = new Set<StreamConsumer>();
   /** Calls running here, with their AbortController once the method asked for a signal. */
   readonly #running = new Map<number, AbortController | undefined>();
   readonly #producers = new Map<number, StreamProducer>();
@@ -117,7 +117,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       ...this.#references.held,
       producers: this.#producers.size,
       consumers: this.#consumers.size,
-      waiting: this.#waiting.size,
+      awaitingItems: this.#awaitingItems.size,
       listeners: this.#listeners.size,
       subscribed: this.#subscribed.size,
       holds: this.#holds.size,
@@ -437,8 +437,8 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     send: this.#producerWire.send,
     forget: (stream: number) => this.#consumers.delete(stream),
     pin: (consumer: StreamConsumer, waiting: boolean) => {
-      if (waiting) this.#waiting.add(consumer);
-      else this.#waiting.delete(consumer);
+      if (waiting) this.#awaitingItems.add(consumer);
+      else this.#awaitingItems.delete(consumer);
     },
   };
 
@@ -471,7 +471,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     this.#listeners.clear();
     for (const unhold of this.#holds) unhold();
     this.#holds.clear();
-    this.#waiting.clear();
+    this.#awaitingItems.clear();
     this.#host?.closed(this);
   }
 }

@@ -8,7 +8,6 @@ import { guardTimer, holdUntil } from '../transport/keep-alive.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
 import {
   type Activate,
-  type BrokerStatus,
   Kind,
   type Message,
   type Register,
@@ -22,7 +21,14 @@ import {
   type WireEntry,
 } from '../wire/protocol.js';
 import { toEntry } from '../wire/validate.js';
-import type { NamingBackend, OwnedName, RegisterWaiting, WatchSink } from './backend.js';
+import type {
+  NamingBackend,
+  OwnedName,
+  RegisterWaiting,
+  RegistrationRecord,
+  TableStatus,
+  WatchSink,
+} from './backend.js';
 import { reachBroker } from './broker-start.js';
 import type { Entry } from './entry.js';
 import { unpackEntries, unpackPublicEntries } from './entry-batch.js';
@@ -98,8 +104,9 @@ export class BrokerLink implements NamingBackend {
   }
 
   /** Registers `name`, and keeps it to register again after a broker restart once it is ours. */
-  async register(name: OwnedName, message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
-    const reply = message.queue
+  async register(name: OwnedName, record: RegistrationRecord, waiting?: RegisterWaiting): Promise<WireEntry> {
+    const message: Unnumbered<Register> = { kind: Kind.Register, ...record };
+    const reply = record.queue
       ? await this.#untilAnswered<Register>(message, waiting)
       : await this.request<Register>(message, waiting);
     const entry = toEntry(reply);
@@ -174,8 +181,8 @@ export class BrokerLink implements NamingBackend {
     return entry === null ? undefined : toEntry(entry);
   }
 
-  status(): Promise<BrokerStatus> {
-    return this.request<Status>({ kind: Kind.Status });
+  async status(): Promise<TableStatus> {
+    return { ...(await this.request<Status>({ kind: Kind.Status })), backend: 'broker' };
   }
 
   disown(moniker: string): void {
@@ -308,7 +315,7 @@ export class BrokerLink implements NamingBackend {
     await Promise.all(
       [...this.#owned.values()].map(async (name) => {
         try {
-          name.restored(toEntry(await connection.request<Register>(name.registration())));
+          name.restored(toEntry(await connection.request<Register>({ kind: Kind.Register, ...name.registration() })));
         } catch (error) {
           if ((error as RuntableError).code !== 'ALREADY_REGISTERED') throw error;
           // Another owner took the name while the broker was away.
