@@ -38,7 +38,7 @@ export interface ConnectionOptions {
   peerName: string;
   /** Default timeout of requests, ms. */
   timeout: number;
-  /** The table's token (transport/token.ts): sent in Hello, or required in it when accepting. */
+  /** The table's token (token.ts): sent in Hello, or required in it when accepting. */
   token: string;
   /** What the connection takes in and leaves queued; default DEFAULT_LIMITS (limits.ts). */
   limits?: Limits;
