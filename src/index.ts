@@ -18,6 +18,7 @@ export type {
 } from './calls/types.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';
 export { RuntableError } from './errors.js';
+export type { TableStatus } from './naming/backend.js';
 export type { Entry, TableEvent, TableWatch } from './naming/entry.js';
 export type { Registration } from './registration.js';
 export type { ConnectOptions, GetOptions, RegisterOptions, Table, WaitOptions, WatchOptions } from './table.js';

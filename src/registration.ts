@@ -3,8 +3,9 @@
 
 import type { AnyEvents, EventMap } from './calls/types.js';
 import { RuntableError } from './errors.js';
+import type { RegistrationRecord } from './naming/backend.js';
 import { type Entry, toPublicEntry } from './naming/entry.js';
-import { Kind, type Register, type Unnumbered, type WireEntry } from './wire/protocol.js';
+import type { WireEntry } from './wire/protocol.js';
 
 /** @internal What a Registration needs from its Table. */
 export interface RegistrationHost {
@@ -132,11 +133,10 @@ export class Registration<E extends EventMap<E> = AnyEvents> implements AsyncDis
 
   // --- OwnedName, for the naming backend ---
 
-  /** @internal The Register message that claims this moniker again after a broker restart. */
-  registration(): Unnumbered<Register> {
+  /** @internal What claims this moniker again after a broker restart or a lost lease. */
+  registration(): RegistrationRecord {
     const { moniker, object, methods, metadata, registeredAt, changedAt } = this.#entry;
     return {
-      kind: Kind.Register,
       moniker,
       endpoint: this.#endpoint,
       object,

@@ -5,11 +5,12 @@
 import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
 import { watchIdle } from './calls/idle.js';
-import { type PeerOptions, Peers } from './calls/peers.js';
+import { Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
+import type { CallSettings } from './calls/settings.js';
 import type { AnyEvents, EventMap, Remote } from './calls/types.js';
 import { RuntableError, signalError } from './errors.js';
-import type { NamingBackend } from './naming/backend.js';
+import type { NamingBackend, RegistrationRecord, TableStatus } from './naming/backend.js';
 import { BrokerLink } from './naming/broker-link.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
@@ -21,8 +22,9 @@ import { Registration, type RegistrationHost } from './registration.js';
 import { hold, holdUntil, MAX_TIMER_MS, release } from './transport/keep-alive.js';
 import { tcpNetwork, unixNetwork } from './transport/network.js';
 import { prepareTableDir, resolveTableDir } from './transport/paths.js';
-import { tableToken } from './transport/token.js';
-import { type BrokerStatus, Kind, type ServiceInfo, type WireEntry } from './wire/protocol.js';
+import { limitsOf } from './wire/limits.js';
+import type { ServiceInfo, WireEntry } from './wire/protocol.js';
+import { tableToken } from './wire/token.js';
 
 /** Default for connecting and for calls without a timeout of their own, ms. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -149,10 +151,7 @@ async function open(options: ConnectOptions): Promise<Table> {
   checkOptions('connect()', options, CONNECT_OPTIONS);
   const timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
   const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
-  const limits = {
-    ...(options.maxMessageBytes ? { maxMessageBytes: options.maxMessageBytes } : {}),
-    ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
-  };
+  const limits = limitsOf(options);
   const table = options.table ?? process.env.RUNTABLE_TABLE;
   if (table) {
     // A table spread over machines: names in etcd, calls over TCP.
@@ -161,7 +160,7 @@ async function open(options: ConnectOptions): Promise<Table> {
     const { EtcdBackend } = await import('./naming/etcd/etcd-backend.js');
     const backend = await EtcdBackend.open(settings, timeout);
     const network = tcpNetwork(settings.listen, settings.tls);
-    return Table.create(table, backend, { timeout, debug, token: settings.token, network, ...limits });
+    return Table.create(table, backend, { timeout, debug, token: settings.token, network, limits });
   }
   const dir = resolveTableDir(options.dir);
   prepareTableDir(dir);
@@ -174,7 +173,7 @@ async function open(options: ConnectOptions): Promise<Table> {
     token,
     ...(brokerIdleMs === undefined ? {} : { brokerIdleMs }),
   });
-  return Table.create(dir, link, { timeout, debug, token, network: unixNetwork(dir), ...limits });
+  return Table.create(dir, link, { timeout, debug, token, network: unixNetwork(dir), limits });
 }
 
 /**
@@ -185,9 +184,9 @@ async function open(options: ConnectOptions): Promise<Table> {
 export class Table implements AsyncDisposable {
   /** The table directory this Table is connected to (the etcd address for a table on etcd). */
   readonly dir: string;
-  readonly #link: NamingBackend;
+  readonly #backend: NamingBackend;
   readonly #peers: Peers;
-  readonly #settings: PeerOptions;
+  readonly #settings: CallSettings;
   #endpoint: Promise<Endpoint> | undefined;
   #openedEndpoint: Endpoint | undefined;
   readonly #registrations = new Set<Registration>();
@@ -196,13 +195,13 @@ export class Table implements AsyncDisposable {
   readonly #host: RegistrationHost;
 
   // Private, and the factory marked internal (stripped from the published .d.ts): a Table comes from connect().
-  private constructor(dir: string, link: NamingBackend, settings: PeerOptions) {
+  private constructor(dir: string, backend: NamingBackend, settings: CallSettings) {
     this.dir = dir;
-    this.#link = link;
+    this.#backend = backend;
     this.#peers = new Peers(settings);
     this.#settings = settings;
     this.#host = {
-      touch: (moniker, metadata) => this.#link.touch(moniker, metadata),
+      touch: (moniker, metadata) => this.#backend.touch(moniker, metadata),
       revoke: (registration) => this.#revoke(registration),
       release: (registration) => this.#release(registration),
       emit: (registration, event, args) => this.#emit(registration, event, args),
@@ -210,8 +209,8 @@ export class Table implements AsyncDisposable {
   }
 
   /** @internal */
-  static create(dir: string, link: NamingBackend, settings: PeerOptions): Table {
-    return new Table(dir, link, settings);
+  static create(dir: string, backend: NamingBackend, settings: CallSettings): Table {
+    return new Table(dir, backend, settings);
   }
 
   /**
@@ -267,8 +266,7 @@ export class Table implements AsyncDisposable {
     const objectId = endpoint.add(object, methods, moniker);
     let registration: Registration | undefined;
     try {
-      const message = {
-        kind: Kind.Register,
+      const record: RegistrationRecord = {
         moniker,
         endpoint: endpoint.address,
         object: objectId,
@@ -279,17 +277,17 @@ export class Table implements AsyncDisposable {
       } as const;
       // Made before the broker answers, so the link can keep it for replay; the reply's entry
       // replaces these provisional dates.
-      const placeholder: WireEntry = { ...message, pid: process.pid, registeredAt: new Date(), changedAt: new Date() };
+      const placeholder: WireEntry = { ...record, pid: process.pid, registeredAt: new Date(), changedAt: new Date() };
       registration = Registration.create(this.#host, placeholder);
       // In line, the answer comes when this process becomes the owner, however long that takes.
       const waiting = options.queue ? { timeout: Number.POSITIVE_INFINITY, ...(signal ? { signal } : {}) } : {};
       try {
-        registration.restored(await this.#link.register(registration, message, waiting));
+        registration.restored(await this.#backend.register(registration, record, waiting));
       } catch (error) {
         const code = (error as RuntableError).code;
         if (!signal?.aborted || (code !== 'ABORTED' && code !== 'TIMEOUT')) throw error;
         // The broker may still hold our place in line, or have just made us the owner: a Revoke ends either.
-        await this.#link.revoke(moniker).catch(() => {});
+        await this.#backend.revoke(moniker).catch(() => {});
         throw abortedRegister(moniker, signal);
       }
     } catch (error) {
@@ -311,7 +309,7 @@ export class Table implements AsyncDisposable {
    */
   async list(prefix = ''): Promise<Entry[]> {
     checkPrefix(prefix);
-    return this.#link.list(prefix);
+    return this.#backend.list(prefix);
   }
 
   /**
@@ -381,7 +379,7 @@ export class Table implements AsyncDisposable {
     checkMoniker(moniker);
     checkOptions('waitFor()', options, WAIT_OPTIONS);
     const timeout = options.timeout ?? this.#settings.timeout;
-    const entry = await waitForEntry(this.#link, moniker, {
+    const entry = await waitForEntry(this.#backend, moniker, {
       timeout,
       activate: true,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -392,10 +390,10 @@ export class Table implements AsyncDisposable {
   /** The service files the broker reads, each with its problem or its running process. */
   async services(): Promise<ServiceInfo[]> {
     this.#assertOpen();
-    if (!this.#link.services) {
+    if (!this.#backend.services) {
       throw new RuntableError('BAD_ARGUMENT', 'service files and activation need a local table, not one on etcd');
     }
-    return this.#link.services();
+    return this.#backend.services();
   }
 
   /**
@@ -413,18 +411,18 @@ export class Table implements AsyncDisposable {
 
   #watch(prefix: string, signal: AbortSignal | undefined, holds: boolean): TableWatch {
     this.#assertOpen();
-    const watch = new WatchStream(this.#link, prefix, signal, () => this.#watches.delete(watch), holds);
+    const watch = new WatchStream(this.#backend, prefix, signal, () => this.#watches.delete(watch), holds);
     this.#watches.add(watch);
     return watch;
   }
 
   /**
-   * The broker's own figures: pid, uptime (ms), entries, connections, table directory, protocol
-   * version.
+   * The table's figures: which backend holds it, and the broker's pid, uptime (ms), entries,
+   * connections, table directory, protocol version (on etcd, what TableStatus says instead).
    * @throws {RuntableError} `TABLE_UNAVAILABLE`.
    */
-  async status(): Promise<BrokerStatus> {
-    return this.#link.status();
+  async status(): Promise<TableStatus> {
+    return this.#backend.status();
   }
 
   /**
@@ -442,8 +440,8 @@ export class Table implements AsyncDisposable {
     }
     // Revoked explicitly, so that once close() resolves no other process can still find them;
     // closing the connection alone would leave that to when the broker notices.
-    await this.#link.revokeAll(registrations.map((registration) => registration.moniker));
-    await this.#link.close();
+    await this.#backend.revokeAll(registrations.map((registration) => registration.moniker));
+    await this.#backend.close();
     // A loop still waiting on a watch ends, as on abort: nothing more will come.
     await Promise.all([...this.#watches].map((watch) => watch.return()));
     this.#peers.close();
@@ -458,13 +456,13 @@ export class Table implements AsyncDisposable {
 
   async #lookup(moniker: string): Promise<WireEntry | undefined> {
     checkMoniker(moniker);
-    return this.#link.lookup(moniker);
+    return this.#backend.lookup(moniker);
   }
 
   async #resolve(moniker: string, activate = true): Promise<Target> {
     this.#assertOpen();
     // Nobody holds it: the service that provides it, if any, is started and waited for.
-    const entry = (await this.#lookup(moniker)) ?? (activate ? await this.#link.activate?.(moniker) : undefined);
+    const entry = (await this.#lookup(moniker)) ?? (activate ? await this.#backend.activate?.(moniker) : undefined);
     if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
     try {
       const session = await this.#peers.connect(entry.endpoint, entry.pid);
@@ -484,7 +482,7 @@ export class Table implements AsyncDisposable {
 
   #openEndpoint(): Promise<Endpoint> {
     if (!this.#endpoint) {
-      this.#endpoint = Endpoint.open({ dir: this.dir, ...this.#settings }).then((endpoint) => {
+      this.#endpoint = Endpoint.open(this.#settings).then((endpoint) => {
         this.#openedEndpoint = endpoint;
         return endpoint;
       });
@@ -496,9 +494,9 @@ export class Table implements AsyncDisposable {
   }
 
   async #revoke(registration: Registration): Promise<void> {
-    this.#link.disown(registration.moniker);
+    this.#backend.disown(registration.moniker);
     try {
-      if (!this.#closed) await this.#link.revoke(registration.moniker);
+      if (!this.#closed) await this.#backend.revoke(registration.moniker);
     } finally {
       // Served until the broker stops handing it out, so no caller finds a name with nothing behind it.
       this.#release(registration);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connect, RuntableError, type Table } from 'runtable';
-import { MAX_FRAME_BYTES as MAX_CALL_FRAME_BYTES } from '../src/wire/framing.ts';
+import { MAX_FRAME_BYTES as MAX_CALL_FRAME_BYTES } from '../src/transport/framing.ts';
 import { cleanup, type Fixture, spawnFixture, tempTableDir } from './helpers.ts';
 import { type FailureMsg, hello, RawPeer } from './raw-peer.ts';
 

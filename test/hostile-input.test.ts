@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connect, RuntableError, type Table } from 'runtable';
-import { type Broker, startBroker } from '../src/naming/broker.ts';
+import { type Broker, startBroker } from '../src/broker/broker.ts';
 import { MAX_METADATA_DEPTH } from '../src/naming/entry-rules.ts';
 import { encode } from '../src/wire/codec.ts';
 import { Kind } from '../src/wire/protocol.ts';

@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { tokenPath } from '../src/transport/token.ts';
 import { decode, encode, type ReferenceContext } from '../src/wire/codec.ts';
 import { PROTOCOL_VERSION } from '../src/wire/protocol.ts';
+import { tokenPath } from '../src/wire/token.ts';
 
 export type Msg = Record<string, unknown> & { kind: number };
 

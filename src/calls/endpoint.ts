@@ -3,12 +3,12 @@
 // event only to the connections subscribed to it.
 
 import { RuntableError } from '../errors.js';
-import { type Network, unixNetwork } from '../transport/network.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
-import { type Call, Kind } from '../wire/protocol.js';
-import { CallSession, noSuchMethod, type SessionHost } from './session.js';
+import { Kind } from '../wire/protocol.js';
+import { CallSession, noSuchMethod, type Served, type SessionHost } from './session.js';
+import type { CallSettings } from './settings.js';
 
 /** Subscriptions one connection may hold. */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000;
@@ -22,53 +22,37 @@ interface Exposed {
   subscribers: Map<string, Set<CallSession>>;
 }
 
-export interface EndpointOptions {
-  dir: string;
-  /** Where to listen; a Unix socket in `dir` when absent. */
-  network?: Network;
-  /** Include remote stacks in REMOTE failures even when the caller did not ask. */
-  debug: boolean;
-  /** Default timeout of what this side asks of callers (invoking their callbacks), ms. */
-  timeout: number;
-  /** The table's token; a Hello without it is refused. */
-  token: string;
-  /** The largest whole message taken or sent. */
-  maxMessageBytes?: number;
-  /** Unwritten bytes a client may leave before it is dropped (see DEFAULT_MAX_PENDING_WRITE_BYTES). */
-  maxPendingBytes?: number;
-}
-
 export class Endpoint implements SessionHost {
-  readonly #listener: Listener;
+  /** Set by open(), before the endpoint is handed to anyone. */
+  #listener!: Listener;
   readonly #objects = new Map<number, Exposed>();
   readonly #sessions = new Map<CallSession, number>();
-  readonly #options: EndpointOptions;
+  readonly #options: CallSettings;
   readonly #clientListeners = new Set<(count: number) => void>();
   #nextObject = 1;
 
-  private constructor(listener: Listener, options: EndpointOptions) {
-    this.#listener = listener;
+  private constructor(options: CallSettings) {
     this.#options = options;
   }
 
-  static async open(options: EndpointOptions): Promise<Endpoint> {
-    // Connections that arrive before the constructor returns wait in `early`.
-    let accept: (transport: Transport) => void = (transport) => early.push(transport);
-    const early: Transport[] = [];
-    const network = options.network ?? unixNetwork(options.dir);
+  static async open(options: CallSettings): Promise<Endpoint> {
+    // Made before it listens, so that a connection arriving at once finds it ready.
+    const endpoint = new Endpoint(options);
     // Registrations hold the process, not the socket (keep-alive.ts): an owner that revoked all may end.
-    const listener = await network.listen((transport) => accept(transport), {
+    endpoint.#listener = await options.network.listen((transport) => endpoint.#accept(transport), {
       maxFrameBytes: MAX_FRAME_BYTES,
       holdsProcess: false,
     });
-    const endpoint = new Endpoint(listener, options);
-    accept = (transport) => endpoint.#accept(transport);
-    for (const transport of early) accept(transport);
     return endpoint;
   }
 
   get address(): string {
     return this.#listener.address;
+  }
+
+  /** The sessions of the client connections open now (for the tests' leak checks). */
+  get sessions(): CallSession[] {
+    return [...this.#sessions.keys()];
   }
 
   /** Client connections open now. */
@@ -119,39 +103,18 @@ export class Endpoint implements SessionHost {
 
   // --- SessionHost ---
 
-  call(session: CallSession, call: Call): void {
-    const exposed = this.#objects.get(call.target);
+  find(target: number, method: string): Served | RuntableError {
+    const exposed = this.#objects.get(target);
     if (!exposed) {
       // The caller's entry is stale and the method never ran, so it may look the moniker up again.
-      if (call.id !== 0) {
-        session.connection.replyError(
-          call.id,
-          new RuntableError('NOT_REGISTERED', `object ${call.target} is no longer registered at pid ${process.pid}`),
-        );
-      }
-      return;
+      return new RuntableError('NOT_REGISTERED', `object ${target} is no longer registered at pid ${process.pid}`);
     }
     // Checked before the property is read: reading runs getters, and those are not exposed.
-    const method = exposed.methods.has(call.method)
-      ? (exposed.target as Record<string, unknown>)[call.method]
-      : undefined;
-    if (typeof method !== 'function') {
-      if (call.id !== 0) {
-        session.connection.replyError(
-          call.id,
-          new RuntableError('NO_SUCH_METHOD', noSuchMethod(exposed.moniker, call.method, exposed.methods)),
-        );
-      }
-      return;
+    const fn = exposed.methods.has(method) ? (exposed.target as Record<string, unknown>)[method] : undefined;
+    if (typeof fn !== 'function') {
+      return new RuntableError('NO_SUCH_METHOD', noSuchMethod(exposed.moniker, method, exposed.methods));
     }
-    session.run(
-      call.id,
-      call.stack === true,
-      call.method,
-      method as (...args: unknown[]) => unknown,
-      exposed.target,
-      call.args,
-    );
+    return { fn: fn as (...args: unknown[]) => unknown, thisArg: exposed.target, what: method };
   }
 
   subscribe(session: CallSession, target: number, event: string): void {
@@ -196,20 +159,21 @@ export class Endpoint implements SessionHost {
   }
 
   #accept(transport: Transport): void {
-    Connection.accept(transport, {
-      goneCode: 'OBJECT_GONE',
-      peerName: 'client',
-      timeout: this.#options.timeout,
-      token: this.#options.token,
-      ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
-      ...(this.#options.maxPendingBytes ? { maxPendingBytes: this.#options.maxPendingBytes } : {}),
-    }).then(
+    Connection.accept(
+      transport,
+      {
+        goneCode: 'OBJECT_GONE',
+        peerName: 'client',
+        timeout: this.#options.timeout,
+        token: this.#options.token,
+        limits: this.#options.limits,
+      },
       (connection) => {
         const session = new CallSession(connection, { host: this, debug: this.#options.debug });
         this.#sessions.set(session, 0);
         this.#clientsChanged();
+        return session.handlers;
       },
-      () => {},
-    );
+    ).catch(() => {});
   }
 }

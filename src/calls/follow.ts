@@ -126,7 +126,7 @@ export function follow(host: FollowHost, event: string, listener: Listener, opti
     current = { target, off };
     unholdBetween?.();
     unholdBetween = undefined;
-    void target.session.connection.whenClosed.then(() => {
+    void target.session.whenClosed.then(() => {
       lose(target);
       // The next owner may be there already, with no event to say so (a restart the watch saw as no news).
       serial(() => moveTo(host.resolve));

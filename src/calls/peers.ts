@@ -2,31 +2,20 @@
 // every proxy of every object that owner serves, with calls multiplexed by id.
 
 import { RuntableError } from '../errors.js';
-import type { Network } from '../transport/network.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import type { Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { CallSession } from './session.js';
-
-export interface PeerOptions {
-  timeout: number;
-  debug: boolean;
-  /** The table's token, sent in every Hello to an owner. */
-  token: string;
-  maxMessageBytes?: number;
-  maxPendingBytes?: number;
-  /** How endpoints are reached: Unix sockets or TCP. */
-  network: Network;
-}
+import type { CallSettings } from './settings.js';
 
 /** Errors of a connect that mean nothing listens there any more. */
 const GONE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export class Peers {
   readonly #pool = new Map<string, Promise<CallSession>>();
-  readonly #options: PeerOptions;
+  readonly #options: CallSettings;
 
-  constructor(options: PeerOptions) {
+  constructor(options: CallSettings) {
     this.#options = options;
   }
 
@@ -82,15 +71,22 @@ export class Peers {
       }
       throw error;
     }
-    const connection = await Connection.connect(transport, {
-      goneCode: 'OBJECT_GONE',
-      peerName: `owner ${pid}`,
-      timeout: this.#options.timeout,
-      token: this.#options.token,
-      ...(this.#options.maxMessageBytes ? { maxMessageBytes: this.#options.maxMessageBytes } : {}),
-      ...(this.#options.maxPendingBytes ? { maxPendingBytes: this.#options.maxPendingBytes } : {}),
-    });
-    return new CallSession(connection, { debug: this.#options.debug });
+    let session: CallSession | undefined;
+    await Connection.connect(
+      transport,
+      {
+        goneCode: 'OBJECT_GONE',
+        peerName: `owner ${pid}`,
+        timeout: this.#options.timeout,
+        token: this.#options.token,
+        limits: this.#options.limits,
+      },
+      (connection) => {
+        session = new CallSession(connection, { debug: this.#options.debug });
+        return session.handlers;
+      },
+    );
+    return session as CallSession;
   }
 }
 

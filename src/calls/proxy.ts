@@ -9,13 +9,13 @@ import { ByReference, checkValue, RefKind } from '../wire/codec.js';
 import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
 import { REMOTE_MARK } from '../wire/values.js';
 import { atCallSite } from './call-site.js';
+import type { CallChannel } from './channel.js';
 import { type FollowHost, failedSubscription, follow, type SubscribeOptions, type Subscription } from './follow.js';
-import type { CallSession } from './session.js';
 import type { AnyEvents, CallOptions, EventMap, EventsOf, ObjectOf, OneWay, Ref, Remote, RemoteOf } from './types.js';
 
 /** Where a moniker lives now. */
 export interface Target {
-  session: CallSession;
+  session: CallChannel;
   object: number;
   /** The owner's pid, when known. */
   pid?: number;
@@ -134,14 +134,14 @@ class MonikerBinding implements Binding {
 
 /** An object passed by ref(): bound to the connection it came on, and gone with it. */
 class ReferenceBinding implements Binding {
-  readonly #session: CallSession;
+  readonly #session: CallChannel;
   readonly #ref: number;
   readonly label: string;
 
-  constructor(session: CallSession, ref: number) {
+  constructor(session: CallChannel, ref: number) {
     this.#session = session;
     this.#ref = ref;
-    this.label = `[Remote reference ${ref} from pid ${session.connection.peerPid}]`;
+    this.label = `[Remote reference ${ref} from pid ${session.peerPid}]`;
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
@@ -254,7 +254,7 @@ export function createRemote<T, E extends EventMap<E> = AnyEvents>(
   });
 }
 
-export function createReferenceProxy(session: CallSession, ref: number): object {
+export function createReferenceProxy(session: CallChannel, ref: number): object {
   return makeProxy<object>({ binding: new ReferenceBinding(session, ref), options: {}, oneway: false });
 }
 

@@ -95,6 +95,11 @@ export class References {
     }
   }
 
+  /** What is held now, for the leak checks of the tests: all zero once the peers are done. */
+  get held(): { exported: number; imported: number; invoking: number } {
+    return { exported: this.#exports.size, imported: this.#imports.size, invoking: this.#invoking.size };
+  }
+
   clear(): void {
     this.#exports.clear();
     this.#exportIds.clear();

@@ -6,11 +6,12 @@
 import { RuntableError } from '../errors.js';
 import { holdOnce } from '../transport/keep-alive.js';
 import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
-import type { Connection, Recover, RequestOptions } from '../wire/connection.js';
+import type { Connection, ConnectionHandlers, Recover, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { atCallSite } from './call-site.js';
+import type { CallChannel } from './channel.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
@@ -43,15 +44,26 @@ export function noSuchMethod(what: string, method: string, methods: ReadonlySet<
   return `${what} has no method "${shortened(method)}"; ${known}`;
 }
 
-/** What an endpoint adds to a session: registered objects to call and subscribe to. */
+/** A method that a Call or an Invoke names, found: what to run, on what, and its name in messages. */
+export interface Served {
+  fn: (...args: unknown[]) => unknown;
+  thisArg: unknown;
+  what: string;
+}
+
+/**
+ * What an endpoint adds to a session: registered objects to call and subscribe to. It only finds
+ * them; the session runs what it finds and writes every answer and refusal.
+ */
 export interface SessionHost {
-  call(session: CallSession, message: Call): void;
+  /** Method `method` of registered object `target`, or the error to refuse the call with. */
+  find(target: number, method: string): Served | RuntableError;
   subscribe(session: CallSession, target: number, event: string): void;
   unsubscribe(session: CallSession, target: number, event: string): void;
   closed(session: CallSession): void;
 }
 
-export class CallSession implements ReferenceContext, CallContextSource {
+export class CallSession implements CallChannel, ReferenceContext, CallContextSource {
   readonly connection: Connection;
   readonly #host: SessionHost | undefined;
   readonly #debug: boolean;
@@ -64,7 +76,7 @@ export class CallSession implements ReferenceContext, CallContextSource {
     },
   );
   /** Stream consumers waiting for items: held strongly, since only their own loop refers to them. */
-  readonly #waiting = new Set<StreamConsumer>();
+  readonly #awaitingItems = new Set<StreamConsumer>();
   /** Calls running here, with their AbortController once the method asked for a signal. */
   readonly #running = new Map<number, AbortController | undefined>();
   readonly #producers = new Map<number, StreamProducer>();
@@ -76,18 +88,48 @@ export class CallSession implements ReferenceContext, CallContextSource {
   /** Releases of the keep-alive holds of this connection's subscriptions. */
   readonly #holds = new Set<() => void>();
   #closed = false;
+  /** What its connection reports to: made with the session, in Connection.connect's or accept's attach. */
+  readonly handlers: ConnectionHandlers = {
+    onMessage: (message) => this.#handle(message),
+    onClose: (error) => this.#end(error),
+  };
 
   constructor(connection: Connection, options: { host?: SessionHost; debug: boolean }) {
     this.connection = connection;
     this.#host = options.host;
     this.#debug = options.debug;
     connection.references = this;
-    connection.onMessage = (message) => this.#handle(message);
-    connection.onClose = (error) => this.#end(error);
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * What this session still holds: every count is zero once its calls, streams, references and
+   * subscriptions are done. The one-process tests check it on both sides after each test.
+   */
+  get outstanding(): Readonly<Record<string, number>> {
+    return {
+      requests: this.connection.inFlight,
+      queuedBytes: this.connection.pendingBytes,
+      running: this.#running.size,
+      ...this.#references.held,
+      producers: this.#producers.size,
+      consumers: this.#consumers.size,
+      awaitingItems: this.#awaitingItems.size,
+      listeners: this.#listeners.size,
+      subscribed: this.#subscribed.size,
+      holds: this.#holds.size,
+    };
+  }
+
+  get peerPid(): number {
+    return this.connection.peerPid;
+  }
+
+  get whenClosed(): Promise<RuntableError> {
+    return this.connection.whenClosed;
   }
 
   // --- Outgoing ---
@@ -176,11 +218,15 @@ export class CallSession implements ReferenceContext, CallContextSource {
   #handle(message: Message): void {
     switch (message.kind) {
       case Kind.Call:
-        if (this.#host) this.#host.call(this, message);
-        else this.#refuse(message.id, 'this process serves no registered objects on this connection');
+        this.#serve(
+          message,
+          this.#host
+            ? this.#host.find(message.target, message.method)
+            : new RuntableError('PROTOCOL', 'this process serves no registered objects on this connection'),
+        );
         return;
       case Kind.Invoke:
-        this.#invoke(message);
+        this.#serve(message, this.#exported(message.ref, message.method));
         return;
       case Kind.Cancel:
         this.#cancelled(message.call);
@@ -226,40 +272,37 @@ export class CallSession implements ReferenceContext, CallContextSource {
     }
   }
 
-  #invoke(message: Invoke): void {
-    const exported = this.#references.exported(message.ref);
+  /** Method `method` of what this side exported as reference `ref`, or the error to refuse with. */
+  #exported(ref: number, method: string): Served | RuntableError {
+    const exported = this.#references.exported(ref);
     if (!exported || exported.kind === RefKind.Stream) {
-      this.#refuse(message.id, `reference ${message.ref} was released or never existed`, 'OBJECT_GONE');
-      return;
+      return new RuntableError('OBJECT_GONE', `reference ${ref} was released or never existed`);
     }
     if (exported.kind === RefKind.Function) {
-      if (message.method !== '') {
-        this.#refuse(message.id, 'a function reference has no methods', 'NO_SUCH_METHOD');
-        return;
-      }
-      const fn = exported.value as (...args: unknown[]) => unknown;
-      this.run(message.id, message.stack === true, 'callback', fn, undefined, message.args);
-      return;
+      if (method !== '') return new RuntableError('NO_SUCH_METHOD', 'a function reference has no methods');
+      return { fn: exported.value as (...args: unknown[]) => unknown, thisArg: undefined, what: 'callback' };
     }
-    if (!exported.methods?.has(message.method)) {
-      this.#refuse(
-        message.id,
-        noSuchMethod(
-          `the object passed by ref() as reference ${message.ref}`,
-          message.method,
-          exported.methods ?? new Set(),
-        ),
+    if (!exported.methods?.has(method)) {
+      return new RuntableError(
         'NO_SUCH_METHOD',
+        noSuchMethod(`the object passed by ref() as reference ${ref}`, method, exported.methods ?? new Set()),
       );
-      return;
     }
     const target = exported.value as Record<string, (...args: unknown[]) => unknown>;
-    const method = target[message.method] as (...args: unknown[]) => unknown;
-    this.run(message.id, message.stack === true, message.method, method, target, message.args);
+    return { fn: target[method] as (...args: unknown[]) => unknown, thisArg: target, what: method };
+  }
+
+  /** Call and Invoke alike: runs what was found, or refuses (id 0: silently). */
+  #serve(message: Call | Invoke, served: Served | RuntableError): void {
+    if (served instanceof RuntableError) {
+      this.#refuse(message.id, served.message, served.code);
+      return;
+    }
+    this.#run(message.id, message.stack === true, served.what, served.fn, served.thisArg, message.args);
   }
 
   /** Runs `fn` on `thisArg` for the peer and answers it exactly once (id 0: never). */
-  run(
+  #run(
     id: number,
     wantsStack: boolean,
     what: string,
@@ -394,8 +437,8 @@ export class CallSession implements ReferenceContext, CallContextSource {
     send: this.#producerWire.send,
     forget: (stream: number) => this.#consumers.delete(stream),
     pin: (consumer: StreamConsumer, waiting: boolean) => {
-      if (waiting) this.#waiting.add(consumer);
-      else this.#waiting.delete(consumer);
+      if (waiting) this.#awaitingItems.add(consumer);
+      else this.#awaitingItems.delete(consumer);
     },
   };
 
@@ -428,7 +471,7 @@ export class CallSession implements ReferenceContext, CallContextSource {
     this.#listeners.clear();
     for (const unhold of this.#holds) unhold();
     this.#holds.clear();
-    this.#waiting.clear();
+    this.#awaitingItems.clear();
     this.#host?.closed(this);
   }
 }

@@ -73,7 +73,8 @@ async function status(context: Context): Promise<number> {
     return EXIT.UNAVAILABLE;
   }
   try {
-    const figures = await table.status();
+    // The output names no backend: this command speaks only of a local broker.
+    const { backend: _backend, ...figures } = await table.status();
     if (context.json) {
       print(JSON.stringify({ running: true, ...figures }, null, 2));
       return EXIT.OK;

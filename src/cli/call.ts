@@ -2,12 +2,12 @@
 // streams prints each item as it arrives. Ctrl-C cancels the call (the owner is told) and exits 130.
 
 import { RuntableError, withOptions } from '../index.js';
+import { formatJson, formatReadable, isStream, parseCallArgs } from '../text/values.js';
 import { expectArgs, msOption } from './args.js';
 import { activatable, type Command, noBrokerText, openOrStartTable, openTable } from './context.js';
 import { EXIT } from './exit.js';
 import { notRegistered } from './inspect.js';
 import { print } from './output.js';
-import { formatJson, formatReadable, isStream, parseCallArgs } from './values.js';
 
 type Method = (...args: unknown[]) => Promise<unknown>;
 

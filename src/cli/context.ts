@@ -3,9 +3,9 @@
 // that is not there; `broker start`, `wait` and a `call` of an activatable moniker may.
 
 import fs from 'node:fs';
+import { readServices, serviceDirs, serviceFor } from '../broker/service-files.js';
 import { RuntableError } from '../errors.js';
 import { connect, type Table } from '../index.js';
-import { readServices, serviceDirs, serviceFor } from '../naming/service-files.js';
 import { brokerSocketPath, resolveTableDir } from '../transport/paths.js';
 import type { OptionSpecs, Values } from './args.js';
 import { type Style, styleFor } from './output.js';

@@ -3,6 +3,7 @@
 
 import { inspect } from 'node:util';
 import { RuntableError } from '../errors.js';
+import { UsageError } from '../text/usage.js';
 import type { Style } from './output.js';
 
 export const EXIT = {
@@ -34,16 +35,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   6    any other error
   130  interrupted by Ctrl-C during a call`;
 
-/** A mistake on the command line: exit 2, with a pointer to the right help. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-  /** The command whose --help to point at, if any. */
-  readonly command: string | undefined;
-  constructor(message: string, command?: string) {
-    super(message);
-    this.command = command;
-  }
-}
+export { UsageError };
 
 /** A failure of the command itself, not of the table: its message is the whole story. */
 export class Failure extends Error {

@@ -1,8 +1,8 @@
 // runtable services: the service files the table's broker reads (or would read, if none runs),
 // each with what is wrong with it or whether its process is running. Never starts anything.
 
-import { listServices } from '../naming/activation.js';
-import { serviceDirs } from '../naming/service-files.js';
+import { listServices } from '../broker/activation.js';
+import { serviceDirs } from '../broker/service-files.js';
 import type { ServiceInfo } from '../wire/protocol.js';
 import { expectArgs } from './args.js';
 import { type Command, type Context, openTable } from './context.js';

@@ -3,14 +3,46 @@
 // Nothing here knows about sockets, brokers or etcd; the calls never pass through a backend.
 
 import type { RuntableError } from '../errors.js';
-import type { BrokerStatus, Register, ServiceInfo, TableEventType, Unnumbered, WireEntry } from '../wire/protocol.js';
+import type { BrokerStatus, ServiceInfo, TableEventType, WireEntry } from '../wire/protocol.js';
 import type { Entry } from './entry.js';
+
+/** A registration as a process asks a table to hold it, whichever backend holds the table. */
+export interface RegistrationRecord {
+  moniker: string;
+  /** Where the owner takes calls: its endpoint's address (a socket path, or tcp://host:port). */
+  endpoint: string;
+  /** The object's id on that endpoint. */
+  object: number;
+  methods: string[];
+  metadata: Record<string, unknown>;
+  /** Take the moniker from its live owner, who is told it lost it. */
+  replace?: boolean;
+  /** Wait in line for the moniker if it is taken (hot standby). */
+  queue?: boolean;
+  /** Set when the entry is restored (after a broker restart or a lost lease), so it keeps its identity. */
+  registeredAt?: Date;
+  /** Set with registeredAt. */
+  changedAt?: Date;
+}
+
+/**
+ * What table.status() reports, filled by either backend: a broker's own figures for a local
+ * table; for one on etcd, which has no broker, what this process knows of it.
+ */
+export interface TableStatus extends BrokerStatus {
+  /**
+   * Where the names are held. `'broker'`: a broker process on this machine, whose pid `pid` is.
+   * `'etcd'`: an etcd cluster; there is no broker process, so `pid` is 0, `uptime` counts from
+   * this process's connect, `connections` is this process's watches and `dir` the etcd address.
+   */
+  backend: 'broker' | 'etcd';
+}
 
 /** A moniker this process owns, as a backend needs it to register it again. */
 export interface OwnedName {
   readonly moniker: string;
-  /** The Register message that restores the entry as it was. */
-  registration(): Unnumbered<Register>;
+  /** The registration that restores the entry as it was. */
+  registration(): RegistrationRecord;
   /** The table accepted it again (after a broker restart or a lost lease). */
   restored(entry: WireEntry): void;
   /** The moniker is no longer this process's: replaced, taken meanwhile, or the table is gone. */
@@ -38,8 +70,8 @@ export interface RegisterWaiting {
 
 /** What a Table needs of the place its names live. */
 export interface NamingBackend {
-  /** Registers `name` as `message` says, and keeps it to restore while it is ours. */
-  register(name: OwnedName, message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry>;
+  /** Registers `name` as `record` says, and keeps it to restore while it is ours. */
+  register(name: OwnedName, record: RegistrationRecord, waiting?: RegisterWaiting): Promise<WireEntry>;
   /** Removes our entry (or our place in line) for `moniker`. */
   revoke(moniker: string): Promise<void>;
   /** Stops restoring `moniker`; said before revoke, so a reconnection does not bring it back. */
@@ -52,7 +84,7 @@ export interface NamingBackend {
   /** Starts feeding `sink`: a snapshot first, then every change. */
   watch(sink: WatchSink): Promise<void>;
   unwatch(sink: WatchSink): Promise<void>;
-  status(): Promise<BrokerStatus>;
+  status(): Promise<TableStatus>;
   close(): Promise<void>;
   /**
    * The entry of `moniker`, starting the service that provides it if nobody holds it; undefined

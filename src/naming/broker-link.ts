@@ -6,10 +6,8 @@ import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
 import { guardTimer, holdUntil } from '../transport/keep-alive.js';
 import { Connection, type RequestOptions } from '../wire/connection.js';
-import { unpackEntries, unpackPublicEntries } from '../wire/entry-batch.js';
 import {
   type Activate,
-  type BrokerStatus,
   Kind,
   type Message,
   type Register,
@@ -23,9 +21,17 @@ import {
   type WireEntry,
 } from '../wire/protocol.js';
 import { toEntry } from '../wire/validate.js';
-import type { NamingBackend, OwnedName, RegisterWaiting, WatchSink } from './backend.js';
+import type {
+  NamingBackend,
+  OwnedName,
+  RegisterWaiting,
+  RegistrationRecord,
+  TableStatus,
+  WatchSink,
+} from './backend.js';
 import { reachBroker } from './broker-start.js';
 import type { Entry } from './entry.js';
+import { unpackEntries, unpackPublicEntries } from './entry-batch.js';
 
 /** Reconnection waits start here and double up to the cap. */
 const RECONNECT_FIRST_DELAY_MS = 10;
@@ -69,7 +75,7 @@ export class BrokerLink implements NamingBackend {
     const link = new BrokerLink(options);
     for (let attempt = 1; ; attempt++) {
       try {
-        link.#attach(await link.#dial());
+        link.#connection = await link.#dial();
         return link;
       } catch (error) {
         // A broker that exits on idle just as we connect drops us mid-handshake: the next try
@@ -98,8 +104,9 @@ export class BrokerLink implements NamingBackend {
   }
 
   /** Registers `name`, and keeps it to register again after a broker restart once it is ours. */
-  async register(name: OwnedName, message: Unnumbered<Register>, waiting?: RegisterWaiting): Promise<WireEntry> {
-    const reply = message.queue
+  async register(name: OwnedName, record: RegistrationRecord, waiting?: RegisterWaiting): Promise<WireEntry> {
+    const message: Unnumbered<Register> = { kind: Kind.Register, ...record };
+    const reply = record.queue
       ? await this.#untilAnswered<Register>(message, waiting)
       : await this.request<Register>(message, waiting);
     const entry = toEntry(reply);
@@ -174,8 +181,8 @@ export class BrokerLink implements NamingBackend {
     return entry === null ? undefined : toEntry(entry);
   }
 
-  status(): Promise<BrokerStatus> {
-    return this.request<Status>({ kind: Kind.Status });
+  async status(): Promise<TableStatus> {
+    return { ...(await this.request<Status>({ kind: Kind.Status })), backend: 'broker' };
   }
 
   disown(moniker: string): void {
@@ -241,23 +248,25 @@ export class BrokerLink implements NamingBackend {
       timeout: this.#options.timeout,
       ...(this.#options.brokerIdleMs === undefined ? {} : { idleMs: this.#options.brokerIdleMs }),
     });
-    return Connection.connect(transport, {
-      goneCode: 'TABLE_UNAVAILABLE',
-      peerName: 'the broker',
-      timeout: this.#options.timeout,
-      token: this.#options.token,
-    });
-  }
-
-  #attach(connection: Connection): void {
-    this.#connection = connection;
-    connection.onMessage = (message) => this.#notice(message);
-    connection.onClose = () => {
-      if (this.#connection !== connection) return;
-      this.#connection = undefined;
-      this.#routes.clear();
-      if (!this.#closing) this.#startReconnecting();
-    };
+    return Connection.connect(
+      transport,
+      {
+        goneCode: 'TABLE_UNAVAILABLE',
+        peerName: 'the broker',
+        timeout: this.#options.timeout,
+        token: this.#options.token,
+      },
+      (connection) => ({
+        onMessage: (message) => this.#notice(message),
+        // Only the link's current connection matters: one still being restored is simply dropped.
+        onClose: () => {
+          if (this.#connection !== connection) return;
+          this.#connection = undefined;
+          this.#routes.clear();
+          if (!this.#closing) this.#startReconnecting();
+        },
+      }),
+    );
   }
 
   #startReconnecting(): Promise<Connection> {
@@ -295,7 +304,7 @@ export class BrokerLink implements NamingBackend {
         delay = Math.min(Math.max(RECONNECT_FIRST_DELAY_MS, delay * 2), RECONNECT_MAX_DELAY_MS);
         continue;
       }
-      this.#attach(connection);
+      this.#connection = connection;
       if (connection.closed) continue;
       return connection;
     }
@@ -303,11 +312,10 @@ export class BrokerLink implements NamingBackend {
 
   /** Registers every owned moniker again, then resumes every watch, on a fresh connection. */
   async #restore(connection: Connection): Promise<void> {
-    connection.onMessage = (message) => this.#notice(message);
     await Promise.all(
       [...this.#owned.values()].map(async (name) => {
         try {
-          name.restored(toEntry(await connection.request<Register>(name.registration())));
+          name.restored(toEntry(await connection.request<Register>({ kind: Kind.Register, ...name.registration() })));
         } catch (error) {
           if ((error as RuntableError).code !== 'ALREADY_REGISTERED') throw error;
           // Another owner took the name while the broker was away.

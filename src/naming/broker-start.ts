@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntableError } from '../errors.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import { guardTimer } from '../transport/keep-alive.js';
 import { brokerLockPath, brokerLogPath, brokerSocketPath, unwritableTableDir } from '../transport/paths.js';
 import type { Transport } from '../transport/transport.js';
 import { connectUnix } from '../transport/unix.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
 import { isAlive } from './liveness.js';
 
 /** A lock with no pid file yet is stale after this long (its maker died between two syscalls). */
@@ -131,23 +131,24 @@ function unlock(dir: string): void {
 }
 
 /**
- * How to run the broker: broker-main beside this file (from dist with plain node, or from src
- * through tsx), else, in an app bundled into one file, the copy of it built into the bundle, fed
+ * How to run the broker: broker/broker-main beside this folder (from dist with plain node, or
+ * from src through tsx), else, in an app bundled into one file, the copy of it built into the bundle, fed
  * to node on stdin so that none of the app's own code runs in the broker.
  */
 async function brokerLaunch(): Promise<{ args: string[]; code?: string }> {
   // import.meta.url is empty in a CommonJS bundle.
   const self = import.meta.url ? fileURLToPath(import.meta.url) : undefined;
+  const brokerDir = self && path.join(path.dirname(self), '..', 'broker');
   if (self?.endsWith('.ts')) {
-    return { args: ['--import', import.meta.resolve('tsx'), path.join(path.dirname(self), 'broker-main.ts')] };
+    return { args: ['--import', import.meta.resolve('tsx'), path.join(brokerDir as string, 'broker-main.ts')] };
   }
-  const beside = self && path.join(path.dirname(self), 'broker-main.js');
+  const beside = brokerDir && path.join(brokerDir, 'broker-main.js');
   if (beside && fs.existsSync(beside)) return { args: [beside] };
   const { BROKER_CODE } = await import('./broker-code.js');
   if (!BROKER_CODE) {
     throw new RuntableError(
       'TABLE_UNAVAILABLE',
-      `cannot start a broker: broker-main.js is not beside ${self ?? "runtable's code"}, and this build carries no broker of its own; start one with "runtable broker start"`,
+      `cannot start a broker: broker-main.js is not in ${brokerDir ?? "runtable's broker folder"}, and this build carries no broker of its own; start one with "runtable broker start"`,
     );
   }
   // "broker-main" only names the process for ps and for the tests that look for brokers.

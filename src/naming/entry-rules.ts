@@ -1,9 +1,10 @@
-// What a table holds of a Register, whichever backend holds it (the local broker, etcd): the
+// What a table holds of a registration, whichever backend holds it (the local broker, etcd): the
 // entry it makes, and the checks its metadata must pass first.
 
 import { RuntableError } from '../errors.js';
 import { encode } from '../wire/codec.js';
-import type { Register, Unnumbered, WireEntry } from '../wire/protocol.js';
+import type { WireEntry } from '../wire/protocol.js';
+import type { RegistrationRecord } from './backend.js';
 
 /** Encoded size of one entry's metadata. */
 export const MAX_METADATA_BYTES = 16 * 1024;
@@ -46,7 +47,7 @@ export function checkMetadata(metadata: Record<string, unknown>): void {
 }
 
 /** The entry `message` registers for process `pid`: dated now, unless it comes back from before. */
-export function entryOf(message: Unnumbered<Register>, pid: number): WireEntry {
+export function entryOf(message: RegistrationRecord, pid: number): WireEntry {
   const now = new Date();
   return {
     moniker: message.moniker,

@@ -16,7 +16,7 @@ export const MAX_UNREAD_EVENTS = 100_000;
 
 export class WatchStream implements WatchSink, TableWatch {
   readonly prefix: string;
-  readonly #link: NamingBackend;
+  readonly #backend: NamingBackend;
   readonly #signal: AbortSignal | undefined;
   /** What the consumer has been told exists. */
   readonly #seen = new Map<string, WireEntry>();
@@ -36,8 +36,8 @@ export class WatchStream implements WatchSink, TableWatch {
    * `holds` false: a loop waiting here does not hold the process, for runtable's own watches
    * whose user holds for them (a following subscription).
    */
-  constructor(link: NamingBackend, prefix: string, signal?: AbortSignal, ended?: () => void, holds = true) {
-    this.#link = link;
+  constructor(backend: NamingBackend, prefix: string, signal?: AbortSignal, ended?: () => void, holds = true) {
+    this.#backend = backend;
     this.prefix = prefix;
     this.#signal = signal;
     this.#ended = ended;
@@ -66,7 +66,7 @@ export class WatchStream implements WatchSink, TableWatch {
   async #next(): Promise<IteratorResult<TableEvent>> {
     if (this.#signal?.aborted) await this.return();
     if (!this.#done && !this.#started) {
-      this.#started = this.#link.watch(this);
+      this.#started = this.#backend.watch(this);
       try {
         await this.#started;
       } catch (error) {
@@ -98,7 +98,7 @@ export class WatchStream implements WatchSink, TableWatch {
       this.#signal?.removeEventListener('abort', this.#onAbort);
       this.#wakeUp();
       this.#ended?.();
-      await this.#link.unwatch(this);
+      await this.#backend.unwatch(this);
     }
     return { value: undefined, done: true };
   }

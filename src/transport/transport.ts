@@ -1,6 +1,6 @@
-// The small interface the core talks through. A transport moves whole frames between two
-// processes; it knows nothing of messages. Unix sockets implement it today (unix.ts); named
-// pipes, TCP or an in-memory pair would each be one more file.
+// The small interface the core talks through. A transport moves whole frames between two ends;
+// it knows nothing of messages. Unix sockets (unix.ts), TCP with or without TLS (tcp.ts) and an
+// in-memory pair for one-process tests (memory.ts) implement it; named pipes would be one more file.
 
 export interface Transport {
   /** Queues a frame; frames queued in the same tick leave in one write. */

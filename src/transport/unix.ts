@@ -3,7 +3,7 @@
 
 import net from 'node:net';
 import { RuntableError } from '../errors.js';
-import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from '../wire/framing.js';
+import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from './framing.js';
 import { guardTimer } from './keep-alive.js';
 import { checkSocketPath, withPrivateUmask } from './paths.js';
 import type { Listener, Transport, TransportOptions } from './transport.js';

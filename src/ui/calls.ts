@@ -3,8 +3,8 @@
 // the call (the owner is told) or ends the subscription. Only exposed methods are ever called.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isStream, toJsonValue } from '../cli/values.js';
 import { on, RuntableError, withOptions } from '../index.js';
+import { isStream, toJsonValue } from '../text/values.js';
 import type { TableFeed } from './feed.js';
 import type { CallLine, CallRequest, EventLine, ViewerError } from './shared/viewer.js';
 import { GONE_CODES } from './shared/viewer.js';

@@ -4,7 +4,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toJsonValue } from '../cli/values.js';
+import { toJsonValue } from '../text/values.js';
 import { type Asset, loadPage } from './assets.js';
 import { RequestError, readCallRequest, runCall, runSubscription } from './calls.js';
 import { type OpenTable, TableFeed } from './feed.js';

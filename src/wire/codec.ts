@@ -1,6 +1,6 @@
-// Turns messages into bytes and back: CBOR (RFC 8949) through cbor-x, so Map, Set, BigInt, Date
-// and typed arrays survive the trip in a form that independent CBOR decoders read. It never
-// trusts what it decodes: the shape checks live in validate.ts.
+// Turns messages into bytes and back: CBOR (RFC 8949), encoded by cbor-x and decoded by
+// runtable's own decoder (cbor-decode.ts), so Map, Set, BigInt, Date and typed arrays survive the
+// trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
 import { encodeCbor } from './cbor-encode.js';
@@ -40,8 +40,9 @@ export interface ReferenceContext {
 }
 
 // cbor-encode.ts writes the bytes cbor-x would (plain CBOR maps, Maps under tag 259). No cbor-x
-// extension is registered: those are process-wide, and Errors and references reach the encoder as
-// cbor-x Tags instead (values.ts), so importing runtable changes nothing for other cbor-x users.
+// extension is registered: those are process-wide. Errors and references reach the encoder as
+// cbor-x Tags (values.ts), and come back through cbor-decode.ts's own tag hooks, so importing
+// runtable changes nothing for other cbor-x users.
 
 const PLAIN_HOOKS: TagHooks = { error: reviveError };
 

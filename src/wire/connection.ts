@@ -4,11 +4,11 @@
 
 import { type ErrorCode, RuntableError } from '../errors.js';
 import { holdUntil } from '../transport/keep-alive.js';
-import { tokenMatches } from '../transport/token.js';
 import type { Transport } from '../transport/transport.js';
-import { ChunkAssembler, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TRANSFER_STALL_MS } from './chunks.js';
+import { ChunkAssembler } from './chunks.js';
 import { decode, encode, type ReferenceContext } from './codec.js';
 import { asRuntableError, toRuntableError } from './error-record.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
 import { abortError, PendingRequests } from './pending.js';
 import {
@@ -21,6 +21,7 @@ import {
   type Request,
   type Unnumbered,
 } from './protocol.js';
+import { tokenMatches } from './token.js';
 import { toMessage } from './validate.js';
 
 /** How long a peer may take to say Hello or Welcome. */
@@ -29,12 +30,6 @@ export const HANDSHAKE_TIMEOUT_MS = 5000;
 const COMPLAINT_RELEVANCE_MS = 2000;
 /** Request ids wrap here; far more than can ever be in flight. */
 const MAX_REQUEST_ID = 0x7fffffff;
-/**
- * Bytes queued for a peer and not yet written, beyond the largest single message: a peer that
- * stops reading (or reads far slower than it asks) is dropped past this, so it cannot make us
- * buffer without bound. Configurable per connection (`connect({ maxPendingBytes })`).
- */
-export const DEFAULT_MAX_PENDING_WRITE_BYTES = 64 * 1024 * 1024;
 
 export interface ConnectionOptions {
   /** Code for requests in flight when the connection drops (OBJECT_GONE, TABLE_UNAVAILABLE). */
@@ -43,16 +38,12 @@ export interface ConnectionOptions {
   peerName: string;
   /** Default timeout of requests, ms. */
   timeout: number;
-  /** The table's token (transport/token.ts): sent in Hello, or required in it when accepting. */
+  /** The table's token (token.ts): sent in Hello, or required in it when accepting. */
   token: string;
-  /** The largest whole message accepted; default DEFAULT_MAX_MESSAGE_BYTES. */
-  maxMessageBytes?: number;
-  /** The largest whole message sent; default maxMessageBytes. */
+  /** What the connection takes in and leaves queued; default DEFAULT_LIMITS (limits.ts). */
+  limits?: Limits;
+  /** The largest whole message sent; default limits.maxMessageBytes (the broker sends more than it takes). */
   maxSendBytes?: number;
-  /** A half-received large message with no new chunk for this long is dropped, ms. */
-  transferStallMs?: number;
-  /** Unwritten bytes beyond the largest message before the peer is dropped; default DEFAULT_MAX_PENDING_WRITE_BYTES. */
-  maxPendingBytes?: number;
   /** Told, in a sentence, when the peer is dropped for not reading; default process.emitWarning. */
   report?: (line: string) => void;
 }
@@ -69,8 +60,23 @@ export interface RequestOptions {
 /** See TrackOptions.recover: what a failed request becomes instead of its error. */
 export type Recover = (error: RuntableError) => unknown;
 
+/** What a connection tells its user; given once, when the handshake succeeds. */
+export interface ConnectionHandlers {
+  /** Messages that are not replies: requests for a server, notices for a client. */
+  onMessage(message: Message): void;
+  /** Once, when the connection closes, with the reason. */
+  onClose(reason: RuntableError): void;
+}
+
+/**
+ * Makes the handlers of a connection whose handshake has just succeeded. It runs before the next
+ * frame is read, so a peer that pipelines requests right after its Hello finds them in place.
+ */
+export type Attach = (connection: Connection) => ConnectionHandlers;
+
+const NO_HANDLERS: ConnectionHandlers = { onMessage: () => {}, onClose: () => {} };
+
 export class Connection {
-  onClose: (error: RuntableError) => void = () => {};
   /** Settles, with the reason, when the connection closes; for any number of observers. */
   readonly whenClosed: Promise<RuntableError>;
   #resolveClosed: (reason: RuntableError) => void = () => {};
@@ -83,18 +89,17 @@ export class Connection {
   #closeError: RuntableError | undefined;
   /** The last connection-level Failure the peer sent: the reason if it hangs up soon after. */
   #peerComplaint: { error: RuntableError; at: number } | undefined;
-  #onMessage: ((message: Message) => void) | undefined;
+  #handlers: ConnectionHandlers = NO_HANDLERS;
+  /** Until the handshake settles: where its end goes (the frame it waits for, or a close). */
+  #handshakeEnded: ((error: RuntableError) => void) | undefined;
+  /** Until the handshake succeeds: what a frame is taken as (Hello or Welcome). */
+  #handshakeFrame: ((frame: Buffer) => void) | undefined;
   readonly #maxMessageBytes: number;
   readonly #maxSendBytes: number;
   readonly #assembler: ChunkAssembler;
   readonly #outbox: Outbox;
   /** Where functions and references in messages are exported and imported; calls only. */
   references: ReferenceContext | undefined;
-  /**
-   * On the accepting side, frames that arrive before onMessage is set (a peer may pipeline
-   * requests right after Hello) wait, and are decoded only then, with the references in place.
-   */
-  #early: Uint8Array[] | undefined;
 
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
@@ -106,9 +111,10 @@ export class Connection {
     this.whenClosed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const limits = options.limits ?? DEFAULT_LIMITS;
+    this.#maxMessageBytes = limits.maxMessageBytes;
     this.#maxSendBytes = options.maxSendBytes ?? this.#maxMessageBytes;
-    const maxPendingBytes = options.maxPendingBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
+    const maxPendingBytes = limits.maxPendingBytes;
     this.#outbox = new Outbox(transport, {
       maxSendBytes: this.#maxSendBytes,
       maxPendingBytes,
@@ -121,72 +127,73 @@ export class Connection {
         this.#transport.close(this.#closeError);
       },
     });
-    this.#assembler = new ChunkAssembler(
-      this.#maxMessageBytes,
-      options.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS,
-      (transfer) => this.replyError(0, new RuntableError('PROTOCOL', `transfer ${transfer} stalled; dropped`)),
+    this.#assembler = new ChunkAssembler(this.#maxMessageBytes, limits.transferStallMs, (transfer) =>
+      this.replyError(0, new RuntableError('PROTOCOL', `transfer ${transfer} stalled; dropped`)),
     );
+    transport.onFrame = (frame) => {
+      if (this.#handshakeFrame) this.#handshakeFrame(frame);
+      else this.#receive(frame);
+    };
     transport.onClose = (error) => this.#closed(error);
     transport.onStreamError = (error) => this.#fail(error);
     transport.onWritable = () => this.#outbox.pump();
   }
 
   /** Opens the client side: says Hello and waits for Welcome. */
-  static async connect(transport: Transport, options: ConnectionOptions): Promise<Connection> {
+  static async connect(transport: Transport, options: ConnectionOptions, attach?: Attach): Promise<Connection> {
     const connection = new Connection(transport, options);
-    await connection.#handshake((message) => {
-      if (message.kind === Kind.Welcome) {
-        if (message.version !== PROTOCOL_VERSION) {
-          throw new RuntableError(
-            'PROTOCOL',
-            `${options.peerName} speaks protocol version ${message.version}; this runtable speaks ${PROTOCOL_VERSION}. Upgrade the older side`,
-          );
+    await connection.#handshake(
+      attach,
+      (message) => {
+        if (message.kind === Kind.Welcome) {
+          if (message.version !== PROTOCOL_VERSION) {
+            throw new RuntableError(
+              'PROTOCOL',
+              `${options.peerName} speaks protocol version ${message.version}; this runtable speaks ${PROTOCOL_VERSION}. Upgrade the older side`,
+            );
+          }
+          connection.peerPid = message.pid;
+          return true;
         }
-        connection.peerPid = message.pid;
-        return true;
-      }
-      if (message.kind === Kind.Failure) throw toRuntableError(message.error);
-      return false;
-    }, true);
+        if (message.kind === Kind.Failure) throw toRuntableError(message.error);
+        return false;
+      },
+      true,
+    );
     return connection;
   }
 
   /** Opens the server side: waits for Hello and answers Welcome, or refuses a wrong version. */
-  static async accept(transport: Transport, options: ConnectionOptions): Promise<Connection> {
+  static async accept(transport: Transport, options: ConnectionOptions, attach: Attach): Promise<Connection> {
     const connection = new Connection(transport, options);
-    connection.#early = [];
-    await connection.#handshake((message) => {
-      if (message.kind !== Kind.Hello) return false;
-      if (message.version !== PROTOCOL_VERSION) {
-        const error = new RuntableError(
-          'PROTOCOL',
-          `this peer speaks protocol version ${PROTOCOL_VERSION}, you sent ${message.version}; upgrade the older side`,
-        );
-        connection.#fail(error);
-        throw error;
-      }
-      if (!tokenMatches(message.token, options.token)) {
-        // Says what is missing, never what the token is.
-        const error = new RuntableError(
-          'ACCESS_DENIED',
-          "the Hello did not carry this table's token; only a process that can read the table directory may join",
-        );
-        connection.#fail(error);
-        throw error;
-      }
-      connection.peerPid = message.pid;
-      connection.send({ kind: Kind.Welcome, version: PROTOCOL_VERSION, pid: process.pid });
-      return true;
-    }, false);
+    await connection.#handshake(
+      attach,
+      (message) => {
+        if (message.kind !== Kind.Hello) return false;
+        if (message.version !== PROTOCOL_VERSION) {
+          const error = new RuntableError(
+            'PROTOCOL',
+            `this peer speaks protocol version ${PROTOCOL_VERSION}, you sent ${message.version}; upgrade the older side`,
+          );
+          connection.#fail(error);
+          throw error;
+        }
+        if (!tokenMatches(message.token, options.token)) {
+          // Says what is missing, never what the token is.
+          const error = new RuntableError(
+            'ACCESS_DENIED',
+            "the Hello did not carry this table's token; only a process that can read the table directory may join",
+          );
+          connection.#fail(error);
+          throw error;
+        }
+        connection.peerPid = message.pid;
+        connection.send({ kind: Kind.Welcome, version: PROTOCOL_VERSION, pid: process.pid });
+        return true;
+      },
+      false,
+    );
     return connection;
-  }
-
-  /** Messages that are not replies: requests for a server, notices for a client. */
-  set onMessage(handler: (message: Message) => void) {
-    this.#onMessage = handler;
-    const early = this.#early ?? [];
-    this.#early = undefined;
-    for (const frame of early) this.#receive(frame);
   }
 
   get closed(): boolean {
@@ -269,12 +276,16 @@ export class Connection {
     this.#transport.close(runtableError, true);
   }
 
-  #handshake(accept: (message: Message) => boolean, sendHello: boolean): Promise<void> {
+  #handshake(attach: Attach | undefined, accept: (message: Message) => boolean, sendHello: boolean): Promise<void> {
     // A handshake is awaited like a request (connect(), a first call to an owner): it holds the process.
-    return holdUntil(this.#handshakeSteps(accept, sendHello));
+    return holdUntil(this.#handshakeSteps(attach, accept, sendHello));
   }
 
-  #handshakeSteps(accept: (message: Message) => boolean, sendHello: boolean): Promise<void> {
+  #handshakeSteps(
+    attach: Attach | undefined,
+    accept: (message: Message) => boolean,
+    sendHello: boolean,
+  ): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => {
@@ -285,26 +296,27 @@ export class Connection {
         Math.min(HANDSHAKE_TIMEOUT_MS, this.#options.timeout),
       );
       timer.unref();
-      this.#transport.onFrame = (frame) => {
+      this.#handshakeEnded = (error) => {
+        this.#handshakeEnded = undefined;
+        clearTimeout(timer);
+        reject(error);
+      };
+      this.#handshakeFrame = (frame) => {
         try {
           const message = toMessage(decode(frame));
           if (!accept(message)) throw new RuntableError('PROTOCOL', `expected a handshake, got kind ${message.kind}`);
         } catch (error) {
-          clearTimeout(timer);
-          // Rejected before the close below, whose onClose would otherwise win with a vaguer reason.
+          // Rejected before the close below, whose reason would otherwise win with a vaguer one.
           const failure = asRuntableError(error, 'PROTOCOL');
-          reject(failure);
+          this.#handshakeEnded?.(failure);
           if (!this.closed) this.#fail(failure);
           return;
         }
         clearTimeout(timer);
-        this.#transport.onFrame = (next) => this.#receive(next);
-        this.onClose = () => {};
+        this.#handshakeEnded = undefined;
+        this.#handshakeFrame = undefined;
+        if (attach) this.#handlers = attach(this);
         resolve();
-      };
-      this.onClose = (error) => {
-        clearTimeout(timer);
-        reject(error);
       };
       if (sendHello) {
         this.send({ kind: Kind.Hello, version: PROTOCOL_VERSION, pid: process.pid, token: this.#options.token });
@@ -313,10 +325,6 @@ export class Connection {
   }
 
   #receive(frame: Uint8Array): void {
-    if (this.#early) {
-      this.#early.push(frame);
-      return;
-    }
     let value: unknown;
     try {
       value = decode(frame, this.references);
@@ -364,7 +372,7 @@ export class Connection {
       const error = toRuntableError(message.error);
       if (message.id === 0) this.#peerComplaint = { error, at: Date.now() };
       else this.#pending.settle(message.id, undefined, error);
-    } else this.#onMessage?.(message);
+    } else this.#handlers.onMessage(message);
   }
 
   #closed(error: Error | undefined): void {
@@ -384,7 +392,8 @@ export class Connection {
       );
     this.#closeError = reason;
     this.#pending.rejectAll(reason);
-    this.onClose(reason);
+    if (this.#handshakeEnded) this.#handshakeEnded(reason);
+    else this.#handlers.onClose(reason);
     this.#resolveClosed(reason);
   }
 }

@@ -6,14 +6,15 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { MAX_STREAM_CREDIT } from '../../src/calls/streams.ts';
-import { tableToken } from '../../src/transport/token.ts';
+import { MAX_FRAME_BYTES } from '../../src/transport/framing.ts';
 import type { Transport } from '../../src/transport/transport.ts';
 import { listenUnix } from '../../src/transport/unix.ts';
 import { CHUNK_BYTES, ChunkAssembler } from '../../src/wire/chunks.ts';
 import { encode, type ReferenceContext } from '../../src/wire/codec.ts';
 import { Connection } from '../../src/wire/connection.ts';
-import { MAX_FRAME_BYTES } from '../../src/wire/framing.ts';
+import { DEFAULT_LIMITS } from '../../src/wire/limits.ts';
 import { type Chunk, Kind, type Message } from '../../src/wire/protocol.ts';
+import { tableToken } from '../../src/wire/token.ts';
 import { cleanup, tempTableDir, waitFor } from '../helpers.ts';
 import { type FailureMsg, type Msg, RawPeer } from '../raw-peer.ts';
 import { endpointOf, type RichOwner, startRich } from './rich-service.ts';
@@ -229,16 +230,20 @@ test('a transfer that never finishes is dropped and reported, and nothing of it 
   const listener = await listenUnix(
     path.join(dir, 'stall.sock'),
     (transport: Transport) => {
-      void Connection.accept(transport, {
-        goneCode: 'OBJECT_GONE',
-        peerName: 'raw peer',
-        timeout: 5_000,
-        token: tableToken(dir),
-        transferStallMs: 200,
-      }).then((connection) => {
-        accepted = connection;
-        connection.onMessage = (message) => received.push(message);
-      });
+      void Connection.accept(
+        transport,
+        {
+          goneCode: 'OBJECT_GONE',
+          peerName: 'raw peer',
+          timeout: 5_000,
+          token: tableToken(dir),
+          limits: { ...DEFAULT_LIMITS, transferStallMs: 200 },
+        },
+        (connection) => {
+          accepted = connection;
+          return { onMessage: (message) => received.push(message), onClose: () => {} };
+        },
+      );
     },
     { maxFrameBytes: MAX_FRAME_BYTES },
   );

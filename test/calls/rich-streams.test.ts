@@ -1,7 +1,7 @@
-// Streams and big payloads against a real owner process (test/fixtures/rich.ts): items in order
-// with credit-based backpressure, `break` reaching the owner's finally, a slow consumer of a
-// million items, SIGKILL mid-stream, a 100 MB argument that does not stall small calls, and
-// maxMessageBytes on either side failing one call alone.
+// Streams and big payloads against a real owner process (test/fixtures/rich.ts): a slow consumer
+// of a million items and the owner's memory, SIGKILL mid-stream, a 100 MB argument that does not
+// stall small calls, and maxMessageBytes on either side failing one call alone. Items in order,
+// a break and an iterator's error need no process: rich-memory.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
@@ -41,37 +41,6 @@ function code(expected: string) {
 }
 
 // --- streams ---
-
-test('a stream delivers all its items in order, then the owner iterator finishes', async () => {
-  await startRich(tables.dir, 'Stream/all');
-  const remote = await tables.table.get<RichService>('Stream/all');
-  const items: number[] = [];
-  for await (const item of await remote.numbers(1000, 'all')) items.push(item);
-  assert.deepEqual(
-    items,
-    Array.from({ length: 1000 }, (_, i) => i),
-  );
-  assert.equal(await remote.finallyRan('all'), true);
-  const empty: number[] = [];
-  for await (const item of await remote.numbers(0, 'empty')) empty.push(item);
-  assert.deepEqual(empty, []);
-});
-
-test("break in the client's loop stops the owner's iterator: its finally runs", async () => {
-  await startRich(tables.dir, 'Stream/break');
-  const remote = await tables.table.get<RichService>('Stream/break');
-  const seen: number[] = [];
-  for await (const item of await remote.numbers(1_000_000_000, 'brk')) {
-    seen.push(item);
-    if (item === 9) break;
-  }
-  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  await waitFor(() => remote.finallyRan('brk'), 5_000, "the owner's finally");
-  const produced = await remote.produced('brk');
-  assert.ok(produced <= 10 + STREAM_WINDOW + STREAM_BATCH, `the producer stopped early (${produced} pulled)`);
-  assert.equal(await remote.produced('brk'), produced, 'and stays stopped');
-  assert.equal(await remote.add(1, 2), 3);
-});
 
 test('a million items to a slow consumer: the owner never runs far ahead and its memory stays bounded', async (t) => {
   await startRich(tables.dir, 'Stream/slow');
@@ -159,25 +128,6 @@ test('a loop waiting for its next item keeps its stream through garbage collecti
     clearInterval(collector);
   }
   assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6, 7]);
-});
-
-test("an error thrown by the owner's iterator ends the client's loop with REMOTE", async () => {
-  await startRich(tables.dir, 'Stream/fail');
-  const remote = await tables.table.get<RichService>('Stream/fail');
-  const seen: number[] = [];
-  await assert.rejects(
-    async () => {
-      for await (const item of await remote.numbersThenFail(3, 'ran dry')) seen.push(item);
-    },
-    (error: RuntableError) => {
-      code('REMOTE')(error);
-      assert.equal(error.remote?.name, 'RangeError');
-      assert.equal(error.remote?.message, 'ran dry');
-      assert.equal(error.remote?.code, 'E_STREAM');
-      return true;
-    },
-  );
-  assert.deepEqual(seen, [0, 1, 2], 'the items before the error all arrive');
 });
 
 test('a stream ends at the owner when the client drops it unread or closes its table', async () => {

@@ -1,11 +1,12 @@
-// Rich calls against a real owner process (test/fixtures/rich.ts): one-way calls, timeouts and
-// cancellation that reach the owner, callbacks at any depth and after the call that passed them,
-// references, events, lifetimes, and a callback freed by garbage collection.
+// Rich calls against a real owner process (test/fixtures/rich.ts): large one-way calls, a
+// caller's connection that goes away mid-call, callbacks after the call that passed them,
+// references, events, lifetimes, and a callback freed by garbage collection. One-way order,
+// timeouts, aborts and callbacks at any depth need no process: rich-memory.test.ts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { connect, on, oneway, RuntableError, type Table, type TableEvent, withOptions } from 'runtable';
+import { connect, on, oneway, RuntableError, type Table, type TableEvent } from 'runtable';
 import { tableForEachTest, waitFor } from '../helpers.ts';
 import { type RichService, startRich } from './rich-service.ts';
 
@@ -22,19 +23,6 @@ function code(expected: string) {
 }
 
 // --- one-way ---
-
-test('one-way calls return nothing at once and arrive in order', async () => {
-  await startRich(tables.dir, 'Rich/oneway');
-  const remote = await tables.table.get<RichService>('Rich/oneway');
-  const fast = oneway(remote);
-  for (let i = 0; i < 200; i++) assert.equal(fast.note(i), undefined, 'no promise to wait for');
-  const expected = Array.from({ length: 200 }, (_, i) => i);
-  const notes = await waitFor(async () => {
-    const got = await remote.notes();
-    return got.length >= 200 ? got : undefined;
-  });
-  assert.deepEqual(notes, expected);
-});
 
 test('a large one-way call keeps its place among the small ones around it', async () => {
   await startRich(tables.dir, 'Rich/oneway-large');
@@ -79,46 +67,6 @@ test('a one-way call that throws is logged at the owner and no reply comes back'
 
 // --- timeouts and cancellation ---
 
-test('a timeout rejects TIMEOUT at once and the owner sees its signal fire', async () => {
-  await startRich(tables.dir, 'Rich/timeout');
-  const remote = await tables.table.get<RichService>('Rich/timeout');
-  const started = Date.now();
-  await assert.rejects(withOptions(remote, { timeout: 200 }).wait(60_000, 't1'), code('TIMEOUT'));
-  assert.ok(Date.now() - started < 5_000, `rejected after ${Date.now() - started} ms`);
-  const cancelled = await waitFor(async () => {
-    const list = await remote.cancelled();
-    return list.length > 0 ? list : undefined;
-  });
-  assert.deepEqual(cancelled, [{ tag: 't1', code: 'ABORTED' }]);
-  assert.equal(await withOptions(remote, { timeout: 10_000 }).wait(1, 'quick'), 'waited quick');
-  assert.equal((await remote.cancelled()).length, 1, 'a call that finished in time was not cancelled');
-});
-
-test('aborting rejects ABORTED at once and the owner is told', async () => {
-  await startRich(tables.dir, 'Rich/abort');
-  const remote = await tables.table.get<RichService>('Rich/abort');
-  const controller = new AbortController();
-  const call = withOptions(remote, { signal: controller.signal }).wait(60_000, 'a1');
-  // The call must be running at the owner before it is aborted, or there is nothing to tell.
-  assert.equal(await remote.add(0, 0), 0);
-  const started = Date.now();
-  controller.abort();
-  await assert.rejects(call, code('ABORTED'));
-  assert.ok(Date.now() - started < 2_000);
-  const cancelled = await waitFor(async () => {
-    const list = await remote.cancelled();
-    return list.length > 0 ? list : undefined;
-  });
-  assert.deepEqual(cancelled, [{ tag: 'a1', code: 'ABORTED' }]);
-  // An already aborted signal never sends the call.
-  await assert.rejects(withOptions(remote, { signal: controller.signal }).wait(60_000, 'a2'), code('ABORTED'));
-  assert.equal(await remote.add(1, 1), 2);
-  assert.deepEqual(
-    (await remote.cancelled()).map((c) => c.tag),
-    ['a1'],
-  );
-});
-
 test("the owner's signal fires when the caller's connection goes away mid-call", async () => {
   await startRich(tables.dir, 'Rich/caller-gone');
   const other = await tables.other();
@@ -139,23 +87,6 @@ test("the owner's signal fires when the caller's connection goes away mid-call",
 });
 
 // --- callbacks ---
-
-test('callbacks are called back at any depth and their results come home', async () => {
-  await startRich(tables.dir, 'Rich/callbacks');
-  const remote = await tables.table.get<RichService>('Rich/callbacks');
-  const seen: number[] = [];
-  const answers = await remote.tick(5, (i) => {
-    seen.push(i);
-    return `t${i}`;
-  });
-  assert.deepEqual(seen, [0, 1, 2, 3, 4]);
-  assert.deepEqual(answers, ['t0', 't1', 't2', 't3', 't4']);
-  const deep = await remote.deep({
-    a: { fn: async (x) => x * 2 },
-    list: [0, { g: (s) => `${s}!` }],
-  });
-  assert.deepEqual(deep, [42, 'deep!']);
-});
 
 test('a callback kept by the owner is called after the call that passed it returned', async () => {
   await startRich(tables.dir, 'Rich/kept');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
 import { connect, type TableEvent } from 'runtable';
-import { startBroker } from '../../src/naming/broker.ts';
+import { startBroker } from '../../src/broker/broker.ts';
 import { Kind } from '../../src/wire/protocol.ts';
 import { cleanup, spawnFixture, tableForEachTest, tempTableDir, waitFor } from '../helpers.ts';
 import { RawPeer } from '../raw-peer.ts';

@@ -2,8 +2,8 @@
 // bytes, random frames, random CBOR, and valid messages mutated: bit flips, truncations, length
 // fields that lie, wrong kinds, fields of the wrong type, __proto__ keys, deep nesting.
 
+import { MAX_FRAME_BYTES } from '../../src/transport/framing.ts';
 import { encode } from '../../src/wire/codec.ts';
-import { MAX_FRAME_BYTES } from '../../src/wire/framing.ts';
 import { Kind, PROTOCOL_VERSION } from '../../src/wire/protocol.ts';
 import { deep, head, NASTY_KEYS, randomCbor, rawMap, text } from './cbor-gen.ts';
 import { Rng } from './prng.ts';

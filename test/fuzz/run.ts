@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { connect, type Table } from 'runtable';
-import { tokenPath } from '../../src/transport/token.ts';
+import { tokenPath } from '../../src/wire/token.ts';
 import { cleanup, type Fixture, isAlive, spawnFixture, tempTableDir } from '../helpers.ts';
 import { RawPeer } from '../raw-peer.ts';
 import { type FuzzCase, type FuzzContext, makeCase, type Target } from './cases.ts';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { connect, type RuntableError, type Table } from 'runtable';
-import { MAX_ACTIVATIONS_PER_CONNECTION } from '../../src/naming/broker-session.ts';
+import { MAX_ACTIVATIONS_PER_CONNECTION } from '../../src/broker/session.ts';
 import { processGroup } from '../../src/naming/liveness.ts';
 import { Kind } from '../../src/wire/protocol.ts';
 import { brokerPids, cleanup, isAlive, tempTableDir, waitFor } from '../helpers.ts';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { connect, type Remote, RuntableError, type TableEvent } from 'runtable';
-import { MAX_QUEUED_PER_OWNER } from '../../src/naming/broker-session.ts';
+import { MAX_QUEUED_PER_OWNER } from '../../src/broker/session.ts';
 import { type Fixture, spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
 
 const t = tableForEachTest();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ObjectTable } from '../../src/broker/table.ts';
 import { RuntableError } from '../../src/errors.ts';
-import { ObjectTable } from '../../src/naming/object-table.ts';
 import type { TableEventType, WireEntry } from '../../src/wire/protocol.ts';
 
 let nextObject = 1;

@@ -12,7 +12,7 @@ import {
   readServices,
   serviceDirs,
   serviceFor,
-} from '../../src/naming/service-files.ts';
+} from '../../src/broker/service-files.ts';
 
 let dir: string;
 

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { connect, RuntableError, type Table } from 'runtable';
 import { BROKER_SOCKET } from '../../src/transport/paths.ts';
-import { TOKEN_BYTES, TOKEN_FILE, tableToken, tokenMatches, tokenPath } from '../../src/transport/token.ts';
 import { PROTOCOL_VERSION } from '../../src/wire/protocol.ts';
+import { TOKEN_BYTES, TOKEN_FILE, tableToken, tokenMatches, tokenPath } from '../../src/wire/token.ts';
 import { cleanup, spawnFixture, tempTableDir } from '../helpers.ts';
 import { type FailureMsg, hello, RawPeer } from '../raw-peer.ts';
 

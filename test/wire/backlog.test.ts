@@ -9,6 +9,7 @@ import { RuntableError } from 'runtable';
 import { connectUnix } from '../../src/transport/unix.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
 import { Connection } from '../../src/wire/connection.ts';
+import { DEFAULT_LIMITS } from '../../src/wire/limits.ts';
 import { Kind, PROTOCOL_VERSION } from '../../src/wire/protocol.ts';
 import { cleanup, tempTableDir } from '../helpers.ts';
 
@@ -56,7 +57,7 @@ async function open(reports: string[]): Promise<Connection> {
     peerName: 'deaf peer',
     token: 'any: the deaf peer does not check it',
     timeout: 60_000,
-    maxPendingBytes: MiB,
+    limits: { ...DEFAULT_LIMITS, maxPendingBytes: MiB },
     report: (line) => reports.push(line),
   });
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { EntryRows } from '../../src/broker/entry-rows.ts';
 import { RuntableError } from '../../src/errors.ts';
-import { EntryRows } from '../../src/naming/entry-rows.ts';
+import { unpackEntries, unpackPublicEntries } from '../../src/naming/entry-batch.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
-import { unpackEntries, unpackPublicEntries } from '../../src/wire/entry-batch.ts';
 import type { WireEntry } from '../../src/wire/protocol.ts';
 
 function protocolError(error: unknown): true {

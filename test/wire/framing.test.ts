@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RuntableError } from '../../src/errors.ts';
-import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from '../../src/wire/framing.ts';
+import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from '../../src/transport/framing.ts';
 
 /** A frame as it travels: 4-byte big-endian length, then the payload. */
 function framed(payload: Uint8Array): Buffer {

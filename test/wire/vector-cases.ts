@@ -3,7 +3,7 @@
 // error records, chunks). scripts/make-vectors.ts writes them to docs/vectors/; the vector test
 // builds them again and fails on any difference from the files.
 
-import { EntryRows } from '../../src/naming/entry-rows.ts';
+import { EntryRows } from '../../src/broker/entry-rows.ts';
 import { CHUNK_BYTES, ChunkSender, encodeChunk } from '../../src/wire/chunks.ts';
 import { encode } from '../../src/wire/codec.ts';
 import { toErrorRecord } from '../../src/wire/error-record.ts';

@@ -7,14 +7,15 @@
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import { RuntableError } from '../../errors.js';
 import { MAX_TIMER_MS } from '../../transport/keep-alive.js';
-import {
-  type BrokerStatus,
-  PROTOCOL_VERSION,
-  type Register,
-  type Unnumbered,
-  type WireEntry,
-} from '../../wire/protocol.js';
-import type { NamingBackend, OwnedName, RegisterWaiting, WatchSink } from '../backend.js';
+import { PROTOCOL_VERSION, type WireEntry } from '../../wire/protocol.js';
+import type {
+  NamingBackend,
+  OwnedName,
+  RegisterWaiting,
+  RegistrationRecord,
+  TableStatus,
+  WatchSink,
+} from '../backend.js';
 import { type Entry, toPublicEntry } from '../entry.js';
 import { checkMetadata, entryOf } from '../entry-rules.js';
 import { decodeEntry, encodeEntry, KeyLayout } from './keys.js';
@@ -57,7 +58,7 @@ export class EtcdBackend implements NamingBackend {
   readonly #owned = new Map<string, { name: OwnedName; entry: WireEntry; watcher: Watcher | undefined }>();
   readonly #watches = new Map<WatchSink, EtcdWatch>();
   /** Queued registers still waiting, by moniker: aborting them leaves the line. */
-  readonly #waiting = new Map<string, AbortController>();
+  readonly #inLine = new Map<string, AbortController>();
   #renewing: Promise<void> | undefined;
   /** Registers under way: they may be using the lease before anything of theirs is on it. */
   #registering = 0;
@@ -102,7 +103,7 @@ export class EtcdBackend implements NamingBackend {
     return this.#client;
   }
 
-  async register(name: OwnedName, message: Unnumbered<Register>, waiting: RegisterWaiting = {}): Promise<WireEntry> {
+  async register(name: OwnedName, message: RegistrationRecord, waiting: RegisterWaiting = {}): Promise<WireEntry> {
     this.#assertOpen();
     checkMetadata(message.metadata);
     this.#registering++;
@@ -114,13 +115,13 @@ export class EtcdBackend implements NamingBackend {
     }
   }
 
-  async #register(name: OwnedName, message: Unnumbered<Register>, waiting: RegisterWaiting): Promise<WireEntry> {
+  async #register(name: OwnedName, message: RegistrationRecord, waiting: RegisterWaiting): Promise<WireEntry> {
     const entry = entryOf(message, process.pid);
     let revision: string | undefined;
     if (message.queue) {
       const controller = new AbortController();
       const signal = waiting.signal ? AbortSignal.any([waiting.signal, controller.signal]) : controller.signal;
-      this.#waiting.set(message.moniker, controller);
+      this.#inLine.set(message.moniker, controller);
       try {
         await waitInLine(this.#client, this.layout, message.moniker, {
           lease: () => this.#leaseId(),
@@ -131,7 +132,7 @@ export class EtcdBackend implements NamingBackend {
           signal,
         });
       } finally {
-        if (this.#waiting.get(message.moniker) === controller) this.#waiting.delete(message.moniker);
+        if (this.#inLine.get(message.moniker) === controller) this.#inLine.delete(message.moniker);
       }
     } else {
       revision = await this.#claim(entry, message.replace ? 'replace' : 'create', false);
@@ -150,7 +151,7 @@ export class EtcdBackend implements NamingBackend {
 
   async revoke(moniker: string): Promise<void> {
     this.disown(moniker);
-    this.#waiting.get(moniker)?.abort();
+    this.#inLine.get(moniker)?.abort();
     // The last of ours: revoking the lease takes the entry with it, and stops its keep-alive.
     if (this.#idle()) return this.#dropIdleLease();
     const id = await this.#currentLeaseId();
@@ -170,7 +171,7 @@ export class EtcdBackend implements NamingBackend {
 
   async revokeAll(monikers: string[]): Promise<void> {
     for (const moniker of monikers) this.disown(moniker);
-    for (const controller of this.#waiting.values()) controller.abort();
+    for (const controller of this.#inLine.values()) controller.abort();
     const lease = this.#lease?.lease;
     this.#lease = undefined;
     // One revoke drops every key of this process at once, entries and places in line alike.
@@ -225,9 +226,10 @@ export class EtcdBackend implements NamingBackend {
     await watch?.close();
   }
 
-  async status(): Promise<BrokerStatus> {
+  async status(): Promise<TableStatus> {
     const entries = await this.#answer(this.#client.getAll().prefix(this.layout.entries).count(), 'counting');
     return {
+      backend: 'etcd',
       pid: 0,
       uptime: Date.now() - this.#startedAt,
       entries,
@@ -309,7 +311,7 @@ export class EtcdBackend implements NamingBackend {
 
   /** Nothing of ours hangs on the lease: no entry, no place in line, no register under way. */
   #idle(): boolean {
-    return this.#owned.size === 0 && this.#waiting.size === 0 && this.#registering === 0;
+    return this.#owned.size === 0 && this.#inLine.size === 0 && this.#registering === 0;
   }
 
   /**

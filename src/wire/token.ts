@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RuntableError } from '../errors.js';
-import { TOKEN_FILE, unwritableTableDir } from './paths.js';
+import { TOKEN_FILE, unwritableTableDir } from '../transport/paths.js';
 
 export { TOKEN_FILE };
 /** Random bytes in a token; the file holds them as lowercase hex. */

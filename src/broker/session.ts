@@ -2,15 +2,15 @@
 // claims waiting in line. Every limit on what one connection may ask is named and enforced here.
 
 import { RuntableError } from '../errors.js';
+import { checkMetadata, entryOf } from '../naming/entry-rules.js';
+import { checkMoniker, checkPrefix } from '../naming/moniker.js';
 import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Connection } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import type { Activations } from './activation.js';
-import { sweepEndpoints } from './endpoint-sweep.js';
 import type { EntryRows } from './entry-rows.js';
-import { checkMetadata, entryOf } from './entry-rules.js';
-import { checkMoniker, checkPrefix } from './moniker.js';
-import type { Claim, ObjectTable, OwnerId } from './object-table.js';
+import { sweepEndpoints } from './sweep.js';
+import type { Claim, ObjectTable, OwnerId } from './table.js';
 
 /** Methods one entry may list. */
 export const MAX_METHODS_PER_ENTRY = 1024;

@@ -5,20 +5,21 @@
 
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import { brokerSocketPath, checkSocketPath } from '../transport/paths.js';
-import { tableToken } from '../transport/token.js';
 import type { Listener } from '../transport/transport.js';
 import { listenUnix } from '../transport/unix.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../wire/chunks.js';
 import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
-import { MAX_FRAME_BYTES } from '../wire/framing.js';
+import { DEFAULT_LIMITS, type Limits } from '../wire/limits.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
+import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
-import { handOver, Session, type Shared } from './broker-session.js';
-import { sweepDeadEndpoints } from './endpoint-sweep.js';
 import { EntryRows } from './entry-rows.js';
-import { ObjectTable, type OwnerId } from './object-table.js';
 import { serviceDirs } from './service-files.js';
+import { handOver, Session, type Shared } from './session.js';
+import { sweepDeadEndpoints } from './sweep.js';
+import { ObjectTable, type OwnerId } from './table.js';
 
 /** Requests to the broker are small; a larger one is a broken or hostile peer. */
 export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024;
@@ -53,11 +54,18 @@ export interface Broker {
 export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const log = options.log ?? (() => {});
   const idleMs = options.idleMs ?? DEFAULT_IDLE_EXIT_MS;
+  // Control messages are small; what a watcher that stops reading may leave queued is the broker's option.
+  const limits: Limits = {
+    ...DEFAULT_LIMITS,
+    maxMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
+    ...(options.maxPendingBytes === undefined ? {} : { maxPendingBytes: options.maxPendingBytes }),
+  };
   const table = new ObjectTable();
   const connections = new Map<OwnerId, Connection>();
   const sessions = new Map<OwnerId, Session>();
   const startedAt = Date.now();
-  let nextOwner = 1;
+  /** Each control connection's id; the table calls it the owner of what that connection registers. */
+  let nextConnection = 1;
   let idleTimer: NodeJS.Timeout | undefined;
   let restoreTimer: NodeJS.Timeout | undefined;
   /** Connections still in their handshake count as activity too. */
@@ -111,31 +119,36 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
         handshaking++;
         clearTimeout(idleTimer);
         idleTimer = undefined;
-        Connection.accept(transport, {
-          goneCode: 'TABLE_UNAVAILABLE',
-          peerName: 'client',
-          timeout: HANDSHAKE_TIMEOUT_MS,
-          token,
-          maxMessageBytes: MAX_CONTROL_MESSAGE_BYTES,
-          // Replies may be large: a list of a whole table.
-          maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES,
-          ...(options.maxPendingBytes ? { maxPendingBytes: options.maxPendingBytes } : {}),
-          report: log,
-        }).then(
+        Connection.accept(
+          transport,
+          {
+            goneCode: 'TABLE_UNAVAILABLE',
+            peerName: 'client',
+            timeout: HANDSHAKE_TIMEOUT_MS,
+            token,
+            limits,
+            // Replies may be large: a list of a whole table.
+            maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES,
+            report: log,
+          },
           (connection) => {
             handshaking--;
-            const owner = nextOwner++;
-            connections.set(owner, connection);
-            const session = new Session(owner, connection, shared);
-            sessions.set(owner, session);
-            connection.onMessage = (message) => session.handle(message);
-            connection.onClose = () => {
-              sessions.delete(owner);
-              session.end();
-              connections.delete(owner);
-              armIdle();
+            const id = nextConnection++;
+            connections.set(id, connection);
+            const session = new Session(id, connection, shared);
+            sessions.set(id, session);
+            return {
+              onMessage: (message) => session.handle(message),
+              onClose: () => {
+                sessions.delete(id);
+                session.end();
+                connections.delete(id);
+                armIdle();
+              },
             };
           },
+        ).then(
+          () => {},
           (error: Error) => {
             handshaking--;
             log(`handshake failed: ${error.message}`);

@@ -6,7 +6,7 @@
 
 import { encode } from '../wire/codec.js';
 import type { BatchOwner, EntryBatch, EntryRow, WireEntry } from '../wire/protocol.js';
-import type { Claim, OwnerId } from './object-table.js';
+import type { Claim, OwnerId } from './table.js';
 
 /** One owner endpoint as batches name it. */
 interface OwnerRecord {

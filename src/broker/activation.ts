@@ -7,11 +7,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { RuntableError } from '../errors.js';
+import { isAlive, processGroup, processStart } from '../naming/liveness.js';
 import { serviceStatePaths } from '../transport/paths.js';
 import type { ServiceInfo, WireEntry } from '../wire/protocol.js';
-import { isAlive, processGroup, processStart } from './liveness.js';
-import type { ObjectTable } from './object-table.js';
 import { readServices, type ServiceFile, serviceFor } from './service-files.js';
+import type { ObjectTable } from './table.js';
 
 /** How much of the end of a command's output a failure quotes. */
 export const ACTIVATION_TAIL_BYTES = 2000;

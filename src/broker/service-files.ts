@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RuntableError } from '../errors.js';
-import { checkMoniker } from './moniker.js';
+import { checkMoniker } from '../naming/moniker.js';
 
 /** How long a started command has to register its moniker, unless its file says otherwise. */
 export const DEFAULT_ACTIVATION_TIMEOUT_MS = 20_000;

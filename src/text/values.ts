@@ -1,9 +1,10 @@
 // Call arguments in, call results out. Arguments are JSON, with a bare word taken as a string;
 // results become JSON for a pipe (a fixed mapping for what JSON lacks) or Node's own rendering
-// for a terminal. A remote object or function in a result is shown, never called.
+// for a terminal. A remote object or function in a result is shown, never called. The CLI and
+// the viewer both use it, so it sits in neither.
 
 import { inspect, types } from 'node:util';
-import { UsageError } from './exit.js';
+import { UsageError } from './usage.js';
 
 /** Meant as JSON, so a parse failure is a mistake rather than a word: an object, array or string. */
 const JSON_START = /^\s*[[{"]/;

@@ -4,8 +4,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { isAlive } from '../naming/liveness.js';
 import type { WireEntry } from '../wire/protocol.js';
-import { isAlive } from './liveness.js';
 
 /** After an owner's connection closes, when to look whether its process is gone. */
 const SWEEP_DELAYS_MS = [10, 50, 200, 1000, 5000];

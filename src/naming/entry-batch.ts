@@ -1,10 +1,10 @@
 // Reading an EntryBatch (protocol.ts), the compact form in which List answers and Watch
-// snapshots arrive: checked and unpacked in one pass. The broker's side is naming/entry-rows.ts.
+// snapshots arrive: checked and unpacked in one pass. The broker's side is broker/entry-rows.ts.
 
-import type { Entry } from '../naming/entry.js';
-import { decode } from './codec.js';
-import type { BatchOwner, EntryRow, WireEntry } from './protocol.js';
-import { fail, isPlainMap } from './validate.js';
+import { decode } from '../wire/codec.js';
+import type { BatchOwner, EntryRow, WireEntry } from '../wire/protocol.js';
+import { fail, isPlainMap } from '../wire/validate.js';
+import type { Entry } from './entry.js';
 
 function isUint(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
