@@ -16,11 +16,12 @@ export type {
   RemoteMethod,
   RemoteValue,
 } from './calls/types.js';
+export type { ConnectOptions } from './connect.js';
+export { connect } from './connect.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';
 export { RuntableError } from './errors.js';
 export type { TableStatus } from './naming/backend.js';
 export type { Entry, TableEvent, TableWatch } from './naming/entry.js';
 export type { Registration } from './registration.js';
-export type { ConnectOptions, GetOptions, RegisterOptions, Table, WaitOptions, WatchOptions } from './table.js';
-export { connect } from './table.js';
+export type { GetOptions, RegisterOptions, Table, WaitOptions, WatchOptions } from './table.js';
 export type { BrokerStatus, ServiceInfo, WaitingLine } from './wire/protocol.js';

@@ -8,7 +8,7 @@ import type { Limits } from '../wire/limits.js';
 export interface CallSettings {
   /**
    * Default timeout of a call, and of what an owner asks of its callers (their callbacks), ms.
-   * connect()'s `timeout`, default 30 s (DEFAULT_TIMEOUT_MS in table.ts): a call to an owner
+   * connect()'s `timeout`, default 30 s (DEFAULT_TIMEOUT_MS in connect.ts): a call to an owner
    * that hangs must fail in the caller at some point, and the caller may always set its own.
    */
   readonly timeout: number;
