@@ -2,10 +2,13 @@
 both directions, a SIGKILLed Node owner leaving a Python watcher's view, streams, chunks,
 timeouts, errors and values, and a broker restart that a Python owner survives."""
 
+import json
 import os
+import shutil
 import shlex
 import signal
 import subprocess
+import tempfile
 import threading
 import unittest
 
@@ -217,6 +220,35 @@ class PythonOwner(TableTest):
         other.register("Py/newcomer", type("N", (), {"ping": lambda self: "hi"})())
         event = watch.next(20)
         self.assertEqual((event.type, event.entry.moniker), ("registered", "Py/newcomer"))
+
+    def test_get_starts_a_service_a_service_file_names(self):
+        services = tempfile.mkdtemp(prefix="rt-services-", dir="/tmp")
+        self.addCleanup(shutil.rmtree, services, True)
+        path = os.path.join(services, "owner.json")
+        with open(path, "w") as file:
+            json.dump({
+                "monikers": ["Py/activated"],
+                "command": [*NODE_TS, os.path.join(ROOT, "clients/python/tests/node_owner.ts"), "Py/activated"],
+                "cwd": ROOT,
+            }, file)
+        os.chmod(path, 0o600)
+        # The broker reads RUNTABLE_SERVICES from the environment of whoever starts it: this process.
+        previous = os.environ.get("RUNTABLE_SERVICES")
+        os.environ["RUNTABLE_SERVICES"] = services
+        self.addCleanup(lambda: os.environ.pop("RUNTABLE_SERVICES") if previous is None
+                        else os.environ.__setitem__("RUNTABLE_SERVICES", previous))
+        table = self.connect()
+        self.assertIsNone(table.lookup("Py/activated"), "lookup never starts anything")
+        proxy = table.get("Py/activated")
+        started = table.lookup("Py/activated").pid
+        self.addCleanup(lambda: os.kill(started, signal.SIGKILL) if os.path.exists(f"/proc/{started}") else None)
+        self.assertEqual(proxy.echo("started for Python"), "started for Python")
+        [info] = table.services()
+        self.assertEqual((info["file"], info["monikers"]), (path, ["Py/activated"]))
+        self.assertEqual(info["pid"], table.lookup("Py/activated").pid)
+        os.kill(info["pid"], signal.SIGKILL)
+        wait_until(lambda: table.lookup("Py/activated") is None, 10, "the killed service to leave the table")
+        self.assertIsNone(table.activate("Py/nobody"), "no file names it")
 
     def test_without_a_broker_or_a_way_to_start_one(self):
         with self.assertRaises(runtable.RuntableError) as caught:
