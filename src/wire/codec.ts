@@ -1,20 +1,13 @@
-// Turns messages into bytes and back: CBOR (RFC 8949), encoded by cbor-x and decoded by
-// runtable's own decoder (cbor-decode.ts), so Map, Set, BigInt, Date and typed arrays survive the
-// trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
+// Turns messages into bytes and back: CBOR (RFC 8949), encoded by runtable's own encoder
+// (cbor-encode.ts, which leaves Tags, Maps, Sets, Dates, bigints and typed arrays to cbor-x) and
+// decoded by its own decoder (cbor-decode.ts), so Map, Set, BigInt, Date and typed arrays survive
+// the trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
 import { encodeCbor } from './cbor-encode.js';
-import { ByReference, ERROR_TAG, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
+import { ByReference, ERROR_TAG, type ErrorFields, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 
 export { ByReference, ERROR_TAG, REFERENCE_TAG, RefKind };
-
-interface ErrorFields {
-  name: string;
-  message: string;
-  code?: unknown;
-  stack?: string;
-  cause?: unknown;
-}
 
 /** Builds a plain Error from a decoded record, whatever junk the record holds. */
 export function reviveError(fields: unknown): Error {

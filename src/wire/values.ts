@@ -307,7 +307,8 @@ function walkSet(value: Set<unknown>, depth: number): unknown {
   return items ? new Set(items) : value;
 }
 
-interface ErrorFields {
+/** An Error as it travels under ERROR_TAG (PROTOCOL.md, the value table). */
+export interface ErrorFields {
   name: string;
   message: string;
   code?: unknown;
