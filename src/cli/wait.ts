@@ -36,11 +36,11 @@ Examples:
     expectArgs(positionals, ['<moniker>'], 'wait');
     const moniker = positionals[0] as string;
     const timeout = msOption(values, 'timeout', 'wait') ?? DEFAULT_WAIT_MS;
+    const table = await openOrStartTable(context);
     const interrupt = new AbortController();
     const onSignal = () => interrupt.abort();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    const table = await openOrStartTable(context);
     try {
       const entry = await table.waitFor(moniker, { timeout, signal: interrupt.signal });
       if (context.json) print(JSON.stringify(entryJson(entry), null, 2));
