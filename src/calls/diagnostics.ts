@@ -11,8 +11,8 @@ import { performance } from 'node:perf_hooks';
  * undici's `request`.
  */
 export interface CallEvent {
-  /** The moniker the call went to, when the side publishing knows it (not for references). */
-  moniker?: string;
+  /** The moniker the call went to, when the side publishing knows it (undefined for references). */
+  moniker: string | undefined;
   /** The method's name; `''` for a function passed by reference. */
   method: string;
   /** The object id at the owner (a registered object) or the reference id (a ref() object). */
@@ -24,9 +24,9 @@ export interface CallEvent {
   /** A one-way call: nobody waits for its answer. */
   oneway: boolean;
   /** `'ok'` or the error's code; set on end and error. */
-  outcome?: string;
-  /** Milliseconds from start to end or error. */
-  ms?: number;
+  outcome: string | undefined;
+  /** Milliseconds from start to end or error; set on end and error. */
+  ms: number | undefined;
   /** When it started (performance.now()): for the duration. */
   readonly startedAt: number;
 }
@@ -50,18 +50,49 @@ export function servesWatched(): boolean {
 
 type Channel = typeof callStart;
 
-export interface Watched {
-  readonly event: CallEvent;
+/** The three channels of one side. */
+interface Side {
+  readonly start: Channel;
   readonly end: Channel;
   readonly error: Channel;
 }
 
+const SIDES: Readonly<Record<'call' | 'serve', Side>> = {
+  call: { start: callStart, end: callEnd, error: callError },
+  serve: { start: serveStart, end: serveEnd, error: serveError },
+};
+
+/** A call being published: its message and the side whose channels its end goes to. */
+export interface Watched {
+  readonly event: CallEvent;
+  readonly side: Side;
+}
+
 /** Publishes the start of a call and returns what its end or error is published with. */
-export function started(side: 'call' | 'serve', fields: Omit<CallEvent, 'startedAt'>): Watched {
-  const event: CallEvent = { ...fields, startedAt: performance.now() };
-  const [start, end, error] = side === 'call' ? [callStart, callEnd, callError] : [serveStart, serveEnd, serveError];
-  if (start.hasSubscribers) start.publish(event);
-  return { event, end, error };
+export function started(
+  side: 'call' | 'serve',
+  moniker: string | undefined,
+  method: string,
+  target: number,
+  reference: boolean,
+  peerPid: number,
+  oneway: boolean,
+): Watched {
+  const channels = SIDES[side];
+  // Every field from the start, in one order: one shape for all messages, and no copies.
+  const event: CallEvent = {
+    moniker,
+    method,
+    target,
+    reference,
+    peerPid,
+    oneway,
+    outcome: undefined,
+    ms: undefined,
+    startedAt: performance.now(),
+  };
+  if (channels.start.hasSubscribers) channels.start.publish(event);
+  return { event, side: channels };
 }
 
 /** Publishes the end (`'ok'`) or error (any other code) of a call started with started(). */
@@ -70,7 +101,7 @@ export function finished(watched: Watched, outcome: string): void {
   if (event.outcome !== undefined) return;
   event.outcome = outcome;
   event.ms = performance.now() - event.startedAt;
-  const target = outcome === 'ok' ? watched.end : watched.error;
+  const target = outcome === 'ok' ? watched.side.end : watched.side.error;
   if (target.hasSubscribers) target.publish(event);
 }
 

@@ -119,14 +119,7 @@ class MonikerBinding implements Binding {
 
   #watch(method: string, oneway: boolean): Watched {
     const target = this.#target;
-    return started('call', {
-      moniker: this.moniker,
-      method,
-      target: target?.object ?? 0,
-      reference: false,
-      peerPid: target?.session.peerPid ?? 0,
-      oneway,
-    });
+    return started('call', this.moniker, method, target?.object ?? 0, false, target?.session.peerPid ?? 0, oneway);
   }
 
   /** Fills in where the moniker was found, if it was looked up after the start. */
@@ -207,7 +200,7 @@ class ReferenceBinding implements Binding {
       return;
     }
     const watched = callsWatched()
-      ? started('call', { method, target: this.#ref, reference: true, peerPid: this.#session.peerPid, oneway: true })
+      ? started('call', undefined, method, this.#ref, true, this.#session.peerPid, true)
       : undefined;
     try {
       // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).

@@ -153,14 +153,8 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   /** The start of a call's diagnostics events, in either direction. */
   #watch(side: 'call' | 'serve', message: Unnumbered<Call | Invoke>, oneway: boolean, moniker?: string): Watched {
     const call = message.kind === Kind.Call;
-    return started(side, {
-      ...(moniker === undefined ? {} : { moniker }),
-      method: message.method,
-      target: call ? message.target : message.ref,
-      reference: !call,
-      peerPid: this.connection.peerPid,
-      oneway,
-    });
+    const target = call ? message.target : message.ref;
+    return started(side, moniker, message.method, target, !call, this.connection.peerPid, oneway);
   }
 
   /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */

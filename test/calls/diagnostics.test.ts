@@ -1,12 +1,17 @@
 // The diagnostics_channel events of calls, on both sides of the in-memory pair: start then end
 // for an answered call, error with its code for a failing or refused one, one-way calls and
-// reference calls, and nothing at all for a call that started while nobody was subscribed.
+// reference calls, and nothing at all for a call that started while nobody was subscribed; then
+// a caller against a real owner process, which sees the owner's pid and a timeout's code.
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, beforeEach, test } from 'node:test';
-import { oneway, RuntableError, ref } from 'runtable';
+import { oneway, RuntableError, ref, withOptions } from 'runtable';
 import type { CallEvent } from '../../src/calls/diagnostics.ts';
+import { tableForEachTest } from '../helpers.ts';
 import { type MemoryPair, memoryPair } from './memory-pair.ts';
+import { type RichService, startRich } from './rich-service.ts';
+
+const tables = tableForEachTest({ timeout: 20_000 });
 
 const NAMES = [
   'runtable:call:start',
@@ -130,7 +135,7 @@ test('an answered call publishes start and end on both sides, with its metadata 
   for (const item of [callStart, serveStart]) {
     const { startedAt, ...fields } = item.copy;
     assert.equal(typeof startedAt, 'number');
-    assert.deepEqual(fields, metadata, item.name);
+    assert.deepEqual(fields, { ...metadata, outcome: undefined, ms: undefined }, item.name);
   }
   // One object per call and side, from start to end, as undici's request is.
   assert.equal(callEnd.event, callStart.event);
@@ -240,4 +245,27 @@ test('a call started while nobody listened publishes nothing, not even its end',
   assert.equal(await remote.add(1, 2), 3);
   assert.equal(watcher.seen.length, 4);
   await pair.leakCheck();
+});
+
+test('a caller of a real owner process sees its moniker and pid, and a timeout as TIMEOUT', async () => {
+  const owner = await startRich(tables.dir, 'Rich/diagnostics');
+  const remote = await tables.table.get<RichService>('Rich/diagnostics');
+  watcher = watch();
+  assert.equal(await remote.add(2, 3), 5);
+  await assert.rejects(withOptions(remote, { timeout: 50 }).wait(2_000, 'slow'), code('TIMEOUT'));
+  assert.deepEqual(
+    watcher.seen.map((item) => [item.name, item.copy.moniker, item.copy.method, item.copy.outcome]),
+    [
+      ['runtable:call:start', 'Rich/diagnostics', 'add', undefined],
+      ['runtable:call:end', 'Rich/diagnostics', 'add', 'ok'],
+      ['runtable:call:start', 'Rich/diagnostics', 'wait', undefined],
+      ['runtable:call:error', 'Rich/diagnostics', 'wait', 'TIMEOUT'],
+    ],
+  );
+  for (const item of watcher.seen.filter((seen) => seen.name !== 'runtable:call:start')) {
+    assert.equal(item.copy.peerPid, owner.pid, item.name);
+    assert.notEqual(item.copy.target, 0, item.name);
+    assert.equal(item.copy.oneway, false);
+  }
+  assert.equal(typeof watcher.seen[3]?.copy.ms, 'number');
 });
