@@ -105,14 +105,19 @@ export function finished(watched: Watched, outcome: string): void {
   if (target.hasSubscribers) target.publish(event);
 }
 
-/** A call's end or error published when `sent` settles; the caller still gets `sent`'s outcome. */
-export function watchedCall(sent: Promise<unknown>, watched: Watched): Promise<unknown> {
+/**
+ * A call's end or error published when `sent` settles; the caller still gets `sent`'s outcome.
+ * `settled` runs first, to fill in what was learnt on the way (where a moniker was found).
+ */
+export function watchedCall(sent: Promise<unknown>, watched: Watched, settled?: () => void): Promise<unknown> {
   return sent.then(
     (value) => {
+      settled?.();
       finished(watched, 'ok');
       return value;
     },
     (error: unknown) => {
+      settled?.();
       finished(watched, outcomeOf(error));
       throw error;
     },

@@ -111,10 +111,7 @@ class MonikerBinding implements Binding {
       target && !target.session.closed
         ? this.#send(target, method, args, options, true)
         : this.#resolveAndSend(method, args, options, true);
-    return watchedCall(
-      sent.finally(() => this.#located(watched)),
-      watched,
-    );
+    return watchedCall(sent, watched, () => this.#located(watched));
   }
 
   #watch(method: string, oneway: boolean): Watched {
