@@ -114,7 +114,12 @@ export class Endpoint implements SessionHost {
     if (typeof fn !== 'function') {
       return new RuntableError('NO_SUCH_METHOD', noSuchMethod(exposed.moniker, method, exposed.methods));
     }
-    return { fn: fn as (...args: unknown[]) => unknown, thisArg: exposed.target, what: method };
+    return {
+      fn: fn as (...args: unknown[]) => unknown,
+      thisArg: exposed.target,
+      what: method,
+      moniker: exposed.moniker,
+    };
   }
 
   subscribe(session: CallSession, target: number, event: string): void {

@@ -10,6 +10,7 @@ import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
 import { REMOTE_MARK } from '../wire/values.js';
 import { atCallSite } from './call-site.js';
 import type { CallChannel } from './channel.js';
+import { callsWatched, finished, outcomeOf, started, type Watched, watchedCall } from './diagnostics.js';
 import { type FollowHost, failedSubscription, follow, type SubscribeOptions, type Subscription } from './follow.js';
 import type { AnyEvents, CallOptions, EventMap, EventsOf, ObjectOf, OneWay, Ref, Remote, RemoteOf } from './types.js';
 
@@ -65,16 +66,24 @@ class MonikerBinding implements Binding {
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
+    if (callsWatched()) return this.#watchedCall(method, args, options);
     const target = this.#target;
     if (target && !target.session.closed) return this.#send(target, method, args, options, true);
     return this.#resolveAndSend(method, args, options, true);
   }
 
   oneway(method: string, args: unknown[]): void {
+    const watched = callsWatched() ? this.#watch(method, true) : undefined;
     const target = this.#target;
     // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
     if (target && !target.session.closed) {
-      target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
+      try {
+        target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
+      } catch (error) {
+        if (watched) finished(watched, outcomeOf(error));
+        throw error;
+      }
+      if (watched) finished(watched, 'ok');
       return;
     }
     checkValue(args, 'args');
@@ -82,11 +91,45 @@ class MonikerBinding implements Binding {
     const send = (bound: Target) => {
       try {
         bound.session.notify({ ...this.#message(bound, method, args), id: 0 } as Call);
+        if (watched) this.#finish(watched, 'ok');
       } catch (error) {
+        if (watched) this.#finish(watched, outcomeOf(error));
         warnUndelivered(`${method} on ${this.moniker}`, error as Error);
       }
     };
-    this.#bind().then(send, (error: Error) => warnUndelivered(`${method} on ${this.moniker}`, error));
+    this.#bind().then(send, (error: Error) => {
+      if (watched) this.#finish(watched, outcomeOf(error));
+      warnUndelivered(`${method} on ${this.moniker}`, error);
+    });
+  }
+
+  /** A call with its diagnostics events; the target may be looked up on the way, so end says where it went. */
+  #watchedCall(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
+    const watched = this.#watch(method, false);
+    const target = this.#target;
+    const sent =
+      target && !target.session.closed
+        ? this.#send(target, method, args, options, true)
+        : this.#resolveAndSend(method, args, options, true);
+    return watchedCall(sent, watched, () => this.#located(watched));
+  }
+
+  #watch(method: string, oneway: boolean): Watched {
+    const target = this.#target;
+    return started('call', this.moniker, method, target?.object ?? 0, false, target?.session.peerPid ?? 0, oneway);
+  }
+
+  /** Fills in where the moniker was found, if it was looked up after the start. */
+  #located(watched: Watched): void {
+    const target = this.#target;
+    if (!target) return;
+    watched.event.target = target.object;
+    watched.event.peerPid = target.session.peerPid;
+  }
+
+  #finish(watched: Watched, outcome: string): void {
+    this.#located(watched);
+    finished(watched, outcome);
   }
 
   subscribe(event: string, listener: (...args: unknown[]) => void, options: SubscribeOptions): Subscription {
@@ -153,8 +196,17 @@ class ReferenceBinding implements Binding {
       warnUndelivered(method, new RuntableError('OBJECT_GONE', 'its connection is closed'));
       return;
     }
-    // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
-    this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
+    const watched = callsWatched()
+      ? started('call', undefined, method, this.#ref, true, this.#session.peerPid, true)
+      : undefined;
+    try {
+      // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
+      this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
+    } catch (error) {
+      if (watched) finished(watched, outcomeOf(error));
+      throw error;
+    }
+    if (watched) finished(watched, 'ok');
   }
 
   subscribe(): Subscription {

@@ -12,6 +12,7 @@ import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnu
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { atCallSite } from './call-site.js';
 import type { CallChannel } from './channel.js';
+import { callsWatched, finished, servesWatched, started, type Watched, watchedCall } from './diagnostics.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
@@ -49,6 +50,8 @@ export interface Served {
   fn: (...args: unknown[]) => unknown;
   thisArg: unknown;
   what: string;
+  /** The moniker of the registered object it belongs to, for diagnostics (none for references). */
+  moniker?: string;
 }
 
 /**
@@ -141,7 +144,17 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
     const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
     if (this.#debug) message.stack = true;
-    return this.#references.through(ref, () => this.connection.request<Invoke>(message, cancellableOptions(options)));
+    const sent = this.#references.through(ref, () =>
+      this.connection.request<Invoke>(message, cancellableOptions(options)),
+    );
+    return callsWatched() ? watchedCall(sent, this.#watch('call', message, false)) : sent;
+  }
+
+  /** The start of a call's diagnostics events, in either direction. */
+  #watch(side: 'call' | 'serve', message: Unnumbered<Call | Invoke>, oneway: boolean, moniker?: string): Watched {
+    const call = message.kind === Kind.Call;
+    const target = call ? message.target : message.ref;
+    return started(side, moniker, message.method, target, !call, this.connection.peerPid, oneway);
   }
 
   /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */
@@ -294,11 +307,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
 
   /** Call and Invoke alike: runs what was found, or refuses (id 0: silently). */
   #serve(message: Call | Invoke, served: Served | RuntableError): void {
+    const watched = servesWatched()
+      ? this.#watch('serve', message, message.id === 0, served instanceof RuntableError ? undefined : served.moniker)
+      : undefined;
     if (served instanceof RuntableError) {
       this.#refuse(message.id, served.message, served.code);
+      if (watched) finished(watched, served.code);
       return;
     }
-    this.#run(message.id, message.stack === true, served.what, served.fn, served.thisArg, message.args);
+    this.#run(message.id, message.stack === true, served.what, served.fn, served.thisArg, message.args, watched);
   }
 
   /** Runs `fn` on `thisArg` for the peer and answers it exactly once (id 0: never). */
@@ -309,10 +326,12 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     fn: (...args: unknown[]) => unknown,
     thisArg: unknown,
     args: unknown[],
+    watched: Watched | undefined,
   ): void {
     if (this.#running.size >= MAX_CALLS_IN_FLIGHT) {
       if (id !== 0) this.#refuse(id, `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`, 'PROTOCOL');
       else process.emitWarning(`runtable: one-way call ${what} dropped: too many calls in flight`);
+      if (watched) finished(watched, 'PROTOCOL');
       return;
     }
     if (id !== 0) this.#running.set(id, undefined);
@@ -320,7 +339,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     try {
       result = withCallContext(this, id, fn, thisArg, args);
     } catch (error) {
-      this.#answerThrown(id, wantsStack, what, error);
+      this.#answerThrown(id, wantsStack, what, error, watched);
       return;
     }
     let pending: boolean;
@@ -332,18 +351,18 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
         typeof (result as { then?: unknown }).then === 'function' &&
         !isAsyncIterable(result);
     } catch (error) {
-      this.#answerThrown(id, wantsStack, what, error);
+      this.#answerThrown(id, wantsStack, what, error, watched);
       return;
     }
     if (pending) {
       // Both handlers never throw: a throw here would be an unhandled rejection in the owner.
       Promise.resolve(result).then(
-        (value) => this.#answer(id, what, value),
-        (error) => this.#answerThrown(id, wantsStack, what, error),
+        (value) => this.#answer(id, what, value, watched),
+        (error) => this.#answerThrown(id, wantsStack, what, error, watched),
       );
       return;
     }
-    this.#answer(id, what, result);
+    this.#answer(id, what, result, watched);
   }
 
   /** For callContext(): built only when a method asks. */
@@ -363,21 +382,27 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     };
   }
 
-  #answer(id: number, what: string, value: unknown): void {
+  #answer(id: number, what: string, value: unknown, watched: Watched | undefined): void {
     this.#running.delete(id);
-    if (id === 0 || this.#closed) return;
+    if (id === 0 || this.#closed) {
+      if (watched) finished(watched, 'ok');
+      return;
+    }
     try {
       const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
       this.connection.reply(id, reply);
+      if (watched) finished(watched, 'ok');
     } catch (error) {
       const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
       this.#refuse(id, `the result of ${what} cannot be sent: ${(error as Error).message}`, code);
+      if (watched) finished(watched, code);
     }
   }
 
   /** An error thrown by the method itself travels as REMOTE, whatever its class. */
-  #answerThrown(id: number, wantsStack: boolean, what: string, error: unknown): void {
+  #answerThrown(id: number, wantsStack: boolean, what: string, error: unknown, watched: Watched | undefined): void {
     this.#running.delete(id);
+    if (watched) finished(watched, 'REMOTE');
     if (id === 0) {
       process.emitWarning(`runtable: one-way call ${what} failed: ${(error as Error)?.message ?? error}`);
       return;
