@@ -1,13 +1,14 @@
 // Shared by the tests: a private table directory per test, fixture processes that are always
 // killed, and waiting with a deadline instead of sleeping.
 
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type ConnectOptions, connect, type Table } from 'runtable';
+import { type ConnectOptions, connect, RuntableError, type Table } from 'runtable';
 
 // Brokers started by tests (they inherit this environment) never read the user's own service
 // files: a test that wants services points RUNTABLE_SERVICES at a directory of its own.
@@ -186,4 +187,13 @@ export function tableForEachTest(options: ConnectOptions = {}): TestTables {
     await cleanup(context.dir);
   });
   return context;
+}
+
+/** For assert.rejects / assert.throws: the error is a RuntableError of code `expected`. */
+export function code(expected: string): (error: unknown) => true {
+  return (error: unknown) => {
+    assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
+    assert.equal(error.code, expected, error.message);
+    return true;
+  };
 }

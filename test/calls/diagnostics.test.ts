@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, beforeEach, test } from 'node:test';
-import { oneway, RuntableError, ref, withOptions } from 'runtable';
+import { oneway, ref, withOptions } from 'runtable';
 import type { CallEvent } from '../../src/calls/diagnostics.ts';
-import { tableForEachTest } from '../helpers.ts';
+import { code, tableForEachTest } from '../helpers.ts';
 import { type MemoryPair, memoryPair } from './memory-pair.ts';
 import { type RichService, startRich } from './rich-service.ts';
 
@@ -55,14 +55,6 @@ function watch(): { seen: Seen[]; next(name: string): Promise<Seen>; stop(): voi
     stop: () => {
       for (const [name, handler] of handlers) unsubscribe(name, handler);
     },
-  };
-}
-
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
-    assert.equal(error.code, expected, error.message);
-    return true;
   };
 }
 

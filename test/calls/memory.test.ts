@@ -4,9 +4,10 @@
 // frames, and a connection that drops. Each test ends with the pair's leak check.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { callContext, on, RuntableError, ref, withOptions } from 'runtable';
+import { callContext, on, ref, withOptions } from 'runtable';
 import { STREAM_WINDOW } from '../../src/calls/streams.ts';
 import { CHUNK_BYTES } from '../../src/wire/chunks.ts';
+import { code } from '../helpers.ts';
 import { type MemoryPair, memoryPair } from './memory-pair.ts';
 
 let pair: MemoryPair;
@@ -18,14 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await pair.close();
 });
-
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
-    assert.equal(error.code, expected, error.message);
-    return true;
-  };
-}
 
 interface Calc {
   add(a: number, b: number): number;

@@ -5,10 +5,10 @@
 // of the owner, several tables) stays in rich.test.ts and rich-streams.test.ts.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { oneway, type Remote, RuntableError, withOptions } from 'runtable';
+import { oneway, type Remote, type RuntableError, withOptions } from 'runtable';
 import { STREAM_BATCH, STREAM_WINDOW } from '../../src/calls/streams.ts';
 import { richService } from '../fixtures/rich-object.ts';
-import { waitFor } from '../helpers.ts';
+import { code, waitFor } from '../helpers.ts';
 import { type MemoryPair, memoryPair } from './memory-pair.ts';
 import type { RichService } from './rich-service.ts';
 
@@ -31,14 +31,6 @@ function serve(moniker: string): Remote<RichService> {
       richService(() => undefined),
     ),
   );
-}
-
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
-    assert.equal(error.code, expected, error.message);
-    return true;
-  };
 }
 
 test('one-way calls return nothing at once and arrive in order', async () => {

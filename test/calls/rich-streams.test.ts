@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { RuntableError, type Table, withOptions } from 'runtable';
+import { type RuntableError, type Table, withOptions } from 'runtable';
 import { STREAM_BATCH, STREAM_WINDOW } from '../../src/calls/streams.ts';
 import { CHUNK_BYTES, MAX_TRANSFERS_IN_PROGRESS } from '../../src/wire/chunks.ts';
-import { tableForEachTest, waitFor } from '../helpers.ts';
+import { code, tableForEachTest, waitFor } from '../helpers.ts';
 import { type RichService, startRich } from './rich-service.ts';
 
 const MiB = 1024 * 1024;
@@ -30,14 +30,6 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   } finally {
     clearTimeout(timer);
   }
-}
-
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
-    assert.equal(error.code, expected, error.message);
-    return true;
-  };
 }
 
 // --- streams ---

@@ -6,22 +6,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { connect, on, oneway, RuntableError, type Table, type TableEvent } from 'runtable';
-import { tableForEachTest, waitFor } from '../helpers.ts';
+import { connect, on, oneway, type Table, type TableEvent } from 'runtable';
+import { code, tableForEachTest, waitFor } from '../helpers.ts';
 import { type RichService, startRich } from './rich-service.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
 const tables = tableForEachTest({ timeout: 20_000 });
-function code(expected: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RuntableError, `expected a RuntableError, got ${String(error)}`);
-    assert.equal(error.code, expected, error.message);
-    return true;
-  };
-}
-
 // --- one-way ---
 
 test('a large one-way call keeps its place among the small ones around it', async () => {
