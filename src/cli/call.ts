@@ -5,7 +5,7 @@ import { RuntableError, withOptions } from '../index.js';
 import { formatJson, formatReadable, isStream, parseCallArgs } from '../text/values.js';
 import { expectArgs, msOption } from './args.js';
 import { activatable, type Command, noBrokerText, openOrStartTable, openTable } from './context.js';
-import { EXIT } from './exit.js';
+import { EXIT, untilInterrupted } from './exit.js';
 import { notRegistered } from './inspect.js';
 import { print } from './output.js';
 
@@ -56,40 +56,33 @@ Examples:
       (await openTable(context, timeout)) ??
       (activatable(moniker) ? await openOrStartTable(context, timeout) : undefined);
     if (!table) throw notRegistered(moniker, ` (${noBrokerText(context.dir)})`);
-    const interrupt = new AbortController();
-    const onSignal = () => interrupt.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     try {
-      // get() first: for a moniker nobody holds, it starts the service that provides it.
-      const found = await table.get(moniker).catch((error: RuntableError) => {
-        throw error.code === 'NOT_REGISTERED' ? notRegistered(moniker, '') : error;
+      return await untilInterrupted(async (signal) => {
+        // get() first: for a moniker nobody holds, it starts the service that provides it.
+        const found = await table.get(moniker).catch((error: RuntableError) => {
+          throw error.code === 'NOT_REGISTERED' ? notRegistered(moniker, '') : error;
+        });
+        const entry = await table.lookup(moniker);
+        if (!entry) throw notRegistered(moniker, '');
+        if (!entry.methods.includes(method)) {
+          const known = entry.methods.length > 0 ? entry.methods.join(', ') : 'none';
+          throw new RuntableError('NO_SUCH_METHOD', `${moniker} has no method "${method}"; its methods: ${known}`);
+        }
+        const remote = withOptions(found, {
+          signal,
+          ...(timeout === undefined ? {} : { timeout }),
+        }) as unknown as Record<string, Method>;
+        const result = await (remote[method] as Method)(...args);
+        if (isStream(result)) {
+          await printStream(result, signal, (item) =>
+            print(json ? formatJson(item) : formatReadable(item, colors, true)),
+          );
+        } else {
+          print(json ? formatJson(result, process.stdout.isTTY) : formatReadable(result, colors));
+        }
+        return signal.aborted ? EXIT.INTERRUPTED : EXIT.OK;
       });
-      const entry = await table.lookup(moniker);
-      if (!entry) throw notRegistered(moniker, '');
-      if (!entry.methods.includes(method)) {
-        const known = entry.methods.length > 0 ? entry.methods.join(', ') : 'none';
-        throw new RuntableError('NO_SUCH_METHOD', `${moniker} has no method "${method}"; its methods: ${known}`);
-      }
-      const remote = withOptions(found, {
-        signal: interrupt.signal,
-        ...(timeout === undefined ? {} : { timeout }),
-      }) as unknown as Record<string, Method>;
-      const result = await (remote[method] as Method)(...args);
-      if (isStream(result)) {
-        await printStream(result, interrupt.signal, (item) =>
-          print(json ? formatJson(item) : formatReadable(item, colors, true)),
-        );
-      } else {
-        print(json ? formatJson(result, process.stdout.isTTY) : formatReadable(result, colors));
-      }
-      return interrupt.signal.aborted ? EXIT.INTERRUPTED : EXIT.OK;
-    } catch (error) {
-      if (interrupt.signal.aborted) return EXIT.INTERRUPTED;
-      throw error;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       await table.close();
     }
   },

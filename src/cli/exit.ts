@@ -24,6 +24,26 @@ export const EXIT = {
   INTERRUPTED: 130,
 } as const;
 
+/**
+ * Runs `work` with a signal that Ctrl-C (SIGINT) or SIGTERM aborts: a failure once it has is
+ * the interruption (INTERRUPTED), not the error the abort caused. The handlers go with it.
+ */
+export async function untilInterrupted(work: (signal: AbortSignal) => Promise<number>): Promise<number> {
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await work(interrupt.signal);
+  } catch (error) {
+    if (interrupt.signal.aborted) return EXIT.INTERRUPTED;
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 /** The exit code table as --help and the README show it. */
 export const EXIT_CODES_HELP = `Exit codes:
   0    ok (ls and watch also when the table is empty or no broker runs)

@@ -5,7 +5,7 @@
 import { entryJson } from '../naming/entry.js';
 import { expectArgs, msOption } from './args.js';
 import { type Command, openOrStartTable } from './context.js';
-import { EXIT } from './exit.js';
+import { EXIT, untilInterrupted } from './exit.js';
 import { print } from './output.js';
 
 /** How long `runtable wait` waits without --timeout, ms. */
@@ -37,21 +37,14 @@ Examples:
     const moniker = positionals[0] as string;
     const timeout = msOption(values, 'timeout', 'wait') ?? DEFAULT_WAIT_MS;
     const table = await openOrStartTable(context);
-    const interrupt = new AbortController();
-    const onSignal = () => interrupt.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     try {
-      const entry = await table.waitFor(moniker, { timeout, signal: interrupt.signal });
-      if (context.json) print(JSON.stringify(entryJson(entry), null, 2));
-      else print(`${context.out.cyan(entry.moniker)} registered by pid ${entry.pid}`);
-      return EXIT.OK;
-    } catch (error) {
-      if (interrupt.signal.aborted) return EXIT.INTERRUPTED;
-      throw error;
+      return await untilInterrupted(async (signal) => {
+        const entry = await table.waitFor(moniker, { timeout, signal });
+        if (context.json) print(JSON.stringify(entryJson(entry), null, 2));
+        else print(`${context.out.cyan(entry.moniker)} registered by pid ${entry.pid}`);
+        return EXIT.OK;
+      });
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       await table.close();
     }
   },
