@@ -102,12 +102,12 @@ export function tableName(context: Context): string {
   return context.etcd?.address ?? context.dir;
 }
 
-/** The refusal of `what` (a command, an option) on a table on etcd: see Command.localOnly. */
-export function notOnEtcd(context: Context, what: string, command: string): UsageError {
+/** The refusal of `what` (a command, an option) on a table on etcd, saying `why`: see Command.localOnly. */
+export function notOnEtcd(context: Context, what: string, why: string, command: string): UsageError {
   const etcd = context.etcd as EtcdTable;
   const undo = etcd.from === '--table' ? 'drop --table' : 'unset RUNTABLE_TABLE or give --dir';
   return new UsageError(
-    `${what} works only on a local table, and ${etcd.address} (from ${etcd.from}) is on etcd; ${undo} for the local table`,
+    `${what} works only on a local table (${why}), and ${etcd.address} (from ${etcd.from}) is a table on etcd; ${undo} for the local table`,
     command,
   );
 }

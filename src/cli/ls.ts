@@ -38,7 +38,7 @@ Examples:
     expectArgs(positionals, [], 'ls', 1);
     const prefix = positionals[0] ?? '';
     if (values.all && context.etcd) {
-      throw notOnEtcd(context, '--all (a table on etcd starts no services)', 'ls');
+      throw notOnEtcd(context, '--all', 'a table on etcd starts no services', 'ls');
     }
     const dormant = values.all ? await activatableUnder(context, prefix) : [];
     const table = await openTable(context);

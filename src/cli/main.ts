@@ -111,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const context = makeContext(values, positionals, command.name);
   if (command.localOnly !== undefined && context.etcd) {
-    throw notOnEtcd(context, `runtable ${command.name} (${command.localOnly})`, command.name);
+    throw notOnEtcd(context, `the ${command.name} command`, command.localOnly, command.name);
   }
   return command.run(context);
 }
