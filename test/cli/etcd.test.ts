@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { EtcdCluster, etcdTable, freePort } from '../etcd-server.ts';
-import { brokerPids, cleanup, type Fixture, spawnFixture, tempTableDir } from '../helpers.ts';
+import { brokerPids, cleanup, type Fixture, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 import { type CliResult, ensureBuilt, runCli, runCliOnTerminal, startCli } from './run-cli.ts';
 
 let cluster: EtcdCluster;
@@ -111,6 +111,28 @@ test('inspect shows the entry on etcd, on a terminal and as JSON; an unknown mon
   const missing = await runCli(['inspect', 'Calc/nobody'], dir, env);
   assert.equal(missing.code, 3);
   assertOneLine(missing, /NOT_REGISTERED: nothing is registered as Calc\/nobody/);
+});
+
+test('inspect names the standby waiting in line on etcd, as it does on a local table', async () => {
+  const standby = spawnFixture('standby', ['Calc/main'], dir, env);
+  try {
+    await standby.waitForLine(/^waiting/);
+    const inLine = await waitFor(
+      async () => {
+        const result = await runCli(['inspect', 'Calc/main', '--json'], dir, env);
+        const waiting = (JSON.parse(result.stdout) as { waiting: number[] }).waiting;
+        return waiting.length > 0 && waiting;
+      },
+      20_000,
+      'the standby in line',
+    );
+    assert.deepEqual(inLine, [standby.pid]);
+    const human = await runCliOnTerminal(['inspect', 'Calc/main'], dir, { ...env, NO_COLOR: '1' });
+    assert.match(human.stdout, new RegExp(`^waiting: {6}pid ${standby.pid}$`, 'm'));
+  } finally {
+    standby.child.kill('SIGTERM');
+    await standby.exited;
+  }
 });
 
 test('call reaches the owner over TCP: results, a remote error, an unknown method', async () => {
