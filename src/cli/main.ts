@@ -25,7 +25,9 @@ const COMMANDS: readonly Command[] = [ls, watch, call, wait, inspect, services, 
 const GLOBAL_HELP = `Options for every command:
   --table <etcd://host:port[,host:port...]>
                  a table on etcd (default: RUNTABLE_TABLE, unless --dir
-                 is given; unset, the local table)
+                 is given; unset, the local table). Every command but
+                 broker and services works on it as on a local table,
+                 without activation; etcd not answering is exit 5
   --dir <path>   the local table's directory (default: RUNTABLE_DIR, else
                  $XDG_RUNTIME_DIR/runtable, else <tmpdir>/runtable-<uid>)
   --debug        on failure, the whole error with its stack and causes
