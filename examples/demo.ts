@@ -15,6 +15,8 @@ const here = path.dirname(self);
 // TypeScript in a checkout (through tsx), JavaScript when runtable demo runs it from the package.
 const ext = path.extname(self);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rt-demo-'));
+// A private local table, even in a shell whose RUNTABLE_TABLE names one on etcd.
+delete process.env.RUNTABLE_TABLE;
 const env = { ...process.env, RUNTABLE_DIR: dir };
 const bold = process.stdout.isTTY && !process.env.NO_COLOR;
 const say = (line: string) => console.log(bold ? `\x1b[1m${line}\x1b[0m` : line);

@@ -15,6 +15,7 @@ export type Values = Record<string, string | boolean | undefined>;
 
 /** Taken by every command, before or after the command word. */
 export const GLOBAL_OPTIONS: OptionSpecs = {
+  table: { type: 'string' },
   dir: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },

@@ -37,11 +37,15 @@ Options:
                    (default RUNTABLE_BROKER_IDLE_MS, else 30000; 0: never)
   --timeout <ms>   stop: how long to wait for the exit (default 10000)
 
+A table on etcd (--table, RUNTABLE_TABLE) has no broker: there this command
+is refused with exit 2.
+
 Examples:
   runtable broker status
   runtable broker start --idle-ms 0
   runtable broker stop && runtable broker status`,
   options: { json: { type: 'boolean' }, 'idle-ms': { type: 'string' }, timeout: { type: 'string' } },
+  localOnly: 'a table on etcd has no broker: its names live in etcd',
 
   async run(context) {
     const { positionals, values } = context;

@@ -19,7 +19,8 @@ export const demo: Command = {
 Plays the example scenario, as npm run demo does: three TargetApps register
 under SampleServer/, a SourceApp lists them and sends each a message, one
 target is killed with SIGKILL and leaves the table at once. It runs on a
-private table of its own (--dir is not used) and leaves no process behind.
+private table of its own (--dir, --table and RUNTABLE_TABLE are not used) and
+leaves no process behind.
 
 Examples:
   runtable demo

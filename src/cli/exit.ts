@@ -10,13 +10,16 @@ export const EXIT = {
   OK: 0,
   /** The remote method threw (REMOTE). */
   REMOTE: 1,
-  /** A bad command line: unknown command or option, missing argument, JSON that does not parse, a bad moniker. */
+  /**
+   * A bad command line: unknown command or option, missing argument, JSON that does not parse, a
+   * bad moniker, a command or option that needs a local table given one on etcd.
+   */
   USAGE: 2,
   /** Nothing to reach: not registered, no such method, or the owner went away mid-call. */
   NOT_FOUND: 3,
   /** A call or a wait took longer than allowed (TIMEOUT). */
   TIMEOUT: 4,
-  /** The table cannot be reached: no broker where one is needed, a refused or unusable directory. */
+  /** The table cannot be reached: no broker where one is needed, a refused or unusable directory, etcd not answering. */
   UNAVAILABLE: 5,
   /** Any other failure. */
   FAILED: 6,
@@ -48,10 +51,12 @@ export async function untilInterrupted(work: (signal: AbortSignal) => Promise<nu
 export const EXIT_CODES_HELP = `Exit codes:
   0    ok (ls and watch also when the table is empty or no broker runs)
   1    the remote method threw an error (REMOTE)
-  2    usage: unknown command or option, missing argument, bad JSON, bad moniker
+  2    usage: unknown command or option, missing argument, bad JSON, bad moniker,
+       broker or services (or ls --all) on a table on etcd
   3    not found: not registered, no such method, or the owner went away (OBJECT_GONE)
   4    timeout (TIMEOUT)
-  5    table unavailable: no broker running, directory refused or unusable
+  5    table unavailable: no broker running, directory refused or unusable, etcd
+       not answering
   6    any other error
   130  interrupted by Ctrl-C during a call`;
 

@@ -3,7 +3,7 @@
 import type { Entry } from '../naming/entry.js';
 import { entryJson } from '../naming/entry.js';
 import { expectArgs } from './args.js';
-import { type Command, type Context, noBrokerText, openTable } from './context.js';
+import { type Command, type Context, noBrokerText, notOnEtcd, openTable } from './context.js';
 import { EXIT } from './exit.js';
 import { age, byMoniker, note, print, renderTable, shortMetadata, truncate } from './output.js';
 import { readInfos } from './services.js';
@@ -20,7 +20,8 @@ on stderr). Never starts a broker, nor a service.
 
 Options:
   --all          also the monikers that service files name and nobody holds
-                 now: a get, wait or call of one starts its service
+                 now: a get, wait or call of one starts its service (a local
+                 table only: on etcd, exit 2)
   --json         an array of entries: {moniker, pid, methods, metadata,
                  registeredAt, changedAt}, dates in ISO 8601; with --all,
                  also {moniker, activatable: true, service: <file>}
@@ -36,6 +37,9 @@ Examples:
     const { positionals, values, json } = context;
     expectArgs(positionals, [], 'ls', 1);
     const prefix = positionals[0] ?? '';
+    if (values.all && context.etcd) {
+      throw notOnEtcd(context, '--all', 'a table on etcd starts no services', 'ls');
+    }
     const dormant = values.all ? await activatableUnder(context, prefix) : [];
     const table = await openTable(context);
     if (!table) {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { GLOBAL_OPTIONS, parseCommandLine, splitCommand, TOP_OPTIONS } from './args.js';
 import { broker } from './broker.js';
 import { call } from './call.js';
-import { type Command, makeContext } from './context.js';
+import { type Command, makeContext, notOnEtcd } from './context.js';
 import { demo } from './demo.js';
 import { describeFailure, EXIT, EXIT_CODES_HELP, exitCodeFor, UsageError } from './exit.js';
 import { inspect } from './inspect.js';
@@ -23,7 +23,12 @@ import { watch } from './watch.js';
 const COMMANDS: readonly Command[] = [ls, watch, call, wait, inspect, services, broker, ui, demo];
 
 const GLOBAL_HELP = `Options for every command:
-  --dir <path>   the table directory (default: RUNTABLE_DIR, else
+  --table <etcd://host:port[,host:port...]>
+                 a table on etcd (default: RUNTABLE_TABLE, unless --dir
+                 is given; unset, the local table). Every command but
+                 broker and services works on it as on a local table,
+                 without activation; etcd not answering is exit 5
+  --dir <path>   the local table's directory (default: RUNTABLE_DIR, else
                  $XDG_RUNTIME_DIR/runtable, else <tmpdir>/runtable-<uid>)
   --debug        on failure, the whole error with its stack and causes
   -h, --help     help for the command`;
@@ -31,9 +36,12 @@ const GLOBAL_HELP = `Options for every command:
 const ENVIRONMENT_HELP = `Results are JSON (NDJSON for watch and for a streamed call result) whenever
 stdout is not a terminal; --json asks for JSON on a terminal too.
 
-Environment: RUNTABLE_DIR (the table directory), RUNTABLE_DEBUG=1 (as --debug),
-RUNTABLE_SERVICES (directories of service files, colon-separated), NO_COLOR (no
-colour; colour is used only on a terminal anyway).`;
+Environment: RUNTABLE_DIR (the table directory), RUNTABLE_TABLE (a table on
+etcd, as --table; it also needs RUNTABLE_SECRET, or RUNTABLE_TLS_CA, _CERT and
+_KEY, and takes RUNTABLE_ETCD_PREFIX, as every process of that table does: see
+docs/DISTRIBUTED.md), RUNTABLE_DEBUG=1 (as --debug), RUNTABLE_SERVICES
+(directories of service files, colon-separated), NO_COLOR (no colour; colour is
+used only on a terminal anyway).`;
 
 function topHelp(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));
@@ -103,7 +111,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(commandHelp(command));
     return EXIT.OK;
   }
-  return command.run(makeContext(values, positionals));
+  const context = makeContext(values, positionals, command.name);
+  if (command.localOnly !== undefined && context.etcd) {
+    throw notOnEtcd(context, `the ${command.name} command`, command.localOnly, command.name);
+  }
+  return command.run(context);
 }
 
 exitQuietlyOnClosedPipe();

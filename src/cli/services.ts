@@ -21,7 +21,8 @@ never run (malformed, another user's, writable by group or others). The
 files are read from RUNTABLE_SERVICES (colon-separated directories) else
 $XDG_CONFIG_HOME/runtable/services (~/.config/runtable/services), as the
 broker sees them; with no broker running, as this command sees them.
-Never starts a broker or a service.
+Never starts a broker or a service. A table on etcd has no activation: there
+this command is refused with exit 2.
 
 Options:
   --json         an array of {file, monikers, command?, problem?, pid?}
@@ -30,6 +31,7 @@ Examples:
   runtable services
   runtable services --json | jq -r '.[] | select(.problem) | .problem'`,
   options: { json: { type: 'boolean' } },
+  localOnly: 'a table on etcd starts no services: only a local broker does',
 
   async run(context) {
     expectArgs(context.positionals, [], 'services');

@@ -1,11 +1,11 @@
 // runtable ui: the viewer, a web page on 127.0.0.1 that shows the table live and calls its
 // objects. Prints the page's URL (token included) and serves until Ctrl-C or SIGTERM, exit 0.
-// Like every command that reads, it never starts a broker: it waits for one.
+// Like every command that reads, it never starts a broker: it waits for one (or for etcd).
 
 import { spawn } from 'node:child_process';
 import { startViewer } from '../ui/server.js';
 import { expectArgs } from './args.js';
-import { type Command, openTable } from './context.js';
+import { type Command, openTable, tableName } from './context.js';
 import { EXIT, Failure, UsageError } from './exit.js';
 import { note, print } from './output.js';
 
@@ -24,6 +24,8 @@ The server listens on 127.0.0.1 only. The URL carries a random token that
 every request needs (the page keeps it in a cookie after the first load);
 requests naming another Host or coming from another Origin are refused (403).
 With no broker running the page waits for one; the viewer never starts one.
+On a table on etcd (--table, RUNTABLE_TABLE) it shows etcd where the broker
+would be, and waits for etcd while it does not answer.
 
 Options:
   --port <n>     listen on this port (default: a free one)
@@ -32,7 +34,8 @@ Options:
 Examples:
   runtable ui
   runtable ui --port 8377 --open
-  runtable ui --dir /tmp/my-table`,
+  runtable ui --dir /tmp/my-table
+  runtable ui --table etcd://10.0.0.5:2379`,
   options: { port: { type: 'string' }, open: { type: 'boolean' } },
 
   async run(context) {
@@ -40,12 +43,17 @@ Examples:
     const port = portOption(context.values.port);
     let viewer: Awaited<ReturnType<typeof startViewer>>;
     try {
-      viewer = await startViewer({ dir: context.dir, open: () => openTable(context), ...(port ? { port } : {}) });
+      viewer = await startViewer({
+        dir: tableName(context),
+        backend: context.etcd ? 'etcd' : 'broker',
+        open: () => openTable(context),
+        ...(port ? { port } : {}),
+      });
     } catch (error) {
       throw new Failure((error as Error).message);
     }
     print(viewer.url);
-    note(`runtable: viewer of table ${context.dir}; Ctrl-C to stop`);
+    note(`runtable: viewer of table ${tableName(context)}; Ctrl-C to stop`);
     if (context.values.open) openBrowser(viewer.url);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);

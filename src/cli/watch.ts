@@ -22,6 +22,7 @@ Prints the entries under <prefix> now, as "registered" events, then one line
 per event as it happens: registered, changed (a touch) or revoked, with the
 time. Runs until Ctrl-C or SIGTERM, then exits 0. If no broker runs, waits
 for one (it never starts one); a broker restart is followed without a gap.
+On etcd, an etcd that does not answer at the start is exit 5.
 
 Options:
   --json         NDJSON: one {time, type, entry} object per line, entry as in

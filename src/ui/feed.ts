@@ -1,6 +1,7 @@
 // The table as the viewer's pages see it: one watch on the whole table, kept as a map of entries,
-// fanned out to every open page with a snapshot first. Waits for a broker when none runs and never
-// starts one: a viewer only looks. Also keeps the counts of calls made through this viewer.
+// fanned out to every open page with a snapshot first. Waits for a broker when none runs (or for
+// etcd to answer) and never starts one: a viewer only looks. Also keeps the counts of calls made
+// through this viewer.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Table } from '../index.js';
@@ -17,12 +18,13 @@ const COALESCE_MS = 50;
 
 export type Listener = (event: FeedEvent) => void;
 
-/** Opens the table if a broker runs; undefined if none does. */
+/** Opens the table if a broker runs (or etcd answers); undefined or a rejection if not. */
 export type OpenTable = () => Promise<Table | undefined>;
 
 export class TableFeed {
   readonly #open: OpenTable;
   readonly #dir: string;
+  readonly #backend: 'broker' | 'etcd';
   readonly #entries = new Map<string, ViewerEntry>();
   readonly #counts = new Map<string, ViewerCounts>();
   readonly #listeners = new Set<Listener>();
@@ -36,8 +38,9 @@ export class TableFeed {
   #connected: Promise<void>;
   #markConnected!: () => void;
 
-  constructor(dir: string, open: OpenTable) {
+  constructor(dir: string, open: OpenTable, backend: 'broker' | 'etcd' = 'broker') {
     this.#dir = dir;
+    this.#backend = backend;
     this.#open = open;
     this.#connected = new Promise((resolve) => {
       this.#markConnected = resolve;
@@ -146,7 +149,8 @@ export class TableFeed {
   }
 
   #statusEvent(): FeedEvent {
-    return { type: 'status', dir: this.#dir, viewerPid: process.pid, broker: this.#table ? this.#broker : null };
+    const broker = this.#table ? this.#broker : null;
+    return { type: 'status', dir: this.#dir, backend: this.#backend, viewerPid: process.pid, broker };
   }
 
   #emit(event: FeedEvent): void {

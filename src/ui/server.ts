@@ -16,8 +16,10 @@ import { openEventStream } from './sse.js';
 export const HOST = '127.0.0.1';
 
 export interface ViewerOptions {
-  /** The table directory, shown on the page. */
+  /** The table directory (or etcd address), shown on the page. */
   dir: string;
+  /** Where the table's names live; default 'broker'. */
+  backend?: 'broker' | 'etcd';
   /** Opens the table when a broker runs; the viewer never starts one. */
   open: OpenTable;
   /** 0 or absent: a free port. */
@@ -52,7 +54,7 @@ const PAGE_POLICY =
 export async function startViewer(options: ViewerOptions): Promise<Viewer> {
   const page = loadPage(options.pageDir);
   const token = newToken();
-  const feed = new TableFeed(options.dir, options.open);
+  const feed = new TableFeed(options.dir, options.open, options.backend);
   let guard: Guard | undefined;
 
   const server = http.createServer((request, response) => {

@@ -221,6 +221,12 @@ export function tableBehaviour(backend: Backend): void {
     }
     assert.equal((await t.table.lookup(moniker))?.pid, owner.pid, 'waiting in line does not take the name');
     const [first, second] = standbys as [(typeof standbys)[0], (typeof standbys)[0]];
+    const { waiting } = await t.table.status();
+    assert.deepEqual(
+      waiting?.find((line) => line.moniker === moniker)?.pids,
+      [first.pid, second.pid],
+      'status() names the line, next first',
+    );
 
     owner.child.kill('SIGTERM');
     await first.waitForLine(/^owner /);

@@ -3,14 +3,19 @@
 
 import http from 'node:http';
 import { connect } from 'runtable';
-import { startViewer, type Viewer } from '../../src/ui/server.ts';
+import { startViewer, type Viewer, type ViewerOptions } from '../../src/ui/server.ts';
 import { ensurePage } from './page-build.ts';
 
-export async function startTestViewer(dir: string): Promise<Viewer> {
+/** `more` sets what the viewer opens and how it names it, for a table that is not `dir` (one on etcd). */
+export async function startTestViewer(
+  dir: string,
+  more: Partial<Pick<ViewerOptions, 'backend' | 'open'>> = {},
+): Promise<Viewer> {
   ensurePage();
   const viewer = await startViewer({
     dir,
     open: () => connect({ dir, autoStart: false }).catch(() => undefined),
+    ...more,
   });
   await viewer.feed.connected;
   return viewer;

@@ -7,7 +7,7 @@
 import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
 import { RuntableError } from '../../errors.js';
 import { MAX_TIMER_MS } from '../../transport/keep-alive.js';
-import { PROTOCOL_VERSION, type WireEntry } from '../../wire/protocol.js';
+import { PROTOCOL_VERSION, type WaitingLine, type WireEntry } from '../../wire/protocol.js';
 import type {
   NamingBackend,
   OwnedName,
@@ -227,7 +227,13 @@ export class EtcdBackend implements NamingBackend {
   }
 
   async status(): Promise<TableStatus> {
-    const entries = await this.#answer(this.#client.getAll().prefix(this.layout.entries).count(), 'counting');
+    const [entries, places] = await Promise.all([
+      this.#answer(this.#client.getAll().prefix(this.layout.entries).count(), 'counting'),
+      this.#answer(
+        this.#client.getAll().prefix(this.layout.lines).sort('Create', 'Ascend').exec(),
+        'reading who waits in line',
+      ),
+    ]);
     return {
       backend: 'etcd',
       pid: 0,
@@ -236,7 +242,25 @@ export class EtcdBackend implements NamingBackend {
       connections: this.#watches.size,
       dir: this.#settings.address,
       version: PROTOCOL_VERSION,
+      waiting: this.#waiting(places.kvs),
     };
+  }
+
+  /** The lines as the broker reports them: per moniker, the waiting pids, next first (lowest create revision). */
+  #waiting(kvs: IKeyValue[]): WaitingLine[] {
+    const lines = new Map<string, number[]>();
+    for (const kv of kvs) {
+      const moniker = this.layout.lineMonikerOf(kv.key.toString());
+      let pid: unknown;
+      try {
+        pid = (JSON.parse(kv.value.toString()) as { pid?: unknown }).pid;
+      } catch {
+        // Not a place of ours: skipped, as a bad entry is.
+      }
+      if (moniker === undefined || !Number.isSafeInteger(pid)) continue;
+      lines.set(moniker, [...(lines.get(moniker) ?? []), pid as number]);
+    }
+    return [...lines].map(([moniker, pids]) => ({ moniker, pids }));
   }
 
   async close(): Promise<void> {

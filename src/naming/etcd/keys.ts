@@ -25,10 +25,21 @@ export class KeyLayout {
     return `${this.entries}${moniker}`;
   }
 
+  /** Every moniker's line. */
+  get lines(): string {
+    return `${this.root}queue/`;
+  }
+
   /** The line for `moniker`: one key per waiting process, ordered by create revision. */
   line(moniker: string): string {
     // The moniker may hold "/": a NUL (never in a moniker) ends it, so "a" and "a/b" share no line.
-    return `${this.root}queue/${moniker}\u0000/`;
+    return `${this.lines}${moniker}\u0000/`;
+  }
+
+  /** The moniker whose line holds `key` (a place in it). */
+  lineMonikerOf(key: string): string | undefined {
+    const end = key.indexOf('\u0000/', this.lines.length);
+    return key.startsWith(this.lines) && end >= 0 ? key.slice(this.lines.length, end) : undefined;
   }
 
   place(moniker: string, lease: string): string {

@@ -81,10 +81,14 @@ export function renderMachine(
   }
 
   nodes.append(
-    node(BROKER.x, BROKER.y, BROKER.width, BROKER.height, broker ? 'node broker' : 'node broker absent', [
-      broker ? `broker  pid ${broker.pid}` : 'no broker running',
-      broker ? `${plural(broker.connections, 'connection')} · ${plural(broker.entries, 'entry')}` : 'waiting for one',
-    ]),
+    node(
+      BROKER.x,
+      BROKER.y,
+      BROKER.width,
+      BROKER.height,
+      broker ? 'node broker' : 'node broker absent',
+      namesNode(status?.backend ?? 'broker', broker ?? null),
+    ),
     node(viewer.x, viewer.y, VIEWER_SIZE.width, VIEWER_SIZE.height, 'node viewer', [
       `this viewer  pid ${status?.viewerPid ?? '?'}`,
       'calls go straight to owners',
@@ -94,6 +98,16 @@ export function renderMachine(
     nodes.append(label(OWNER_X, 40, broker ? 'no objects registered' : '', 'empty-label'));
   }
   container.replaceChildren(root);
+}
+
+/** Where the names live: the broker process, or etcd (which has no pid; its connections are this viewer's watches). */
+function namesNode(backend: 'broker' | 'etcd', broker: Status['broker']): string[] {
+  if (backend === 'etcd') {
+    return broker ? ['etcd', plural(broker.entries, 'entry')] : ['etcd not answering', 'trying again'];
+  }
+  return broker
+    ? [`broker  pid ${broker.pid}`, `${plural(broker.connections, 'connection')} · ${plural(broker.entries, 'entry')}`]
+    : ['no broker running', 'waiting for one'];
 }
 
 function ownerNode(

@@ -63,10 +63,14 @@ function renderStatus(): void {
     text = 'connecting…';
     tone = 'waiting';
   } else if (!broker) {
-    text = `no broker running for ${state.status.dir}; waiting for one`;
+    text =
+      state.status.backend === 'etcd'
+        ? `etcd at ${state.status.dir} is not answering; trying again`
+        : `no broker running for ${state.status.dir}; waiting for one`;
     tone = 'waiting';
   } else {
-    text = `live · ${state.status.dir} · broker pid ${broker.pid} · ${plural(broker.entries, 'entry')}`;
+    const names = state.status.backend === 'etcd' ? 'on etcd' : `broker pid ${broker.pid}`;
+    text = `live · ${state.status.dir} · ${names} · ${plural(broker.entries, 'entry')}`;
     tone = 'live';
   }
   status.textContent = text;

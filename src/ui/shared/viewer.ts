@@ -42,11 +42,16 @@ export type FeedEvent =
   | { type: TableEventType; entry: ViewerEntry }
   | {
       type: 'status';
-      /** The table directory the viewer shows. */
+      /** The table the viewer shows: its directory, or its etcd address. */
       dir: string;
+      /** Where the table's names live: a local broker, or etcd (which has no broker process). */
+      backend: 'broker' | 'etcd';
       /** The viewer's own pid: it is a client of the table like any other. */
       viewerPid: number;
-      /** The broker's figures, or null while no broker runs (the viewer waits for one). */
+      /**
+       * The broker's figures (on etcd, table.status()'s: pid 0, the etcd address), or null while
+       * no broker runs or etcd does not answer (the viewer waits for it).
+       */
       broker: BrokerStatus | null;
     }
   | { type: 'counts'; counts: Record<string, ViewerCounts> };
