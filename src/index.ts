@@ -16,6 +16,7 @@ export type {
   RemoteMethod,
   RemoteValue,
 } from './calls/types.js';
+export type { MethodStats, ObjectStats } from './calls/statistics.js';
 export type { ConnectOptions } from './connect.js';
 export { connect } from './connect.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';
@@ -24,4 +25,4 @@ export type { TableStatus } from './naming/backend.js';
 export type { Entry, TableEvent, TableWatch } from './naming/entry.js';
 export type { Registration } from './registration.js';
 export type { GetOptions, RegisterOptions, Table, WaitOptions, WatchOptions } from './table.js';
-export type { BrokerStatus, ServiceInfo, WaitingLine } from './wire/protocol.js';
+export type { BrokerStatus, CallFigures, ServiceInfo, WaitingLine } from './wire/protocol.js';
