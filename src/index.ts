@@ -4,6 +4,7 @@ export type { CallContext } from './calls/call-context.js';
 export { callContext } from './calls/call-context.js';
 export type { EventArgs, EventName, SubscribeOptions, Subscription, SubscriptionGap } from './calls/proxy.js';
 export { on, oneway, ref, withOptions } from './calls/proxy.js';
+export type { MethodStats, ObjectStats } from './calls/statistics.js';
 export type {
   AnyEvents,
   CallOptions,
@@ -16,7 +17,6 @@ export type {
   RemoteMethod,
   RemoteValue,
 } from './calls/types.js';
-export type { MethodStats, ObjectStats } from './calls/statistics.js';
 export type { ConnectOptions } from './connect.js';
 export { connect } from './connect.js';
 export type { ErrorCode, RemoteErrorInfo } from './errors.js';

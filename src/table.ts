@@ -301,9 +301,13 @@ export class Table implements AsyncDisposable {
       reports = await this.#statistics(entry, { moniker });
     } catch (error) {
       if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
-      throw new RuntableError('NOT_REGISTERED', `nothing live is registered as ${moniker} (owner ${entry.pid} is gone)`, {
-        cause: error,
-      });
+      throw new RuntableError(
+        'NOT_REGISTERED',
+        `nothing live is registered as ${moniker} (owner ${entry.pid} is gone)`,
+        {
+          cause: error,
+        },
+      );
     }
     const report = reports.find((candidate) => candidate.object === entry.object);
     if (!report) throw new RuntableError('NOT_REGISTERED', `${moniker} is no longer registered at pid ${entry.pid}`);
@@ -342,9 +346,9 @@ export class Table implements AsyncDisposable {
       }
     };
     await Promise.all([...byPid].map(([pid, monikers]) => ask(pid, monikers)));
-    return entries.flatMap((entry) => found.get(entry.moniker) ?? []).sort((a, b) =>
-      a.moniker < b.moniker ? -1 : a.moniker > b.moniker ? 1 : 0,
-    );
+    return entries
+      .flatMap((entry) => found.get(entry.moniker) ?? [])
+      .sort((a, b) => (a.moniker < b.moniker ? -1 : a.moniker > b.moniker ? 1 : 0));
   }
 
   async #statistics(entry: WireEntry, request: { moniker: string } | { prefix: string }): Promise<StatisticsReport[]> {

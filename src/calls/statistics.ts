@@ -28,7 +28,7 @@ export function bucketOf(ms: number): number {
   // NaN and negative durations (a clock step) land in the first bucket with the sub-µs ones.
   if (!(us >= 1)) return 0;
   const index = Math.floor(Math.log2(us) * BUCKETS_PER_OCTAVE) + 1;
-  return index > LAST ? LAST : index;
+  return Math.min(index, LAST);
 }
 
 /** The upper edge of bucket `index`, in ms (Infinity for the last). */

@@ -36,18 +36,18 @@ after(async () => {
 test('inspect shows a table of methods with calls, errors and percentiles', async () => {
   const result = await runCliOnTerminal(['inspect', 'Counted/main'], dir, { NO_COLOR: '1' });
   assert.equal(result.code, 0, result.stdout);
-  assert.match(
-    result.stdout,
-    /^calls:\s+10 since \d{4}-\d\d-\d\dT[\d:.]+Z \(3 errors: NO_SUCH_METHOD 1, REMOTE 2\)$/m,
-  );
+  assert.match(result.stdout, /^calls:\s+10 since \d{4}-\d\d-\d\dT[\d:.]+Z \(3 errors: NO_SUCH_METHOD 1, REMOTE 2\)$/m);
   const lines = result.stdout.split('\n');
   const header = lines.findIndex((line) => line.startsWith('METHOD'));
   assert.match(lines[header] as string, /^METHOD\s+CALLS\s+ERRORS\s+P50\s+P90\s+P99\s+MAX\s+ERROR CODES$/);
   const rows = new Map(
-    lines.slice(header + 1).filter(Boolean).map((line) => {
-      const [name, ...cells] = line.trim().split(/\s+/);
-      return [name, cells];
-    }),
+    lines
+      .slice(header + 1)
+      .filter(Boolean)
+      .map((line) => {
+        const [name, ...cells] = line.trim().split(/\s+/);
+        return [name, cells];
+      }),
   );
   assert.deepEqual([...rows.keys()], ['add', 'calls', 'count', 'echo', 'fail', 'pid', 'slow', '(all)']);
   const duration = /^\d+(\.\d)?(µs|ms|s)$/;
