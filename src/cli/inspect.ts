@@ -71,7 +71,8 @@ Examples:
         return EXIT.OK;
       }
       const { total } = stats;
-      const errors = total.errors === 0 ? 'no errors' : `${total.errors} errors: ${errorCodes(total)}`;
+      const errors =
+        total.errors === 0 ? 'no errors' : `${total.errors} error${total.errors === 1 ? '' : 's'}: ${errorCodes(total)}`;
       field('calls', `${total.calls} since ${stats.since.toISOString()} (${errors})`);
       print(methodTable(stats, out));
       return EXIT.OK;
