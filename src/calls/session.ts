@@ -277,8 +277,13 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
         this.#host?.unsubscribe(this, message.target, message.event);
         return;
       case Kind.Statistics:
-        if (this.#host) this.connection.reply(message.id, this.#host.statistics(message));
-        else this.#refuse(message.id, 'this process serves no registered objects on this connection');
+        try {
+          if (!this.#host) throw new RuntableError('PROTOCOL', 'this process serves no registered objects here');
+          // A report too large to send (FRAME_TOO_LARGE) fails this request alone.
+          this.connection.reply(message.id, this.#host.statistics(message));
+        } catch (error) {
+          this.connection.replyError(message.id, error as RuntableError);
+        }
         return;
       case Kind.Event:
         this.#deliver(message.target, message.event, message.args);

@@ -2,6 +2,8 @@
 // stays fixed whatever the traffic, and then an owner process whose figures must match a known
 // sequence of calls from this one (ok, REMOTE, NO_SUCH_METHOD, one-way, a method that waits).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { oneway, type Remote } from 'runtable';
 import {
@@ -13,6 +15,7 @@ import {
   ObjectCounters,
 } from '../../src/calls/statistics.ts';
 import { code, spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
+import { RawPeer } from '../raw-peer.ts';
 
 const tables = tableForEachTest({ timeout: 20_000 });
 /** One bucket's width: its upper edge over its lower. */
@@ -181,4 +184,43 @@ test('an object registered in this process counts calls from another table; call
   // The statistics of the callback's side: the client registered nothing, so it holds none.
   await reg.revoke();
   await assert.rejects(client.stats('Stats/local'), code('NOT_REGISTERED'));
+});
+
+test('Statistics on the wire: by moniker or prefix, an empty answer for none, malformed ones refused', async () => {
+  await tables.table.register('Stats/raw', { ping: () => 'pong' });
+  await tables.table.register('Stats/raw2', { ping: () => 'pong' });
+  const socket = fs.readdirSync(tables.dir).find((name) => name.startsWith(`o${process.pid}-`));
+  assert.ok(socket, 'this process has an endpoint');
+  const peer = await RawPeer.handshaken(path.join(tables.dir, socket));
+  try {
+    const byName = await peer.request({ kind: 75, id: 1, moniker: 'Stats/raw' });
+    assert.equal(byName.kind, 40);
+    const reports = byName.value as { moniker: string; object: number; methods: Record<string, unknown> }[];
+    assert.deepEqual(
+      reports.map((report) => [report.moniker, Object.keys(report.methods)]),
+      [['Stats/raw', ['ping']]],
+    );
+    const byPrefix = await peer.request({ kind: 75, id: 2, prefix: 'Stats/' });
+    assert.deepEqual(
+      (byPrefix.value as { moniker: string }[]).map((report) => report.moniker),
+      ['Stats/raw', 'Stats/raw2'],
+    );
+    assert.deepEqual((await peer.request({ kind: 75, id: 3, moniker: 'Stats/none' })).value, []);
+    for (const [id, fields] of [
+      [4, {}],
+      [5, { moniker: 'Stats/raw', prefix: 'Stats/' }],
+      [6, { moniker: 7 }],
+    ] as const) {
+      const failure = await peer.request({ kind: 75, id, ...fields });
+      assert.deepEqual(
+        [failure.kind, (failure.error as { code: string }).code],
+        [41, 'PROTOCOL'],
+        JSON.stringify(fields),
+      );
+    }
+    // Refused requests fail alone: the connection still answers.
+    assert.equal((await peer.request({ kind: 75, id: 7, prefix: '' })).kind, 40);
+  } finally {
+    peer.socket.destroy();
+  }
 });
