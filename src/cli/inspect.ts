@@ -72,7 +72,9 @@ Examples:
       }
       const { total } = stats;
       const errors =
-        total.errors === 0 ? 'no errors' : `${total.errors} error${total.errors === 1 ? '' : 's'}: ${errorCodes(total)}`;
+        total.errors === 0
+          ? 'no errors'
+          : `${total.errors} error${total.errors === 1 ? '' : 's'}: ${errorCodes(total)}`;
       field('calls', `${total.calls} since ${stats.since.toISOString()} (${errors})`);
       print(methodTable(stats, out));
       return EXIT.OK;
