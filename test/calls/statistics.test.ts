@@ -224,3 +224,19 @@ test('Statistics on the wire: by moniker or prefix, an empty answer for none, ma
     peer.socket.destroy();
   }
 });
+
+test('thousands of calls, hundreds of invented method names: exact counts, and no method added', async () => {
+  const owner = spawnFixture('owner', ['Stats/busy'], tables.dir);
+  await owner.waitForLine(/^ready/);
+  const server = await tables.table.get<Record<string, (...args: unknown[]) => Promise<unknown>>>('Stats/busy');
+  const echo = server.echo as (value: unknown) => Promise<unknown>;
+  for (let round = 0; round < 50; round++) await Promise.all(Array.from({ length: 100 }, (_, i) => echo(i)));
+  const invented = Array.from({ length: 300 }, (_, i) => `invented${i}`);
+  const refusals = await Promise.allSettled(invented.map((name) => (server[name] as () => Promise<unknown>)()));
+  assert.ok(refusals.every((outcome) => outcome.status === 'rejected'));
+  const stats = await tables.table.stats('Stats/busy');
+  assert.deepEqual(Object.keys(stats.methods).sort(), ['add', 'calls', 'count', 'echo', 'fail', 'pid', 'slow']);
+  assert.deepEqual([stats.methods.echo?.calls, stats.methods.echo?.errors], [5000, 0]);
+  assert.deepEqual(stats.total.outcomes, { ok: 5000, NO_SUCH_METHOD: 300 });
+  assert.ok((stats.methods.echo?.p50 as number) <= (stats.methods.echo?.p99 as number));
+});
