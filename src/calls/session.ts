@@ -338,22 +338,21 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       if (watched) finished(watched, served.code);
       return;
     }
-    const counter = served.counter;
-    const startedAt = counter ? performance.now() : 0;
-    this.#run(message.id, message.stack === true, served, message.args, watched, counter, startedAt);
+    // Read before the method runs: a call's time is the owner's, from here to its answer.
+    const startedAt = served.counter ? performance.now() : 0;
+    this.#run(message.id, message.stack === true, served, message.args, watched, startedAt);
   }
 
-  /** Runs `fn` on `thisArg` for the peer and answers it exactly once (id 0: never). */
+  /** Runs what was found for the peer and answers it exactly once (id 0: never). */
   #run(
     id: number,
     wantsStack: boolean,
     served: Served,
     args: unknown[],
     watched: Watched | undefined,
-    counter: MethodCounter | undefined,
     startedAt: number,
   ): void {
-    const what = served.what;
+    const { what, counter } = served;
     if (this.#running.size >= MAX_CALLS_IN_FLIGHT) {
       if (id !== 0) this.#refuse(id, `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`, 'PROTOCOL');
       else process.emitWarning(`runtable: one-way call ${what} dropped: too many calls in flight`);
