@@ -37,6 +37,8 @@ try {
   await page.fill('#args', '[]');
   await page.click('#call');
   await page.waitForFunction("document.querySelectorAll('.call-block:not(.running)').length === 3");
+  // The owner's statistics of those calls, once the panel has asked for them again.
+  await page.locator('#stats-table .stats-total td.calls', { hasText: /^3$/ }).waitFor();
   await page.fill('#event-name', 'data');
   await page.click('#subscribe');
   await page.locator('.subscription:not(.pending)').waitFor();

@@ -4,6 +4,7 @@ export type { CallContext } from './calls/call-context.js';
 export { callContext } from './calls/call-context.js';
 export type { EventArgs, EventName, SubscribeOptions, Subscription, SubscriptionGap } from './calls/proxy.js';
 export { on, oneway, ref, withOptions } from './calls/proxy.js';
+export type { MethodStats, ObjectStats } from './calls/statistics.js';
 export type {
   AnyEvents,
   CallOptions,
@@ -24,4 +25,4 @@ export type { TableStatus } from './naming/backend.js';
 export type { Entry, TableEvent, TableWatch } from './naming/entry.js';
 export type { Registration } from './registration.js';
 export type { GetOptions, RegisterOptions, Table, WaitOptions, WatchOptions } from './table.js';
-export type { BrokerStatus, ServiceInfo, WaitingLine } from './wire/protocol.js';
+export type { BrokerStatus, CallFigures, ServiceInfo, WaitingLine } from './wire/protocol.js';

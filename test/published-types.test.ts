@@ -9,7 +9,10 @@ import { after, test } from 'node:test';
 import { ROOT } from './helpers.ts';
 
 /** Inside the repository, so the emitted declarations resolve @types/node and cbor-x as a user's would. */
-const OUT = fs.mkdtempSync(path.join(ROOT, 'node_modules', '.cache', 'runtable-dts-'));
+const CACHE = path.join(ROOT, 'node_modules', '.cache');
+// A fresh `npm ci` has no .cache until some tool makes one.
+fs.mkdirSync(CACHE, { recursive: true });
+const OUT = fs.mkdtempSync(path.join(CACHE, 'runtable-dts-'));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 after(() => fs.rmSync(OUT, { recursive: true, force: true }));
@@ -20,7 +23,7 @@ function tsc(args: string[]): void {
 }
 
 const CONSUMER = `
-import { connect, type Registration, type Table } from './dist/index.js';
+import { connect, type MethodStats, type ObjectStats, type Registration, type Table } from './dist/index.js';
 
 const table = await connect();
 const reg: Registration = await table.register('A/b', { ping: () => 'pong' });
@@ -32,6 +35,11 @@ await reg.touch();
 reg.on('lost', () => {});
 await reg.revoke();
 await table.list('A/');
+const stats: ObjectStats = await table.stats('A/b');
+const ping: MethodStats | undefined = stats.methods.ping;
+const sum: number = stats.total.calls + stats.total.errors + (ping?.p99 ?? 0) + (stats.total.outcomes.REMOTE ?? 0);
+const since: Date = stats.since;
+const listed: ObjectStats[] = await table.listStats('A/');
 await table.close();
 
 // @ts-expect-error a backend hook, not public

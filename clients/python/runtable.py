@@ -64,7 +64,7 @@ K = type("Kind", (), dict(
     Hello=1, Welcome=2, Register=10, Revoke=11, List=12, Lookup=13, Touch=14, Watch=15, Unwatch=16,
     Status=17, Activate=18, Services=19, TableEvent=20, Lost=21, Call=30, Invoke=31, Cancel=32, Release=33, Subscribe=34,
     Unsubscribe=35, Event=36, Reply=40, Failure=41, StreamItems=50, StreamCredit=51, StreamEnd=52,
-    StreamCancel=53, Chunk=60,
+    StreamCancel=53, Chunk=60, Statistics=75,
 ))
 
 
@@ -551,6 +551,11 @@ _CHECKS: dict[int, Callable[[dict], None]] = {
     K.Chunk: lambda m: (_uint(m, "transfer"), _uint(m, "offset"), _uint(m, "total"),
                         isinstance(m.get("data"), (bytes, TypedArray)) or _fail("data must be a byte string"),
                         _uint(m, "request", True), _uint(m, "reply", True)),
+    # Read (so that a vector or a stray request is a known message), never answered but with PROTOCOL.
+    K.Statistics: lambda m: (_uint(m, "id"),
+                             _absent(m, "moniker") != _absent(m, "prefix")
+                             or _fail("Statistics needs a moniker or a prefix"),
+                             _absent(m, "moniker") or _text(m, "moniker"), _absent(m, "prefix") or _text(m, "prefix")),
     K.Reply: lambda m: _uint(m, "id"),
     K.Failure: lambda m: (_uint(m, "id"), _error_record(m.get("error"))),
 }

@@ -6,9 +6,10 @@ import { RuntableError } from '../errors.js';
 import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
-import { Kind } from '../wire/protocol.js';
+import { Kind, type Statistics, type StatisticsReport } from '../wire/protocol.js';
 import { CallSession, noSuchMethod, type Served, type SessionHost } from './session.js';
 import type { CallSettings } from './settings.js';
+import { ObjectCounters } from './statistics.js';
 
 /** Subscriptions one connection may hold. */
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 10_000;
@@ -20,6 +21,8 @@ interface Exposed {
   methods: ReadonlySet<string>;
   /** Event name to the sessions subscribed to it. */
   subscribers: Map<string, Set<CallSession>>;
+  /** Its call statistics, from when it was added. */
+  counters: ObjectCounters;
 }
 
 export class Endpoint implements SessionHost {
@@ -69,7 +72,13 @@ export class Endpoint implements SessionHost {
   /** Starts serving `target`; returns its object id, never reused on this endpoint. */
   add(target: object, methods: readonly string[], moniker: string): number {
     const id = this.#nextObject++;
-    this.#objects.set(id, { moniker, target, methods: new Set(methods), subscribers: new Map() });
+    this.#objects.set(id, {
+      moniker,
+      target,
+      methods: new Set(methods),
+      subscribers: new Map(),
+      counters: new ObjectCounters(moniker, id, methods),
+    });
     return id;
   }
 
@@ -112,6 +121,7 @@ export class Endpoint implements SessionHost {
     // Checked before the property is read: reading runs getters, and those are not exposed.
     const fn = exposed.methods.has(method) ? (exposed.target as Record<string, unknown>)[method] : undefined;
     if (typeof fn !== 'function') {
+      exposed.counters.unknownMethod();
       return new RuntableError('NO_SUCH_METHOD', noSuchMethod(exposed.moniker, method, exposed.methods));
     }
     return {
@@ -119,7 +129,18 @@ export class Endpoint implements SessionHost {
       thisArg: exposed.target,
       what: method,
       moniker: exposed.moniker,
+      counter: exposed.counters.method(method),
     };
+  }
+
+  statistics(request: Statistics): StatisticsReport[] {
+    const { moniker, prefix } = request;
+    const reports: StatisticsReport[] = [];
+    for (const exposed of this.#objects.values()) {
+      const wanted = moniker !== undefined ? exposed.moniker === moniker : exposed.moniker.startsWith(prefix ?? '');
+      if (wanted) reports.push(exposed.counters.report());
+    }
+    return reports.sort((a, b) => (a.moniker < b.moniker ? -1 : a.moniker > b.moniker ? 1 : a.object - b.object));
   }
 
   subscribe(session: CallSession, target: number, event: string): void {

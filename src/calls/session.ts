@@ -8,13 +8,23 @@ import { holdOnce } from '../transport/keep-alive.js';
 import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
 import type { Connection, ConnectionHandlers, Recover, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
-import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
+import {
+  type Call,
+  type ErrorRecord,
+  type Invoke,
+  Kind,
+  type Message,
+  type Statistics,
+  type StatisticsReport,
+  type Unnumbered,
+} from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { atCallSite } from './call-site.js';
 import type { CallChannel } from './channel.js';
 import { callsWatched, finished, servesWatched, started, type Watched, watchedCall } from './diagnostics.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
+import { type MethodCounter, tally } from './statistics.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
 
 /** Calls one connection may have running at once; more are refused until some finish. */
@@ -52,6 +62,8 @@ export interface Served {
   what: string;
   /** The moniker of the registered object it belongs to, for diagnostics (none for references). */
   moniker?: string;
+  /** Where the call's statistics go: registered objects only (statistics.ts). */
+  counter?: MethodCounter;
 }
 
 /**
@@ -64,6 +76,8 @@ export interface SessionHost {
   subscribe(session: CallSession, target: number, event: string): void;
   unsubscribe(session: CallSession, target: number, event: string): void;
   closed(session: CallSession): void;
+  /** The call statistics a Statistics request asks for. */
+  statistics(request: Statistics): StatisticsReport[];
 }
 
 export class CallSession implements CallChannel, ReferenceContext, CallContextSource {
@@ -262,6 +276,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       case Kind.Unsubscribe:
         this.#host?.unsubscribe(this, message.target, message.event);
         return;
+      case Kind.Statistics:
+        try {
+          if (!this.#host) throw new RuntableError('PROTOCOL', 'this process serves no registered objects here');
+          // A report too large to send (FRAME_TOO_LARGE) fails this request alone.
+          this.connection.reply(message.id, this.#host.statistics(message));
+        } catch (error) {
+          this.connection.replyError(message.id, error as RuntableError);
+        }
+        return;
       case Kind.Event:
         this.#deliver(message.target, message.event, message.args);
         return;
@@ -315,31 +338,34 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       if (watched) finished(watched, served.code);
       return;
     }
-    this.#run(message.id, message.stack === true, served.what, served.fn, served.thisArg, message.args, watched);
+    // Read before the method runs: a call's time is the owner's, from here to its answer.
+    const startedAt = served.counter ? performance.now() : 0;
+    this.#run(message.id, message.stack === true, served, message.args, watched, startedAt);
   }
 
-  /** Runs `fn` on `thisArg` for the peer and answers it exactly once (id 0: never). */
+  /** Runs what was found for the peer and answers it exactly once (id 0: never). */
   #run(
     id: number,
     wantsStack: boolean,
-    what: string,
-    fn: (...args: unknown[]) => unknown,
-    thisArg: unknown,
+    served: Served,
     args: unknown[],
     watched: Watched | undefined,
+    startedAt: number,
   ): void {
+    const { what, counter } = served;
     if (this.#running.size >= MAX_CALLS_IN_FLIGHT) {
       if (id !== 0) this.#refuse(id, `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`, 'PROTOCOL');
       else process.emitWarning(`runtable: one-way call ${what} dropped: too many calls in flight`);
       if (watched) finished(watched, 'PROTOCOL');
+      tally(counter, startedAt, 'PROTOCOL');
       return;
     }
     if (id !== 0) this.#running.set(id, undefined);
     let result: unknown;
     try {
-      result = withCallContext(this, id, fn, thisArg, args);
+      result = withCallContext(this, id, served.fn, served.thisArg, args);
     } catch (error) {
-      this.#answerThrown(id, wantsStack, what, error, watched);
+      this.#answerThrown(id, wantsStack, what, error, watched, counter, startedAt);
       return;
     }
     let pending: boolean;
@@ -351,18 +377,18 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
         typeof (result as { then?: unknown }).then === 'function' &&
         !isAsyncIterable(result);
     } catch (error) {
-      this.#answerThrown(id, wantsStack, what, error, watched);
+      this.#answerThrown(id, wantsStack, what, error, watched, counter, startedAt);
       return;
     }
     if (pending) {
       // Both handlers never throw: a throw here would be an unhandled rejection in the owner.
       Promise.resolve(result).then(
-        (value) => this.#answer(id, what, value, watched),
-        (error) => this.#answerThrown(id, wantsStack, what, error, watched),
+        (value) => this.#answer(id, what, value, watched, counter, startedAt),
+        (error) => this.#answerThrown(id, wantsStack, what, error, watched, counter, startedAt),
       );
       return;
     }
-    this.#answer(id, what, result, watched);
+    this.#answer(id, what, result, watched, counter, startedAt);
   }
 
   /** For callContext(): built only when a method asks. */
@@ -382,27 +408,46 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     };
   }
 
-  #answer(id: number, what: string, value: unknown, watched: Watched | undefined): void {
+  #answer(
+    id: number,
+    what: string,
+    value: unknown,
+    watched: Watched | undefined,
+    counter: MethodCounter | undefined,
+    startedAt: number,
+  ): void {
     this.#running.delete(id);
     if (id === 0 || this.#closed) {
       if (watched) finished(watched, 'ok');
+      tally(counter, startedAt, 'ok');
       return;
     }
     try {
       const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
       this.connection.reply(id, reply);
       if (watched) finished(watched, 'ok');
+      tally(counter, startedAt, 'ok');
     } catch (error) {
       const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
       this.#refuse(id, `the result of ${what} cannot be sent: ${(error as Error).message}`, code);
       if (watched) finished(watched, code);
+      tally(counter, startedAt, code);
     }
   }
 
   /** An error thrown by the method itself travels as REMOTE, whatever its class. */
-  #answerThrown(id: number, wantsStack: boolean, what: string, error: unknown, watched: Watched | undefined): void {
+  #answerThrown(
+    id: number,
+    wantsStack: boolean,
+    what: string,
+    error: unknown,
+    watched: Watched | undefined,
+    counter: MethodCounter | undefined,
+    startedAt: number,
+  ): void {
     this.#running.delete(id);
     if (watched) finished(watched, 'REMOTE');
+    tally(counter, startedAt, 'REMOTE');
     if (id === 0) {
       process.emitWarning(`runtable: one-way call ${what} failed: ${(error as Error)?.message ?? error}`);
       return;

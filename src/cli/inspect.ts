@@ -5,7 +5,8 @@ import { entryJson } from '../naming/entry.js';
 import { expectArgs } from './args.js';
 import { type Command, noBrokerText, openTable } from './context.js';
 import { EXIT } from './exit.js';
-import { age, print } from './output.js';
+import { age, note, print } from './output.js';
+import { errorCodes, methodTable, objectStatsJson } from './stats.js';
 
 export const inspect: Command = {
   name: 'inspect',
@@ -14,12 +15,19 @@ export const inspect: Command = {
 
 Shows one entry: moniker, owner pid, methods, metadata, when it was
 registered and when it last changed (registration or touch), and the pids
-of the standbys waiting in line for it (register's queue), next first.
+of the standbys waiting in line for it (register's queue), next first; then
+its call statistics, asked of the owner: per method calls, errors and latency
+percentiles (p50, p90, p99, max) since it was registered, and the totals
+(all), which also count calls naming no method. Percentiles are within 9% above
+the true value (see the README, "Per-object statistics").
 Exits 3 if nothing is registered under <moniker>. Never starts a broker.
 
 Options:
   --json         the entry as {moniker, pid, methods, metadata, registeredAt,
-                 changedAt, waiting}, dates in ISO 8601, waiting the pids
+                 changedAt, waiting, stats}, dates in ISO 8601, waiting the pids,
+                 stats {since, total, methods: {name: figures}} with figures
+                 {calls, errors, outcomes, p50, p90, p99, max, since} (ms), or
+                 null when the owner could not be asked
 
 Examples:
   runtable inspect SampleServer/alpha
@@ -37,8 +45,12 @@ Examples:
       if (!entry) throw notRegistered(moniker, '');
       const { waiting } = await table.status();
       const line = waiting?.find((candidate) => candidate.moniker === moniker)?.pids ?? [];
+      // An owner too old to count, or gone since the lookup: the entry is still worth showing.
+      const stats = await table.stats(moniker).catch((error: Error) => error);
       if (json) {
-        print(JSON.stringify({ ...entryJson(entry), waiting: line }, null, 2));
+        const figures = stats instanceof Error ? null : objectStatsJson(stats);
+        if (stats instanceof Error) note(`runtable: no statistics: ${stats.message}`);
+        print(JSON.stringify({ ...entryJson(entry), waiting: line, stats: figures }, null, 2));
         return EXIT.OK;
       }
       const field = (name: string, value: string) => print(`${out.bold(`${name}:`.padEnd(14))}${value}`.trimEnd());
@@ -54,6 +66,17 @@ Examples:
         for (const [key, value] of metadata) print(`  ${key}: ${JSON.stringify(value)}`);
       }
       field('waiting', line.length === 0 ? out.dim('(nobody in line)') : line.map((pid) => `pid ${pid}`).join(', '));
+      if (stats instanceof Error) {
+        field('calls', out.dim(`(no statistics: ${stats.message})`));
+        return EXIT.OK;
+      }
+      const { total } = stats;
+      const errors =
+        total.errors === 0
+          ? 'no errors'
+          : `${total.errors} error${total.errors === 1 ? '' : 's'}: ${errorCodes(total)}`;
+      field('calls', `${total.calls} since ${stats.since.toISOString()} (${errors})`);
+      print(methodTable(stats, out));
       return EXIT.OK;
     } finally {
       await table.close();

@@ -1,17 +1,19 @@
 // runtable ls [prefix]: the table, or the part of it under a prefix, now.
 
+import type { ObjectStats } from '../index.js';
 import type { Entry } from '../naming/entry.js';
 import { entryJson } from '../naming/entry.js';
 import { expectArgs } from './args.js';
 import { type Command, type Context, noBrokerText, notOnEtcd, openTable } from './context.js';
 import { EXIT } from './exit.js';
-import { age, byMoniker, note, print, renderTable, shortMetadata, truncate } from './output.js';
+import { age, byMoniker, duration, note, print, renderTable, shortMetadata, truncate } from './output.js';
 import { readInfos } from './services.js';
+import { statsJson } from './stats.js';
 
 export const ls: Command = {
   name: 'ls',
   summary: 'list the table, or the entries under a prefix',
-  help: `Usage: runtable ls [prefix] [--all] [--json]
+  help: `Usage: runtable ls [prefix] [--all] [--stats] [--json]
 
 Lists the entries of the table whose moniker starts with <prefix> (all of them
 without one): moniker, owner pid, methods, age since registration, metadata.
@@ -22,16 +24,22 @@ Options:
   --all          also the monikers that service files name and nobody holds
                  now: a get, wait or call of one starts its service (a local
                  table only: on etcd, exit 2)
+  --stats        also each entry's calls, errors and p99 latency since it
+                 was registered, asked of each owner (one request per owner)
   --json         an array of entries: {moniker, pid, methods, metadata,
                  registeredAt, changedAt}, dates in ISO 8601; with --all,
-                 also {moniker, activatable: true, service: <file>}
+                 also {moniker, activatable: true, service: <file>}; with
+                 --stats, each entry has stats: {calls, errors, outcomes, p50,
+                 p90, p99, max, since} (its totals, ms), or null when its owner
+                 could not be asked
 
 Examples:
   runtable ls
   runtable ls SampleServer/
   runtable ls --all
+  runtable ls --stats SampleServer/
   runtable ls --json | jq -r '.[].moniker'`,
-  options: { json: { type: 'boolean' }, all: { type: 'boolean' } },
+  options: { json: { type: 'boolean' }, all: { type: 'boolean' }, stats: { type: 'boolean' } },
 
   async run(context) {
     const { positionals, values, json } = context;
@@ -53,10 +61,12 @@ Examples:
     try {
       const entries = (await table.list(prefix)).sort(byMoniker);
       const held = new Set(entries.map((entry) => entry.moniker));
+      const stats = values.stats ? await statsByMoniker(table.listStats(prefix), entries) : undefined;
       show(
         context,
         entries,
         dormant.filter((service) => !held.has(service.moniker)),
+        stats,
       );
       return EXIT.OK;
     } finally {
@@ -83,12 +93,24 @@ async function activatableUnder(context: Context, prefix: string): Promise<Dorma
   return [...found].map(([moniker, service]) => ({ moniker, service }));
 }
 
-function show(context: Context, entries: Entry[], dormant: Dormant[]): void {
+/** Each listed entry's statistics, by moniker, when its owner answered for the same registration. */
+async function statsByMoniker(listed: Promise<ObjectStats[]>, entries: Entry[]): Promise<Map<string, ObjectStats>> {
+  const pids = new Map(entries.map((entry) => [entry.moniker, entry.pid]));
+  const found = new Map<string, ObjectStats>();
+  for (const stats of await listed) if (pids.get(stats.moniker) === stats.pid) found.set(stats.moniker, stats);
+  return found;
+}
+
+function show(context: Context, entries: Entry[], dormant: Dormant[], stats?: Map<string, ObjectStats>): void {
   const { json, out } = context;
   const prefix = context.positionals[0] ?? '';
   if (json) {
+    const withStats = (entry: Entry) => {
+      const found = stats?.get(entry.moniker);
+      return { ...entryJson(entry), stats: found ? statsJson(found.total) : null };
+    };
     const rows = [
-      ...entries.map(entryJson),
+      ...entries.map(stats ? withStats : entryJson),
       ...dormant.map((service) => ({ moniker: service.moniker, activatable: true, service: service.service })),
     ];
     print(JSON.stringify(rows, null, 2));
@@ -98,6 +120,16 @@ function show(context: Context, entries: Entry[], dormant: Dormant[]): void {
     note(prefix ? `runtable: nothing is registered under ${prefix}` : 'runtable: the table is empty');
     return;
   }
+  const figures = (entry: Entry): string[] => {
+    if (!stats) return [];
+    const total = stats.get(entry.moniker)?.total;
+    if (!total) return [out.dim('-'), out.dim('-'), out.dim('-')];
+    return [
+      String(total.calls),
+      total.errors === 0 ? '0' : out.red(String(total.errors)),
+      duration(total.p99, total.calls),
+    ];
+  };
   const rows: [string, string[]][] = entries.map((entry) => [
     entry.moniker,
     [
@@ -105,19 +137,21 @@ function show(context: Context, entries: Entry[], dormant: Dormant[]): void {
       String(entry.pid),
       truncate(entry.methods.join(','), 40),
       age(entry.registeredAt),
+      ...figures(entry),
       shortMetadata(entry.metadata),
     ],
   ]);
+  const blanks = stats ? ['', '', ''] : [];
   for (const service of dormant) {
     rows.push([
       service.moniker,
-      [out.cyan(service.moniker), out.dim('-'), '', '', out.dim(`(activatable: ${service.service})`)],
+      [out.cyan(service.moniker), out.dim('-'), '', '', ...blanks, out.dim(`(activatable: ${service.service})`)],
     ]);
   }
   rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   print(
     renderTable(
-      ['MONIKER', 'PID', 'METHODS', 'AGE', 'METADATA'],
+      ['MONIKER', 'PID', 'METHODS', 'AGE', ...(stats ? ['CALLS', 'ERRORS', 'P99'] : []), 'METADATA'],
       rows.map(([, row]) => row),
       out,
     ),

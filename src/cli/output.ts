@@ -79,6 +79,15 @@ export function age(since: Date, now = Date.now()): string {
   return `${Math.floor(seconds / 86_400)}d`;
 }
 
+/** A latency for the eye: "35µs", "4.2ms", "180ms", "2.5s"; "-" for no calls. */
+export function duration(ms: number, calls = 1): string {
+  if (calls === 0) return '-';
+  if (ms < 1) return `${Math.round(ms * 1000)}µs`;
+  if (ms < 10) return `${ms.toFixed(1)}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+}
+
 /** Metadata on one short line: key=value pairs, values as compact JSON. */
 export function shortMetadata(metadata: Record<string, unknown>, max = 40): string {
   const text = Object.entries(metadata)

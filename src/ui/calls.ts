@@ -3,10 +3,11 @@
 // the call (the owner is told) or ends the subscription. Only exposed methods are ever called.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MethodStats } from '../index.js';
 import { on, RuntableError, withOptions } from '../index.js';
 import { isStream, toJsonValue } from '../text/values.js';
 import type { TableFeed } from './feed.js';
-import type { CallLine, CallRequest, EventLine, ViewerError } from './shared/viewer.js';
+import type { CallLine, CallRequest, EventLine, StatsAnswer, ViewerError, ViewerMethodStats } from './shared/viewer.js';
 import { GONE_CODES } from './shared/viewer.js';
 import { openEventStream } from './sse.js';
 
@@ -131,6 +132,27 @@ export async function runSubscription(
     if (GONE_CODES.includes(record.code)) feed.forget(moniker);
     send({ type: 'failure', error: record });
     stream.end();
+  }
+}
+
+/** An object's statistics, asked of its owner for the page; never throws (a failure is the answer). */
+export async function readStats(moniker: string, feed: TableFeed): Promise<StatsAnswer> {
+  try {
+    const table = feed.table;
+    if (!table) throw new RuntableError('TABLE_UNAVAILABLE', 'no broker is running for this table');
+    const stats = await table.stats(moniker);
+    const json = (figures: MethodStats): ViewerMethodStats => ({ ...figures, since: figures.since.toISOString() });
+    return {
+      stats: {
+        moniker: stats.moniker,
+        pid: stats.pid,
+        since: stats.since.toISOString(),
+        methods: Object.fromEntries(Object.entries(stats.methods).map(([name, figures]) => [name, json(figures)])),
+        total: json(stats.total),
+      },
+    };
+  } catch (error) {
+    return { error: toViewerError(error) };
   }
 }
 

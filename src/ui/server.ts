@@ -6,7 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { toJsonValue } from '../text/values.js';
 import { type Asset, loadPage } from './assets.js';
-import { RequestError, readCallRequest, runCall, runSubscription } from './calls.js';
+import { RequestError, readCallRequest, readStats, runCall, runSubscription } from './calls.js';
 import { type OpenTable, TableFeed } from './feed.js';
 import { Guard, newToken } from './guard.js';
 import { ROUTES, TOKEN_PARAM } from './shared/viewer.js';
@@ -106,6 +106,15 @@ export async function startViewer(options: ViewerOptions): Promise<Viewer> {
         const event = url.searchParams.get('event');
         if (!moniker || !event) throw new RequestError(400, 'events need ?moniker= and &event=');
         return runSubscription(moniker, event, feed, request, response);
+      }
+      case ROUTES.stats: {
+        expect('GET');
+        const moniker = url.searchParams.get('moniker');
+        if (!moniker) throw new RequestError(400, 'statistics need ?moniker=');
+        const body = Buffer.from(JSON.stringify(await readStats(moniker, feed)));
+        response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+        response.end(body);
+        return;
       }
       default:
         request.resume();

@@ -37,6 +37,7 @@ export const Kind = {
   StreamEnd: 52,
   StreamCancel: 53,
   Chunk: 60,
+  Statistics: 75,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
@@ -146,6 +147,35 @@ export interface ServiceInfo {
   problem?: string;
   /** Pid of the process last started from it, while that process is alive. */
   pid?: number;
+}
+
+/** One method's call figures (or an object's totals), as its owner counted them. */
+export interface CallFigures {
+  /** Calls that ended (one-way calls included). */
+  calls: number;
+  /** Of those, how many ended with an error: calls minus outcomes.ok. */
+  errors: number;
+  /** Calls by outcome: 'ok' or an error code (REMOTE: the method threw); codes never seen left out. */
+  outcomes: Record<string, number>;
+  /** Latency percentiles in ms, from the owner's histogram (PROTOCOL.md 6.x); 0 with no calls. */
+  p50: number;
+  p90: number;
+  p99: number;
+  /** The longest call in ms, exactly. */
+  max: number;
+}
+
+/** One registered object's statistics: the answer to Statistics is an array of these. */
+export interface StatisticsReport {
+  moniker: string;
+  /** The object's id on the endpoint, as in its WireEntry: tells a holder from a standby in line. */
+  object: number;
+  /** When the owner began counting: when it registered the object. */
+  since: Date;
+  /** Every exposed method, by name, called or not. */
+  methods: Record<string, CallFigures>;
+  /** Every call to the object, those naming no exposed method (NO_SUCH_METHOD) included. */
+  total: CallFigures;
 }
 
 // --- Handshake: the first message in each direction on every connection ---
@@ -372,6 +402,20 @@ export interface StreamCancel {
   stream: number;
 }
 
+// --- Statistics, client to owner endpoint ---
+
+/**
+ * The owner's call statistics of its registered objects: of `moniker`, or of every one whose
+ * moniker starts with `prefix` (exactly one of the two). Answered by Reply with a
+ * StatisticsReport[] in moniker order (empty when the owner holds none of them), or Failure.
+ */
+export interface Statistics {
+  kind: typeof Kind.Statistics;
+  id: number;
+  moniker?: string;
+  prefix?: string;
+}
+
 // --- Large messages ---
 
 /**
@@ -437,7 +481,8 @@ export type Message =
   | StreamCredit
   | StreamEnd
   | StreamCancel
-  | Chunk;
+  | Chunk
+  | Statistics;
 
 /** Requests answered by Reply or Failure. */
 export type Request =
@@ -453,7 +498,8 @@ export type Request =
   | Services
   | Call
   | Invoke
-  | Subscribe;
+  | Subscribe
+  | Statistics;
 
 /** What each request's Reply carries. */
 export interface ReplyValues {
@@ -470,6 +516,7 @@ export interface ReplyValues {
   [Kind.Call]: unknown;
   [Kind.Invoke]: unknown;
   [Kind.Subscribe]: boolean;
+  [Kind.Statistics]: StatisticsReport[];
 }
 
 /** A request as its sender writes it, before the connection gives it an id. */

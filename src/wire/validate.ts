@@ -2,7 +2,7 @@
 // send any CBOR at all; past this file, every field has the type protocol.ts promises.
 
 import { RuntableError } from '../errors.js';
-import { Kind, type Message, type WireEntry } from './protocol.js';
+import { type CallFigures, Kind, type Message, type StatisticsReport, type WireEntry } from './protocol.js';
 
 type Fields = Record<string, unknown>;
 
@@ -179,6 +179,12 @@ const checks: Record<number, (m: Fields) => void> = {
     if (m.request !== undefined) uint(m, 'request');
     if (m.reply !== undefined) uint(m, 'reply');
   },
+  [Kind.Statistics]: (m) => {
+    uint(m, 'id');
+    if ((m.moniker === undefined) === (m.prefix === undefined)) fail('Statistics needs a moniker or a prefix');
+    if (m.moniker !== undefined) str(m, 'moniker');
+    else str(m, 'prefix');
+  },
   [Kind.Reply]: (m) => uint(m, 'id'),
   [Kind.Failure]: (m) => {
     uint(m, 'id');
@@ -199,4 +205,30 @@ export function toMessage(value: unknown): Message {
 export function toEntry(value: unknown): WireEntry {
   entry(value);
   return value;
+}
+
+function figures(value: unknown): asserts value is CallFigures {
+  if (!isRecord(value)) fail('call figures must be a map');
+  for (const key of ['calls', 'errors', 'p50', 'p90', 'p99', 'max']) {
+    const v = value[key];
+    if (typeof v !== 'number' || !(v >= 0)) fail(`${key} must be a non-negative number`);
+  }
+  if (!isPlainMap(value.outcomes) || !Object.values(value.outcomes).every((n) => typeof n === 'number' && n >= 0)) {
+    fail('outcomes must map codes to counts');
+  }
+}
+
+/** The value of a Reply to Statistics, checked: an owner's reply is as untrusted as any message. */
+export function toStatisticsReports(value: unknown): StatisticsReport[] {
+  if (!Array.isArray(value)) fail('a Statistics reply must be an array');
+  for (const report of value) {
+    if (!isRecord(report)) fail('a statistics report must be a map');
+    str(report, 'moniker');
+    uint(report, 'object');
+    if (!(report.since instanceof Date) || Number.isNaN(report.since.getTime())) fail('since must be a date');
+    if (!isPlainMap(report.methods)) fail('methods must be a map');
+    for (const method of Object.values(report.methods)) figures(method);
+    figures(report.total);
+  }
+  return value as StatisticsReport[];
 }

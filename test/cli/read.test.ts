@@ -203,7 +203,7 @@ test('--help on every command prints its usage, examples and the exit codes', as
   for (const command of commands) assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'));
   assert.deepEqual(
     await runCli(['help', 'ls'], dir).then((r) => r.stdout.split('\n')[0]),
-    'Usage: runtable ls [prefix] [--all] [--json]',
+    'Usage: runtable ls [prefix] [--all] [--stats] [--json]',
   );
   const bare = await runCli([], dir);
   assert.equal(bare.code, 2);

@@ -150,6 +150,36 @@ test('events emitted by an owner appear as they come, and a stream shows its ite
   assert.deepEqual(await page.locator('.call-block').first().locator('.item').allTextContents(), ['0', '1', '2', '3']);
 });
 
+test("the detail panel shows the owner's statistics of every caller's calls, refreshed while it is open", async () => {
+  const fixture = await owner('Counted/a');
+  const page = await openViewer();
+  await entry(page, 'Counted/a').click();
+  await page.locator('#stats-table').waitFor();
+  const cell = (method: string, column: string) =>
+    page.locator(`#stats-table tr[data-method="${method}"] td.${column}`);
+  assert.equal(await cell('echo', 'calls').textContent(), '0');
+  assert.match((await page.locator('#stats').textContent()) ?? '', new RegExp(`counted by pid ${fixture.pid}`));
+
+  // Calls from another process, not from the viewer: the owner counted them, so the page shows them.
+  const table = await connect({ dir, autoStart: false });
+  try {
+    const remote = await table.get<{ echo(v: unknown): unknown; fail(m: string): never }>('Counted/a');
+    for (let i = 0; i < 3; i++) await remote.echo(i);
+    await remote.fail('no').catch(() => {});
+    await cell('echo', 'calls').filter({ hasText: /^3$/ }).waitFor();
+    await cell('fail', 'errors').filter({ hasText: /^1$/ }).waitFor();
+    await page.locator('#stats-table .stats-total td.codes', { hasText: 'REMOTE 1' }).waitFor();
+    assert.match((await cell('echo', 'p99').textContent()) ?? '', /^\d+(\.\d)?(µs|ms|s)$/);
+    // Still asking while it stays open: two more calls appear without a click.
+    await remote.echo('again');
+    await remote.echo('and again');
+    await cell('echo', 'calls').filter({ hasText: /^5$/ }).waitFor();
+    await page.locator('#stats-table .stats-total td.calls', { hasText: /^6$/ }).waitFor();
+  } finally {
+    await table.close();
+  }
+});
+
 test('a call to an object that just left: the page says so and drops it from the list', async () => {
   const doomed = await owner('Doomed/a');
   await owner('Stays/b');

@@ -57,7 +57,13 @@ test('the token in the URL opens the page and sets a cookie that works from then
 
 test('a missing or wrong token is refused with 403, on every path', async () => {
   const host = `127.0.0.1:${viewer.port}`;
-  for (const path of ['/', '/app.js', '/api/feed', '/api/events?moniker=Rich/a&event=tick']) {
+  for (const path of [
+    '/',
+    '/app.js',
+    '/api/feed',
+    '/api/events?moniker=Rich/a&event=tick',
+    '/api/stats?moniker=Rich/a',
+  ]) {
     assert.equal((await send(viewer.port, path, { headers: { host } })).status, 403, `no token for ${path}`);
   }
   assert.equal((await send(viewer.port, '/?token=wrong', { headers: { host } })).status, 403);
@@ -143,6 +149,26 @@ test('a call body that is not a JSON call is refused before anything is called',
   assert.equal(form.status, 415);
   const get = await send(viewer.port, '/api/call', { headers: pageHeaders(viewer) });
   assert.equal(get.status, 405);
+});
+
+test("/api/stats answers an object's statistics from its owner, or why there are none", async () => {
+  const added = lines((await call({ moniker: 'Rich/a', method: 'add', args: [1, 2] })).body);
+  assert.deepEqual(added[0], { type: 'result', value: 3 });
+  const answer = await send(viewer.port, '/api/stats?moniker=Rich/a', { headers: pageHeaders(viewer) });
+  assert.equal(answer.status, 200);
+  assert.match(String(answer.headers['content-type']), /^application\/json/);
+  const { stats } = JSON.parse(answer.body) as {
+    stats: { moniker: string; since: string; methods: Record<string, { calls: number }> };
+  };
+  assert.equal(stats.moniker, 'Rich/a');
+  assert.ok(!Number.isNaN(Date.parse(stats.since)));
+  assert.ok((stats.methods.add?.calls ?? 0) >= 1, 'the call just made is counted');
+  const nobody = await send(viewer.port, '/api/stats?moniker=Rich/nobody', { headers: pageHeaders(viewer) });
+  assert.equal((JSON.parse(nobody.body) as { error: { code: string } }).error.code, 'NOT_REGISTERED');
+  const bare = await send(viewer.port, '/api/stats', { headers: pageHeaders(viewer) });
+  assert.equal(bare.status, 400);
+  const posted = await send(viewer.port, '/api/stats?moniker=Rich/a', { method: 'POST', headers: pageHeaders(viewer) });
+  assert.equal(posted.status, 405);
 });
 
 test('the feed sends the table now, then each change, as Server-Sent Events', async () => {

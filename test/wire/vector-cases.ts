@@ -4,6 +4,7 @@
 // builds them again and fails on any difference from the files.
 
 import { EntryRows } from '../../src/broker/entry-rows.ts';
+import { ObjectCounters } from '../../src/calls/statistics.ts';
 import { CHUNK_BYTES, ChunkSender, encodeChunk } from '../../src/wire/chunks.ts';
 import { encode } from '../../src/wire/codec.ts';
 import { toErrorRecord } from '../../src/wire/error-record.ts';
@@ -83,6 +84,20 @@ function entryBatch(): unknown {
     { owner: 1, entry: second },
     { owner: 2, entry: other },
   ]);
+}
+
+/**
+ * A Reply to Statistics as an owner builds it: SampleServer/alpha's counters after a known
+ * sequence of calls (durations in ms), with a fixed `since` so that the bytes stay the same.
+ */
+function statisticsReport(): unknown {
+  const counters = new ObjectCounters('SampleServer/alpha', 1, ['received', 'sendData']);
+  const sendData = counters.method('sendData');
+  for (const ms of [0.05, 0.06, 0.08, 0.09, 0.12, 0.2, 0.35, 1.5]) sendData.record('ok', ms);
+  sendData.record('REMOTE', 0.4);
+  sendData.record('BAD_ARGUMENT', 0.03);
+  counters.unknownMethod();
+  return [{ ...counters.report(), since: REGISTERED }];
 }
 
 /** A Call over one chunk's size, and the Chunk messages the JS sender cuts it into. */
@@ -330,6 +345,21 @@ export function vectorCases(): VectorCase[] {
         },
       ],
     }),
+    message(
+      'statistics',
+      "Statistics of one moniker, sent to the owner's endpoint on a call connection.",
+      request({ kind: Kind.Statistics, moniker: 'SampleServer/alpha' }, 12) as Message,
+    ),
+    message(
+      'statistics-prefix',
+      'Statistics of every object of this owner whose moniker starts with SampleServer/ (what ls --stats sends).',
+      request({ kind: Kind.Statistics, prefix: 'SampleServer/' }, 13) as Message,
+    ),
+    message(
+      'reply-statistics',
+      'Reply to Statistics: one StatisticsReport. sendData ended 10 calls (8 ok between 0.05 and 1.5 ms, one REMOTE after 0.4 ms, one BAD_ARGUMENT result after 0.03 ms), received none; one call named no exposed method (NO_SUCH_METHOD, in the total only, at 0 ms). Percentiles are upper bucket edges capped at max: the 5th of 10 durations (p50) is 0.09 ms = 90 µs, in bucket floor(8 log2 90) + 1 = 52, whose upper edge 2^(52/8) µs = 90.51 µs is the p50 sent; p90 (the 9th, 0.4 ms) is 2^(70/8) µs; p99 is capped at max.',
+      { kind: Kind.Reply, id: 12, value: statisticsReport() },
+    ),
     message('failure-activation', 'Failure of an Activate: the command exited before registering.', {
       kind: Kind.Failure,
       id: 10,

@@ -8,6 +8,7 @@ import {
   FEED_EVENT_TYPES,
   type FeedEvent,
   ROUTES,
+  type StatsAnswer,
 } from '../shared/viewer.js';
 
 export interface FeedHandlers {
@@ -70,4 +71,14 @@ export function subscribe(moniker: string, event: string, onLine: (line: EventLi
     });
   }
   return source;
+}
+
+/** The object's call statistics, from its owner through the viewer. */
+export async function fetchStats(moniker: string, signal: AbortSignal): Promise<StatsAnswer> {
+  const response = await fetch(`${ROUTES.stats}?${new URLSearchParams({ moniker })}`, { signal });
+  if (!response.ok) {
+    const text = (await response.text()).trim();
+    return { error: { code: `HTTP ${response.status}`, message: text || response.statusText } };
+  }
+  return (await response.json()) as StatsAnswer;
 }

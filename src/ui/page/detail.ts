@@ -5,6 +5,7 @@
 import { type CallLine, type EventLine, GONE_CODES, type ViewerEntry, type ViewerError } from '../shared/viewer.js';
 import { call, subscribe } from './api.js';
 import { age, clock, h, json } from './dom.js';
+import { StatsPanel } from './stats.js';
 
 /** Calls kept in the output, newest first. */
 const CALLS_KEPT = 20;
@@ -33,6 +34,7 @@ export class Detail {
   #log: HTMLElement | undefined;
   #banner: HTMLElement | undefined;
   #running: AbortController | undefined;
+  #stats: StatsPanel | undefined;
   /** The object left the table: its forms stay disabled. */
   #left = false;
 
@@ -70,6 +72,7 @@ export class Detail {
     this.#banner.hidden = false;
     this.#left = true;
     this.#closeSubscriptions();
+    this.#stats?.stop();
     for (const control of this.#root.querySelectorAll<HTMLButtonElement | HTMLInputElement | HTMLSelectElement>(
       '.call-form button, .call-form select, .events-form button',
     )) {
@@ -152,9 +155,11 @@ export class Detail {
       this.#subscribe();
     });
 
+    this.#stats = new StatsPanel(entry.moniker);
     this.#root.replaceChildren(
       this.#banner,
       this.#info,
+      this.#stats.element,
       h(
         'div',
         { class: 'panes' },
@@ -324,6 +329,8 @@ export class Detail {
     this.#running?.abort();
     this.#running = undefined;
     this.#closeSubscriptions();
+    this.#stats?.stop();
+    this.#stats = undefined;
     this.#banner = undefined;
   }
 }

@@ -3,7 +3,7 @@
 // Node (only other Node-free modules, such as the wire protocol's types).
 
 import type { EntryJson } from '../../naming/entry.js';
-import type { BrokerStatus, TableEventType } from '../../wire/protocol.js';
+import type { BrokerStatus, CallFigures, TableEventType } from '../../wire/protocol.js';
 
 /** Paths the server answers; every one needs the token. */
 export const ROUTES = {
@@ -16,6 +16,8 @@ export const ROUTES = {
   call: '/api/call',
   /** Server-Sent Events: one object's named event (`?moniker=&event=`), as `EventLine`s. */
   events: '/api/events',
+  /** GET `?moniker=`: the object's call statistics from its owner, as a `StatsAnswer`. */
+  stats: '/api/stats',
 } as const;
 
 /** The query parameter that carries the token on the first load. */
@@ -92,3 +94,21 @@ export type EventLine =
   | { type: 'ready' }
   | { type: 'event'; args: unknown[]; at: string }
   | { type: 'failure'; error: ViewerError };
+
+/** One method's call figures (or an object's totals) as JSON: latencies in ms, `since` in ISO 8601. */
+export interface ViewerMethodStats extends CallFigures {
+  since: string;
+}
+
+/** An object's call statistics, as its owner counted them since it registered it. */
+export interface ViewerStats {
+  moniker: string;
+  pid: number;
+  since: string;
+  methods: Record<string, ViewerMethodStats>;
+  /** Every call, those naming no method included. */
+  total: ViewerMethodStats;
+}
+
+/** The answer to a statistics request: the figures, or why there are none. */
+export type StatsAnswer = { stats: ViewerStats } | { error: ViewerError };
