@@ -16,6 +16,7 @@ import { callsWatched, finished, servesWatched, started, type Watched, watchedCa
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
+import { canTrace, clientSpan, inSpan, serverSpan, tracing } from './tracing.js';
 
 /** Calls one connection may have running at once; more are refused until some finish. */
 export const MAX_CALLS_IN_FLIGHT = 65_536;
@@ -144,10 +145,13 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
     const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
     if (this.#debug) message.stack = true;
+    const watched = callsWatched() || tracing() ? this.#watch('call', message, false) : undefined;
+    const trace = watched ? clientSpan(watched) : undefined;
+    if (trace) message.trace = trace;
     const sent = this.#references.through(ref, () =>
       this.connection.request<Invoke>(message, cancellableOptions(options)),
     );
-    return callsWatched() ? watchedCall(sent, this.#watch('call', message, false)) : sent;
+    return watched ? watchedCall(sent, watched) : sent;
   }
 
   /** The start of a call's diagnostics events, in either direction. */
@@ -307,12 +311,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
 
   /** Call and Invoke alike: runs what was found, or refuses (id 0: silently). */
   #serve(message: Call | Invoke, served: Served | RuntableError): void {
-    const watched = servesWatched()
-      ? this.#watch('serve', message, message.id === 0, served instanceof RuntableError ? undefined : served.moniker)
-      : undefined;
+    const trace = message.trace !== undefined && canTrace();
+    const watched =
+      servesWatched() || trace
+        ? this.#watch('serve', message, message.id === 0, served instanceof RuntableError ? undefined : served.moniker)
+        : undefined;
+    if (trace) serverSpan(watched as Watched, message.trace as NonNullable<Call['trace']>);
     if (served instanceof RuntableError) {
       this.#refuse(message.id, served.message, served.code);
-      if (watched) finished(watched, served.code);
+      if (watched) finished(watched, served.code, served.message);
       return;
     }
     this.#run(message.id, message.stack === true, served.what, served.fn, served.thisArg, message.args, watched);
@@ -329,15 +336,20 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     watched: Watched | undefined,
   ): void {
     if (this.#running.size >= MAX_CALLS_IN_FLIGHT) {
-      if (id !== 0) this.#refuse(id, `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`, 'PROTOCOL');
+      const message = `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`;
+      if (id !== 0) this.#refuse(id, message, 'PROTOCOL');
       else process.emitWarning(`runtable: one-way call ${what} dropped: too many calls in flight`);
-      if (watched) finished(watched, 'PROTOCOL');
+      if (watched) finished(watched, 'PROTOCOL', message);
       return;
     }
     if (id !== 0) this.#running.set(id, undefined);
     let result: unknown;
     try {
-      result = withCallContext(this, id, fn, thisArg, args);
+      // In the server span when the call came with trace context: what the method calls is its child.
+      const span = watched?.span;
+      result = span
+        ? inSpan(span, () => withCallContext(this, id, fn, thisArg, args))
+        : withCallContext(this, id, fn, thisArg, args);
     } catch (error) {
       this.#answerThrown(id, wantsStack, what, error, watched);
       return;
@@ -394,15 +406,16 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       if (watched) finished(watched, 'ok');
     } catch (error) {
       const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
-      this.#refuse(id, `the result of ${what} cannot be sent: ${(error as Error).message}`, code);
-      if (watched) finished(watched, code);
+      const message = `the result of ${what} cannot be sent: ${(error as Error).message}`;
+      this.#refuse(id, message, code);
+      if (watched) finished(watched, code, message);
     }
   }
 
   /** An error thrown by the method itself travels as REMOTE, whatever its class. */
   #answerThrown(id: number, wantsStack: boolean, what: string, error: unknown, watched: Watched | undefined): void {
     this.#running.delete(id);
-    if (watched) finished(watched, 'REMOTE');
+    if (watched) finished(watched, 'REMOTE', describeThrown(error));
     if (id === 0) {
       process.emitWarning(`runtable: one-way call ${what} failed: ${(error as Error)?.message ?? error}`);
       return;
@@ -498,6 +511,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     this.#holds.clear();
     this.#awaitingItems.clear();
     this.#host?.closed(this);
+  }
+}
+
+/** A thrown value's message, for a span's status; user code, so its getters may throw. */
+function describeThrown(error: unknown): string | undefined {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return undefined;
   }
 }
 
