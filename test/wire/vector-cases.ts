@@ -271,7 +271,10 @@ export function vectorCases(): VectorCase[] {
     message(
       'invoke-traced',
       'Invoke made inside a span (a callback called from a traced method): trace with a traceparent only.',
-      request({ kind: Kind.Invoke, ref: 1, method: '', args: [42.5], trace: { traceparent: TRACEPARENT } }, 4) as Message,
+      request(
+        { kind: Kind.Invoke, ref: 1, method: '', args: [42.5], trace: { traceparent: TRACEPARENT } },
+        4,
+      ) as Message,
     ),
     message('cancel', 'Cancel of call 2 (its caller timed out).', { kind: Kind.Cancel, call: 2 }),
     message('release', 'Release of reference 1, received 3 times.', { kind: Kind.Release, ref: 1, count: 3 }),
