@@ -8,7 +8,15 @@ import { holdOnce } from '../transport/keep-alive.js';
 import { ByReference, type ReferenceContext, RefKind } from '../wire/codec.js';
 import type { Connection, ConnectionHandlers, Recover, RequestOptions } from '../wire/connection.js';
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
-import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
+import {
+  type Call,
+  type ErrorRecord,
+  type Invoke,
+  Kind,
+  type Message,
+  type TraceContext,
+  type Unnumbered,
+} from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { atCallSite } from './call-site.js';
 import type { CallChannel } from './channel.js';
@@ -316,7 +324,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       servesWatched() || trace
         ? this.#watch('serve', message, message.id === 0, served instanceof RuntableError ? undefined : served.moniker)
         : undefined;
-    if (trace) serverSpan(watched as Watched, message.trace as NonNullable<Call['trace']>);
+    if (trace && watched) serverSpan(watched, message.trace as TraceContext);
     if (served instanceof RuntableError) {
       this.#refuse(message.id, served.message, served.code);
       if (watched) finished(watched, served.code, served.message);

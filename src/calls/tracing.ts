@@ -70,16 +70,21 @@ export function loadTracing(): Promise<void> {
   return loading;
 }
 
-/** Uses this API from now on (loadTracing's end; tests may call it directly). */
-export function useApi(loaded: OtelApi): void {
-  api = loaded;
+/** Uses this API from now on. */
+function useApi(loaded: OtelApi): void {
+  // A plain object of the parts used: a module namespace is slower to read on every call.
+  const { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, propagation } = loaded;
+  api = { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace, propagation };
   // A proxy tracer: it follows a tracer provider registered later, when the SDK starts after connect().
   tracer = loaded.trace.getTracer('runtable');
 }
 
 /** True when the caller runs inside a span: the one test a call pays for tracing. */
 export function tracing(): boolean {
-  return api !== undefined && api.trace.getSpan(api.context.active()) !== undefined;
+  if (api === undefined) return false;
+  // The root context (no SDK, or no context entered) holds no span: no need to look.
+  const active = api.context.active();
+  return active !== api.ROOT_CONTEXT && api.trace.getSpan(active) !== undefined;
 }
 
 /** True when an incoming message with a trace field can be traced here. */
