@@ -36,13 +36,13 @@ export interface OtelApi {
   };
   trace: {
     getSpan(context: Context): unknown;
-    setSpan(context: Context, span: never): Context;
+    setSpan(context: Context, span: Span): Context;
     getTracer(name: string): {
       startSpan(
         name: string,
         options: { kind: number; attributes: Record<string, string | boolean> },
         context: Context,
-      ): unknown;
+      ): Span;
     };
   };
   propagation: {
@@ -128,8 +128,8 @@ export function clientSpan(watched: Watched): TraceContext | undefined {
   const active = api.context.active();
   if (api.trace.getSpan(active) === undefined) return undefined;
   const { name, attributes } = describe(watched);
-  const span = tracer.startSpan(name, { kind: api.SpanKind.CLIENT, attributes }, active) as Span;
-  const context = api.trace.setSpan(active, span as never);
+  const span = tracer.startSpan(name, { kind: api.SpanKind.CLIENT, attributes }, active);
+  const context = api.trace.setSpan(active, span);
   watched.span = { span, context };
   const carrier: TraceContext = {};
   api.propagation.inject(context, carrier);
@@ -142,8 +142,8 @@ export function serverSpan(watched: Watched, carrier: TraceContext): void {
   // From the root, not from whatever context the socket happened to be made in.
   const parent = api.propagation.extract(api.ROOT_CONTEXT, carrier);
   const { name, attributes } = describe(watched);
-  const span = tracer.startSpan(name, { kind: api.SpanKind.SERVER, attributes }, parent) as Span;
-  watched.span = { span, context: api.trace.setSpan(parent, span as never) };
+  const span = tracer.startSpan(name, { kind: api.SpanKind.SERVER, attributes }, parent);
+  watched.span = { span, context: api.trace.setSpan(parent, span) };
 }
 
 /** Runs `fn` with the server span's context active, so that what the method calls is its child. */
