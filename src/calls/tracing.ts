@@ -1,8 +1,8 @@
 // OpenTelemetry for calls, when the program uses it: a call made inside an active span gets a
 // CLIENT span and carries its W3C trace context (the `trace` field of Call and Invoke), and the
 // method runs at the owner in a SERVER span, child of it. @opentelemetry/api is an optional peer
-// dependency, loaded once when a table connects: without it, or with no span active, a call pays
-// one test and carries nothing. Never a static import of the package.
+// dependency, loaded when a table connects in a process that has set OpenTelemetry up: otherwise,
+// or with no span active, a call pays one test and carries nothing. Never a static import of it.
 
 import type { TraceContext } from '../wire/protocol.js';
 import { traceContextFits } from '../wire/validate.js';
@@ -54,17 +54,30 @@ export interface OtelApi {
 /** A variable, not a literal: bundlers inline only literal import() specifiers (see naming/etcd/load.ts). */
 const OTEL_API = '@opentelemetry/api';
 
+/**
+ * Where @opentelemetry/api 1.x keeps what a program registered (tracer provider, context manager,
+ * propagator), one object shared by every copy of the package in the process: there once
+ * OpenTelemetry is set up, and before that no span can be active.
+ */
+const OTEL_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
 /** The API once loaded; undefined while not (or never: not installed). */
 let api: OtelApi | undefined;
 let tracer: ReturnType<OtelApi['trace']['getTracer']> | undefined;
 let loading: Promise<void> | undefined;
 
-/** Loads @opentelemetry/api if it is installed; once per process, and never fails. */
+/**
+ * Loads @opentelemetry/api if the program has set OpenTelemetry up (else it looks again at the
+ * next connect()); once per process, and never fails.
+ */
 export function loadTracing(): Promise<void> {
-  loading ??= import(OTEL_API).then(
+  if (loading) return loading;
+  // A program without OpenTelemetry never pays for loading the package (tens of ms) it has installed.
+  if ((globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] === undefined) return Promise.resolve();
+  loading = import(OTEL_API).then(
     (module: OtelApi & { default?: OtelApi }) => useApi(module.trace ? module : (module.default as OtelApi)),
     () => {
-      // Not installed (or not loadable): calls are not traced, which is what a local-only install wants.
+      // Not where runtable can load it from (a bundle that inlined its own copy): calls go untraced.
     },
   );
   return loading;

@@ -208,6 +208,15 @@ test('an owner without a tracer provider answers a traced call as any other', as
   assert.deepEqual([reply.kind, reply.value], [40, 5]);
 });
 
+test('a process that has not set OpenTelemetry up does not load it; its next connect() after that does', async () => {
+  const owner = spawnFixture('traced-owner', [MONIKER], dir);
+  await owner.waitForLine(/^ready/);
+  const late = spawnFixture('otel-late', [MONIKER], dir);
+  assert.equal(await late.waitForLine(/^first /), 'first false');
+  assert.equal(await late.waitForLine(/^second /), 'second true true', 'loaded, and the call was traced');
+  assert.equal(await late.exited, 0);
+});
+
 test('the real @opentelemetry/api has every member tracing.ts uses', async () => {
   // The assignment is the check (npm run typecheck); the values are checked here.
   const api: OtelApi = await import('@opentelemetry/api');
