@@ -2,6 +2,7 @@
 // etcd for a table across machines), and builds the one set of limits and call settings every
 // connection of the process then uses. It never holds the process once connected.
 
+import { loadTracing } from './calls/tracing.js';
 import { RuntableError } from './errors.js';
 import { BrokerLink } from './naming/broker-link.js';
 import { type DistributedOptions, etcdSettings } from './naming/etcd/settings.js';
@@ -88,6 +89,8 @@ async function open(options: ConnectOptions): Promise<Table> {
   const debug = options.debug ?? Boolean(process.env.RUNTABLE_DEBUG);
   const limits = limitsOf(options);
   const table = options.table ?? process.env.RUNTABLE_TABLE;
+  // Once per process, and only if the program has @opentelemetry/api: then calls carry trace context.
+  await loadTracing();
   if (table) {
     // A table spread over machines: names in etcd, calls over TCP.
     const settings = etcdSettings(table, options);

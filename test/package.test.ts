@@ -70,14 +70,18 @@ after(async () => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('a local-only install is light: no etcd3, no gRPC, no @types/node', () => {
+// Without @opentelemetry/api too: every test below runs connect() and calls with tracing.ts finding
+// nothing to load (and the bundled app with no node_modules at all).
+test('a local-only install is light: no etcd3, no gRPC, no @types/node, no OpenTelemetry', () => {
   const lock = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', '.package-lock.json'), 'utf8')) as {
     packages: Record<string, unknown>;
   };
   const names = Object.keys(lock.packages).map((key) => key.replace(/^.*node_modules\//, ''));
   assert.ok(names.includes('runtable') && names.includes('cbor-x'), names.join(', '));
   assert.ok(names.length <= MAX_LOCAL_PACKAGES, `${names.length} packages: ${names.join(', ')}`);
-  for (const heavy of ['etcd3', '@grpc/grpc-js', '@types/node']) assert.ok(!names.includes(heavy), heavy);
+  for (const heavy of ['etcd3', '@grpc/grpc-js', '@types/node', '@opentelemetry/api']) {
+    assert.ok(!names.includes(heavy), heavy);
+  }
 });
 
 test('the package ships its licence, changelog and package.json, and not what users never need', async () => {
@@ -87,8 +91,11 @@ test('the package ships its licence, changelog and package.json, and not what us
   assert.match(fs.readFileSync(path.join(installed, 'LICENSE'), 'utf8'), /^MIT License/);
   assert.match(fs.readFileSync(path.join(installed, 'CHANGELOG.md'), 'utf8'), /^## 0\.1\.0/m);
   const manifest = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8'));
-  assert.equal(manifest.peerDependenciesMeta.etcd3.optional, true);
-  assert.equal(manifest.dependencies.etcd3, undefined);
+  for (const optional of ['etcd3', '@opentelemetry/api']) {
+    assert.equal(manifest.peerDependenciesMeta[optional].optional, true, optional);
+    assert.equal(typeof manifest.peerDependencies[optional], 'string', optional);
+    assert.equal(manifest.dependencies[optional], undefined, optional);
+  }
   assert.ok(fs.existsSync(path.join(installed, 'dist', 'ui', 'page', 'app.js')), 'the viewer page, built');
   assert.ok(!fs.existsSync(path.join(installed, 'src', 'ui', 'page')), 'not the page sources');
   assert.deepEqual(
@@ -173,7 +180,7 @@ for (const [format, entry] of [
   });
 }
 
-test('bundling runtable leaves etcd3 to run time even where it is installed', async () => {
+test('bundling runtable leaves etcd3 and @opentelemetry/api to run time even where they are installed', async () => {
   const result = await build({
     stdin: { contents: "export { connect } from 'runtable';", resolveDir: ROOT, loader: 'js' },
     bundle: true,
@@ -186,7 +193,12 @@ test('bundling runtable leaves etcd3 to run time even where it is installed', as
     logLevel: 'error',
   });
   assert.ok(fs.existsSync(path.join(ROOT, 'node_modules', 'etcd3')), 'etcd3 is installed here');
+  assert.ok(fs.existsSync(path.join(ROOT, 'node_modules', '@opentelemetry', 'api')), 'so is the OpenTelemetry API');
   const inputs = Object.keys(result.metafile.inputs);
   assert.ok(inputs.includes('src/naming/etcd/load.ts'), inputs.join(', '));
-  assert.ok(!inputs.some((input) => /node_modules\/(etcd3|@grpc)/.test(input)), 'no etcd3, no gRPC');
+  assert.ok(inputs.includes('src/calls/tracing.ts'), inputs.join(', '));
+  assert.ok(
+    !inputs.some((input) => /node_modules\/(etcd3|@grpc|@opentelemetry)/.test(input)),
+    'no etcd3, no gRPC, no OTel',
+  );
 });

@@ -4,6 +4,7 @@
 
 import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
+import { type CallSpan, endSpan } from './tracing.js';
 
 /**
  * One call, as its channels see it. The same object goes to start and then to end or error, so a
@@ -62,10 +63,14 @@ const SIDES: Readonly<Record<'call' | 'serve', Side>> = {
   serve: { start: serveStart, end: serveEnd, error: serveError },
 };
 
-/** A call being published: its message and the side whose channels its end goes to. */
+/**
+ * A call being watched: its message, the side whose channels its end goes to, and its
+ * OpenTelemetry span when it has one (tracing.ts), ended with it.
+ */
 export interface Watched {
   readonly event: CallEvent;
   readonly side: Side;
+  span: CallSpan | undefined;
 }
 
 /** Publishes the start of a call and returns what its end or error is published with. */
@@ -92,15 +97,19 @@ export function started(
     startedAt: performance.now(),
   };
   if (channels.start.hasSubscribers) channels.start.publish(event);
-  return { event, side: channels };
+  return { event, side: channels, span: undefined };
 }
 
-/** Publishes the end (`'ok'`) or error (any other code) of a call started with started(). */
-export function finished(watched: Watched, outcome: string): void {
+/**
+ * Publishes the end (`'ok'`) or error (any other code) of a call started with started(), and ends
+ * its span; `message` says what went wrong, for the span's status.
+ */
+export function finished(watched: Watched, outcome: string, message?: string): void {
   const event = watched.event;
   if (event.outcome !== undefined) return;
   event.outcome = outcome;
   event.ms = performance.now() - event.startedAt;
+  if (watched.span) endSpan(watched.span, outcome, message);
   const target = outcome === 'ok' ? watched.side.end : watched.side.error;
   if (target.hasSubscribers) target.publish(event);
 }
@@ -118,7 +127,7 @@ export function watchedCall(sent: Promise<unknown>, watched: Watched, settled?: 
     },
     (error: unknown) => {
       settled?.();
-      finished(watched, outcomeOf(error));
+      finished(watched, outcomeOf(error), (error as Error | undefined)?.message);
       throw error;
     },
   );

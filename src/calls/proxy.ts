@@ -6,12 +6,13 @@
 import { RuntableError } from '../errors.js';
 import { checkOptions, ms, signal } from '../options.js';
 import { ByReference, checkValue, RefKind } from '../wire/codec.js';
-import { type Call, Kind, type Unnumbered } from '../wire/protocol.js';
+import { type Call, Kind, type TraceContext, type Unnumbered } from '../wire/protocol.js';
 import { REMOTE_MARK } from '../wire/values.js';
 import { atCallSite } from './call-site.js';
 import type { CallChannel } from './channel.js';
 import { callsWatched, finished, outcomeOf, started, type Watched, watchedCall } from './diagnostics.js';
 import { type FollowHost, failedSubscription, follow, type SubscribeOptions, type Subscription } from './follow.js';
+import { clientSpan, tracing } from './tracing.js';
 import type { AnyEvents, CallOptions, EventMap, EventsOf, ObjectOf, OneWay, Ref, Remote, RemoteOf } from './types.js';
 
 /** Where a moniker lives now. */
@@ -66,21 +67,22 @@ class MonikerBinding implements Binding {
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
-    if (callsWatched()) return this.#watchedCall(method, args, options);
+    if (callsWatched() || tracing()) return this.#watchedCall(method, args, options);
     const target = this.#target;
     if (target && !target.session.closed) return this.#send(target, method, args, options, true);
     return this.#resolveAndSend(method, args, options, true);
   }
 
   oneway(method: string, args: unknown[]): void {
-    const watched = callsWatched() ? this.#watch(method, true) : undefined;
+    const watched = callsWatched() || tracing() ? this.#watch(method, true) : undefined;
+    const trace = watched ? clientSpan(watched) : undefined;
     const target = this.#target;
     // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
     if (target && !target.session.closed) {
       try {
-        target.session.notify({ ...this.#message(target, method, args), id: 0 } as Call);
+        target.session.notify({ ...this.#message(target, method, args, trace), id: 0 } as Call);
       } catch (error) {
-        if (watched) finished(watched, outcomeOf(error));
+        if (watched) finished(watched, outcomeOf(error), (error as Error).message);
         throw error;
       }
       if (watched) finished(watched, 'ok');
@@ -90,7 +92,7 @@ class MonikerBinding implements Binding {
     // Nobody waits for a one-way call, so a failure to deliver it later can only be a warning.
     const send = (bound: Target) => {
       try {
-        bound.session.notify({ ...this.#message(bound, method, args), id: 0 } as Call);
+        bound.session.notify({ ...this.#message(bound, method, args, trace), id: 0 } as Call);
         if (watched) this.#finish(watched, 'ok');
       } catch (error) {
         if (watched) this.#finish(watched, outcomeOf(error));
@@ -103,14 +105,18 @@ class MonikerBinding implements Binding {
     });
   }
 
-  /** A call with its diagnostics events; the target may be looked up on the way, so end says where it went. */
+  /**
+   * A call with its diagnostics events or its span (or both); the target may be looked up on the
+   * way, so end says where it went.
+   */
   #watchedCall(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
     const watched = this.#watch(method, false);
+    const trace = clientSpan(watched);
     const target = this.#target;
     const sent =
       target && !target.session.closed
-        ? this.#send(target, method, args, options, true)
-        : this.#resolveAndSend(method, args, options, true);
+        ? this.#send(target, method, args, options, true, trace)
+        : this.#resolveAndSend(method, args, options, true, trace);
     return watchedCall(sent, watched, () => this.#located(watched));
   }
 
@@ -147,9 +153,10 @@ class MonikerBinding implements Binding {
     );
   }
 
-  #message(target: Target, method: string, args: unknown[]): Unnumbered<Call> {
+  #message(target: Target, method: string, args: unknown[], trace?: TraceContext): Unnumbered<Call> {
     const message: Unnumbered<Call> = { kind: Kind.Call, target: target.object, method, args };
     if (this.#stacks) message.stack = true;
+    if (trace) message.trace = trace;
     return message;
   }
 
@@ -159,17 +166,30 @@ class MonikerBinding implements Binding {
     return target;
   }
 
-  async #resolveAndSend(method: string, args: unknown[], options: CallOptions, mayRetry: boolean): Promise<unknown> {
-    return this.#send(await this.#bind(), method, args, options, mayRetry);
+  async #resolveAndSend(
+    method: string,
+    args: unknown[],
+    options: CallOptions,
+    mayRetry: boolean,
+    trace?: TraceContext,
+  ): Promise<unknown> {
+    return this.#send(await this.#bind(), method, args, options, mayRetry, trace);
   }
 
-  #send(target: Target, method: string, args: unknown[], options: CallOptions, mayRetry: boolean): Promise<unknown> {
-    return target.session.call(this.#message(target, method, args), options, (error: RuntableError) => {
+  #send(
+    target: Target,
+    method: string,
+    args: unknown[],
+    options: CallOptions,
+    mayRetry: boolean,
+    trace?: TraceContext,
+  ): Promise<unknown> {
+    return target.session.call(this.#message(target, method, args, trace), options, (error: RuntableError) => {
       if (error.code === 'OBJECT_GONE' || error.code === 'NOT_REGISTERED') {
         if (this.#target === target) this.#target = undefined;
       }
       // NOT_REGISTERED from an endpoint means the method never ran there: safe to look again.
-      if (error.code === 'NOT_REGISTERED' && mayRetry) return this.#resolveAndSend(method, args, options, false);
+      if (error.code === 'NOT_REGISTERED' && mayRetry) return this.#resolveAndSend(method, args, options, false, trace);
       throw error;
     });
   }
@@ -196,12 +216,14 @@ class ReferenceBinding implements Binding {
       warnUndelivered(method, new RuntableError('OBJECT_GONE', 'its connection is closed'));
       return;
     }
-    const watched = callsWatched()
-      ? started('call', undefined, method, this.#ref, true, this.#session.peerPid, true)
-      : undefined;
+    const watched =
+      callsWatched() || tracing()
+        ? started('call', undefined, method, this.#ref, true, this.#session.peerPid, true)
+        : undefined;
+    const trace = watched ? clientSpan(watched) : undefined;
     try {
       // Arguments that cannot travel are the caller's to hear about, at once (BAD_ARGUMENT).
-      this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args });
+      this.#session.notify({ kind: Kind.Invoke, id: 0, ref: this.#ref, method, args, ...(trace ? { trace } : {}) });
     } catch (error) {
       if (watched) finished(watched, outcomeOf(error));
       throw error;

@@ -16,6 +16,7 @@ import {
   type Message,
   type Statistics,
   type StatisticsReport,
+  type TraceContext,
   type Unnumbered,
 } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
@@ -26,6 +27,7 @@ import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { type MethodCounter, tally } from './statistics.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
+import { canTrace, clientSpan, inSpan, serverSpan, tracing } from './tracing.js';
 
 /** Calls one connection may have running at once; more are refused until some finish. */
 export const MAX_CALLS_IN_FLIGHT = 65_536;
@@ -158,10 +160,13 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
     const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
     if (this.#debug) message.stack = true;
+    const watched = callsWatched() || tracing() ? this.#watch('call', message, false) : undefined;
+    const trace = watched ? clientSpan(watched) : undefined;
+    if (trace) message.trace = trace;
     const sent = this.#references.through(ref, () =>
       this.connection.request<Invoke>(message, cancellableOptions(options)),
     );
-    return callsWatched() ? watchedCall(sent, this.#watch('call', message, false)) : sent;
+    return watched ? watchedCall(sent, watched) : sent;
   }
 
   /** The start of a call's diagnostics events, in either direction. */
@@ -330,12 +335,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
 
   /** Call and Invoke alike: runs what was found, or refuses (id 0: silently). */
   #serve(message: Call | Invoke, served: Served | RuntableError): void {
-    const watched = servesWatched()
-      ? this.#watch('serve', message, message.id === 0, served instanceof RuntableError ? undefined : served.moniker)
-      : undefined;
+    const trace = message.trace !== undefined && canTrace();
+    const watched =
+      servesWatched() || trace
+        ? this.#watch('serve', message, message.id === 0, served instanceof RuntableError ? undefined : served.moniker)
+        : undefined;
+    if (trace && watched) serverSpan(watched, message.trace as TraceContext);
     if (served instanceof RuntableError) {
       this.#refuse(message.id, served.message, served.code);
-      if (watched) finished(watched, served.code);
+      if (watched) finished(watched, served.code, served.message);
       return;
     }
     // Read before the method runs: a call's time is the owner's, from here to its answer.
@@ -354,16 +362,21 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   ): void {
     const { what, counter } = served;
     if (this.#running.size >= MAX_CALLS_IN_FLIGHT) {
-      if (id !== 0) this.#refuse(id, `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`, 'PROTOCOL');
+      const message = `more than ${MAX_CALLS_IN_FLIGHT} calls in flight on one connection`;
+      if (id !== 0) this.#refuse(id, message, 'PROTOCOL');
       else process.emitWarning(`runtable: one-way call ${what} dropped: too many calls in flight`);
-      if (watched) finished(watched, 'PROTOCOL');
+      if (watched) finished(watched, 'PROTOCOL', message);
       tally(counter, startedAt, 'PROTOCOL');
       return;
     }
     if (id !== 0) this.#running.set(id, undefined);
     let result: unknown;
     try {
-      result = withCallContext(this, id, served.fn, served.thisArg, args);
+      // In the server span when the call came with trace context: what the method calls is its child.
+      const span = watched?.span;
+      result = span
+        ? inSpan(span, () => withCallContext(this, id, served.fn, served.thisArg, args))
+        : withCallContext(this, id, served.fn, served.thisArg, args);
     } catch (error) {
       this.#answerThrown(id, wantsStack, what, error, watched, counter, startedAt);
       return;
@@ -429,8 +442,9 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       tally(counter, startedAt, 'ok');
     } catch (error) {
       const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
-      this.#refuse(id, `the result of ${what} cannot be sent: ${(error as Error).message}`, code);
-      if (watched) finished(watched, code);
+      const message = `the result of ${what} cannot be sent: ${(error as Error).message}`;
+      this.#refuse(id, message, code);
+      if (watched) finished(watched, code, message);
       tally(counter, startedAt, code);
     }
   }
@@ -446,7 +460,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     startedAt: number,
   ): void {
     this.#running.delete(id);
-    if (watched) finished(watched, 'REMOTE');
+    if (watched) finished(watched, 'REMOTE', describeThrown(error));
     tally(counter, startedAt, 'REMOTE');
     if (id === 0) {
       process.emitWarning(`runtable: one-way call ${what} failed: ${(error as Error)?.message ?? error}`);
@@ -543,6 +557,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     this.#holds.clear();
     this.#awaitingItems.clear();
     this.#host?.closed(this);
+  }
+}
+
+/** A thrown value's message, for a span's status; user code, so its getters may throw. */
+function describeThrown(error: unknown): string | undefined {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return undefined;
   }
 }
 

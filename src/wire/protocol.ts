@@ -310,6 +310,12 @@ export interface Lost {
 
 // --- Calls, client to owner endpoint ---
 
+/**
+ * W3C trace context of the caller's span, as its OpenTelemetry propagator writes it: header name
+ * to value, `traceparent` and, if any, `tracestate`. A receiver without OpenTelemetry ignores it.
+ */
+export type TraceContext = Record<string, string>;
+
 export interface Call {
   kind: typeof Kind.Call;
   /** Request id, unique among this connection's calls in flight. */
@@ -320,6 +326,8 @@ export interface Call {
   args: unknown[];
   /** Ask for the remote stack in a Failure. */
   stack?: boolean;
+  /** The caller's trace context, when it called inside an OpenTelemetry span. */
+  trace?: TraceContext;
 }
 
 export interface Invoke {
@@ -332,6 +340,8 @@ export interface Invoke {
   method: string;
   args: unknown[];
   stack?: boolean;
+  /** As for Call: the invoker's trace context. */
+  trace?: TraceContext;
 }
 
 /** The caller gave up on a Call or Invoke (timeout or abort): the callee's signal fires. */

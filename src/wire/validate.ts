@@ -2,7 +2,19 @@
 // send any CBOR at all; past this file, every field has the type protocol.ts promises.
 
 import { RuntableError } from '../errors.js';
-import { type CallFigures, Kind, type Message, type StatisticsReport, type WireEntry } from './protocol.js';
+import {
+  type CallFigures,
+  Kind,
+  type Message,
+  type StatisticsReport,
+  type TraceContext,
+  type WireEntry,
+} from './protocol.js';
+
+/** Entries of a Call's or Invoke's `trace` (traceparent, tracestate, and what else a propagator writes). */
+export const MAX_TRACE_ENTRIES = 8;
+/** Characters of a `trace` field's names and values together: W3C allows tracestate 512, baggage 8192. */
+export const MAX_TRACE_CHARS = 8192;
 
 type Fields = Record<string, unknown>;
 
@@ -64,6 +76,26 @@ function errorRecord(value: unknown): void {
   if (!isRecord(value)) fail('error must be a map');
   str(value, 'code');
   str(value, 'message');
+}
+
+/** True for a `trace` field a receiver takes: a map of text to text, within the limits above. */
+export function traceContextFits(value: unknown): value is TraceContext {
+  if (!isPlainMap(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length > MAX_TRACE_ENTRIES) return false;
+  let chars = 0;
+  for (const key of keys) {
+    const text = value[key];
+    if (typeof text !== 'string') return false;
+    chars += key.length + text.length;
+  }
+  return chars <= MAX_TRACE_CHARS;
+}
+
+function optionalTrace(m: Fields): void {
+  if (m.trace !== undefined && !traceContextFits(m.trace)) {
+    fail(`trace must be a map of at most ${MAX_TRACE_ENTRIES} texts, ${MAX_TRACE_CHARS} characters in all`);
+  }
 }
 
 const checks: Record<number, (m: Fields) => void> = {
@@ -131,6 +163,7 @@ const checks: Record<number, (m: Fields) => void> = {
     str(m, 'method');
     if (!Array.isArray(m.args)) fail('args must be an array');
     optionalBool(m, 'stack');
+    optionalTrace(m);
   },
   [Kind.Invoke]: (m) => {
     uint(m, 'id');
@@ -138,6 +171,7 @@ const checks: Record<number, (m: Fields) => void> = {
     str(m, 'method');
     if (!Array.isArray(m.args)) fail('args must be an array');
     optionalBool(m, 'stack');
+    optionalTrace(m);
   },
   [Kind.Cancel]: (m) => uint(m, 'call'),
   [Kind.Release]: (m) => {

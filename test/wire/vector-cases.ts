@@ -33,6 +33,8 @@ const OWNER_PID = 4100;
 const ENDPOINT = '/run/user/1000/runtable/o4100-1.sock';
 const REGISTERED = new Date('2026-11-23T20:00:00.250Z');
 const CHANGED = new Date('2026-11-23T20:00:05.000Z');
+/** The W3C Trace Context specification's own example. */
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 function entry(moniker: string, extra: Partial<WireEntry> = {}): WireEntry {
   return {
@@ -263,9 +265,31 @@ export function vectorCases(): VectorCase[] {
       request({ kind: Kind.Call, target: 1, method: 'sendData', args: ['fire and forget'] }, 0) as Message,
     ),
     message(
+      'call-traced',
+      'Call made inside an OpenTelemetry span: trace carries its W3C traceparent and tracestate, as the propagator writes them.',
+      request(
+        {
+          kind: Kind.Call,
+          target: 1,
+          method: 'sendData',
+          args: ['hello'],
+          trace: { traceparent: TRACEPARENT, tracestate: 'congo=t61rcWkgMzE' },
+        },
+        5,
+      ) as Message,
+    ),
+    message(
       'invoke',
       'Invoke of the function reference 1 that the receiver exported, with one argument.',
       request({ kind: Kind.Invoke, ref: 1, method: '', args: [42.5] }, 3) as Message,
+    ),
+    message(
+      'invoke-traced',
+      'Invoke made inside a span (a callback called from a traced method): trace with a traceparent only.',
+      request(
+        { kind: Kind.Invoke, ref: 1, method: '', args: [42.5], trace: { traceparent: TRACEPARENT } },
+        4,
+      ) as Message,
     ),
     message('cancel', 'Cancel of call 2 (its caller timed out).', { kind: Kind.Cancel, call: 2 }),
     message('release', 'Release of reference 1, received 3 times.', { kind: Kind.Release, ref: 1, count: 3 }),
