@@ -73,6 +73,12 @@ export function spawnFixture(name: string, args: string[], dir: string, env: Nod
       resolve(code);
     });
   });
+  // 'exit' may come before the last of stdout has been read: a line printed just before exiting
+  // is only missing once the pipe has closed too.
+  const stdoutClosed = new Promise<void>((resolve) => {
+    if (!child.stdout) resolve();
+    else child.stdout.once('close', resolve);
+  });
   return {
     child,
     pid: child.pid as number,
@@ -94,7 +100,7 @@ export function spawnFixture(name: string, args: string[], dir: string, env: Nod
           },
         };
         waiters.push(waiter);
-        void exited.then((code) => {
+        void Promise.all([exited, stdoutClosed]).then(([code]) => {
           if (!waiters.includes(waiter)) return;
           clearTimeout(timer);
           reject(new Error(`fixture ${name} exited (code ${code}) before printing ${pattern}; stderr: ${stderr}`));
