@@ -1,8 +1,8 @@
 // runtable's public API: exactly what DESIGN.md's contract names, and nothing of the internals.
 
 export type { CallContext } from './calls/call-context.js';
-export type { CallMonitor, CallRecord, MonitorOptions } from './calls/monitor.js';
 export { callContext } from './calls/call-context.js';
+export type { CallMonitor, CallRecord, MonitorOptions } from './calls/monitor.js';
 export type { EventArgs, EventName, SubscribeOptions, Subscription, SubscriptionGap } from './calls/proxy.js';
 export { on, oneway, ref, withOptions } from './calls/proxy.js';
 export type {

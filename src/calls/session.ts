@@ -284,7 +284,10 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       return consumer;
     }
     if (kind !== RefKind.Function && kind !== RefKind.Object) throw new Error(`unknown reference kind ${kind}`);
-    if (this.#host && activeRecorder()) (this.#freshImports ??= []).push(id);
+    if (this.#host && activeRecorder()) {
+      this.#freshImports ??= [];
+      this.#freshImports.push(id);
+    }
     return this.#references.import(id, () =>
       kind === RefKind.Function
         ? (...args: unknown[]) => atCallSite(this.invoke(id, '', args, {}))
@@ -347,7 +350,10 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       case Kind.Unmonitor:
         if (this.#host?.monitor) this.#host.monitor(this, message);
         else if (message.kind === Kind.Monitor) {
-          this.connection.replyError(message.id, new RuntableError('PROTOCOL', 'nothing to monitor on this connection'));
+          this.connection.replyError(
+            message.id,
+            new RuntableError('PROTOCOL', 'nothing to monitor on this connection'),
+          );
         }
         return;
       case Kind.CallRecords:

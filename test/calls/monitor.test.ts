@@ -102,11 +102,8 @@ test('an owner registered after the monitor started is seen; values are shown wh
   monitor.stop();
   await monitor.done;
   // Nobody monitors any more: the owner drops its part (the monitor said Unmonitor).
-  await waitFor(
-    async () => (await remote.echo('x'), (await (remote as unknown as { backlog(): Promise<{ monitors: number }> }).backlog()).monitors === 0),
-    10_000,
-    'the owner to forget the monitor',
-  );
+  const owned = remote as unknown as { backlog(): Promise<{ monitors: number }> };
+  await waitFor(async () => (await owned.backlog()).monitors === 0, 10_000, 'the owner to forget the monitor');
 });
 
 test('the monitor ends when the table closes; options are checked at once', async () => {

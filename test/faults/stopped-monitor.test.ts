@@ -21,7 +21,11 @@ test('a SIGSTOPped monitor is dropped past the bound while the owner answers; af
   const owner = spawnFixture('monitored', ['Stop/a'], t.dir);
   await owner.waitForLine(/^ready/);
   const watcher = spawnFixture('monitor-watcher', ['Stop/'], t.dir);
-  type Service = { echo(value: string): string; ping(): string; backlog(): { bytes: number; monitors: number; rss: number } };
+  type Service = {
+    echo(value: string): string;
+    ping(): string;
+    backlog(): { bytes: number; monitors: number; rss: number };
+  };
   const remote = await t.table.get<Service>('Stop/a');
   let calls = 0;
   const echo = async () => {
@@ -29,7 +33,14 @@ test('a SIGSTOPped monitor is dropped past the bound while the owner answers; af
     await remote.echo('x'.repeat(64));
   };
   // Pings until the monitor shows one; they are left out of the count below.
-  await waitFor(async () => (await remote.ping(), watcher.lines.length > 0), 15_000, 'the monitor to attach');
+  await waitFor(
+    async () => {
+      await remote.ping();
+      return watcher.lines.length > 0;
+    },
+    15_000,
+    'the monitor to attach',
+  );
   const before = await remote.backlog();
   assert.equal(before.monitors, 1);
 
@@ -54,7 +65,14 @@ test('a SIGSTOPped monitor is dropped past the bound while the owner answers; af
 
   watcher.child.kill('SIGCONT');
   const parse = () => watcher.lines.map((line) => JSON.parse(line) as Line);
-  await waitFor(async () => (await echo(), parse().some((line) => line.missed > 0)), 15_000, 'a record with missed');
+  await waitFor(
+    async () => {
+      await echo();
+      return parse().some((line) => line.missed > 0);
+    },
+    15_000,
+    'a record with missed',
+  );
   // Every call is either seen or counted as missed, none twice.
   await waitFor(
     () => {
