@@ -11,8 +11,8 @@ import { waitForTable } from './watch.js';
 
 /** Width used when stdout is a terminal that does not say how wide it is. */
 const DEFAULT_COLUMNS = 120;
-/** The outcome column: wide enough for the longest error code (TABLE_UNAVAILABLE). */
-const OUTCOME_WIDTH = 17;
+/** The outcome column: wide enough for NO_SUCH_METHOD; the rare longer codes push the line on. */
+const OUTCOME_WIDTH = 14;
 /** Monikers longer than this push the columns after them out of line rather than widen them all. */
 const MAX_NAME_WIDTH = 48;
 
