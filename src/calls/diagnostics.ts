@@ -106,6 +106,11 @@ export interface Watched {
   result: unknown;
 }
 
+/** Whether `watched` is a call this side made (rather than one it serves). */
+export function isCallSide(watched: Watched): boolean {
+  return watched.side === SIDES.call;
+}
+
 /** Publishes the start of a call and returns what its end or error is published with. */
 export function started(
   side: 'call' | 'serve',

@@ -6,7 +6,7 @@
 import { inspect } from 'node:util';
 import { RuntableError } from '../errors.js';
 import { Kind, type Monitor, type Unmonitor, type WireCallRecord } from '../wire/protocol.js';
-import { type Recorder, setRecorder, type Watched } from './diagnostics.js';
+import { isCallSide, type Recorder, setRecorder, type Watched } from './diagnostics.js';
 import type { CallSession } from './session.js';
 
 /** Bytes unsent to a monitor past which its records are dropped (and counted) rather than queued. */
@@ -170,8 +170,8 @@ function toWireRecord(watched: Watched): WireCallRecord {
     record.stream = true;
     record.items = watched.items;
   }
-  // The owner calling a client back: published on the caller's side of its own session.
-  if (event.reference) record.callback = true;
+  // The owner calling back into a client: a call this side made, on a reference.
+  if (event.reference && isCallSide(watched)) record.callback = true;
   return record;
 }
 

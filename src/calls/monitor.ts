@@ -13,7 +13,11 @@ export const MAX_UNREAD_RECORDS = 100_000;
 
 /** One call as a monitor sees it, once it has ended. */
 export interface CallRecord {
-  /** The moniker called ('' for a callback whose origin the owner does not know). */
+  /**
+   * The moniker called; for a callback, that of the call whose arguments passed it. '' when the
+   * owner cannot tell: a call on a `ref()` object it handed out, a reference that came otherwise
+   * (such calls reach only a monitor of the prefix '').
+   */
   moniker: string;
   /** The method; '' for a function passed by reference and called back. */
   method: string;

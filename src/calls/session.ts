@@ -298,12 +298,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   // --- Incoming ---
 
   #handle(message: Message): void {
+    // Imported while this message was decoded (or a Reply before it, which does not pass here).
+    const imported = this.#freshImports;
+    this.#freshImports = undefined;
     switch (message.kind) {
       case Kind.Call: {
         const served = this.#host
           ? this.#host.find(message.target, message.method)
           : new RuntableError('PROTOCOL', 'this process serves no registered objects on this connection');
-        if (this.#freshImports) this.#noteImports(served);
+        if (imported) this.#noteImports(imported, served);
         this.#serve(message, served);
         return;
       }
@@ -368,9 +371,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   }
 
   /** References that came with a monitored call: their callbacks are shown under its moniker. */
-  #noteImports(served: Served | RuntableError): void {
-    const ids = this.#freshImports ?? [];
-    this.#freshImports = undefined;
+  #noteImports(ids: number[], served: Served | RuntableError): void {
     if (served instanceof RuntableError || served.moniker === undefined) return;
     this.#refMonikers ??= new Map();
     for (const id of ids) this.#refMonikers.set(id, served.moniker);
