@@ -5,6 +5,7 @@
 
 import { inspect } from 'node:util';
 import { RuntableError } from '../errors.js';
+import { checkPrefix } from '../naming/moniker.js';
 import { Kind, type Monitor, type Unmonitor, type WireCallRecord } from '../wire/protocol.js';
 import { isCallSide, type Recorder, setRecorder, type Watched } from './diagnostics.js';
 import type { CallSession } from './session.js';
@@ -45,11 +46,16 @@ class OwnerMonitors implements Recorder {
     }
     let count = 0;
     for (const subscription of this.#subscriptions) if (subscription.session === session) count++;
-    if (count >= MAX_MONITORS_PER_CONNECTION) {
-      session.connection.replyError(
-        message.id,
-        new RuntableError('BAD_ARGUMENT', `one connection may start at most ${MAX_MONITORS_PER_CONNECTION} monitors`),
-      );
+    try {
+      checkPrefix(message.prefix);
+      if (count >= MAX_MONITORS_PER_CONNECTION) {
+        throw new RuntableError(
+          'BAD_ARGUMENT',
+          `one connection may start at most ${MAX_MONITORS_PER_CONNECTION} monitors`,
+        );
+      }
+    } catch (error) {
+      session.connection.replyError(message.id, error as RuntableError);
       return;
     }
     const subscription: Subscription = {

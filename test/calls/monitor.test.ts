@@ -4,7 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CallRecord, Table } from 'runtable';
+import { MAX_MONITORS_PER_CONNECTION } from '../../src/calls/monitor-owner.ts';
+import { Kind } from '../../src/wire/protocol.ts';
 import { code, spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
+import { RawPeer } from '../raw-peer.ts';
 
 const t = tableForEachTest();
 
@@ -113,4 +116,46 @@ test('the monitor ends when the table closes; options are checked at once', asyn
   await monitor.done;
   assert.throws(() => t.table.monitor('', { values: 1 as unknown as boolean }), code('BAD_ARGUMENT'));
   assert.throws(() => t.table.monitor('\u0001'), code('BAD_MONIKER'));
+});
+
+test('an owner checks each Monitor request, and pushes CallRecords on the connection that asked', async () => {
+  const owner = spawnFixture('monitored', ['Raw/a'], t.dir);
+  await owner.waitForLine(/^ready/);
+  const broker = await RawPeer.handshaken(`${t.dir}/broker.sock`);
+  const entry = (await broker.request({ kind: Kind.Lookup, id: 1, moniker: 'Raw/a' })).value as {
+    endpoint: string;
+    object: number;
+  };
+  broker.destroy();
+  const peer = await RawPeer.handshaken(entry.endpoint);
+  try {
+    assert.equal((await peer.request({ kind: Kind.Monitor, id: 1, prefix: 'Raw/' })).value, true);
+    const refused = await peer.request({ kind: Kind.Monitor, id: 2, prefix: 'bad\u0001' });
+    assert.equal((refused.error as { code: string }).code, 'BAD_MONIKER');
+    for (let id = 3; id < 2 + MAX_MONITORS_PER_CONNECTION; id++) {
+      assert.equal((await peer.request({ kind: Kind.Monitor, id, prefix: 'Elsewhere/' })).value, true);
+    }
+    const over = await peer.request({ kind: Kind.Monitor, id: 100, prefix: '' });
+    assert.equal((over.error as { code: string }).code, 'BAD_ARGUMENT');
+
+    assert.equal(
+      (await peer.request({ kind: Kind.Call, id: 200, target: entry.object, method: 'ping', args: [] })).value,
+      'pong',
+    );
+    const batch = await peer.next((m) => m.kind === Kind.CallRecords);
+    assert.equal(batch.monitor, 1, 'only the monitor whose prefix matches');
+    const [record] = batch.records as Record<string, unknown>[];
+    assert.equal(record?.moniker, 'Raw/a');
+    assert.equal(record?.method, 'ping');
+    assert.equal(record?.peerPid, process.pid);
+    assert.equal(record?.outcome, 'ok');
+    assert.ok((record?.bytesIn as number) > 0 && (record?.bytesOut as number) > 0);
+    assert.equal(record?.args, undefined);
+
+    for (let id = 1; id < 2 + MAX_MONITORS_PER_CONNECTION; id++) peer.send({ kind: Kind.Unmonitor, monitor: id });
+    const backlog = await peer.request({ kind: Kind.Call, id: 201, target: entry.object, method: 'backlog', args: [] });
+    assert.equal((backlog.value as { monitors: number }).monitors, 0);
+  } finally {
+    peer.destroy();
+  }
 });
