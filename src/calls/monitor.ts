@@ -29,9 +29,9 @@ export interface CallRecord {
   ms: number;
   /** 'ok', or the code of the error it ended with. */
   outcome: 'ok' | ErrorCode;
-  /** Encoded bytes of the call message. */
+  /** Encoded bytes of the call message (0 for a callback: the owner does not count what it sends). */
   bytesIn: number;
-  /** Encoded bytes of its answer, and of its stream's items and end. */
+  /** Encoded bytes of its answer, and of its stream's items and end (0 for a callback). */
   bytesOut: number;
   /** Sent one-way: nobody waited for the answer. */
   oneway: boolean;
