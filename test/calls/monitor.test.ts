@@ -80,6 +80,20 @@ test('calls from several client processes appear with their pids and outcomes; t
     assert.equal(record.result, undefined);
   }
   assert.ok(!monitor.records.some((r) => r.moniker.startsWith('Other/')), 'the prefix filters');
+
+  // A loop left with break stops its part at the owner; the other monitor goes on.
+  const remote = await t.table.get<{ ping(): string; backlog(): { monitors: number } }>('Mon/a');
+  const leftEarly = t.table.monitor('Mon/');
+  const pinging = setInterval(() => void remote.ping().catch(() => {}), 20);
+  try {
+    for await (const record of leftEarly) {
+      assert.equal(record.moniker, 'Mon/a');
+      break;
+    }
+  } finally {
+    clearInterval(pinging);
+  }
+  await waitFor(async () => (await remote.backlog()).monitors === 1, 10_000, 'the owner to drop the loop left');
   monitor.stop();
   await monitor.done;
 });
