@@ -21,7 +21,7 @@ import { grpcJs } from './peers/grpc.ts';
 import { httpKeepAlive } from './peers/http.ts';
 import { ipc } from './peers/ipc.ts';
 import { raw } from './peers/raw.ts';
-import { runtable, runtableAsync, runtableContext } from './peers/runtable.ts';
+import { runtable, runtableAsync, runtableContext, runtableMonitored } from './peers/runtable.ts';
 import { runtableTls } from './peers/runtable-tls.ts';
 import { zeromq } from './peers/zeromq.ts';
 import { canPin, cleanupAll, installCleanup, pin, tempDir, unpin } from './procs.ts';
@@ -37,6 +37,7 @@ const TRANSPORTS: Record<string, Transport> = {
   runtable,
   'runtable-async': runtableAsync,
   'runtable-ctx': runtableContext,
+  'runtable-mon': runtableMonitored,
   'runtable-tls': runtableTls,
 };
 

@@ -5,6 +5,7 @@
 import { Endpoint } from './calls/endpoint.js';
 import { exposedMethods } from './calls/exposure.js';
 import { watchIdle } from './calls/idle.js';
+import { type CallMonitor, type MonitorOptions, MonitorStream } from './calls/monitor.js';
 import { Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
 import type { CallSettings } from './calls/settings.js';
@@ -71,6 +72,7 @@ const REGISTER_OPTIONS = {
   idle: plainObject,
 };
 const WATCH_OPTIONS = { signal };
+const MONITOR_OPTIONS = { signal, values: boolean };
 const GET_OPTIONS = { wait: ms };
 const WAIT_OPTIONS = { timeout: ms, signal };
 
@@ -89,6 +91,7 @@ export class Table implements AsyncDisposable {
   #openedEndpoint: Endpoint | undefined;
   readonly #registrations = new Set<Registration>();
   readonly #watches = new Set<WatchStream>();
+  readonly #monitors = new Set<MonitorStream>();
   #closed = false;
   readonly #host: RegistrationHost;
 
@@ -387,6 +390,37 @@ export class Table implements AsyncDisposable {
   }
 
   /**
+   * A record of every call on the owners of monikers under `prefix`, as each call ends (one-way
+   * calls, stream ends and callbacks included): who called what, how it ended, how long it took
+   * and how many bytes it moved. Owners are found through the table's watch, so those that
+   * register later are seen too; the broker never sees a call. Metadata only, unless `values`.
+   * An owner drops records for a monitor that reads too slowly, and tells it how many (`missed`).
+   *
+   * @example
+   * ```ts
+   * for await (const rec of table.monitor('SampleServer/', { signal })) {
+   *   console.log(rec.callerPid, '→', rec.ownerPid, `${rec.moniker}.${rec.method}`, rec.outcome, rec.ms);
+   * }
+   * ```
+   * @throws {RuntableError} `BAD_MONIKER` for a bad prefix, `BAD_ARGUMENT` for bad options and
+   * `TABLE_UNAVAILABLE` for a closed table, at once (not from the iterator).
+   */
+  monitor(prefix = '', options: MonitorOptions = {}): CallMonitor {
+    checkPrefix(prefix);
+    checkOptions('monitor()', options, MONITOR_OPTIONS);
+    this.#assertOpen();
+    const monitor: MonitorStream = new MonitorStream(
+      this.#backend,
+      (endpoint, pid) => this.#peers.connect(endpoint, pid),
+      prefix,
+      options,
+      () => this.#monitors.delete(monitor),
+    );
+    this.#monitors.add(monitor);
+    return monitor;
+  }
+
+  /**
    * The table's figures: which backend holds it, and the broker's pid, uptime (ms), entries,
    * connections, table directory, protocol version (on etcd, what TableStatus says instead).
    * @throws {RuntableError} `TABLE_UNAVAILABLE`.
@@ -402,6 +436,8 @@ export class Table implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Monitors end quietly, before the backend they watch goes.
+    const monitors = Promise.all([...this.#monitors].map((monitor) => monitor.return()));
     const registrations = [...this.#registrations];
     this.#registrations.clear();
     for (const registration of registrations) {
@@ -414,6 +450,7 @@ export class Table implements AsyncDisposable {
     await this.#backend.close();
     // A loop still waiting on a watch ends, as on abort: nothing more will come.
     await Promise.all([...this.#watches].map((watch) => watch.return()));
+    await monitors;
     this.#peers.close();
     const endpoint = await this.#endpoint?.catch(() => undefined);
     await endpoint?.close();

@@ -1,6 +1,7 @@
 // Compiled by `npm run typecheck`, never run: Remote<T> must let TypeScript check remote calls
 // like local ones, and refuse what cannot work.
 import {
+  type CallRecord,
   type connect,
   on,
   oneway,
@@ -280,3 +281,19 @@ idleReg.on('idle', () => {});
 idleReg.on('idle', (reason: { code: string }) => void reason);
 // @ts-expect-error wait is a number of ms
 void table.get('Build/daemon', { wait: 'soon' });
+
+// table.monitor(): records with their documented fields; the outcome is 'ok' or an ErrorCode.
+for await (const rec of table.monitor('SampleServer/', { values: true })) {
+  const record: CallRecord = rec;
+  const outcome: 'ok' | 'REMOTE' | 'NO_SUCH_METHOD' | string = record.outcome;
+  const when: Date = record.endedAt;
+  const sizes: number = record.bytesIn + record.bytesOut + record.items + record.missed + record.ms;
+  const flags: boolean = record.oneway || record.stream || record.callback;
+  const text: string | undefined = record.args ?? record.result;
+  void [outcome, when, sizes, flags, text, record.moniker, record.method, record.ownerPid, record.callerPid];
+  // @ts-expect-error an outcome is a code, not any string
+  const wrong: CallRecord['outcome'] = 'NOT_A_CODE';
+  void wrong;
+}
+// @ts-expect-error values is a boolean
+table.monitor('', { values: 'yes' });

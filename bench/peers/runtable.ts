@@ -3,6 +3,8 @@
 // owner; `runtable.ts cold <dir>` times connect() with no broker running until a first call is done.
 // The variants measure what a method's own shape costs: `async` echoes after an await (a method
 // that is an async function), `context` also reads callContext() after it (issue 12).
+// `runtable.ts monitor <dir> <prefix>` is a table.monitor() in a process of its own, reading every
+// record: the "runtable monitored" row is the plain one with it attached (issue 18).
 
 import { fileURLToPath } from 'node:url';
 import { callContext, connect, type Remote, type Table } from 'runtable';
@@ -67,23 +69,53 @@ async function cold(dir: string): Promise<void> {
   process.exit(0);
 }
 
-function runtableTransport(name: string, variant: string): Transport {
+/** Reads every record of the owners under `prefix`; says ready once the first has come. */
+async function monitor(dir: string, prefix: string): Promise<void> {
+  const table = await connect({ dir, brokerIdleTimeout: BROKER_IDLE_MS });
+  let records = 0;
+  for await (const _ of table.monitor(prefix)) {
+    if (records++ === 0) console.log('ready');
+  }
+}
+
+function runtableTransport(name: string, variant: string, monitored = false): Transport {
   return {
     name,
-    open: (dir) => openRuntable(dir, variant),
+    open: (dir) => openRuntable(dir, variant, monitored),
   };
 }
 
-async function openRuntable(dir: string, variant: string): Promise<Client> {
+async function openRuntable(dir: string, variant: string, monitored: boolean): Promise<Client> {
   const peer = await spawnPeer('runtable', ['serve', dir, ECHO_MONIKER, variant]);
   const table = await openTable(dir);
   const echo = await table.get<Echo>(ECHO_MONIKER);
+  const pids = [peer.pid];
+  let watcher: Awaited<ReturnType<typeof spawnPeer>> | undefined;
+  if (monitored) {
+    // The monitor is ready once it has seen a call: call until it has.
+    const starting = spawnPeer('runtable', ['monitor', dir, ECHO_MONIKER]);
+    let ready = false;
+    void starting.then(
+      () => {
+        ready = true;
+      },
+      () => {},
+    );
+    const probe = payload(SMALL_BYTES, 1);
+    while (!ready) {
+      check(await echo.echo(probe), probe, 'call before the monitor is ready');
+      await Promise.race([starting, new Promise((resolve) => setTimeout(resolve, 10))]);
+    }
+    watcher = await starting;
+    pids.push(watcher.pid);
+  }
   const client: Client = {
-    pids: [peer.pid],
+    pids,
     echo: (bytes) => echo.echo(bytes),
     sink: (bytes) => echo.sink(bytes),
     async close() {
       await table.close();
+      watcher?.stop();
       peer.stop();
     },
   };
@@ -95,10 +127,13 @@ export const runtable = runtableTransport('runtable', 'plain');
 export const runtableAsync = runtableTransport('runtable async method', 'async');
 /** The owner's echo is an async function that reads callContext() after its await. */
 export const runtableContext = runtableTransport('runtable callContext', 'context');
+/** The plain owner with a monitor process attached, reading every call's record. */
+export const runtableMonitored = runtableTransport('runtable monitored', 'plain', true);
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   exitWithParent();
   const [mode, dir, moniker, variant = 'plain'] = process.argv.slice(2) as [string, string, string, string?];
   if (mode === 'cold') await cold(dir);
+  else if (mode === 'monitor') await monitor(dir, moniker);
   else await serve(dir, moniker, variant);
 }

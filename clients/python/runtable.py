@@ -64,7 +64,7 @@ K = type("Kind", (), dict(
     Hello=1, Welcome=2, Register=10, Revoke=11, List=12, Lookup=13, Touch=14, Watch=15, Unwatch=16,
     Status=17, Activate=18, Services=19, TableEvent=20, Lost=21, Call=30, Invoke=31, Cancel=32, Release=33, Subscribe=34,
     Unsubscribe=35, Event=36, Reply=40, Failure=41, StreamItems=50, StreamCredit=51, StreamEnd=52,
-    StreamCancel=53, Chunk=60, Statistics=75,
+    StreamCancel=53, Chunk=60, Monitor=70, Unmonitor=71, CallRecords=72, Statistics=75,
 ))
 
 
@@ -501,6 +501,26 @@ def _entry(value: Any) -> None:
         _fail("entry dates")
 
 
+def _call_record(value: Any) -> None:
+    # Checked so that the vectors pass; this client neither monitors nor reports calls (it refuses Monitor).
+    if not isinstance(value, dict):
+        _fail("a call record must be a map")
+    for key in ("moniker", "method", "outcome"):
+        _text(value, key)
+    for key in ("peerPid", "bytesIn", "bytesOut"):
+        _uint(value, key)
+    for key in ("ms", "endedAt"):
+        number = value.get(key)
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not number >= 0:
+            _fail(f"{key} must be a non-negative number")
+    for key in ("oneway", "stream", "callback"):
+        _opt_bool(value, key)
+    _uint(value, "items", True)
+    for key in ("args", "result"):
+        if not _absent(value, key):
+            _text(value, key)
+
+
 def _absent(m: dict, key: str) -> bool:
     return m.get(key, cbor2.undefined) is cbor2.undefined
 
@@ -551,6 +571,10 @@ _CHECKS: dict[int, Callable[[dict], None]] = {
     K.Chunk: lambda m: (_uint(m, "transfer"), _uint(m, "offset"), _uint(m, "total"),
                         isinstance(m.get("data"), (bytes, TypedArray)) or _fail("data must be a byte string"),
                         _uint(m, "request", True), _uint(m, "reply", True)),
+    K.Monitor: lambda m: (_uint(m, "id"), _text(m, "prefix"), _opt_bool(m, "values")),
+    K.Unmonitor: lambda m: _uint(m, "monitor"),
+    K.CallRecords: lambda m: (_uint(m, "monitor"), _array(m, "records"),
+                              [_call_record(record) for record in m["records"]], _uint(m, "missed", True)),
     # Read (so that a vector or a stray request is a known message), never answered but with PROTOCOL.
     K.Statistics: lambda m: (_uint(m, "id"),
                              _absent(m, "moniker") != _absent(m, "prefix")

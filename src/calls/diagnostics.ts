@@ -44,9 +44,31 @@ export function callsWatched(): boolean {
   return callStart.hasSubscribers || callEnd.hasSubscribers || callError.hasSubscribers;
 }
 
-/** True when anyone listens to the owner side. */
+/**
+ * Told of every call that ends on this side: the owner's monitors (monitor-owner.ts), which
+ * ride on the same one test per call as the channels, without being a channel anyone can join.
+ */
+export interface Recorder {
+  /** Whether the calls of `host` are recorded with their values: worth keeping them then. */
+  wantsValues(host: unknown): boolean;
+  record(watched: Watched): void;
+}
+
+let recorder: Recorder | undefined;
+
+/** Sets (or, with undefined, clears) the one recorder of this process. */
+export function setRecorder(next: Recorder | undefined): void {
+  recorder = next;
+}
+
+/** True when anyone listens to the owner side, or a monitor records it. */
 export function servesWatched(): boolean {
-  return serveStart.hasSubscribers || serveEnd.hasSubscribers || serveError.hasSubscribers;
+  return recorder !== undefined || serveStart.hasSubscribers || serveEnd.hasSubscribers || serveError.hasSubscribers;
+}
+
+/** The recorder, when one is set: for what only it uses (values, outgoing callbacks). */
+export function activeRecorder(): Recorder | undefined {
+  return recorder;
 }
 
 type Channel = typeof callStart;
@@ -64,13 +86,32 @@ const SIDES: Readonly<Record<'call' | 'serve', Side>> = {
 };
 
 /**
- * A call being watched: its message, the side whose channels its end goes to, and its
- * OpenTelemetry span when it has one (tracing.ts), ended with it.
+ * A call being watched: its message, the side whose channels its end goes to, its OpenTelemetry
+ * span when it has one (tracing.ts), ended with it, and what the owner's monitors record of it
+ * beyond the event (which stays metadata for any subscriber).
  */
 export interface Watched {
   readonly event: CallEvent;
   readonly side: Side;
   span: CallSpan | undefined;
+  /** The endpoint whose object it is, or whose client it calls back; the recorder's key. */
+  host: unknown;
+  /** Encoded bytes of the call message (owner side). */
+  bytesIn: number;
+  /** Encoded bytes of the answer, and of a stream's items and end (owner side). */
+  bytesOut: number;
+  /** The result is a stream: the call ends, and is published, when the stream ends. */
+  stream: boolean;
+  /** Stream items sent. */
+  items: number;
+  /** Kept only when the recorder wants values: the arguments, and the result or the error. */
+  args: unknown[] | undefined;
+  result: unknown;
+}
+
+/** Whether `watched` is a call this side made (rather than one it serves). */
+export function isCallSide(watched: Watched): boolean {
+  return watched.side === SIDES.call;
 }
 
 /** Publishes the start of a call and returns what its end or error is published with. */
@@ -97,7 +138,18 @@ export function started(
     startedAt: performance.now(),
   };
   if (channels.start.hasSubscribers) channels.start.publish(event);
-  return { event, side: channels, span: undefined };
+  return {
+    event,
+    side: channels,
+    span: undefined,
+    host: undefined,
+    bytesIn: 0,
+    bytesOut: 0,
+    stream: false,
+    items: 0,
+    args: undefined,
+    result: undefined,
+  };
 }
 
 /**
@@ -112,6 +164,7 @@ export function finished(watched: Watched, outcome: string, message?: string): v
   if (watched.span) endSpan(watched.span, outcome, message);
   const target = outcome === 'ok' ? watched.side.end : watched.side.error;
   if (target.hasSubscribers) target.publish(event);
+  recorder?.record(watched);
 }
 
 /**

@@ -6,7 +6,8 @@ import { RuntableError } from '../errors.js';
 import { MAX_FRAME_BYTES } from '../transport/framing.js';
 import type { Listener, Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
-import { Kind, type Statistics, type StatisticsReport } from '../wire/protocol.js';
+import { Kind, type Monitor, type Statistics, type StatisticsReport, type Unmonitor } from '../wire/protocol.js';
+import { ownerMonitors } from './monitor-owner.js';
 import { CallSession, noSuchMethod, type Served, type SessionHost } from './session.js';
 import type { CallSettings } from './settings.js';
 import { ObjectCounters } from './statistics.js';
@@ -178,6 +179,14 @@ export class Endpoint implements SessionHost {
         if (sessions.delete(session) && sessions.size === 0) exposed.subscribers.delete(event);
       }
     }
+  }
+
+  monikerOf(target: number): string | undefined {
+    return this.#objects.get(target)?.moniker;
+  }
+
+  monitor(session: CallSession, message: Monitor | Unmonitor): void {
+    ownerMonitors.handle(this, session, message);
   }
 
   #clientsChanged(): void {

@@ -10,23 +10,34 @@ import type { Connection, ConnectionHandlers, Recover, RequestOptions } from '..
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import {
   type Call,
+  type CallRecords,
   type ErrorRecord,
   type Invoke,
   Kind,
   type Message,
+  type Monitor,
   type Statistics,
   type StatisticsReport,
   type TraceContext,
+  type Unmonitor,
   type Unnumbered,
 } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
 import { atCallSite } from './call-site.js';
 import type { CallChannel } from './channel.js';
-import { callsWatched, finished, servesWatched, started, type Watched, watchedCall } from './diagnostics.js';
+import {
+  activeRecorder,
+  callsWatched,
+  finished,
+  servesWatched,
+  started,
+  type Watched,
+  watchedCall,
+} from './diagnostics.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
 import { type MethodCounter, tally } from './statistics.js';
-import { isAsyncIterable, StreamConsumer, StreamProducer } from './streams.js';
+import { isAsyncIterable, StreamConsumer, StreamProducer, type StreamTally } from './streams.js';
 import { canTrace, clientSpan, inSpan, serverSpan, tracing } from './tracing.js';
 
 /** Calls one connection may have running at once; more are refused until some finish. */
@@ -80,7 +91,14 @@ export interface SessionHost {
   closed(session: CallSession): void;
   /** The call statistics a Statistics request asks for. */
   statistics(request: Statistics): StatisticsReport[];
+  /** The moniker of registered object `target`, if it still is: for a refused call's diagnostics. */
+  monikerOf?(target: number): string | undefined;
+  /** Monitor and Unmonitor from the peer: the owner's monitors (monitor-owner.ts). */
+  monitor?(session: CallSession, message: Monitor | Unmonitor): void;
 }
+
+/** Where the CallRecords of one monitor go; with `closed` and no records when its connection ends. */
+export type RecordsSink = (message: CallRecords, closed?: RuntableError) => void;
 
 export class CallSession implements CallChannel, ReferenceContext, CallContextSource {
   readonly connection: Connection;
@@ -91,9 +109,15 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   readonly #references = new References(
     () => this.#nextExport++,
     (ref, count) => {
+      this.#refMonikers?.delete(ref);
       if (!this.#closed) this.notify({ kind: Kind.Release, ref, count });
     },
   );
+  /** While monitored: references imported by the message being handled, then the moniker they came with. */
+  #freshImports: number[] | undefined;
+  #refMonikers: Map<number, string> | undefined;
+  /** The monitored call whose result is being encoded: its stream's producer reports to it. */
+  #streamWatch: Watched | undefined;
   /** Stream consumers waiting for items: held strongly, since only their own loop refers to them. */
   readonly #awaitingItems = new Set<StreamConsumer>();
   /** Calls running here, with their AbortController once the method asked for a signal. */
@@ -106,6 +130,8 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   readonly #subscribed = new Map<string, Promise<unknown>>();
   /** Releases of the keep-alive holds of this connection's subscriptions. */
   readonly #holds = new Set<() => void>();
+  /** The monitors this side started at the peer, by the id of their Monitor request. */
+  readonly #monitored = new Map<number, RecordsSink>();
   #closed = false;
   /** What its connection reports to: made with the session, in Connection.connect's or accept's attach. */
   readonly handlers: ConnectionHandlers = {
@@ -140,6 +166,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       listeners: this.#listeners.size,
       subscribed: this.#subscribed.size,
       holds: this.#holds.size,
+      monitored: this.#monitored.size,
     };
   }
 
@@ -160,7 +187,12 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {
     const message: Unnumbered<Invoke> = { kind: Kind.Invoke, ref, method, args };
     if (this.#debug) message.stack = true;
-    const watched = callsWatched() || tracing() ? this.#watch('call', message, false) : undefined;
+    const watched =
+      callsWatched() || tracing() || (this.#host && activeRecorder())
+        ? this.#watch('call', message, false, this.#refMonikers?.get(ref))
+        : undefined;
+    // A callback into a client of this owner is the owner's call: its monitors see it.
+    if (watched && this.#host) watched.host = this.#host;
     const trace = watched ? clientSpan(watched) : undefined;
     if (trace) message.trace = trace;
     const sent = this.#references.through(ref, () =>
@@ -176,9 +208,9 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     return started(side, moniker, message.method, target, !call, this.connection.peerPid, oneway);
   }
 
-  /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */
-  notify(message: Message): void {
-    this.connection.send(message);
+  /** Sends without waiting for (or getting) an answer, returning its size; throws if it cannot be sent. */
+  notify(message: Message): number {
+    return this.connection.send(message);
   }
 
   /** Adds a listener for `event` of `target`; subscribes at the owner for the first one. */
@@ -217,12 +249,39 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     return off;
   }
 
+  /**
+   * Asks the owner at the other end for a record of each call on its objects under `prefix`;
+   * resolves, once it agrees, with the function that stops it.
+   */
+  async startMonitor(prefix: string, values: boolean, sink: RecordsSink): Promise<() => void> {
+    let id = 0;
+    const message: Unnumbered<Monitor> = { kind: Kind.Monitor, prefix };
+    if (values) message.values = true;
+    try {
+      await this.connection.request<Monitor>(message, {
+        numbered: (n) => {
+          id = n;
+          this.#monitored.set(n, sink);
+        },
+      });
+    } catch (error) {
+      this.#monitored.delete(id);
+      throw error;
+    }
+    return () => {
+      if (this.#monitored.delete(id) && !this.#closed) this.notify({ kind: Kind.Unmonitor, monitor: id });
+    };
+  }
+
   // --- ReferenceContext, for the codec ---
 
   exportReference(kind: RefKind, value: object): unknown[] {
     if (kind === RefKind.Stream) {
       const id = this.#nextExport++;
-      this.#producers.set(id, new StreamProducer(this.#producerWire, id, value as AsyncIterable<unknown>));
+      const watched = this.#streamWatch;
+      this.#streamWatch = undefined;
+      const tally = watched ? streamTally(watched) : undefined;
+      this.#producers.set(id, new StreamProducer(this.#producerWire, id, value as AsyncIterable<unknown>, tally));
       return [kind, id];
     }
     return this.#references.export(kind, value);
@@ -238,6 +297,10 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       return consumer;
     }
     if (kind !== RefKind.Function && kind !== RefKind.Object) throw new Error(`unknown reference kind ${kind}`);
+    if (this.#host && activeRecorder()) {
+      this.#freshImports ??= [];
+      this.#freshImports.push(id);
+    }
     return this.#references.import(id, () =>
       kind === RefKind.Function
         ? (...args: unknown[]) => atCallSite(this.invoke(id, '', args, {}))
@@ -248,15 +311,18 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   // --- Incoming ---
 
   #handle(message: Message): void {
+    // Imported while this message was decoded (or a Reply before it, which does not pass here).
+    const imported = this.#freshImports;
+    this.#freshImports = undefined;
     switch (message.kind) {
-      case Kind.Call:
-        this.#serve(
-          message,
-          this.#host
-            ? this.#host.find(message.target, message.method)
-            : new RuntableError('PROTOCOL', 'this process serves no registered objects on this connection'),
-        );
+      case Kind.Call: {
+        const served = this.#host
+          ? this.#host.find(message.target, message.method)
+          : new RuntableError('PROTOCOL', 'this process serves no registered objects on this connection');
+        if (imported) this.#noteImports(imported, served);
+        this.#serve(message, served);
         return;
+      }
       case Kind.Invoke:
         this.#serve(message, this.#exported(message.ref, message.method));
         return;
@@ -305,12 +371,32 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       case Kind.StreamCancel:
         this.#producers.get(message.stream)?.cancel();
         return;
+      case Kind.Monitor:
+      case Kind.Unmonitor:
+        if (this.#host?.monitor) this.#host.monitor(this, message);
+        else if (message.kind === Kind.Monitor) {
+          this.connection.replyError(
+            message.id,
+            new RuntableError('PROTOCOL', 'nothing to monitor on this connection'),
+          );
+        }
+        return;
+      case Kind.CallRecords:
+        this.#monitored.get(message.monitor)?.(message);
+        return;
       default:
         this.connection.replyError(
           'id' in message ? message.id : 0,
           new RuntableError('PROTOCOL', `a call connection does not take messages of kind ${message.kind}`),
         );
     }
+  }
+
+  /** References that came with a monitored call: their callbacks are shown under its moniker. */
+  #noteImports(ids: number[], served: Served | RuntableError): void {
+    if (served instanceof RuntableError || served.moniker === undefined) return;
+    this.#refMonikers ??= new Map();
+    for (const id of ids) this.#refMonikers.set(id, served.moniker);
   }
 
   /** Method `method` of what this side exported as reference `ref`, or the error to refuse with. */
@@ -336,14 +422,14 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   /** Call and Invoke alike: runs what was found, or refuses (id 0: silently). */
   #serve(message: Call | Invoke, served: Served | RuntableError): void {
     const trace = message.trace !== undefined && canTrace();
-    const watched =
-      servesWatched() || trace
-        ? this.#watch('serve', message, message.id === 0, served instanceof RuntableError ? undefined : served.moniker)
-        : undefined;
+    const watched = servesWatched() || trace ? this.#watchServed(message, served) : undefined;
     if (trace && watched) serverSpan(watched, message.trace as TraceContext);
     if (served instanceof RuntableError) {
-      this.#refuse(message.id, served.message, served.code);
-      if (watched) finished(watched, served.code, served.message);
+      const bytes = this.#refuse(message.id, served.message, served.code);
+      if (watched) {
+        watched.bytesOut = bytes;
+        finished(watched, served.code, served.message);
+      }
       return;
     }
     // Read before the method runs: a call's time is the owner's, from here to its answer.
@@ -351,7 +437,22 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     this.#run(message.id, message.stack === true, served, message.args, watched, startedAt);
   }
 
-  /** Runs what was found for the peer and answers it exactly once (id 0: never). */
+  #watchServed(message: Call | Invoke, served: Served | RuntableError): Watched {
+    // A refused call on a registered object still belongs to its moniker (NO_SUCH_METHOD).
+    const moniker =
+      served instanceof RuntableError
+        ? message.kind === Kind.Call
+          ? this.#host?.monikerOf?.(message.target)
+          : undefined
+        : served.moniker;
+    const watched = this.#watch('serve', message, message.id === 0, moniker);
+    watched.host = this.#host;
+    watched.bytesIn = this.connection.lastMessageBytes;
+    if (this.#host && activeRecorder()?.wantsValues(this.#host)) watched.args = message.args;
+    return watched;
+  }
+
+  /** Runs `fn` on `thisArg` for the peer and answers it exactly once (id 0: never). */
   #run(
     id: number,
     wantsStack: boolean,
@@ -430,21 +531,31 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     startedAt: number,
   ): void {
     this.#running.delete(id);
+    if (watched?.args) watched.result = value;
     if (id === 0 || this.#closed) {
       if (watched) finished(watched, 'ok');
       tally(counter, startedAt, 'ok');
       return;
     }
     try {
-      const reply = isAsyncIterable(value) ? new ByReference(RefKind.Stream, value) : value;
-      this.connection.reply(id, reply);
-      if (watched) finished(watched, 'ok');
+      const stream = isAsyncIterable(value);
+      // A stream's call ends with the stream: its producer, made while the reply is encoded, tells.
+      if (stream && watched) this.#streamWatch = watched;
+      const bytes = this.connection.reply(id, stream ? new ByReference(RefKind.Stream, value) : value);
+      if (watched) {
+        watched.bytesOut += bytes;
+        if (!watched.stream) finished(watched, 'ok');
+      }
       tally(counter, startedAt, 'ok');
     } catch (error) {
+      this.#streamWatch = undefined;
       const code = (error as RuntableError).code === 'FRAME_TOO_LARGE' ? 'FRAME_TOO_LARGE' : 'BAD_ARGUMENT';
       const message = `the result of ${what} cannot be sent: ${(error as Error).message}`;
-      this.#refuse(id, message, code);
-      if (watched) finished(watched, code, message);
+      const bytes = this.#refuse(id, message, code);
+      if (watched) {
+        watched.bytesOut = bytes;
+        finished(watched, code, message);
+      }
       tally(counter, startedAt, code);
     }
   }
@@ -460,13 +571,22 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     startedAt: number,
   ): void {
     this.#running.delete(id);
-    if (watched) finished(watched, 'REMOTE', describeThrown(error));
+    const bytes = this.#sendThrown(id, wantsStack, what, error);
+    if (watched) {
+      watched.bytesOut = bytes;
+      if (watched.args) watched.result = error;
+      finished(watched, 'REMOTE', describeThrown(error));
+    }
     tally(counter, startedAt, 'REMOTE');
+  }
+
+  /** The Failure of a method that threw, sent; returns its size (0 when nothing was sent). */
+  #sendThrown(id: number, wantsStack: boolean, what: string, error: unknown): number {
     if (id === 0) {
       process.emitWarning(`runtable: one-way call ${what} failed: ${(error as Error)?.message ?? error}`);
-      return;
+      return 0;
     }
-    if (this.#closed) return;
+    if (this.#closed) return 0;
     let record: ErrorRecord;
     try {
       record = toErrorRecord(error, wantsStack || this.#debug);
@@ -475,7 +595,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       record = { code: 'REMOTE', name: 'Error', message: `${what} threw a value that cannot be described` };
     }
     try {
-      this.connection.replyError(id, record);
+      return this.connection.replyError(id, record);
     } catch (unsendable) {
       // A cause can hold anything, a caller's own argument nested too deep to encode included;
       // the error itself must still reach the caller, and this may run in a promise callback
@@ -487,12 +607,14 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       if (record.name !== undefined) plain.name = record.name;
       const remoteCode = record.remoteCode;
       if (typeof remoteCode === 'string' || typeof remoteCode === 'number') plain.remoteCode = remoteCode;
-      this.connection.replyError(id, plain);
+      return this.connection.replyError(id, plain);
     }
   }
 
-  #refuse(id: number, message: string, code: RuntableError['code'] = 'PROTOCOL'): void {
-    if (id !== 0 && !this.#closed) this.connection.replyError(id, new RuntableError(code, message));
+  /** Refuses request `id` (id 0: silently); returns the Failure's size. */
+  #refuse(id: number, message: string, code: RuntableError['code'] = 'PROTOCOL'): number {
+    if (id === 0 || this.#closed) return 0;
+    return this.connection.replyError(id, new RuntableError(code, message));
   }
 
   #deliver(target: number, event: string, args: unknown[]): void {
@@ -512,9 +634,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
 
   // Stream ids are each exporter's own: ours (producers) and the peer's (consumers) may coincide.
   readonly #producerWire = {
-    send: (message: Message) => {
-      if (!this.#closed) this.notify(message);
-    },
+    send: (message: Message) => (this.#closed ? 0 : this.notify(message)),
     forget: (stream: number) => this.#producers.delete(stream),
   };
   readonly #consumerWire = {
@@ -546,12 +666,16 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     this.#closed = true;
     for (const controller of this.#running.values()) controller?.abort(error);
     this.#running.clear();
-    for (const producer of [...this.#producers.values()]) producer.cancel();
+    for (const producer of [...this.#producers.values()]) producer.cancel('OBJECT_GONE');
     this.#producers.clear();
     const gone = new RuntableError('OBJECT_GONE', error.message, { cause: error });
     for (const consumer of [...this.#consumers.values()]) consumer.deref()?.end(gone);
     this.#consumers.clear();
     this.#references.clear();
+    this.#refMonikers = undefined;
+    this.#freshImports = undefined;
+    for (const [id, deliver] of this.#monitored) deliver({ kind: Kind.CallRecords, monitor: id, records: [] }, error);
+    this.#monitored.clear();
     this.#listeners.clear();
     for (const unhold of this.#holds) unhold();
     this.#holds.clear();
@@ -567,6 +691,20 @@ function describeThrown(error: unknown): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What a monitored call's stream producer reports: items and bytes, then the call's end. */
+function streamTally(watched: Watched): StreamTally {
+  watched.stream = true;
+  return {
+    sent(items, bytes) {
+      watched.items += items;
+      watched.bytesOut += bytes;
+    },
+    ended(outcome) {
+      finished(watched, outcome);
+    },
+  };
 }
 
 const CANCELLABLE: RequestOptions = { cancellable: true };

@@ -14,7 +14,8 @@ export const STREAM_BATCH = 64;
 export const MAX_STREAM_CREDIT = 1 << 20;
 
 export interface StreamWire {
-  send(message: Message): void;
+  /** Sends; may return the message's encoded size (for a StreamTally). */
+  send(message: Message): number | undefined;
   /** The stream is finished on this side; forget it. */
   forget(stream: number): void;
   /**
@@ -22,6 +23,13 @@ export interface StreamWire {
    * reference elsewhere, the garbage collector could take loop and stream together.
    */
   pin?(consumer: StreamConsumer, waiting: boolean): void;
+}
+
+/** Told what a producer sent and how its stream ended: a monitored call's items, bytes and outcome. */
+export interface StreamTally {
+  sent(items: number, bytes: number): void;
+  /** Once: 'ok' (done, or the consumer stopped), or the code of what ended it. */
+  ended(outcome: string): void;
 }
 
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -42,11 +50,13 @@ export class StreamProducer {
   #finished = false;
   #batch: unknown[] = [];
   #flushScheduled = false;
+  readonly #tally: StreamTally | undefined;
 
-  constructor(wire: StreamWire, id: number, iterable: AsyncIterable<unknown>) {
+  constructor(wire: StreamWire, id: number, iterable: AsyncIterable<unknown>, tally?: StreamTally) {
     this.#wire = wire;
     this.#id = id;
     this.#iterator = iterable[Symbol.asyncIterator]();
+    this.#tally = tally;
   }
 
   grant(credit: number): void {
@@ -59,10 +69,10 @@ export class StreamProducer {
     void this.#pump();
   }
 
-  /** The consumer stopped, or the connection went: the iterator's `finally` runs. */
-  cancel(): void {
+  /** The consumer stopped (outcome 'ok'), or the connection went: the iterator's `finally` runs. */
+  cancel(outcome = 'ok'): void {
     if (this.#finished) return;
-    this.#finish();
+    this.#finish(outcome);
     try {
       void Promise.resolve(this.#iterator.return?.()).catch(() => {});
     } catch {
@@ -72,8 +82,13 @@ export class StreamProducer {
 
   fail(error: RuntableError): void {
     if (this.#finished) return;
-    this.#wire.send({ kind: Kind.StreamEnd, stream: this.#id, error: { code: error.code, message: error.message } });
-    this.cancel();
+    const bytes = this.#wire.send({
+      kind: Kind.StreamEnd,
+      stream: this.#id,
+      error: { code: error.code, message: error.message },
+    });
+    this.#tally?.sent(0, bytes ?? 0);
+    this.cancel(error.code);
   }
 
   async #pump(): Promise<void> {
@@ -124,7 +139,8 @@ export class StreamProducer {
     const values = this.#batch;
     this.#batch = [];
     try {
-      this.#wire.send({ kind: Kind.StreamItems, stream: this.#id, values });
+      const bytes = this.#wire.send({ kind: Kind.StreamItems, stream: this.#id, values });
+      this.#tally?.sent(values.length, bytes ?? 0);
     } catch (error) {
       this.fail(new RuntableError('BAD_ARGUMENT', `a stream item cannot be sent: ${(error as Error).message}`));
     }
@@ -133,9 +149,10 @@ export class StreamProducer {
   #end(error: unknown): void {
     if (this.#finished) return;
     try {
-      this.#wire.send(
+      const bytes = this.#wire.send(
         error === undefined ? { kind: Kind.StreamEnd, stream: this.#id } : streamFailure(this.#id, error),
       );
+      this.#tally?.sent(0, bytes ?? 0);
     } catch (unsendable) {
       // The thrown value, or its code, cannot travel: the consumer still learns that the stream failed.
       this.#wire.send({
@@ -148,13 +165,14 @@ export class StreamProducer {
         },
       });
     }
-    this.#finish();
+    this.#finish(error === undefined ? 'ok' : 'REMOTE');
   }
 
-  #finish(): void {
+  #finish(outcome: string): void {
     this.#finished = true;
     this.#batch = [];
     this.#wire.forget(this.#id);
+    this.#tally?.ended(outcome);
   }
 }
 

@@ -121,7 +121,7 @@ function describe(watched: Watched): { name: string; attributes: Record<string, 
   if (method !== '') attributes['rpc.method'] = method;
   if (reference) attributes['rpc.runtable.reference'] = true;
   if (oneway) attributes['rpc.runtable.oneway'] = true;
-  // Where the moniker is not known (a reference; a call the owner refused before finding its object), the method alone.
+  // Where the moniker is not known (a reference; a call to an object that is not registered), the method alone.
   const name =
     moniker !== undefined
       ? `${moniker}/${method}`

@@ -14,13 +14,14 @@ import { demo } from './demo.js';
 import { describeFailure, EXIT, EXIT_CODES_HELP, exitCodeFor, UsageError } from './exit.js';
 import { inspect } from './inspect.js';
 import { ls } from './ls.js';
+import { monitor } from './monitor.js';
 import { exitQuietlyOnClosedPipe, styleFor } from './output.js';
 import { services } from './services.js';
 import { ui } from './ui.js';
 import { wait } from './wait.js';
 import { watch } from './watch.js';
 
-const COMMANDS: readonly Command[] = [ls, watch, call, wait, inspect, services, broker, ui, demo];
+const COMMANDS: readonly Command[] = [ls, watch, monitor, call, wait, inspect, services, broker, ui, demo];
 
 const GLOBAL_HELP = `Options for every command:
   --table <etcd://host:port[,host:port...]>
@@ -33,7 +34,7 @@ const GLOBAL_HELP = `Options for every command:
   --debug        on failure, the whole error with its stack and causes
   -h, --help     help for the command`;
 
-const ENVIRONMENT_HELP = `Results are JSON (NDJSON for watch and for a streamed call result) whenever
+const ENVIRONMENT_HELP = `Results are JSON (NDJSON for watch, monitor and a streamed call result) whenever
 stdout is not a terminal; --json asks for JSON on a terminal too.
 
 Environment: RUNTABLE_DIR (the table directory), RUNTABLE_TABLE (a table on
@@ -60,6 +61,7 @@ Examples:
   runtable ls SampleServer/
   runtable call SampleServer/alpha sendData hello
   runtable watch --json
+  runtable monitor SampleServer/
   runtable help call
 
 ${EXIT_CODES_HELP}

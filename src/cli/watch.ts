@@ -58,7 +58,8 @@ Examples:
   },
 };
 
-async function waitForTable(context: Context, signal: AbortSignal): Promise<Table | undefined> {
+/** Connects once a broker runs (none is started): undefined if `signal` aborts first. */
+export async function waitForTable(context: Context, signal: AbortSignal): Promise<Table | undefined> {
   let noted = false;
   while (!signal.aborted) {
     const table = await openTable(context);

@@ -81,6 +81,8 @@ export class Connection {
   readonly whenClosed: Promise<RuntableError>;
   #resolveClosed: (reason: RuntableError) => void = () => {};
   peerPid = 0;
+  /** Encoded bytes of the message handed to onMessage last (what an owner's monitor reports). */
+  lastMessageBytes = 0;
 
   readonly #transport: Transport;
   readonly #options: ConnectionOptions;
@@ -210,9 +212,11 @@ export class Connection {
     return this.#pending.size;
   }
 
-  /** Sends a message; throws FRAME_TOO_LARGE or an encoding error synchronously. */
-  send(message: Message): void {
-    this.#outbox.send(encode(message, this.references), { ordered: isOrdered(message) });
+  /** Sends a message, returning its encoded size; throws FRAME_TOO_LARGE or an encoding error synchronously. */
+  send(message: Message): number {
+    const bytes = encode(message, this.references);
+    this.#outbox.send(bytes, { ordered: isOrdered(message) });
+    return bytes.length;
   }
 
   request<R extends Request>(
@@ -255,14 +259,16 @@ export class Connection {
     return answer;
   }
 
-  /** Answers a request this side received. */
-  reply(id: number, value: unknown): void {
-    this.#outbox.send(encode({ kind: Kind.Reply, id, value }, this.references), { reply: id });
+  /** Answers a request this side received; returns the answer's encoded size. */
+  reply(id: number, value: unknown): number {
+    const bytes = encode({ kind: Kind.Reply, id, value }, this.references);
+    this.#outbox.send(bytes, { reply: id });
+    return bytes.length;
   }
 
-  replyError(id: number, error: RuntableError | ErrorRecord): void {
+  replyError(id: number, error: RuntableError | ErrorRecord): number {
     const record = error instanceof RuntableError ? { code: error.code, message: error.message } : error;
-    this.send({ kind: Kind.Failure, id, error: record });
+    return this.send({ kind: Kind.Failure, id, error: record });
   }
 
   close(error?: RuntableError): void {
@@ -372,7 +378,10 @@ export class Connection {
       const error = toRuntableError(message.error);
       if (message.id === 0) this.#peerComplaint = { error, at: Date.now() };
       else this.#pending.settle(message.id, undefined, error);
-    } else this.#handlers.onMessage(message);
+    } else {
+      this.lastMessageBytes = frame.length;
+      this.#handlers.onMessage(message);
+    }
   }
 
   #closed(error: Error | undefined): void {

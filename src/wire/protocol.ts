@@ -37,6 +37,9 @@ export const Kind = {
   StreamEnd: 52,
   StreamCancel: 53,
   Chunk: 60,
+  Monitor: 70,
+  Unmonitor: 71,
+  CallRecords: 72,
   Statistics: 75,
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
@@ -447,6 +450,67 @@ export interface Chunk {
   reply?: number;
 }
 
+// --- Monitoring: an owner reports the calls it serves to a monitor connected to it ---
+
+/**
+ * Monitor to owner endpoint: report every call on objects whose moniker starts with `prefix`.
+ * Answered by Reply(true); the id then names the monitor in CallRecords and Unmonitor.
+ */
+export interface Monitor {
+  kind: typeof Kind.Monitor;
+  id: number;
+  /** Plain prefix; '' for every call. */
+  prefix: string;
+  /** Also send each call's arguments and result, as text cut to the owner's bound. */
+  values?: boolean;
+}
+
+/** Monitor to owner: stop the monitor started by Monitor request `monitor`. Unanswered. */
+export interface Unmonitor {
+  kind: typeof Kind.Unmonitor;
+  monitor: number;
+}
+
+/** One call as an owner reports it, once it has ended. */
+export interface WireCallRecord {
+  moniker: string;
+  /** The method called; '' for a function passed by reference. */
+  method: string;
+  /** The process at the other end of the owner's connection: the caller, or the one called back. */
+  peerPid: number;
+  /** Milliseconds from its arrival to its end (for a stream, to the stream's end). */
+  ms: number;
+  /** 'ok' or the code of the error it ended with. */
+  outcome: string;
+  /** Encoded bytes of the call message. */
+  bytesIn: number;
+  /** Encoded bytes of its answer, and of its stream's items and end. */
+  bytesOut: number;
+  /** When it ended, milliseconds since the epoch. */
+  endedAt: number;
+  /** Sent one-way: nobody waited for an answer. */
+  oneway?: boolean;
+  /** Its result was a stream; `items` counts what was sent of it. */
+  stream?: boolean;
+  items?: number;
+  /** A function or ref() object passed by reference and called back by the owner. */
+  callback?: boolean;
+  /** With Monitor.values: the arguments, as text cut short. */
+  args?: string;
+  /** With Monitor.values: the result (or the error's message), as text cut short. */
+  result?: string;
+}
+
+/** Owner to monitor: the calls that ended since the last batch. */
+export interface CallRecords {
+  kind: typeof Kind.CallRecords;
+  /** The id of the Monitor request these belong to. */
+  monitor: number;
+  records: WireCallRecord[];
+  /** Records this monitor missed, before the first of these, while it read too slowly. */
+  missed?: number;
+}
+
 // --- Answers, in either direction ---
 
 export interface Reply {
@@ -492,6 +556,9 @@ export type Message =
   | StreamEnd
   | StreamCancel
   | Chunk
+  | Monitor
+  | Unmonitor
+  | CallRecords
   | Statistics;
 
 /** Requests answered by Reply or Failure. */
@@ -509,6 +576,7 @@ export type Request =
   | Call
   | Invoke
   | Subscribe
+  | Monitor
   | Statistics;
 
 /** What each request's Reply carries. */
@@ -526,6 +594,7 @@ export interface ReplyValues {
   [Kind.Call]: unknown;
   [Kind.Invoke]: unknown;
   [Kind.Subscribe]: boolean;
+  [Kind.Monitor]: boolean;
   [Kind.Statistics]: StatisticsReport[];
 }
 

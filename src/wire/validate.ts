@@ -98,6 +98,26 @@ function optionalTrace(m: Fields): void {
   }
 }
 
+function callRecord(value: unknown): void {
+  if (!isRecord(value)) fail('a call record must be a map');
+  str(value, 'moniker');
+  str(value, 'method');
+  uint(value, 'peerPid');
+  str(value, 'outcome');
+  uint(value, 'bytesIn');
+  uint(value, 'bytesOut');
+  for (const key of ['ms', 'endedAt']) {
+    const v = value[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`${key} must be a non-negative number`);
+  }
+  optionalBool(value, 'oneway');
+  optionalBool(value, 'stream');
+  optionalBool(value, 'callback');
+  if (value.items !== undefined) uint(value, 'items');
+  if (value.args !== undefined) str(value, 'args');
+  if (value.result !== undefined) str(value, 'result');
+}
+
 const checks: Record<number, (m: Fields) => void> = {
   [Kind.Hello]: (m) => {
     uint(m, 'version');
@@ -218,6 +238,18 @@ const checks: Record<number, (m: Fields) => void> = {
     if ((m.moniker === undefined) === (m.prefix === undefined)) fail('Statistics needs a moniker or a prefix');
     if (m.moniker !== undefined) str(m, 'moniker');
     else str(m, 'prefix');
+  },
+  [Kind.Monitor]: (m) => {
+    uint(m, 'id');
+    str(m, 'prefix');
+    optionalBool(m, 'values');
+  },
+  [Kind.Unmonitor]: (m) => uint(m, 'monitor'),
+  [Kind.CallRecords]: (m) => {
+    uint(m, 'monitor');
+    if (!Array.isArray(m.records)) fail('records must be an array');
+    for (const record of m.records) callRecord(record);
+    if (m.missed !== undefined) uint(m, 'missed');
   },
   [Kind.Reply]: (m) => uint(m, 'id'),
   [Kind.Failure]: (m) => {

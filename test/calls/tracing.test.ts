@@ -114,9 +114,8 @@ test('calls inside a span: the owner serves each in a SERVER span, child of the 
     assert.equal(span.status.code, ERROR);
     assert.match(span.status.message ?? '', /no luck/);
   }
-  // A method the object does not have: refused at the owner, and the owner's span (named by the
-  // method alone: the object was not found) says so.
-  const missing = only(served, 'missing', SERVER);
+  // A method the object does not have: refused at the owner, and the owner's span says so.
+  const missing = only(served, `${MONIKER}/missing`, SERVER);
   childOf(missing, only(callerSpans, `${MONIKER}/missing`, CLIENT));
   assert.equal(missing.attributes['error.type'], 'NO_SUCH_METHOD');
   assert.equal(missing.status.code, ERROR);

@@ -163,7 +163,7 @@ test('bad command lines exit 2 with one line and a pointer to help', async () =>
   const cases: [string[], RegExp][] = [
     [
       ['frob'],
-      /unknown command "frob"; the commands are ls, watch, call, wait, inspect, services, broker, ui, demo; see runtable --help$/,
+      /unknown command "frob"; the commands are ls, watch, monitor, call, wait, inspect, services, broker, ui, demo; see runtable --help$/,
     ],
     [['ls', '--frob'], /unknown option --frob; see runtable ls --help$/],
     [['--frob', 'ls'], /unknown option --frob; see runtable ls --help$/],
@@ -188,7 +188,7 @@ test('bad command lines exit 2 with one line and a pointer to help', async () =>
 });
 
 test('--help on every command prints its usage, examples and the exit codes', async () => {
-  const commands = ['ls', 'watch', 'call', 'wait', 'inspect', 'services', 'broker', 'ui', 'demo'];
+  const commands = ['ls', 'watch', 'monitor', 'call', 'wait', 'inspect', 'services', 'broker', 'ui', 'demo'];
   const helps = await Promise.all(commands.map((command) => runCli([command, '--help'], dir)));
   for (const [i, command] of commands.entries()) {
     const result = helps[i] as CliResult;

@@ -3,7 +3,15 @@
 // with etcd they listen on 127.0.0.2 and the test's own table on 127.0.0.3, as two machines.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { type ConnectOptions, connect, on, RuntableError, type Table, type TableEvent } from 'runtable';
+import {
+  type CallRecord,
+  type ConnectOptions,
+  connect,
+  on,
+  RuntableError,
+  type Table,
+  type TableEvent,
+} from 'runtable';
 import { cleanup, spawnFixture, tempTableDir, waitFor } from '../helpers.ts';
 
 /** Where the table is held, as the suite needs to know it. */
@@ -270,6 +278,51 @@ export function tableBehaviour(backend: Backend): void {
     await waitFor(() => ticks.length === 2, 10_000, 'a tick from the standby');
     assert.deepEqual(ticks, [owner.pid, standby.pid]);
     sub();
+  });
+
+  test('a monitor sees the calls of every owner under its prefix, those registered after it started too', async () => {
+    const first = spawn('owner', ['Mon/a', 'Unwatched/x']);
+    await first.waitForLine(/^ready/);
+    const stop = new AbortController();
+    const records: CallRecord[] = [];
+    const monitoring = (async () => {
+      for await (const record of t.table.monitor('Mon/', { signal: stop.signal })) records.push(record);
+    })();
+    type Service = { add(a: number, b: number): number; fail(message: string): void };
+    const a = await t.table.get<Service>('Mon/a');
+    const other = await t.table.get<Service>('Unwatched/x');
+    // Calls until the first shows: the monitor attaches to each owner at its own pace.
+    await waitFor(
+      async () => {
+        await a.add(1, 1);
+        return records.length > 0;
+      },
+      10_000,
+      'the monitor to attach',
+    );
+    const later = spawn('owner', ['Mon/b']);
+    await later.waitForLine(/^ready/);
+    const b = await t.table.get<Service>('Mon/b');
+    await waitFor(
+      async () => {
+        await b.add(2, 2);
+        return records.some((r) => r.moniker === 'Mon/b');
+      },
+      10_000,
+      'the later owner',
+    );
+    await other.add(3, 3);
+    await assert.rejects(a.fail('no'), { code: 'REMOTE' });
+    await waitFor(() => records.some((r) => r.method === 'fail'), 10_000, 'the failed call');
+    stop.abort();
+    await monitoring;
+    const owners = new Map(records.map((r) => [r.moniker, r.ownerPid]));
+    assert.deepEqual(Object.fromEntries(owners), { 'Mon/a': first.pid, 'Mon/b': later.pid });
+    assert.ok(records.every((r) => r.callerPid === process.pid));
+    assert.deepEqual(
+      records.filter((r) => r.method === 'fail').map((r) => [r.moniker, r.outcome]),
+      [['Mon/a', 'REMOTE']],
+    );
   });
 }
 
