@@ -10,7 +10,7 @@ import type { Connection, ConnectionHandlers, Recover, RequestOptions } from '..
 import { toErrorRecord, toRuntableError } from '../wire/error-record.js';
 import { type Call, type ErrorRecord, type Invoke, Kind, type Message, type Unnumbered } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
-import { atCallSite } from './call-site.js';
+import { atCallSite, restack } from './call-site.js';
 import type { CallChannel } from './channel.js';
 import { callsWatched, finished, servesWatched, started, type Watched, watchedCall } from './diagnostics.js';
 import { createReferenceProxy } from './proxy.js';
@@ -501,11 +501,14 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   }
 }
 
-const CANCELLABLE: RequestOptions = { cancellable: true };
+const CANCELLABLE: RequestOptions = { cancellable: true, restack };
 
-/** Calls are cancellable; most carry no options of their own, and share one object for that. */
+/**
+ * Calls are cancellable, and fail with the caller's stack; most carry no options of their own,
+ * and share one object for that.
+ */
 function cancellableOptions(options: RequestOptions): RequestOptions {
   return options.timeout === undefined && options.signal === undefined
     ? CANCELLABLE
-    : { ...options, cancellable: true };
+    : { ...options, cancellable: true, restack };
 }

@@ -365,8 +365,13 @@ function propertyName(key: unknown): string {
 
 /** Decodes one CBOR item that fills `bytes` exactly. Binary values are views into `bytes`. */
 export function decodeCbor(bytes: Uint8Array, tagHooks: TagHooks): unknown {
-  // A hook may decode in turn (it never does today): the outer decode's place is kept.
-  const saved = { src, position, depth, hooks, view };
+  // A hook may decode in turn (it never does today): the outer decode's place is kept, in
+  // locals (an object to hold them would be one more allocation per message).
+  const savedSrc = src;
+  const savedPosition = position;
+  const savedDepth = depth;
+  const savedHooks = hooks;
+  const savedView = view;
   src = bytes;
   position = 0;
   depth = 0;
@@ -377,6 +382,10 @@ export function decodeCbor(bytes: Uint8Array, tagHooks: TagHooks): unknown {
     if (position !== bytes.length) fail(`${bytes.length - position} bytes follow the CBOR value`);
     return value;
   } finally {
-    ({ src, position, depth, hooks, view } = saved);
+    src = savedSrc;
+    position = savedPosition;
+    depth = savedDepth;
+    hooks = savedHooks;
+    view = savedView;
   }
 }

@@ -4,6 +4,8 @@
 // the trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
+
+export type { TagHooks };
 import { encodeCbor } from './cbor-encode.js';
 import { ByReference, ERROR_TAG, type ErrorFields, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 
@@ -54,10 +56,10 @@ export function encode(value: unknown, references?: ReferenceContext): Uint8Arra
   return encodeCbor(prepareValue(value, references));
 }
 
-/** Decoded binary values are views into `bytes`: the caller must not reuse that buffer. */
-export function decode(bytes: Uint8Array, references?: ReferenceContext): unknown {
-  if (!references) return decodeCbor(bytes, PLAIN_HOOKS);
-  return decodeCbor(bytes, {
+/** What the decoder calls for runtable's tags: made once per connection, not per message. */
+export function decodeHooks(references?: ReferenceContext): TagHooks {
+  if (!references) return PLAIN_HOOKS;
+  return {
     error: reviveError,
     reference(value: unknown) {
       if (!Array.isArray(value) || typeof value[0] !== 'number' || typeof value[1] !== 'number') {
@@ -65,5 +67,15 @@ export function decode(bytes: Uint8Array, references?: ReferenceContext): unknow
       }
       return references.importReference(value[0], value[1], value[2]);
     },
-  });
+  };
+}
+
+/** Decoded binary values are views into `bytes`: the caller must not reuse that buffer. */
+export function decode(bytes: Uint8Array, references?: ReferenceContext): unknown {
+  return decodeCbor(bytes, decodeHooks(references));
+}
+
+/** decode() with hooks made by decodeHooks(). */
+export function decodeWith(bytes: Uint8Array, hooks: TagHooks): unknown {
+  return decodeCbor(bytes, hooks);
 }

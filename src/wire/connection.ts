@@ -6,11 +6,11 @@ import { type ErrorCode, RuntableError } from '../errors.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
 import { ChunkAssembler } from './chunks.js';
-import { decode, encode, type ReferenceContext } from './codec.js';
+import { decode, decodeHooks, decodeWith, encode, type ReferenceContext, type TagHooks } from './codec.js';
 import { asRuntableError, toRuntableError } from './error-record.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
-import { abortError, PendingRequests } from './pending.js';
+import { abortError, failed, PendingRequests, type Recover, type Restack } from './pending.js';
 import {
   type ErrorRecord,
   isOrdered,
@@ -55,10 +55,11 @@ export interface RequestOptions {
   numbered?: (id: number) => void;
   /** On timeout or abort, tell the peer with Cancel (calls, whose methods may be stopped). */
   cancellable?: boolean;
+  /** Makes the error the request fails with, in a job where the awaiting caller's stack shows (pending.ts, failThrough). */
+  restack?: Restack;
 }
 
-/** See TrackOptions.recover: what a failed request becomes instead of its error. */
-export type Recover = (error: RuntableError) => unknown;
+export type { Recover };
 
 /** What a connection tells its user; given once, when the handshake succeeds. */
 export interface ConnectionHandlers {
@@ -98,8 +99,8 @@ export class Connection {
   readonly #maxSendBytes: number;
   readonly #assembler: ChunkAssembler;
   readonly #outbox: Outbox;
-  /** Where functions and references in messages are exported and imported; calls only. */
-  references: ReferenceContext | undefined;
+  #references: ReferenceContext | undefined;
+  #hooks: TagHooks = decodeHooks(undefined);
 
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
@@ -107,6 +108,7 @@ export class Connection {
     this.#pending = new PendingRequests(
       options.timeout,
       (timeout) => new RuntableError('TIMEOUT', `${options.peerName} did not answer within ${timeout} ms`),
+      (id) => this.#outbox.cancel(id),
     );
     this.whenClosed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -196,6 +198,16 @@ export class Connection {
     return connection;
   }
 
+  /** Where functions and references in messages are exported and imported; calls only. */
+  get references(): ReferenceContext | undefined {
+    return this.#references;
+  }
+
+  set references(references: ReferenceContext | undefined) {
+    this.#references = references;
+    this.#hooks = decodeHooks(references);
+  }
+
   get closed(): boolean {
     return this.#transport.closed;
   }
@@ -212,7 +224,7 @@ export class Connection {
 
   /** Sends a message; throws FRAME_TOO_LARGE or an encoding error synchronously. */
   send(message: Message): void {
-    this.#outbox.send(encode(message, this.references), { ordered: isOrdered(message) });
+    this.#outbox.send(encode(message, this.#references), { ordered: isOrdered(message) });
   }
 
   request<R extends Request>(
@@ -220,9 +232,10 @@ export class Connection {
     options: RequestOptions = {},
     recover?: Recover,
   ): Promise<ReplyValues[R['kind']]> {
-    if (this.#closeError) return Promise.reject(this.#closeError);
+    const restack = options.restack;
+    if (this.#closeError) return failed(this.#closeError, restack);
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (signal?.aborted) return failed(abortError(signal), restack);
     const id = this.#nextId;
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
@@ -231,33 +244,32 @@ export class Connection {
     try {
       // Numbered in place: callers build a fresh message per request (a copy per call shows in profiles).
       (message as Unnumbered<R> & { id: number }).id = id;
-      bytes = encode(message, this.references);
+      bytes = encode(message, this.#references);
     } catch (error) {
-      return Promise.reject(
+      return failed(
         new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error }),
+        restack,
       );
     }
     if (bytes.length > this.#maxSendBytes) {
-      return Promise.reject(
+      return failed(
         new RuntableError(
           'FRAME_TOO_LARGE',
           `request of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
         ),
+        restack,
       );
     }
-    const answer = this.#pending.track(id, {
-      timeout,
-      signal,
-      cancel: options.cancellable ? () => this.#outbox.cancel(id) : undefined,
-      recover: recover as ((error: Error) => unknown) | undefined,
-    }) as Promise<ReplyValues[R['kind']]>;
+    const answer = this.#pending.track(id, timeout, signal, options.cancellable === true, recover, restack) as Promise<
+      ReplyValues[R['kind']]
+    >;
     this.#outbox.send(bytes, { request: id });
     return answer;
   }
 
   /** Answers a request this side received. */
   reply(id: number, value: unknown): void {
-    this.#outbox.send(encode({ kind: Kind.Reply, id, value }, this.references), { reply: id });
+    this.#outbox.send(encode({ kind: Kind.Reply, id, value }, this.#references), { reply: id });
   }
 
   replyError(id: number, error: RuntableError | ErrorRecord): void {
@@ -327,7 +339,7 @@ export class Connection {
   #receive(frame: Uint8Array): void {
     let value: unknown;
     try {
-      value = decode(frame, this.references);
+      value = decodeWith(frame, this.#hooks);
     } catch (error) {
       // Framing is intact, so the stream can still be trusted: refuse this message alone.
       this.replyError(0, new RuntableError('PROTOCOL', `undecodable message: ${(error as Error).message}`));

@@ -16,7 +16,7 @@ describe('pending requests', () => {
     const keepAlive = setInterval(() => {}, 1000);
     const pending = new PendingRequests(40, timeoutError);
     const track = (id: number, timeout = 40) =>
-      outcome(pending.track(id, { timeout, signal: undefined, cancel: undefined }));
+      outcome(pending.track(id, timeout, undefined, false, undefined, undefined));
     const answered = track(1);
     const expires = track(2);
     const own = track(3, 10);
@@ -34,8 +34,8 @@ describe('pending requests', () => {
 
   it('let a failure be recovered into the outcome, or rethrown', async () => {
     const pending = new PendingRequests(1000, timeoutError);
-    const track = (id: number, recover: (error: Error) => unknown) =>
-      outcome(pending.track(id, { timeout: 1000, signal: undefined, cancel: undefined, recover }));
+    const track = (id: number, recover: (error: RuntableError) => unknown) =>
+      outcome(pending.track(id, 1000, undefined, false, recover, undefined));
     const retried = track(1, () => Promise.resolve('retried'));
     const rethrown = track(2, (error) => {
       throw new RuntableError('OBJECT_GONE', `mapped: ${error.message}`);
