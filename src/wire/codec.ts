@@ -4,11 +4,10 @@
 // the trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
-
-export type { TagHooks };
 import { encodeCbor } from './cbor-encode.js';
 import { ByReference, ERROR_TAG, type ErrorFields, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 
+export type { TagHooks };
 export { ByReference, ERROR_TAG, REFERENCE_TAG, RefKind };
 
 /** Builds a plain Error from a decoded record, whatever junk the record holds. */
