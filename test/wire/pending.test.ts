@@ -45,4 +45,30 @@ describe('pending requests', () => {
     assert.deepEqual(await retried, { value: 'retried' });
     assert.deepEqual(await rethrown, { code: 'OBJECT_GONE', message: 'mapped: closed' });
   });
+
+  it('find each request among many in flight, whose ids share slots, and fail them oldest first', async () => {
+    const pending = new PendingRequests(60_000, timeoutError);
+    // 2,000 in flight make the table grow (to 4,096 slots); 1 and the ids 4,096 and 8,192 later
+    // want the same slot, as do 2 and 4,098.
+    const ids = [1, 4097, 8193, 2, 4098, ...Array.from({ length: 2000 }, (_, i) => 1000 + i)];
+    const outcomes = ids.map((id) => outcome(pending.track(id, 60_000, undefined, false, undefined, undefined)));
+    assert.equal(pending.size, ids.length);
+    assert.equal(pending.settle(4097, 'b', undefined), true);
+    assert.equal(pending.settle(4097, 'again', undefined), false);
+    assert.equal(pending.settle(12289, 'never sent', undefined), false);
+    assert.equal(pending.settle(1, 'a', undefined), true);
+    assert.equal(pending.settle(1500, 'c', undefined), true);
+    assert.equal(pending.size, ids.length - 3);
+    const order: number[] = [];
+    outcomes.forEach((settled, i) => {
+      settled.then(() => order.push(ids[i] as number));
+    });
+    pending.rejectAll(new RuntableError('TABLE_UNAVAILABLE', 'closed'));
+    const results = await Promise.all(outcomes);
+    assert.deepEqual(results.slice(0, 3), [{ value: 'a' }, { value: 'b' }, { code: 'TABLE_UNAVAILABLE', message: 'closed' }]);
+    assert.deepEqual(results[ids.indexOf(1500)], { value: 'c' });
+    assert.equal(pending.size, 0);
+    const rejected = order.filter((id) => id !== 1 && id !== 4097 && id !== 1500);
+    assert.deepEqual(rejected, [...rejected].sort((a, b) => a - b), 'the oldest request fails first');
+  });
 });
