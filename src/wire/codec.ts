@@ -4,7 +4,8 @@
 // the trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
-import { encodeCbor } from './cbor-encode.js';
+import { encodeCallEnvelope, encodeCbor, encodeReplyEnvelope } from './cbor-encode.js';
+import { type Call, type Invoke, Kind, type Unnumbered } from './protocol.js';
 import { ByReference, ERROR_TAG, type ErrorFields, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 
 export type { TagHooks };
@@ -53,6 +54,32 @@ export function checkValue(value: unknown, key: string): void {
  */
 export function encode(value: unknown, references?: ReferenceContext): Uint8Array {
   return encodeCbor(prepareValue(value, references));
+}
+
+/**
+ * encode() of a Call or Invoke `message` numbered `id` (added last, as connection.ts numbers
+ * requests), written as encode() would write it; undefined if the message has fields other than
+ * its kind's, which encode() must then write.
+ */
+export function encodeCall(
+  message: Unnumbered<Call | Invoke>,
+  id: number,
+  references?: ReferenceContext,
+): Uint8Array | undefined {
+  const stack = message.stack;
+  let fields = 0;
+  for (const _ in message) fields++;
+  if (fields !== (stack === undefined ? 4 : 5) || (stack !== undefined && stack !== true)) return undefined;
+  const call = message.kind === Kind.Call;
+  const targetId = call ? message.target : message.ref;
+  if (typeof targetId !== 'number' || typeof message.method !== 'string') return undefined;
+  const args = prepareValue(message.args, references, 'args');
+  return encodeCallEnvelope(message.kind, call ? 'target' : 'ref', targetId, message.method, args, stack === true, id);
+}
+
+/** encode() of the Reply `{ kind, id, value }`. */
+export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Uint8Array {
+  return encodeReplyEnvelope(Kind.Reply, id, prepareValue(value, references, 'value'));
 }
 
 /** What the decoder calls for runtable's tags: made once per connection, not per message. */

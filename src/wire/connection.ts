@@ -5,14 +5,26 @@
 import { type ErrorCode, RuntableError } from '../errors.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
+import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from './cbor-decode.js';
 import { ChunkAssembler } from './chunks.js';
-import { decode, decodeHooks, decodeWith, encode, type ReferenceContext, type TagHooks } from './codec.js';
+import {
+  decode,
+  decodeHooks,
+  decodeWith,
+  encode,
+  encodeCall,
+  encodeReply,
+  type ReferenceContext,
+  type TagHooks,
+} from './codec.js';
 import { asRuntableError, toRuntableError } from './error-record.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
 import { abortError, failed, PendingRequests, type Recover, type Restack } from './pending.js';
 import {
+  type Call,
   type ErrorRecord,
+  type Invoke,
   isOrdered,
   Kind,
   type Message,
@@ -240,11 +252,17 @@ export class Connection {
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
     options.numbered?.(id);
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | undefined;
     try {
-      // Numbered in place: callers build a fresh message per request (a copy per call shows in profiles).
-      (message as Unnumbered<R> & { id: number }).id = id;
-      bytes = encode(message, this.#references);
+      // Calls and invocations, the requests that count, are written field by field (same bytes).
+      if (message.kind === Kind.Call || message.kind === Kind.Invoke) {
+        bytes = encodeCall(message as Unnumbered<Call | Invoke>, id, this.#references);
+      }
+      if (bytes === undefined) {
+        // Numbered in place: callers build a fresh message per request (a copy per call shows in profiles).
+        (message as Unnumbered<R> & { id: number }).id = id;
+        bytes = encode(message, this.#references);
+      }
     } catch (error) {
       return failed(
         new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error }),
@@ -263,13 +281,13 @@ export class Connection {
     const answer = this.#pending.track(id, timeout, signal, options.cancellable === true, recover, restack) as Promise<
       ReplyValues[R['kind']]
     >;
-    this.#outbox.send(bytes, { request: id });
+    this.#outbox.sendNumbered(bytes, id, undefined);
     return answer;
   }
 
   /** Answers a request this side received. */
   reply(id: number, value: unknown): void {
-    this.#outbox.send(encode({ kind: Kind.Reply, id, value }, this.#references), { reply: id });
+    this.#outbox.sendNumbered(encodeReply(id, value, this.#references), undefined, id);
   }
 
   replyError(id: number, error: RuntableError | ErrorRecord): void {
@@ -337,22 +355,36 @@ export class Connection {
   }
 
   #receive(frame: Uint8Array): void {
+    // The messages of every call first, read field by field (cbor-decode.ts): a Reply settles
+    // its request without an object, a Call or Invoke comes out valid. The rest, and these when
+    // written differently, go the general way below.
+    if (frame.length <= this.#maxMessageBytes) {
+      try {
+        const id = decodeReply(frame, this.#hooks);
+        if (id >= 0) {
+          this.#pending.settle(id, takeReplyValue(), undefined);
+          return;
+        }
+        const call = decodeCall(frame, this.#hooks);
+        if (call !== undefined) {
+          const message = lastCallExact() ? (call as Message) : this.#checked(call);
+          if (message) this.#handlers.onMessage(message);
+          return;
+        }
+      } catch (error) {
+        this.#undecodable(error);
+        return;
+      }
+    }
     let value: unknown;
     try {
       value = decodeWith(frame, this.#hooks);
     } catch (error) {
-      // Framing is intact, so the stream can still be trusted: refuse this message alone.
-      this.replyError(0, new RuntableError('PROTOCOL', `undecodable message: ${(error as Error).message}`));
+      this.#undecodable(error);
       return;
     }
-    let message: Message;
-    try {
-      message = toMessage(value);
-    } catch (error) {
-      const id = (value as { id?: unknown } | null)?.id;
-      this.replyError(typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : 0, error as RuntableError);
-      return;
-    }
+    const message = this.#checked(value);
+    if (!message) return;
     if (message.kind === Kind.Chunk) {
       let whole: Uint8Array | undefined;
       try {
@@ -385,6 +417,22 @@ export class Connection {
       if (message.id === 0) this.#peerComplaint = { error, at: Date.now() };
       else this.#pending.settle(message.id, undefined, error);
     } else this.#handlers.onMessage(message);
+  }
+
+  /** Framing is intact, so the stream can still be trusted: refuses this message alone. */
+  #undecodable(error: unknown): void {
+    this.replyError(0, new RuntableError('PROTOCOL', `undecodable message: ${(error as Error).message}`));
+  }
+
+  /** The decoded value as a Message, or undefined once a malformed one is refused. */
+  #checked(value: unknown): Message | undefined {
+    try {
+      return toMessage(value);
+    } catch (error) {
+      const id = (value as { id?: unknown } | null)?.id;
+      this.replyError(typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : 0, error as RuntableError);
+      return undefined;
+    }
   }
 
   #closed(error: Error | undefined): void {

@@ -65,10 +65,18 @@ describe('pending requests', () => {
     });
     pending.rejectAll(new RuntableError('TABLE_UNAVAILABLE', 'closed'));
     const results = await Promise.all(outcomes);
-    assert.deepEqual(results.slice(0, 3), [{ value: 'a' }, { value: 'b' }, { code: 'TABLE_UNAVAILABLE', message: 'closed' }]);
+    assert.deepEqual(results.slice(0, 3), [
+      { value: 'a' },
+      { value: 'b' },
+      { code: 'TABLE_UNAVAILABLE', message: 'closed' },
+    ]);
     assert.deepEqual(results[ids.indexOf(1500)], { value: 'c' });
     assert.equal(pending.size, 0);
     const rejected = order.filter((id) => id !== 1 && id !== 4097 && id !== 1500);
-    assert.deepEqual(rejected, [...rejected].sort((a, b) => a - b), 'the oldest request fails first');
+    assert.deepEqual(
+      rejected,
+      [...rejected].sort((a, b) => a - b),
+      'the oldest request fails first',
+    );
   });
 });
