@@ -1,7 +1,8 @@
 // Failed calls point at the line that made them. A rejection is created where the answer (or the
-// timeout, or the closed socket) is noticed, far from the caller; rethrowing a fresh error from an
-// async function that the caller awaits lets V8's async stack traces add the caller's frames, at
-// the cost of one async hop per call and nothing at all on the way out of a successful one.
+// timeout, or the closed socket) is noticed, far from the caller; a fresh error made in a promise
+// job that the caller awaits lets V8's async stack traces add the caller's frames. A call's own
+// request does that itself (wire/pending.ts, failThrough, with restack below), at no cost to a
+// successful call; atCallSite does it for what else a call may wait on (the moniker's look-up).
 
 import { RuntableError } from '../errors.js';
 
@@ -14,8 +15,8 @@ export async function atCallSite<T>(call: Promise<T>): Promise<T> {
   }
 }
 
-/** A copy made here, so its stack runs through whoever awaits this async function. */
-function restack(error: unknown): unknown {
+/** A copy made here, so its stack runs through whoever awaits the job or async function that calls this. */
+export function restack(error: unknown): unknown {
   if (!(error instanceof RuntableError)) return error;
   // A connection's close error is shared by every call it fails: each caller gets its own copy.
   const options: { cause?: unknown; remote?: NonNullable<RuntableError['remote']> } = {};

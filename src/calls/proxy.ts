@@ -37,6 +37,7 @@ export type { SubscribeOptions, Subscription, SubscriptionGap } from './follow.j
 interface Binding {
   /** How the proxy reads as a string: `[Remote SampleServer/alpha]`. */
   readonly label: string;
+  /** The call's outcome; a failure has the caller's stack (call-site.ts). */
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown>;
   oneway(method: string, args: unknown[]): void;
   subscribe(event: string, listener: (...args: unknown[]) => void, options: SubscribeOptions): Subscription;
@@ -67,10 +68,11 @@ class MonikerBinding implements Binding {
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
-    if (callsWatched() || tracing()) return this.#watchedCall(method, args, options);
+    if (callsWatched() || tracing()) return atCallSite(this.#watchedCall(method, args, options));
     const target = this.#target;
+    // A call fails with the caller's stack (session.ts, restack): no async hop on the way.
     if (target && !target.session.closed) return this.#send(target, method, args, options, true);
-    return this.#resolveAndSend(method, args, options, true);
+    return atCallSite(this.#resolveAndSend(method, args, options, true));
   }
 
   oneway(method: string, args: unknown[]): void {
@@ -208,7 +210,7 @@ class ReferenceBinding implements Binding {
   }
 
   call(method: string, args: unknown[], options: CallOptions): Promise<unknown> {
-    return this.#session.invoke(this.#ref, method, args, options);
+    return atCallSite(this.#session.invoke(this.#ref, method, args, options));
   }
 
   oneway(method: string, args: unknown[]): void {
@@ -297,7 +299,7 @@ function makeProxy<T>(state: ProxyState): T {
       }
       method = state.oneway
         ? (...args: unknown[]) => state.binding.oneway(property, args)
-        : (...args: unknown[]) => atCallSite(state.binding.call(property, args, state.options));
+        : (...args: unknown[]) => state.binding.call(property, args, state.options);
       methods.set(property, method);
       return method;
     },

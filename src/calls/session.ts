@@ -23,7 +23,7 @@ import {
   type Unnumbered,
 } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
-import { atCallSite } from './call-site.js';
+import { atCallSite, restack } from './call-site.js';
 import type { CallChannel } from './channel.js';
 import {
   activeRecorder,
@@ -707,11 +707,14 @@ function streamTally(watched: Watched): StreamTally {
   };
 }
 
-const CANCELLABLE: RequestOptions = { cancellable: true };
+const CANCELLABLE: RequestOptions = { cancellable: true, restack };
 
-/** Calls are cancellable; most carry no options of their own, and share one object for that. */
+/**
+ * Calls are cancellable, and fail with the caller's stack; most carry no options of their own,
+ * and share one object for that.
+ */
 function cancellableOptions(options: RequestOptions): RequestOptions {
   return options.timeout === undefined && options.signal === undefined
     ? CANCELLABLE
-    : { ...options, cancellable: true };
+    : { ...options, cancellable: true, restack };
 }

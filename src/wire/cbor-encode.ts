@@ -193,23 +193,100 @@ function map(object: Record<string, unknown>): void {
   target[start + countAt + 1] = size & 0xff;
 }
 
-/**
- * Encodes a value already prepared by values.ts. The result is a view into a shared block, never
- * written again: it may be kept, but not written to.
- */
-export function encodeCbor(value: unknown): Uint8Array {
+/** A fresh block if this one is nearly full; the message about to be written starts here. */
+function begin(): void {
   if (target.length - position < 256) {
     target = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
     position = 0;
   }
   start = position;
+}
+
+/** The message begun, as a view; the next one starts after it. */
+function end(): Uint8Array {
+  const message = target.subarray(start, position);
+  start = position;
+  return message;
+}
+
+/** The head of a map of `count` entries, as cbor-x writes an object's: always a 16-bit count. */
+function mapHead(count: number): void {
+  room(3);
+  target[position] = 0xb9;
+  target[position + 1] = 0;
+  target[position + 2] = count;
+  position += 3;
+}
+
+/**
+ * The bytes encodeCbor writes for the object `{ kind, [targetKey]: target, method, args,
+ * stack: true (only if `stack`), id }`, a Call (targetKey 'target') or an Invoke ('ref') with its
+ * id added last, as connection.ts numbers requests; written without walking an object. `args`
+ * must be prepared by values.ts already.
+ */
+export function encodeCallEnvelope(
+  kind: number,
+  targetKey: string,
+  targetId: number,
+  method: string,
+  args: unknown,
+  stack: boolean,
+  id: number,
+): Uint8Array {
+  begin();
+  try {
+    mapHead(stack ? 6 : 5);
+    text('kind');
+    number(kind);
+    text(targetKey);
+    number(targetId);
+    text('method');
+    text(method);
+    text('args');
+    item(args);
+    if (stack) {
+      text('stack');
+      room(1);
+      target[position++] = 0xf5;
+    }
+    text('id');
+    number(id);
+  } catch (error) {
+    position = start;
+    throw error;
+  }
+  return end();
+}
+
+/** The bytes encodeCbor writes for `{ kind, id, value }` (a Reply); `value` prepared by values.ts. */
+export function encodeReplyEnvelope(kind: number, id: number, value: unknown): Uint8Array {
+  begin();
+  try {
+    mapHead(3);
+    text('kind');
+    number(kind);
+    text('id');
+    number(id);
+    text('value');
+    item(value);
+  } catch (error) {
+    position = start;
+    throw error;
+  }
+  return end();
+}
+
+/**
+ * Encodes a value already prepared by values.ts. The result is a view into a shared block, never
+ * written again: it may be kept, but not written to.
+ */
+export function encodeCbor(value: unknown): Uint8Array {
+  begin();
   try {
     item(value);
   } catch (error) {
     position = start;
     throw error;
   }
-  const message = target.subarray(start, position);
-  start = position;
-  return message;
+  return end();
 }

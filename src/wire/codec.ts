@@ -4,9 +4,11 @@
 // the trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
-import { encodeCbor } from './cbor-encode.js';
+import { encodeCallEnvelope, encodeCbor, encodeReplyEnvelope } from './cbor-encode.js';
+import { type Call, type Invoke, Kind, type Unnumbered } from './protocol.js';
 import { ByReference, ERROR_TAG, type ErrorFields, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 
+export type { TagHooks };
 export { ByReference, ERROR_TAG, REFERENCE_TAG, RefKind };
 
 /** Builds a plain Error from a decoded record, whatever junk the record holds. */
@@ -54,10 +56,36 @@ export function encode(value: unknown, references?: ReferenceContext): Uint8Arra
   return encodeCbor(prepareValue(value, references));
 }
 
-/** Decoded binary values are views into `bytes`: the caller must not reuse that buffer. */
-export function decode(bytes: Uint8Array, references?: ReferenceContext): unknown {
-  if (!references) return decodeCbor(bytes, PLAIN_HOOKS);
-  return decodeCbor(bytes, {
+/**
+ * encode() of a Call or Invoke `message` numbered `id` (added last, as connection.ts numbers
+ * requests), written as encode() would write it; undefined if the message has fields other than
+ * its kind's, which encode() must then write.
+ */
+export function encodeCall(
+  message: Unnumbered<Call | Invoke>,
+  id: number,
+  references?: ReferenceContext,
+): Uint8Array | undefined {
+  const stack = message.stack;
+  let fields = 0;
+  for (const _ in message) fields++;
+  if (fields !== (stack === undefined ? 4 : 5) || (stack !== undefined && stack !== true)) return undefined;
+  const call = message.kind === Kind.Call;
+  const targetId = call ? message.target : message.ref;
+  if (typeof targetId !== 'number' || typeof message.method !== 'string') return undefined;
+  const args = prepareValue(message.args, references, 'args');
+  return encodeCallEnvelope(message.kind, call ? 'target' : 'ref', targetId, message.method, args, stack === true, id);
+}
+
+/** encode() of the Reply `{ kind, id, value }`. */
+export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Uint8Array {
+  return encodeReplyEnvelope(Kind.Reply, id, prepareValue(value, references, 'value'));
+}
+
+/** What the decoder calls for runtable's tags: made once per connection, not per message. */
+export function decodeHooks(references?: ReferenceContext): TagHooks {
+  if (!references) return PLAIN_HOOKS;
+  return {
     error: reviveError,
     reference(value: unknown) {
       if (!Array.isArray(value) || typeof value[0] !== 'number' || typeof value[1] !== 'number') {
@@ -65,5 +93,15 @@ export function decode(bytes: Uint8Array, references?: ReferenceContext): unknow
       }
       return references.importReference(value[0], value[1], value[2]);
     },
-  });
+  };
+}
+
+/** Decoded binary values are views into `bytes`: the caller must not reuse that buffer. */
+export function decode(bytes: Uint8Array, references?: ReferenceContext): unknown {
+  return decodeCbor(bytes, decodeHooks(references));
+}
+
+/** decode() with hooks made by decodeHooks(). */
+export function decodeWith(bytes: Uint8Array, hooks: TagHooks): unknown {
+  return decodeCbor(bytes, hooks);
 }

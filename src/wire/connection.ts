@@ -5,14 +5,26 @@
 import { type ErrorCode, RuntableError } from '../errors.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
+import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from './cbor-decode.js';
 import { ChunkAssembler } from './chunks.js';
-import { decode, encode, type ReferenceContext } from './codec.js';
+import {
+  decode,
+  decodeHooks,
+  decodeWith,
+  encode,
+  encodeCall,
+  encodeReply,
+  type ReferenceContext,
+  type TagHooks,
+} from './codec.js';
 import { asRuntableError, toRuntableError } from './error-record.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';
-import { abortError, PendingRequests } from './pending.js';
+import { abortError, failed, PendingRequests, type Recover, type Restack } from './pending.js';
 import {
+  type Call,
   type ErrorRecord,
+  type Invoke,
   isOrdered,
   Kind,
   type Message,
@@ -55,10 +67,11 @@ export interface RequestOptions {
   numbered?: (id: number) => void;
   /** On timeout or abort, tell the peer with Cancel (calls, whose methods may be stopped). */
   cancellable?: boolean;
+  /** Makes the error the request fails with, in a job where the awaiting caller's stack shows (pending.ts, failThrough). */
+  restack?: Restack;
 }
 
-/** See TrackOptions.recover: what a failed request becomes instead of its error. */
-export type Recover = (error: RuntableError) => unknown;
+export type { Recover };
 
 /** What a connection tells its user; given once, when the handshake succeeds. */
 export interface ConnectionHandlers {
@@ -100,8 +113,8 @@ export class Connection {
   readonly #maxSendBytes: number;
   readonly #assembler: ChunkAssembler;
   readonly #outbox: Outbox;
-  /** Where functions and references in messages are exported and imported; calls only. */
-  references: ReferenceContext | undefined;
+  #references: ReferenceContext | undefined;
+  #hooks: TagHooks = decodeHooks(undefined);
 
   private constructor(transport: Transport, options: ConnectionOptions) {
     this.#transport = transport;
@@ -109,6 +122,7 @@ export class Connection {
     this.#pending = new PendingRequests(
       options.timeout,
       (timeout) => new RuntableError('TIMEOUT', `${options.peerName} did not answer within ${timeout} ms`),
+      (id) => this.#outbox.cancel(id),
     );
     this.whenClosed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -198,6 +212,16 @@ export class Connection {
     return connection;
   }
 
+  /** Where functions and references in messages are exported and imported; calls only. */
+  get references(): ReferenceContext | undefined {
+    return this.#references;
+  }
+
+  set references(references: ReferenceContext | undefined) {
+    this.#references = references;
+    this.#hooks = decodeHooks(references);
+  }
+
   get closed(): boolean {
     return this.#transport.closed;
   }
@@ -214,7 +238,7 @@ export class Connection {
 
   /** Sends a message, returning its encoded size; throws FRAME_TOO_LARGE or an encoding error synchronously. */
   send(message: Message): number {
-    const bytes = encode(message, this.references);
+    const bytes = encode(message, this.#references);
     this.#outbox.send(bytes, { ordered: isOrdered(message) });
     return bytes.length;
   }
@@ -224,45 +248,51 @@ export class Connection {
     options: RequestOptions = {},
     recover?: Recover,
   ): Promise<ReplyValues[R['kind']]> {
-    if (this.#closeError) return Promise.reject(this.#closeError);
+    const restack = options.restack;
+    if (this.#closeError) return failed(this.#closeError, restack);
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (signal?.aborted) return failed(abortError(signal), restack);
     const id = this.#nextId;
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
     options.numbered?.(id);
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | undefined;
     try {
-      // Numbered in place: callers build a fresh message per request (a copy per call shows in profiles).
-      (message as Unnumbered<R> & { id: number }).id = id;
-      bytes = encode(message, this.references);
+      // Calls and invocations, the requests that count, are written field by field (same bytes).
+      if (message.kind === Kind.Call || message.kind === Kind.Invoke) {
+        bytes = encodeCall(message as Unnumbered<Call | Invoke>, id, this.#references);
+      }
+      if (bytes === undefined) {
+        // Numbered in place: callers build a fresh message per request (a copy per call shows in profiles).
+        (message as Unnumbered<R> & { id: number }).id = id;
+        bytes = encode(message, this.#references);
+      }
     } catch (error) {
-      return Promise.reject(
+      return failed(
         new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error }),
+        restack,
       );
     }
     if (bytes.length > this.#maxSendBytes) {
-      return Promise.reject(
+      return failed(
         new RuntableError(
           'FRAME_TOO_LARGE',
           `request of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
         ),
+        restack,
       );
     }
-    const answer = this.#pending.track(id, {
-      timeout,
-      signal,
-      cancel: options.cancellable ? () => this.#outbox.cancel(id) : undefined,
-      recover: recover as ((error: Error) => unknown) | undefined,
-    }) as Promise<ReplyValues[R['kind']]>;
-    this.#outbox.send(bytes, { request: id });
+    const answer = this.#pending.track(id, timeout, signal, options.cancellable === true, recover, restack) as Promise<
+      ReplyValues[R['kind']]
+    >;
+    this.#outbox.sendNumbered(bytes, id, undefined);
     return answer;
   }
 
   /** Answers a request this side received; returns the answer's encoded size. */
   reply(id: number, value: unknown): number {
-    const bytes = encode({ kind: Kind.Reply, id, value }, this.references);
-    this.#outbox.send(bytes, { reply: id });
+    const bytes = encodeReply(id, value, this.#references);
+    this.#outbox.sendNumbered(bytes, undefined, id);
     return bytes.length;
   }
 
@@ -331,22 +361,38 @@ export class Connection {
   }
 
   #receive(frame: Uint8Array): void {
+    // The messages of every call first, read field by field (cbor-decode.ts): a Reply settles
+    // its request without an object, a Call or Invoke comes out valid. The rest, and these when
+    // written differently, go the general way below.
+    if (frame.length <= this.#maxMessageBytes) {
+      try {
+        const id = decodeReply(frame, this.#hooks);
+        if (id >= 0) {
+          this.#pending.settle(id, takeReplyValue(), undefined);
+          return;
+        }
+        const call = decodeCall(frame, this.#hooks);
+        if (call !== undefined) {
+          const message = lastCallExact() ? (call as Message) : this.#checked(call);
+          if (!message) return;
+          this.lastMessageBytes = frame.length;
+          this.#handlers.onMessage(message);
+          return;
+        }
+      } catch (error) {
+        this.#undecodable(error);
+        return;
+      }
+    }
     let value: unknown;
     try {
-      value = decode(frame, this.references);
+      value = decodeWith(frame, this.#hooks);
     } catch (error) {
-      // Framing is intact, so the stream can still be trusted: refuse this message alone.
-      this.replyError(0, new RuntableError('PROTOCOL', `undecodable message: ${(error as Error).message}`));
+      this.#undecodable(error);
       return;
     }
-    let message: Message;
-    try {
-      message = toMessage(value);
-    } catch (error) {
-      const id = (value as { id?: unknown } | null)?.id;
-      this.replyError(typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : 0, error as RuntableError);
-      return;
-    }
+    const message = this.#checked(value);
+    if (!message) return;
     if (message.kind === Kind.Chunk) {
       let whole: Uint8Array | undefined;
       try {
@@ -381,6 +427,22 @@ export class Connection {
     } else {
       this.lastMessageBytes = frame.length;
       this.#handlers.onMessage(message);
+    }
+  }
+
+  /** Framing is intact, so the stream can still be trusted: refuses this message alone. */
+  #undecodable(error: unknown): void {
+    this.replyError(0, new RuntableError('PROTOCOL', `undecodable message: ${(error as Error).message}`));
+  }
+
+  /** The decoded value as a Message, or undefined once a malformed one is refused. */
+  #checked(value: unknown): Message | undefined {
+    try {
+      return toMessage(value);
+    } catch (error) {
+      const id = (value as { id?: unknown } | null)?.id;
+      this.replyError(typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : 0, error as RuntableError);
+      return undefined;
     }
   }
 

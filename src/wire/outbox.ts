@@ -58,6 +58,17 @@ export class Outbox {
     this.#checkBacklog();
   }
 
+  /**
+   * send() of a request (`request`, its id) or a reply (`reply`, the id it answers), with the
+   * order made only for a message large enough to need it: no object per small call.
+   */
+  sendNumbered(bytes: Uint8Array, request: number | undefined, reply: number | undefined): void {
+    if (bytes.length <= CHUNK_BYTES) {
+      this.#transport.send(bytes);
+      this.#checkBacklog();
+    } else this.send(bytes, request !== undefined ? { request } : reply !== undefined ? { reply } : {});
+  }
+
   /** Hands chunks to the transport while it takes them; again whenever it becomes writable. */
   pump(): void {
     while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {

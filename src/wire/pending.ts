@@ -1,139 +1,264 @@
 // The requests a connection has sent and not yet had answered: each settles exactly once, by its
 // answer, its timeout, its abort signal or the connection's end. Requests with the connection's
-// default timeout expire in order, so one timer serves them all.
+// default timeout share one timer, armed for the earliest deadline.
 
 import { type RuntableError, signalError } from '../errors.js';
 import { hold, release } from '../transport/keep-alive.js';
 
 /** setTimeout cannot wait longer; requests with a longer timeout get no timer at all. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Slots of the table of requests in flight at first; it doubles when half of them are taken. */
+const INITIAL_SLOTS = 256;
 
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-  deadline: number;
-  /** Expired by the shared timer: the request has the default timeout. */
-  shared: boolean;
-  /** Tells the peer the caller gave up; only for cancellable requests. */
-  cancel: (() => void) | undefined;
-  /** Only for requests whose timeout differs from the default. */
-  timer?: NodeJS.Timeout;
-  cleanup?: () => void;
-  recover: ((error: Error) => unknown) | undefined;
+/** Turns a failure into the request's outcome: its return value settles the request, what it throws rejects it. */
+export type Recover = (error: RuntableError) => unknown;
+
+/** Makes the error a request fails with, where the caller's stack can be seen (see failThrough). */
+export type Restack = (error: Error) => unknown;
+
+/**
+ * One request in flight. A class with every field set in the constructor, so that all records
+ * share one shape; the hot path allocates this, the promise and nothing else (no closures).
+ */
+class Pending {
+  constructor(
+    readonly id: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: Error) => void,
+    readonly deadline: number,
+    /** Expired by the shared timer: the request has the default timeout. */
+    readonly shared: boolean,
+    /** On timeout or abort, the peer is told (calls, whose methods may be stopped). */
+    readonly cancellable: boolean,
+    readonly recover: Recover | undefined,
+    readonly restack: Restack | undefined,
+    /** Only for requests whose timeout differs from the default. */
+    public timer: NodeJS.Timeout | undefined,
+    public signal: AbortSignal | undefined,
+    public onAbort: (() => void) | undefined,
+  ) {}
 }
 
-export interface TrackOptions {
-  timeout: number;
-  signal: AbortSignal | undefined;
-  cancel: (() => void) | undefined;
-  /**
-   * Turns a failure into the request's outcome: its return value (a retry's promise, say)
-   * settles the request, what it throws rejects it. Cheaper than a `.catch` on every request.
-   */
-  recover?: ((error: Error) => unknown) | undefined;
+// new Promise's executor, shared: a closure per request would be one more object for the collector.
+let capturedResolve: (value: unknown) => void = () => {};
+let capturedReject: (error: Error) => void = () => {};
+function capture(resolve: (value: unknown) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 export class PendingRequests {
   readonly #defaultTimeout: number;
   readonly #timeoutError: (timeout: number) => RuntableError;
-  /** Oldest first: ids are handed out in order, so default-timeout deadlines come in order too. */
-  readonly #pending = new Map<number, Pending>();
+  /** Tells the peer that a cancellable request `id` was given up (timeout or abort). */
+  readonly #cancel: (id: number) => void;
+  /**
+   * Requests by id, each in slot `id & mask`; one whose slot was taken (by a request still in
+   * flight a whole table of ids earlier) waits in #overflow. Not a Map: a Map under constant
+   * insertion and deletion is rebuilt every few dozen requests, and each old table links to its
+   * successor and keeps its settled entries, a chain that made the young generation's collector
+   * copy a quarter of all it allocated (every request's promise, message and reply among them).
+   */
+  #slots: (Pending | undefined)[] = new Array<Pending | undefined>(INITIAL_SLOTS).fill(undefined);
+  #mask = INITIAL_SLOTS - 1;
+  readonly #overflow = new Map<number, Pending>();
+  #size = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(defaultTimeout: number, timeoutError: (timeout: number) => RuntableError) {
+  constructor(
+    defaultTimeout: number,
+    timeoutError: (timeout: number) => RuntableError,
+    cancel: (id: number) => void = () => {},
+  ) {
     this.#defaultTimeout = defaultTimeout;
     this.#timeoutError = timeoutError;
+    this.#cancel = cancel;
   }
 
   get size(): number {
-    return this.#pending.size;
+    return this.#size;
   }
 
-  /** A promise for request `id`'s answer. */
-  track(id: number, options: TrackOptions): Promise<unknown> {
-    const { timeout, signal, cancel, recover } = options;
-    return new Promise((resolve, reject) => {
-      const shared = timeout === this.#defaultTimeout && timeout <= MAX_TIMER_MS;
-      const pending: Pending = { resolve, reject, deadline: Date.now() + timeout, shared, cancel, recover };
-      this.#pending.set(id, pending);
-      // Someone waits for this answer: the process must live to get it (settle releases).
-      hold();
-      if (timeout > MAX_TIMER_MS) {
-        // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
-      } else if (shared) {
-        if (!this.#timer) this.#arm();
-      } else {
-        pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
-        pending.timer.unref();
-      }
-      if (signal) {
-        const onAbort = () => {
-          if (this.settle(id, undefined, abortError(signal))) cancel?.();
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        pending.cleanup = () => signal.removeEventListener('abort', onAbort);
-      }
-    });
+  /**
+   * A promise for request `id`'s answer. `recover` turns a failure into the outcome (a retry's
+   * promise, say): cheaper than a `.catch` on every request. `restack` makes the error it
+   * finally fails with (see failThrough).
+   */
+  track(
+    id: number,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    cancellable: boolean,
+    recover: Recover | undefined,
+    restack: Restack | undefined,
+  ): Promise<unknown> {
+    const promise = new Promise(capture);
+    const shared = timeout === this.#defaultTimeout && timeout <= MAX_TIMER_MS;
+    const pending = new Pending(
+      id,
+      capturedResolve,
+      capturedReject,
+      Date.now() + timeout,
+      shared,
+      cancellable,
+      recover,
+      restack,
+      undefined,
+      undefined,
+      undefined,
+    );
+    this.#add(pending);
+    // Someone waits for this answer: the process must live to get it (settle releases).
+    hold();
+    if (timeout > MAX_TIMER_MS) {
+      // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
+    } else if (shared) {
+      // Later requests have later deadlines: an armed timer fires first already.
+      if (!this.#timer) this.#arm(pending.deadline);
+    } else {
+      pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
+      pending.timer.unref();
+    }
+    if (signal) {
+      const onAbort = () => {
+        if (this.settle(id, undefined, abortError(signal)) && cancellable) this.#cancel(id);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      pending.signal = signal;
+      pending.onAbort = onAbort;
+    }
+    return promise;
   }
 
   /** Settles request `id`; false if it was settled already (or never existed). */
   settle(id: number, value: unknown, error: Error | undefined): boolean {
-    const pending = this.#pending.get(id);
-    if (!pending) return false;
-    this.#pending.delete(id);
+    const pending = this.#take(id);
+    if (pending === undefined) return false;
     release();
-    if (pending.timer) clearTimeout(pending.timer);
-    pending.cleanup?.();
-    if (!error) pending.resolve(value);
-    else if (!pending.recover) pending.reject(error);
-    else {
+    if (pending.timer !== undefined) clearTimeout(pending.timer);
+    if (pending.signal !== undefined) pending.signal.removeEventListener('abort', pending.onAbort as () => void);
+    if (error === undefined) {
+      pending.resolve(value);
+      return true;
+    }
+    let failure = error;
+    if (pending.recover !== undefined) {
       try {
-        pending.resolve(pending.recover(error));
+        pending.resolve(pending.recover(error as RuntableError));
+        return true;
       } catch (thrown) {
-        pending.reject(thrown as Error);
+        failure = thrown as Error;
       }
     }
+    if (pending.restack === undefined) pending.reject(failure);
+    else failThrough(pending.resolve, failure, pending.restack);
     return true;
   }
 
-  /** The connection ended: every request fails with `reason`, at once. */
+  /** The connection ended: every request fails with `reason`, at once, oldest first. */
   rejectAll(reason: RuntableError): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const id of [...this.#pending.keys()]) this.settle(id, undefined, reason);
+    for (const pending of this.#all()) this.settle(pending.id, undefined, reason);
+  }
+
+  #add(pending: Pending): void {
+    if (this.#size >= this.#slots.length / 2) this.#grow();
+    const slot = pending.id & this.#mask;
+    if (this.#slots[slot] === undefined) this.#slots[slot] = pending;
+    else this.#overflow.set(pending.id, pending);
+    this.#size++;
+  }
+
+  /** Request `id`, removed; undefined if it is not in flight. */
+  #take(id: number): Pending | undefined {
+    const slot = id & this.#mask;
+    const pending = this.#slots[slot];
+    if (pending !== undefined && pending.id === id) {
+      this.#slots[slot] = undefined;
+      this.#size--;
+      return pending;
+    }
+    if (this.#overflow.size === 0) return undefined;
+    const waiting = this.#overflow.get(id);
+    if (waiting === undefined) return undefined;
+    this.#overflow.delete(id);
+    this.#size--;
+    return waiting;
+  }
+
+  #grow(): void {
+    const all = this.#all();
+    this.#slots = new Array<Pending | undefined>(this.#slots.length * 2).fill(undefined);
+    this.#mask = this.#slots.length - 1;
+    this.#overflow.clear();
+    this.#size = 0;
+    for (const pending of all) this.#add(pending);
+  }
+
+  /** Every request in flight, oldest first. */
+  #all(): Pending[] {
+    const all: Pending[] = [];
+    for (const pending of this.#slots) if (pending !== undefined) all.push(pending);
+    for (const pending of this.#overflow.values()) all.push(pending);
+    return all.sort((a, b) => a.id - b.id);
   }
 
   #expire(id: number, timeout: number): void {
-    const cancel = this.#pending.get(id)?.cancel;
-    if (this.settle(id, undefined, this.#timeoutError(timeout))) cancel?.();
+    const slot = this.#slots[id & this.#mask];
+    const cancellable = slot?.id === id ? slot.cancellable : this.#overflow.get(id)?.cancellable;
+    if (this.settle(id, undefined, this.#timeoutError(timeout)) && cancellable) this.#cancel(id);
   }
 
-  /** The oldest request under the shared timer, if any. */
-  #nextShared(): Pending | undefined {
-    for (const pending of this.#pending.values()) if (pending.shared) return pending;
-    return undefined;
-  }
-
-  #arm(): void {
-    const first = this.#nextShared();
-    if (!first) {
-      this.#timer = undefined;
-      return;
-    }
+  /**
+   * The shared timer, for the earliest deadline. It fires about once per default timeout: then
+   * it expires what is due and looks through the table for the next deadline.
+   */
+  #arm(deadline: number): void {
     this.#timer = setTimeout(
       () => {
+        this.#timer = undefined;
         const now = Date.now();
-        for (const [id, pending] of this.#pending) {
-          if (!pending.shared) continue;
-          if (pending.deadline > now) break;
-          this.#expire(id, this.#defaultTimeout);
+        for (const pending of this.#all()) {
+          if (pending.shared && pending.deadline <= now) this.#expire(pending.id, this.#defaultTimeout);
         }
-        this.#arm();
+        // A request tracked meanwhile (a recover's retry) armed it again, maybe for a later deadline.
+        if (this.#timer) clearTimeout(this.#timer);
+        this.#timer = undefined;
+        let next = Number.POSITIVE_INFINITY;
+        for (const pending of this.#all()) if (pending.shared && pending.deadline < next) next = pending.deadline;
+        if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
       },
-      Math.max(0, first.deadline - Date.now()),
+      Math.max(0, deadline - Date.now()),
     );
     this.#timer.unref();
   }
+}
+
+/**
+ * Fails the promise of `resolve` with `restack(error)`, made in a promise job chained to that
+ * promise: V8's async stack traces then run the new error's stack through whoever awaits it, so
+ * a failed call points at the line that made it. A successful request pays nothing for this (an
+ * async function around every call, as before, cost about 400 bytes and one hop per call).
+ */
+export function failThrough(resolve: (value: unknown) => void, error: Error, restack: Restack): void {
+  let open: () => void = () => {};
+  const base = new Promise<void>((opened) => {
+    open = opened;
+  });
+  // Adopted first, thrown after: the job that throws must find the caller's promise chained.
+  resolve(
+    base.then(() => {
+      throw restack(error);
+    }),
+  );
+  open();
+}
+
+/** A request's promise that fails at once: through `restack` where the request has one. */
+export function failed(error: Error, restack: Restack | undefined): Promise<never> {
+  if (restack === undefined) return Promise.reject(error);
+  return new Promise<never>((resolve) => failThrough(resolve as (value: unknown) => void, error, restack));
 }
 
 export function abortError(signal: AbortSignal): RuntableError {

@@ -56,9 +56,11 @@ let found: Found | undefined;
 
 /**
  * Checks `value` against the value rules and returns what the encoder should write: the value
- * itself when nothing needed replacing. Refusals are BAD_ARGUMENT naming the path.
+ * itself when nothing needed replacing. Refusals are BAD_ARGUMENT naming the path. `field`: the
+ * value is that field of a message whose envelope is written without a walk (cbor-encode.ts), and
+ * is checked and named as prepareValue on the whole message would.
  */
-export function prepareValue(value: unknown, exporter: Exporter | undefined): unknown {
+export function prepareValue(value: unknown, exporter: Exporter | undefined, field?: string): unknown {
   if (typeof value !== 'object' || value === null) {
     if (typeof value !== 'function' && typeof value !== 'symbol') return value;
   }
@@ -66,10 +68,14 @@ export function prepareValue(value: unknown, exporter: Exporter | undefined): un
   found = undefined;
   let prepared: unknown;
   try {
-    prepared = walk(value, 0);
+    prepared = walk(value, field === undefined ? 0 : 1);
   } catch (error) {
     found = outer;
-    if (error instanceof Refusal) throw toError(error);
+    if (error instanceof Refusal) {
+      // The message's own step; its container is a fresh message, never part of a loop.
+      if (field !== undefined) climb(error, field, {});
+      throw toError(error);
+    }
     throw error;
   }
   const references = found as Found | undefined;
