@@ -88,10 +88,13 @@ export class Session {
     this.shared.rows.forget(this.owner);
     handOver(promoted, this.shared);
     if (revoked.length === 0 && left.length === 0) return;
-    this.shared.log(
-      `pid ${this.connection.peerPid} left; revoked ${revoked.length} entries, left ${left.length} lines`,
-    );
-    if (revoked.length > 0) sweepEndpoints(this.shared.dir, this.connection.peerPid, revoked);
+    // The watchers' events leave on the next tick; the log line and the look at /proc for the
+    // owner's endpoint files wait until they have, since a dead owner's watchers are waiting.
+    const pid = this.connection.peerPid;
+    setImmediate(() => {
+      this.shared.log(`pid ${pid} left; revoked ${revoked.length} entries, left ${left.length} lines`);
+      if (revoked.length > 0) sweepEndpoints(this.shared.dir, pid, revoked);
+    });
   }
 
   /** The claim this session queued for `entry.moniker` holds it now: answer its Register. */
