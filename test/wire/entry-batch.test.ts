@@ -65,7 +65,28 @@ describe('entry batches', () => {
     );
   });
 
-  it('encode each entry once, and again only when it changes', () => {
+  it('write rows as the codec encodes the same array of rows', () => {
+    const entries = [
+      entry('A/1', 10, 1),
+      entry('A/é/日本/🎉', 10, 2, { metadata: { role: 'primary', nested: { list: [1, 'two'] } } }),
+      entry(`A/${'x'.repeat(300)}`, 10, 70_000),
+      entry('B/old', 20, 23, { registeredAt: new Date(0), changedAt: new Date(2 ** 32) }),
+      entry('B/older', 20, 24, { registeredAt: new Date(-1), changedAt: new Date(-(2 ** 31) - 5) }),
+      entry('B/oldest', 20, 255, { registeredAt: new Date(-1e13), changedAt: new Date(1_000.5) }),
+    ];
+    const batch = pack(entries);
+    const owners = new Map(Object.entries(batch.owners).map(([key, [pid]]) => [pid, Number(key)]));
+    const expected = entries.map((e) => {
+      const row: unknown[] = [e.moniker, owners.get(e.pid), e.object, e.methods === shared ? 0 : 1];
+      row.push(e.registeredAt.getTime(), e.changedAt.getTime());
+      if (Object.keys(e.metadata).length > 0) row.push(e.metadata);
+      return row;
+    });
+    assert.deepStrictEqual(Buffer.from(batch.rows), Buffer.from(encode(expected)));
+    assert.deepStrictEqual(roundTrip(entries), entries);
+  });
+
+  it('pack the same entries to the same batch, and a changed entry as it now is', () => {
     const rows = new EntryRows();
     const first = entry('A/1', 10, 1);
     const before = pack([first], rows);
