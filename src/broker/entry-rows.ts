@@ -25,7 +25,7 @@ export class BatchWriter {
   constructor(count: number) {
     // Most rows take less than this (a short moniker, two dates); #room grows it for the others.
     this.#buffer = Buffer.allocUnsafe(64 + count * 48);
-    this.#head(0x80, count);
+    this.#position = writeHead(this.#buffer, 0, 0x80, count);
   }
 
   /** Adds `methods` to owner `id`'s method lists (adding the owner on first use); returns its index. */
@@ -48,19 +48,34 @@ export class BatchWriter {
     metadata?: Record<string, unknown>,
   ): void {
     const extra = metadata === undefined || isEmpty(metadata) ? undefined : encode(metadata);
-    this.#room(ROW_BYTES + moniker.length * 3 + (extra?.length ?? 0));
+    const length = moniker.length;
+    this.#room(ROW_BYTES + length * 3 + (extra?.length ?? 0));
     const b = this.#buffer;
-    b[this.#position++] = extra ? 0x87 : 0x86;
-    this.#text(moniker);
-    this.#number(owner);
-    this.#number(object);
-    this.#number(methodList);
-    this.#number(registeredAt);
-    this.#number(changedAt);
-    if (extra) {
-      b.set(extra, this.#position);
-      this.#position += extra.length;
+    let p = this.#position;
+    b[p++] = extra ? 0x87 : 0x86;
+    // The moniker: an ASCII one byte by byte, anything else as the codec writes it.
+    const at = p;
+    p = writeHead(b, p, 0x60, length);
+    for (let i = 0; i < length; i++) {
+      const c = moniker.charCodeAt(i);
+      if (c >= 0x80) {
+        const encoded = encode(moniker);
+        b.set(encoded, at);
+        p = at + encoded.length;
+        break;
+      }
+      b[p++] = c;
     }
+    p = writeNumber(b, p, owner);
+    p = writeNumber(b, p, object);
+    p = writeNumber(b, p, methodList);
+    p = writeNumber(b, p, registeredAt);
+    p = writeNumber(b, p, changedAt);
+    if (extra) {
+      b.set(extra, p);
+      p += extra.length;
+    }
+    this.#position = p;
   }
 
   finish(): EntryBatch {
@@ -75,61 +90,44 @@ export class BatchWriter {
     this.#buffer.copy(grown, 0, 0, this.#position);
     this.#buffer = grown;
   }
+}
 
-  /** An item head with a uint argument below 2³², as the codec writes it. */
-  #head(major: number, value: number): void {
-    const b = this.#buffer;
-    let p = this.#position;
-    if (value < 0x18) b[p++] = major | value;
-    else if (value < 0x100) {
-      b[p++] = major | 0x18;
-      b[p++] = value;
-    } else if (value < 0x10000) {
-      b[p++] = major | 0x19;
-      b[p++] = value >> 8;
-      b[p++] = value & 0xff;
-    } else {
-      b[p++] = major | 0x1a;
-      b.writeUInt32BE(value, p);
-      p += 4;
-    }
-    this.#position = p;
+/** An item head with an argument below 2³², as the codec writes it; returns the position after it. */
+function writeHead(b: Uint8Array, p: number, major: number, value: number): number {
+  if (value < 0x18) b[p++] = major | value;
+  else if (value < 0x100) {
+    b[p++] = major | 0x18;
+    b[p++] = value;
+  } else if (value < 0x10000) {
+    b[p++] = major | 0x19;
+    b[p++] = value >> 8;
+    b[p++] = value & 0xff;
+  } else {
+    b[p++] = major | 0x1a;
+    b[p++] = value >>> 24;
+    b[p++] = (value >> 16) & 0xff;
+    b[p++] = (value >> 8) & 0xff;
+    b[p++] = value & 0xff;
   }
+  return p;
+}
 
-  /** A number as the codec writes it (cbor-encode.ts): integers within 32 bits as such, others (a date's ms) as float64. */
-  #number(value: number): void {
-    if (value >>> 0 === value) this.#head(0x00, value);
-    else if (value >> 0 === value) this.#head(0x20, ~value);
-    else if (value < 0 && value >= -0x1_0000_0000 && Math.floor(value) === value) {
-      this.#buffer[this.#position++] = 0x3a;
-      this.#buffer.writeUInt32BE(-1 - value, this.#position);
-      this.#position += 4;
-    } else {
-      this.#buffer[this.#position++] = 0xfb;
-      this.#buffer.writeDoubleBE(value, this.#position);
-      this.#position += 8;
-    }
-  }
+/** A float64's bytes, as the host holds them; the wire is big-endian. */
+const float = new Float64Array(1);
+const floatBytes = new Uint8Array(float.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-  /** Text: an ASCII string byte by byte, anything else as the codec writes it. */
-  #text(value: string): void {
-    const b = this.#buffer;
-    const length = value.length;
-    const at = this.#position;
-    this.#head(0x60, length);
-    let p = this.#position;
-    for (let i = 0; i < length; i++) {
-      const c = value.charCodeAt(i);
-      if (c >= 0x80) {
-        const encoded = encode(value);
-        b.set(encoded, at);
-        this.#position = at + encoded.length;
-        return;
-      }
-      b[p++] = c;
-    }
-    this.#position = p;
-  }
+/** A number as the codec writes it (cbor-encode.ts): integers within 32 bits as such, others (a date's ms) as float64. */
+function writeNumber(b: Uint8Array, p: number, value: number): number {
+  if (value >>> 0 === value) return writeHead(b, p, 0x00, value);
+  if (value >> 0 === value) return writeHead(b, p, 0x20, ~value);
+  // Below -2³¹, the argument takes four bytes: head 0x3a.
+  if (value < 0 && value >= -0x1_0000_0000 && Math.floor(value) === value) return writeHead(b, p, 0x20, -1 - value);
+  b[p++] = 0xfb;
+  float[0] = value;
+  if (LITTLE_ENDIAN) for (let i = 7; i >= 0; i--) b[p++] = floatBytes[i] as number;
+  else for (let i = 0; i < 8; i++) b[p++] = floatBytes[i] as number;
+  return p;
 }
 
 /** One owner endpoint as EntryRows names it. */
