@@ -382,7 +382,7 @@ export class ObjectTable {
     };
   }
 
-  /** Puts `entry` in the table; returns it, as the table now holds it. */
+  /** Puts `entry` in the table; returns it. */
   #insert(owner: OwnerId, entry: WireEntry): WireEntry {
     const holder = this.#holder(entry.pid, entry.endpoint, entry.methods);
     const row = this.#rows.add(
@@ -402,9 +402,9 @@ export class ObjectTable {
       this.#byOwner.set(owner, owned);
     }
     this.#rows.ownerSlots[row] = owned.push(row) - 1;
-    const kept = this.#entry(row);
-    this.#notify('registered', kept);
-    return kept;
+    // Of `entry` the table keeps its metadata and nothing else: it goes back to the caller as it came.
+    this.#notify('registered', entry);
+    return entry;
   }
 
   /** The holder of entries of this endpoint and method list, shared with any others. */
