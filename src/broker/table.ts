@@ -80,6 +80,9 @@ export interface Holder {
   /** Its key in the table's map of holders. */
   readonly key: string;
   users: number;
+  /** The last batch that listed it (`ObjectTable.#batches`), and its method list's index there. */
+  batch: number;
+  list: number;
 }
 
 /** One owner endpoint (pid and socket path) as batches name it. */
@@ -149,6 +152,8 @@ export class ObjectTable {
   readonly #holders = new Map<string, Holder>();
   readonly #endpoints = new Map<string, EndpointRecord>();
   #nextEndpoint = 1;
+  /** Batches packed so far: each one's number marks the holders it has listed. */
+  #batches = 0;
   readonly #watchers = new Set<Watcher>();
   /**
    * Would-be owners per moniker, first come first served. Never empty when present; the moniker
@@ -323,26 +328,25 @@ export class ObjectTable {
   /** The entries under `prefix` as an EntryBatch (protocol.ts), written from the columns. */
   pack(prefix: string): EntryBatch {
     const rows = this.#rows;
+    const sorted = this.#sorted;
     const start = this.#lowerBound(prefix);
     let end = start;
-    while (end < this.#sorted.length && (rows.monikers[this.#sorted[end] as number] as string).startsWith(prefix))
-      end++;
+    while (end < sorted.length && (rows.monikers[sorted[end] as number] as string).startsWith(prefix)) end++;
     const writer = new BatchWriter(end - start);
-    /** Each holder's method list in the batch: its index in its endpoint's methodLists. */
-    const lists = new Map<Holder, number>();
+    const batch = ++this.#batches;
     for (let i = start; i < end; i++) {
-      const row = this.#sorted[i] as number;
+      const row = sorted[i] as number;
       const holder = rows.holders[row] as Holder;
-      let list = lists.get(holder);
-      if (list === undefined) {
-        list = writer.methodList(holder.endpoint.id, holder.pid, holder.path, holder.methods);
-        lists.set(holder, list);
+      // A holder's method list goes into the batch with its first entry there.
+      if (holder.batch !== batch) {
+        holder.batch = batch;
+        holder.list = writer.methodList(holder.endpoint.id, holder.pid, holder.path, holder.methods);
       }
       writer.row(
         rows.monikers[row] as string,
         holder.endpoint.id,
         rows.objects[row] as number,
-        list,
+        holder.list,
         rows.registered[row] as number,
         rows.changed[row] as number,
         rows.metadata.get(row),
@@ -422,7 +426,7 @@ export class ObjectTable {
       endpoint = { id: this.#nextEndpoint++, key: endpointKey, users: 1 };
       this.#endpoints.set(endpointKey, endpoint);
     }
-    const holder: Holder = { pid, path, methods: [...methods], endpoint, key, users: 1 };
+    const holder: Holder = { pid, path, methods: [...methods], endpoint, key, users: 1, batch: 0, list: 0 };
     this.#holders.set(key, holder);
     return holder;
   }
