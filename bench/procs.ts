@@ -94,7 +94,8 @@ export function bundlePeer(name: string): Promise<string> {
       const partial = `${file}.${process.pid}`;
       fs.writeFileSync(partial, code);
       fs.renameSync(partial, file);
-      return file;
+      // The real path: a peer knows it is run as the main module by comparing it with its own URL.
+      return fs.realpathSync(file);
     })();
     bundles.set(name, bundle);
   }
