@@ -86,7 +86,7 @@ export async function namingRuntable(counts: NamingCounts): Promise<NamingFigure
       await Promise.all([first.register(`watch/w${k}`, echoObject), seen('registered', `watch/w${k}`)]);
     });
 
-    const peer = await spawnPeer('runtable', ['serve', dir, 'watch/victim']);
+    const peer = await spawnPeer('runtable', ['serve', dir, 'watch/victim'], { bundled: true });
     await seen('registered', 'watch/victim');
     const start = ms();
     kill(peer.pid);
@@ -159,7 +159,7 @@ export async function namingDbus(counts: NamingCounts): Promise<NamingFigures> {
     });
 
     const victim = 'org.runtable.watch.victim';
-    const peer = await spawnPeer('dbus', [daemon.address, victim]);
+    const peer = await spawnPeer('dbus', [daemon.address, victim], { bundled: true });
     await seen(victim);
     const start = ms();
     kill(peer.pid);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 /**
@@ -59,6 +60,48 @@ export function installCleanup(): void {
   }
 }
 
+/** Where bundled peers are written: under node_modules, so their external imports resolve from there. */
+const BUNDLE_DIR = path.join(BENCH_DIR, '..', 'node_modules', '.cache', 'runtable-bench');
+const bundles = new Map<string, Promise<string>>();
+
+/**
+ * bench/peers/<name>.ts bundled into one plain JavaScript file (runtable from its sources, the
+ * other packages left to node_modules), once per run: a peer that runs without tsx. Processes
+ * whose size is measured, such as the owners killed in (f), are run this way on both sides, so
+ * that neither carries tsx's loader thread and the transpiled sources of the other.
+ */
+export function bundlePeer(name: string): Promise<string> {
+  let bundle = bundles.get(name);
+  if (!bundle) {
+    bundle = (async () => {
+      const result = await build({
+        entryPoints: [path.join(BENCH_DIR, 'peers', `${name}.ts`)],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        conditions: ['runtable-source'],
+        packages: 'external',
+        // runtable itself is bundled from src/ (the condition above), as a user's app bundles it.
+        alias: { runtable: path.join(BENCH_DIR, '..', 'src', 'index.ts') },
+        write: false,
+        logLevel: 'error',
+      });
+      const code = result.outputFiles[0]?.contents;
+      if (!code) throw new Error(`esbuild produced nothing for bench/peers/${name}.ts`);
+      fs.mkdirSync(BUNDLE_DIR, { recursive: true });
+      const file = path.join(BUNDLE_DIR, `${name}.mjs`);
+      const partial = `${file}.${process.pid}`;
+      fs.writeFileSync(partial, code);
+      fs.renameSync(partial, file);
+      // The real path: a peer knows it is run as the main module by comparing it with its own URL.
+      return fs.realpathSync(file);
+    })();
+    bundles.set(name, bundle);
+  }
+  return bundle;
+}
+
 export interface Peer {
   child: ChildProcess;
   pid: number;
@@ -70,11 +113,17 @@ export interface Peer {
 /**
  * Starts bench/peers/<name>.ts (or bench/<name>.ts for a name with a slash) with `args` and waits
  * for its "ready ..." line on stdout. The peer's stdin is a pipe it watches, so it also exits if
- * this process dies without cleaning up.
+ * this process dies without cleaning up. `bundled`: its bundle (bundlePeer) runs with plain node.
  */
-export function spawnPeer(name: string, args: string[], options: { ipc?: boolean } = {}): Promise<Peer> {
-  const file = path.join(BENCH_DIR, ...(name.includes('/') ? [] : ['peers']), `${name}.ts`);
-  const child = spawn(process.execPath, [...NODE_FLAGS, file, ...args], {
+export async function spawnPeer(
+  name: string,
+  args: string[],
+  options: { ipc?: boolean; bundled?: boolean } = {},
+): Promise<Peer> {
+  const command = options.bundled
+    ? [await bundlePeer(name)]
+    : [...NODE_FLAGS, path.join(BENCH_DIR, ...(name.includes('/') ? [] : ['peers']), `${name}.ts`)];
+  const child = spawn(process.execPath, [...command, ...args], {
     stdio: ['pipe', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
     serialization: 'advanced',
     env: { ...process.env, RUNTABLE_BROKER_IDLE_MS: String(BROKER_IDLE_MS) },

@@ -97,9 +97,13 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     only: { type: 'string' },
     calls: { type: 'boolean', default: false },
+    naming: { type: 'boolean', default: false },
   },
 });
 const callsOnly = args.calls ?? false;
+/** Only the naming rows (e) to (g): no call peers are opened. */
+const namingOnly = args.naming ?? false;
+if (callsOnly && namingOnly) throw new Error('--calls and --naming exclude each other');
 const quick = args.quick ?? false;
 const counts = quick ? QUICK : FULL;
 const rounds = Number(args.rounds ?? (quick ? 1 : 3));
@@ -271,7 +275,7 @@ const open: Open[] = [];
 let exitCode = 0;
 try {
   // Opened at once, since each peer takes a while to start; measured one at a time after.
-  const opening = selected.map(async (id) => {
+  const opening = (namingOnly ? [] : selected).map(async (id) => {
     const transport = TRANSPORTS[id] as Transport;
     try {
       const client = await withTimeout(transport.open(tempDir(id)), `opening ${transport.name}`);
@@ -285,12 +289,12 @@ try {
   });
   for (const entry of await Promise.all(opening)) if (entry) open.push(entry);
   console.error('warm-up (not counted)');
-  await callRound(open, counts.warm, false);
+  if (!namingOnly) await callRound(open, counts.warm, false);
   if (!quick) await namingRound(0, false, QUICK.naming);
   for (let round = 0; round < rounds; round++) {
     console.error(`round ${round + 1} of ${rounds}`);
     const order = open.map((_, i) => open[(i + round) % open.length] as Open);
-    await callRound(order, counts, true);
+    if (!namingOnly) await callRound(order, counts, true);
     await namingRound(round, true, counts.naming);
   }
 } catch (error) {

@@ -220,7 +220,7 @@ export class Activations {
     const monikers = [...new Set(run.waiters.map((waiter) => waiter.moniker))].join(', ');
     this.#fail(run, `its command did not register ${monikers} within ${run.service.timeout} ms`);
     // A command that registered nothing in all that time is stuck: stop it, so the next caller starts afresh.
-    const holds = this.#options.table.list('').some((entry) => entry.pid === run.pid);
+    const holds = this.#options.table.holdsPid(run.pid);
     if (!holds && run.pid > 0) {
       this.#options.log(`service ${run.service.file}: stopping pid ${run.pid}, which registered nothing`);
       try {

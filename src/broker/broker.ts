@@ -15,7 +15,6 @@ import { DEFAULT_LIMITS, type Limits } from '../wire/limits.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
-import { EntryRows } from './entry-rows.js';
 import { serviceDirs } from './service-files.js';
 import { handOver, Session, type Shared } from './session.js';
 import { sweepDeadEndpoints } from './sweep.js';
@@ -99,7 +98,6 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
 
   const shared: Shared = {
     table,
-    rows: new EntryRows(),
     sessions,
     status,
     log,

@@ -1,102 +1,171 @@
-// The broker's side of EntryBatch: each entry's row is encoded once, when it is first listed,
-// and kept beside the entry; a List or a Watch snapshot then splices the rows it needs into one
-// buffer. Entries are immutable (a touch makes a new one), so a kept row never goes stale. A row
-// is kept as a latin1 string, one byte a character: about 60 bytes on the heap, where a
-// Uint8Array of its own costs some 250 with its ArrayBuffer.
+// The broker's side of EntryBatch (protocol.ts): BatchWriter writes the rows' CBOR straight into
+// one buffer, from the table's columns (table.ts), with no object per row; EntryRows packs a
+// batch from WireEntry objects (the golden vectors, tests). The bytes are what the codec writes
+// for the same array of rows (test/wire/entry-batch.test.ts compares them).
 
 import { encode } from '../wire/codec.js';
-import type { BatchOwner, EntryBatch, EntryRow, WireEntry } from '../wire/protocol.js';
-import type { Claim, OwnerId } from './table.js';
+import type { BatchOwner, EntryBatch, WireEntry } from '../wire/protocol.js';
+import type { OwnerId } from './table.js';
 
-/** One owner endpoint as batches name it. */
-interface OwnerRecord {
-  /** Its key in EntryBatch.owners: unique for the broker's life. */
-  id: number;
-  pid: number;
-  endpoint: string;
-  /** Every distinct list its entries had; kept until the owner goes (bounded by what it registered). */
-  methodLists: string[][];
-  /** JSON of a method list to its index in `methodLists`. */
-  listIndex: Map<string, number>;
-}
-
-interface Row {
-  /** The row's CBOR, a byte per character. */
-  bytes: string;
-  owner: OwnerRecord;
-}
-
-/** CBOR header of an array of `length` items (RFC 8949 major type 4). */
-function arrayHeader(length: number): Uint8Array {
-  if (length < 24) return Uint8Array.of(0x80 | length);
-  if (length < 0x100) return Uint8Array.of(0x98, length);
-  if (length < 0x10000) return Uint8Array.of(0x99, length >> 8, length & 0xff);
-  return Uint8Array.of(0x9a, length >>> 24, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff);
-}
+/** Bytes a row takes besides its moniker's and its metadata's: heads, three uints, two float64s. */
+const ROW_BYTES = 1 + 5 + 3 * 9 + 2 * 9;
 
 function isEmpty(map: Record<string, unknown>): boolean {
   for (const _ in map) return false;
   return true;
 }
 
+/** One batch being written: its owners, and the CBOR of its array of rows. */
+export class BatchWriter {
+  readonly #owners: Record<number, BatchOwner> = {};
+  #buffer: Buffer;
+  #position = 0;
+
+  /** A batch of `count` rows: exactly that many `row` calls follow. */
+  constructor(count: number) {
+    // Most rows take less than this (a short moniker, two dates); #room grows it for the others.
+    this.#buffer = Buffer.allocUnsafe(64 + count * 48);
+    this.#position = writeHead(this.#buffer, 0, 0x80, count);
+  }
+
+  /** Adds `methods` to owner `id`'s method lists (adding the owner on first use); returns its index. */
+  methodList(id: number, pid: number, endpoint: string, methods: string[]): number {
+    let owner = this.#owners[id];
+    if (!owner) {
+      owner = [pid, endpoint, []];
+      this.#owners[id] = owner;
+    }
+    return owner[2].push(methods) - 1;
+  }
+
+  row(
+    moniker: string,
+    owner: number,
+    object: number,
+    methodList: number,
+    registeredAt: number,
+    changedAt: number,
+    metadata?: Record<string, unknown>,
+  ): void {
+    const extra = metadata === undefined || isEmpty(metadata) ? undefined : encode(metadata);
+    const length = moniker.length;
+    this.#room(ROW_BYTES + length * 3 + (extra?.length ?? 0));
+    const b = this.#buffer;
+    let p = this.#position;
+    b[p++] = extra ? 0x87 : 0x86;
+    // The moniker: an ASCII one byte by byte, anything else as the codec writes it.
+    const at = p;
+    p = writeHead(b, p, 0x60, length);
+    for (let i = 0; i < length; i++) {
+      const c = moniker.charCodeAt(i);
+      if (c >= 0x80) {
+        const encoded = encode(moniker);
+        b.set(encoded, at);
+        p = at + encoded.length;
+        break;
+      }
+      b[p++] = c;
+    }
+    p = writeNumber(b, p, owner);
+    p = writeNumber(b, p, object);
+    p = writeNumber(b, p, methodList);
+    p = writeNumber(b, p, registeredAt);
+    p = writeNumber(b, p, changedAt);
+    if (extra) {
+      b.set(extra, p);
+      p += extra.length;
+    }
+    this.#position = p;
+  }
+
+  finish(): EntryBatch {
+    const b = this.#buffer;
+    // A Uint8Array, not a Buffer: the two encode differently (tag 64), and the wire has this one.
+    return { owners: this.#owners, rows: new Uint8Array(b.buffer, b.byteOffset, this.#position) };
+  }
+
+  #room(bytes: number): void {
+    if (this.#position + bytes <= this.#buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#position + bytes));
+    this.#buffer.copy(grown, 0, 0, this.#position);
+    this.#buffer = grown;
+  }
+}
+
+/** An item head with an argument below 2³², as the codec writes it; returns the position after it. */
+function writeHead(b: Uint8Array, p: number, major: number, value: number): number {
+  if (value < 0x18) b[p++] = major | value;
+  else if (value < 0x100) {
+    b[p++] = major | 0x18;
+    b[p++] = value;
+  } else if (value < 0x10000) {
+    b[p++] = major | 0x19;
+    b[p++] = value >> 8;
+    b[p++] = value & 0xff;
+  } else {
+    b[p++] = major | 0x1a;
+    b[p++] = value >>> 24;
+    b[p++] = (value >> 16) & 0xff;
+    b[p++] = (value >> 8) & 0xff;
+    b[p++] = value & 0xff;
+  }
+  return p;
+}
+
+/** A float64's bytes, as the host holds them; the wire is big-endian. */
+const float = new Float64Array(1);
+const floatBytes = new Uint8Array(float.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A number as the codec writes it (cbor-encode.ts): integers within 32 bits as such, others (a date's ms) as float64. */
+function writeNumber(b: Uint8Array, p: number, value: number): number {
+  if (value >>> 0 === value) return writeHead(b, p, 0x00, value);
+  if (value >> 0 === value) return writeHead(b, p, 0x20, ~value);
+  // Below -2³¹, the argument takes four bytes: head 0x3a.
+  if (value < 0 && value >= -0x1_0000_0000 && Math.floor(value) === value) return writeHead(b, p, 0x20, -1 - value);
+  b[p++] = 0xfb;
+  float[0] = value;
+  if (LITTLE_ENDIAN) for (let i = 7; i >= 0; i--) b[p++] = floatBytes[i] as number;
+  else for (let i = 0; i < 8; i++) b[p++] = floatBytes[i] as number;
+  return p;
+}
+
+/** One owner endpoint as EntryRows names it. */
+interface OwnerRecord {
+  id: number;
+  pid: number;
+  endpoint: string;
+}
+
+/** Packs batches from WireEntry objects, naming each owner endpoint by a number of its own. */
 export class EntryRows {
-  readonly #rows = new WeakMap<WireEntry, Row>();
   /** Per control connection, its endpoints by path. */
   readonly #owners = new Map<OwnerId, Map<string, OwnerRecord>>();
   #nextId = 1;
 
   /** The batch of `claims`, in their order. */
-  pack(claims: readonly Claim[]): EntryBatch {
-    const owners: Record<number, BatchOwner> = {};
-    const rows: string[] = new Array(claims.length);
-    let bytes = 0;
-    for (let i = 0; i < claims.length; i++) {
-      const row = this.#row(claims[i] as Claim);
-      rows[i] = row.bytes;
-      bytes += row.bytes.length;
-      const { owner } = row;
-      // Method lists only grow, so the batch's copy is taken after every row that adds one.
-      owners[owner.id] ??= [owner.pid, owner.endpoint, owner.methodLists];
+  pack(claims: readonly { owner: OwnerId; entry: WireEntry }[]): EntryBatch {
+    const writer = new BatchWriter(claims.length);
+    const lists = new Map<string, number>();
+    for (const { owner, entry } of claims) {
+      const record = this.#record(owner, entry);
+      const key = `${record.id} ${JSON.stringify(entry.methods)}`;
+      let list = lists.get(key);
+      if (list === undefined) {
+        list = writer.methodList(record.id, record.pid, record.endpoint, entry.methods);
+        lists.set(key, list);
+      }
+      writer.row(
+        entry.moniker,
+        record.id,
+        entry.object,
+        list,
+        entry.registeredAt.getTime(),
+        entry.changedAt.getTime(),
+        entry.metadata,
+      );
     }
-    const header = arrayHeader(rows.length);
-    const buffer = Buffer.allocUnsafe(header.length + bytes);
-    buffer.set(header, 0);
-    let offset = header.length;
-    for (const row of rows) offset += buffer.write(row, offset, row.length, 'latin1');
-    // A Uint8Array, not a Buffer: the two encode differently (tag 64), and the wire has this one.
-    return { owners, rows: new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length) };
-  }
-
-  /** `owner` has gone, with all its entries. */
-  forget(owner: OwnerId): void {
-    this.#owners.delete(owner);
-  }
-
-  #row({ owner, entry }: Claim): Row {
-    const known = this.#rows.get(entry);
-    if (known) return known;
-    const record = this.#record(owner, entry);
-    const key = JSON.stringify(entry.methods);
-    let methodList = record.listIndex.get(key);
-    if (methodList === undefined) {
-      methodList = record.methodLists.push(entry.methods) - 1;
-      record.listIndex.set(key, methodList);
-    }
-    const fields: EntryRow = [
-      entry.moniker,
-      record.id,
-      entry.object,
-      methodList,
-      entry.registeredAt.getTime(),
-      entry.changedAt.getTime(),
-    ];
-    if (!isEmpty(entry.metadata)) fields.push(entry.metadata);
-    // A copy as a string: the codec's output is a view into a buffer it shares between messages.
-    const encoded = encode(fields);
-    const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.length).toString('latin1');
-    const row = { bytes, owner: record };
-    this.#rows.set(entry, row);
-    return row;
+    return writer.finish();
   }
 
   #record(owner: OwnerId, entry: WireEntry): OwnerRecord {
@@ -107,13 +176,7 @@ export class EntryRows {
     }
     let record = endpoints.get(entry.endpoint);
     if (!record || record.pid !== entry.pid) {
-      record = {
-        id: this.#nextId++,
-        pid: entry.pid,
-        endpoint: entry.endpoint,
-        methodLists: [],
-        listIndex: new Map(),
-      };
+      record = { id: this.#nextId++, pid: entry.pid, endpoint: entry.endpoint };
       endpoints.set(entry.endpoint, record);
     }
     return record;

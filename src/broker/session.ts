@@ -8,7 +8,6 @@ import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Connection } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import type { Activations } from './activation.js';
-import type { EntryRows } from './entry-rows.js';
 import { sweepEndpoints } from './sweep.js';
 import type { Claim, ObjectTable, OwnerId } from './table.js';
 
@@ -26,8 +25,6 @@ export const MAX_ACTIVATIONS_PER_CONNECTION = 1024;
 /** What every session shares: the table, the other sessions, and the broker's own state. */
 export interface Shared {
   table: ObjectTable;
-  /** Each entry's encoded row, for List and Watch snapshots. */
-  rows: EntryRows;
   sessions: Map<OwnerId, Session>;
   status: () => BrokerStatus;
   log: (line: string) => void;
@@ -85,13 +82,15 @@ export class Session {
     this.#watches.clear();
     this.#queued.clear();
     const { revoked, promoted, left } = this.shared.table.revokeOwner(this.owner);
-    this.shared.rows.forget(this.owner);
     handOver(promoted, this.shared);
     if (revoked.length === 0 && left.length === 0) return;
-    this.shared.log(
-      `pid ${this.connection.peerPid} left; revoked ${revoked.length} entries, left ${left.length} lines`,
-    );
-    if (revoked.length > 0) sweepEndpoints(this.shared.dir, this.connection.peerPid, revoked);
+    // The watchers' events leave on the next tick; the log line and the look at /proc for the
+    // owner's endpoint files wait until they have, since a dead owner's watchers are waiting.
+    const pid = this.connection.peerPid;
+    setImmediate(() => {
+      this.shared.log(`pid ${pid} left; revoked ${revoked.length} entries, left ${left.length} lines`);
+      if (revoked.length > 0) sweepEndpoints(this.shared.dir, pid, revoked);
+    });
   }
 
   /** The claim this session queued for `entry.moniker` holds it now: answer its Register. */
@@ -166,7 +165,7 @@ export class Session {
       }
       case Kind.List:
         checkPrefix(message.prefix);
-        return this.shared.rows.pack(table.listClaims(message.prefix));
+        return table.pack(message.prefix);
       case Kind.Lookup:
         checkMoniker(message.moniker);
         return table.lookup(message.moniker) ?? null;
@@ -185,7 +184,7 @@ export class Session {
         const watch = message.id;
         this.#watches.get(watch)?.();
         // The snapshot is taken and the watcher added in the same tick, so no event falls between.
-        const snapshot = this.shared.rows.pack(table.listClaims(message.prefix));
+        const snapshot = table.pack(message.prefix);
         const stop = table.watch(message.prefix, (type, entry) =>
           this.connection.send({ kind: Kind.TableEvent, watch, type, entry }),
         );

@@ -1,10 +1,13 @@
 // The running object table itself: entries, a prefix index, owners, the line of would-be owners
 // per moniker, and watchers, as a plain class with no I/O. The broker feeds it messages; tests
 // drive it directly. It never checks who may do what beyond ownership: limits and validation
-// belong to the broker.
+// belong to the broker. Entries are kept as rows of columns (see Columns), not as objects: a
+// WireEntry is built when one is asked for (a lookup, an event), and a List is written from the
+// columns straight into its batch.
 
 import { RuntableError } from '../errors.js';
-import type { TableEventType, WireEntry } from '../wire/protocol.js';
+import type { EntryBatch, TableEventType, WireEntry } from '../wire/protocol.js';
+import { BatchWriter } from './entry-rows.js';
 
 /** Identifies an owner: the broker uses one per control connection. */
 export type OwnerId = number;
@@ -16,8 +19,6 @@ export interface Claim {
   owner: OwnerId;
   entry: WireEntry;
 }
-
-type Slot = Claim;
 
 interface Watcher {
   prefix: string;
@@ -68,26 +69,28 @@ export interface ObjectTableOptions {
 const NO_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /**
- * One copy of a value many entries hold (an endpoint path, a method list), counted, so that
- * 10,000 entries of a few owners keep a few copies, and a value leaves with its last entry.
+ * What the entries of one owner endpoint with one method list share: 10,000 entries of a few
+ * owners hold a few of these. `endpoint` is the batch owner (pid and endpoint path) it belongs to.
  */
-class Shared<T> {
-  readonly #values = new Map<string, { value: T; users: number }>();
+export interface Holder {
+  readonly pid: number;
+  readonly path: string;
+  readonly methods: string[];
+  readonly endpoint: EndpointRecord;
+  /** Its key in the table's map of holders. */
+  readonly key: string;
+  users: number;
+  /** The last batch that listed it (`ObjectTable.#batches`), and its method list's index there. */
+  batch: number;
+  list: number;
+}
 
-  take(key: string, value: T): T {
-    const known = this.#values.get(key);
-    if (known) {
-      known.users++;
-      return known.value;
-    }
-    this.#values.set(key, { value, users: 1 });
-    return value;
-  }
-
-  drop(key: string): void {
-    const known = this.#values.get(key);
-    if (known && --known.users === 0) this.#values.delete(key);
-  }
+/** One owner endpoint (pid and socket path) as batches name it. */
+export interface EndpointRecord {
+  /** Its key in EntryBatch.owners: unique for the broker's life. */
+  readonly id: number;
+  readonly key: string;
+  users: number;
 }
 
 function isEmpty(object: Record<string, unknown>): boolean {
@@ -96,27 +99,61 @@ function isEmpty(object: Record<string, unknown>): boolean {
 }
 
 /**
- * Makes `entry` hold the shared copies (same values, fewer objects): the table keeps the entry
- * it was given, so the caller's reference stays the table's.
+ * Entries as rows: row `r` is `monikers[r]`, `owners[r]`, ... Numbers sit unboxed in arrays of
+ * numbers (a date is its milliseconds), so an entry costs its moniker, a few array slots and its
+ * index entries, not eight objects. Rows of revoked entries are reused.
  */
-function share(entry: WireEntry, endpoint: string, methods: string[]): WireEntry {
-  if (entry.endpoint !== endpoint) entry.endpoint = endpoint;
-  if (entry.methods !== methods) entry.methods = methods;
-  if (entry.metadata !== NO_METADATA && isEmpty(entry.metadata)) entry.metadata = NO_METADATA;
-  // One Date where both are the same instant, as a fresh registration's are.
-  if (entry.changedAt !== entry.registeredAt && entry.changedAt.getTime() === entry.registeredAt.getTime()) {
-    entry.changedAt = entry.registeredAt;
+class Columns {
+  readonly monikers: string[] = [];
+  readonly owners: OwnerId[] = [];
+  readonly holders: (Holder | undefined)[] = [];
+  readonly objects: number[] = [];
+  readonly registered: number[] = [];
+  readonly changed: number[] = [];
+  /** Where each row sits in its owner's list of rows (`ObjectTable.#byOwner`). */
+  readonly ownerSlots: number[] = [];
+  /** When each row was filled, counted: an owner's entries leave in the order they came. */
+  readonly sequence: number[] = [];
+  #filled = 0;
+  /** Metadata of the rows that have some; most have none. */
+  readonly metadata = new Map<number, Record<string, unknown>>();
+  readonly free: number[] = [];
+
+  add(moniker: string, owner: OwnerId, holder: Holder, object: number, registered: number, changed: number): number {
+    const row = this.free.pop() ?? this.monikers.length;
+    this.monikers[row] = moniker;
+    this.owners[row] = owner;
+    this.holders[row] = holder;
+    this.objects[row] = object;
+    this.registered[row] = registered;
+    this.changed[row] = changed;
+    this.ownerSlots[row] = 0;
+    this.sequence[row] = this.#filled++;
+    return row;
   }
-  return entry;
+
+  remove(row: number): void {
+    // Slots keep their kind of value (a string, a number), so the arrays stay compact.
+    this.monikers[row] = '';
+    this.holders[row] = undefined;
+    this.metadata.delete(row);
+    this.free.push(row);
+  }
 }
 
 export class ObjectTable {
-  readonly #endpoints = new Shared<string>();
-  readonly #methodLists = new Shared<string[]>();
-  readonly #slots = new Map<string, Slot>();
-  /** Every slot, in code-unit order of moniker, so a prefix is one contiguous run found by bisection. */
-  readonly #sorted: Slot[] = [];
-  readonly #owned = new Map<OwnerId, Set<string>>();
+  readonly #rows = new Columns();
+  /** Moniker to row. */
+  readonly #index = new Map<string, number>();
+  /** Every row, in code-unit order of moniker, so a prefix is one contiguous run found by bisection. */
+  readonly #sorted: number[] = [];
+  /** Each owner's rows, in no order (a row knows its place: Columns.ownerSlots). */
+  readonly #byOwner = new Map<OwnerId, number[]>();
+  readonly #holders = new Map<string, Holder>();
+  readonly #endpoints = new Map<string, EndpointRecord>();
+  #nextEndpoint = 1;
+  /** Batches packed so far: each one's number marks the holders it has listed. */
+  #batches = 0;
   readonly #watchers = new Set<Watcher>();
   /**
    * Would-be owners per moniker, first come first served. Never empty when present; the moniker
@@ -132,12 +169,12 @@ export class ObjectTable {
   }
 
   get size(): number {
-    return this.#slots.size;
+    return this.#index.size;
   }
 
   /** How many monikers `owner` holds. */
   ownedBy(owner: OwnerId): number {
-    return this.#owned.get(owner)?.size ?? 0;
+    return this.#byOwner.get(owner)?.length ?? 0;
   }
 
   /** How many monikers `owner` waits in line for. */
@@ -167,7 +204,7 @@ export class ObjectTable {
     options: { replace?: boolean; queue?: boolean; hold?: boolean } = {},
   ): RegisterResult {
     const moniker = entry.moniker;
-    const current = this.#slots.get(moniker);
+    const current = this.#index.get(moniker);
     // An owner is in a moniker's story at most once, as holder or in line: that keeps a revoke unambiguous.
     if (this.#waiting.get(owner)?.has(moniker)) {
       throw new RuntableError(
@@ -175,21 +212,27 @@ export class ObjectTable {
         `${moniker}: this connection already waits in line for it; revoke it to leave the line`,
       );
     }
-    if (!current && options.queue && options.hold) return { queued: this.#enqueue(owner, entry) };
+    if (current === undefined && options.queue && options.hold) return { queued: this.#enqueue(owner, entry) };
     let replaced: Claim | undefined;
-    if (current) {
-      if (current.owner === owner && sameObject(current.entry, entry)) return { entry: current.entry };
-      if (options.queue && !options.replace && current.owner !== owner) return { queued: this.#enqueue(owner, entry) };
+    if (current !== undefined) {
+      const rows = this.#rows;
+      const holder = rows.holders[current] as Holder;
+      const currentOwner = rows.owners[current] as OwnerId;
+      if (currentOwner === owner && holder.path === entry.endpoint && rows.objects[current] === entry.object) {
+        return { entry: this.#entry(current) };
+      }
+      if (options.queue && !options.replace && currentOwner !== owner) return { queued: this.#enqueue(owner, entry) };
       if (!options.replace) {
         throw new RuntableError(
           'ALREADY_REGISTERED',
-          `${moniker} is already registered by pid ${current.entry.pid}; pass { replace: true } to take it over or { queue: true } to wait for it`,
+          `${moniker} is already registered by pid ${holder.pid}; pass { replace: true } to take it over or { queue: true } to wait for it`,
         );
       }
       // The line stays as it is: replace changes the holder, not who comes next.
+      const old = this.#entry(current);
       this.#remove(current);
-      replaced = { owner: current.owner, entry: current.entry };
-      this.#notify('revoked', current.entry);
+      replaced = { owner: currentOwner, entry: old };
+      this.#notify('revoked', old);
     }
     const kept = this.#insert(owner, entry);
     return replaced ? { entry: kept, replaced } : { entry: kept };
@@ -200,15 +243,16 @@ export class ObjectTable {
    * place, or, if it was only waiting in line, it leaves the line. Anyone else's is untouched.
    */
   revoke(owner: OwnerId, moniker: string): RevokeResult {
-    const slot = this.#slots.get(moniker);
-    if (!slot || slot.owner !== owner) {
+    const row = this.#index.get(moniker);
+    if (row === undefined || this.#rows.owners[row] !== owner) {
       const left = this.#leaveLine(owner, moniker);
       return left ? { left } : {};
     }
-    this.#remove(slot);
-    this.#notify('revoked', slot.entry);
+    const revoked = this.#entry(row);
+    this.#remove(row);
+    this.#notify('revoked', revoked);
     const promoted = this.#promote(moniker);
-    return promoted ? { revoked: slot.entry, promoted } : { revoked: slot.entry };
+    return promoted ? { revoked, promoted } : { revoked };
   }
 
   /** Removes every entry and claim of `owner`: its process or connection is gone. */
@@ -219,12 +263,17 @@ export class ObjectTable {
       const left = this.#leaveLine(owner, moniker);
       if (left) result.left.push(left);
     }
-    for (const moniker of [...(this.#owned.get(owner) ?? [])]) {
-      const { revoked, promoted } = this.revoke(owner, moniker);
-      if (revoked) result.revoked.push(revoked);
-      if (promoted) result.promoted.push(promoted);
+    const owned = this.#byOwner.get(owner);
+    if (owned) {
+      const { monikers, sequence } = this.#rows;
+      const inOrder = [...owned].sort((a, b) => (sequence[a] as number) - (sequence[b] as number));
+      for (const moniker of inOrder.map((row) => monikers[row] as string)) {
+        const { revoked, promoted } = this.revoke(owner, moniker);
+        if (revoked) result.revoked.push(revoked);
+        if (promoted) result.promoted.push(promoted);
+      }
     }
-    this.#owned.delete(owner);
+    this.#byOwner.delete(owner);
     return result;
   }
 
@@ -232,7 +281,7 @@ export class ObjectTable {
   handOverFree(): Claim[] {
     const promoted: Claim[] = [];
     for (const moniker of [...this.#lines.keys()]) {
-      if (this.#slots.has(moniker)) continue;
+      if (this.#index.has(moniker)) continue;
       const claim = this.#promote(moniker);
       if (claim) promoted.push(claim);
     }
@@ -240,40 +289,70 @@ export class ObjectTable {
   }
 
   touch(owner: OwnerId, moniker: string, now: Date, metadata?: Record<string, unknown>): WireEntry {
-    const slot = this.#slots.get(moniker);
-    if (!slot || slot.owner !== owner) {
+    const row = this.#index.get(moniker);
+    if (row === undefined || this.#rows.owners[row] !== owner) {
       throw new RuntableError('NOT_REGISTERED', `${moniker} is not registered by this connection`);
     }
-    const { moniker: name, pid, endpoint, object, methods, registeredAt } = slot.entry;
-    // A literal, not a spread: a spread copy of an entry takes twice the memory.
-    slot.entry = {
-      moniker: name,
-      pid,
-      endpoint,
-      object,
-      methods,
-      metadata: metadata === undefined ? slot.entry.metadata : isEmpty(metadata) ? NO_METADATA : metadata,
-      registeredAt,
-      changedAt: now,
-    };
-    this.#notify('changed', slot.entry);
-    return slot.entry;
+    this.#rows.changed[row] = now.getTime();
+    if (metadata !== undefined) {
+      if (isEmpty(metadata)) this.#rows.metadata.delete(row);
+      else this.#rows.metadata.set(row, metadata);
+    }
+    const entry = this.#entry(row);
+    this.#notify('changed', entry);
+    return entry;
   }
 
   lookup(moniker: string): WireEntry | undefined {
-    return this.#slots.get(moniker)?.entry;
+    const row = this.#index.get(moniker);
+    return row === undefined ? undefined : this.#entry(row);
   }
 
+  /** The entries under `prefix`, in moniker order. */
   list(prefix: string): WireEntry[] {
-    return this.listClaims(prefix).map((claim) => claim.entry);
+    const entries: WireEntry[] = [];
+    for (let i = this.#lowerBound(prefix); i < this.#sorted.length; i++) {
+      const row = this.#sorted[i] as number;
+      if (!(this.#rows.monikers[row] as string).startsWith(prefix)) break;
+      entries.push(this.#entry(row));
+    }
+    return entries;
   }
 
-  /** The holders of every moniker under `prefix`, in moniker order; read them, don't keep them. */
-  listClaims(prefix: string): readonly Claim[] {
+  /** Whether some entry is held by process `pid`. */
+  holdsPid(pid: number): boolean {
+    for (const holder of this.#holders.values()) if (holder.pid === pid) return true;
+    return false;
+  }
+
+  /** The entries under `prefix` as an EntryBatch (protocol.ts), written from the columns. */
+  pack(prefix: string): EntryBatch {
+    const rows = this.#rows;
+    const sorted = this.#sorted;
     const start = this.#lowerBound(prefix);
     let end = start;
-    while (end < this.#sorted.length && (this.#sorted[end] as Slot).entry.moniker.startsWith(prefix)) end++;
-    return this.#sorted.slice(start, end);
+    while (end < sorted.length && (rows.monikers[sorted[end] as number] as string).startsWith(prefix)) end++;
+    const writer = new BatchWriter(end - start);
+    const batch = ++this.#batches;
+    for (let i = start; i < end; i++) {
+      const row = sorted[i] as number;
+      const holder = rows.holders[row] as Holder;
+      // A holder's method list goes into the batch with its first entry there.
+      if (holder.batch !== batch) {
+        holder.batch = batch;
+        holder.list = writer.methodList(holder.endpoint.id, holder.pid, holder.path, holder.methods);
+      }
+      writer.row(
+        rows.monikers[row] as string,
+        holder.endpoint.id,
+        rows.objects[row] as number,
+        holder.list,
+        rows.registered[row] as number,
+        rows.changed[row] as number,
+        rows.metadata.get(row),
+      );
+    }
+    return writer.finish();
   }
 
   /** Calls `listener` for every later change under `prefix`; returns the function that stops it. */
@@ -287,22 +366,75 @@ export class ObjectTable {
     return this.#watchers.size;
   }
 
-  /** Puts `given` in the table, as the table keeps it (see `stored`); returns what it keeps. */
-  #insert(owner: OwnerId, given: WireEntry): WireEntry {
-    const endpoint = this.#endpoints.take(given.endpoint, given.endpoint);
-    const methods = this.#methodLists.take(JSON.stringify(given.methods), given.methods);
-    const entry = share(given, endpoint, methods);
-    const slot = { owner, entry };
-    this.#slots.set(entry.moniker, slot);
-    this.#sorted.splice(this.#lowerBound(entry.moniker), 0, slot);
-    let owned = this.#owned.get(owner);
+  /** The entry of `row`, as a new object (its method list is the shared one: read it, don't change it). */
+  #entry(row: number): WireEntry {
+    const rows = this.#rows;
+    const holder = rows.holders[row] as Holder;
+    const registered = rows.registered[row] as number;
+    const changed = rows.changed[row] as number;
+    const registeredAt = new Date(registered);
+    return {
+      moniker: rows.monikers[row] as string,
+      pid: holder.pid,
+      endpoint: holder.path,
+      object: rows.objects[row] as number,
+      methods: holder.methods,
+      metadata: rows.metadata.get(row) ?? NO_METADATA,
+      registeredAt,
+      // One Date where both are the same instant, as a fresh registration's are.
+      changedAt: changed === registered ? registeredAt : new Date(changed),
+    };
+  }
+
+  /** Puts `entry` in the table; returns it. */
+  #insert(owner: OwnerId, entry: WireEntry): WireEntry {
+    const holder = this.#holder(entry.pid, entry.endpoint, entry.methods);
+    const row = this.#rows.add(
+      entry.moniker,
+      owner,
+      holder,
+      entry.object,
+      entry.registeredAt.getTime(),
+      entry.changedAt.getTime(),
+    );
+    if (!isEmpty(entry.metadata)) this.#rows.metadata.set(row, entry.metadata);
+    this.#index.set(entry.moniker, row);
+    this.#sorted.splice(this.#lowerBound(entry.moniker), 0, row);
+    let owned = this.#byOwner.get(owner);
     if (!owned) {
-      owned = new Set();
-      this.#owned.set(owner, owned);
+      owned = [];
+      this.#byOwner.set(owner, owned);
     }
-    owned.add(entry.moniker);
+    this.#rows.ownerSlots[row] = owned.push(row) - 1;
+    // Of `entry` the table keeps its metadata and nothing else: it goes back to the caller as it came.
     this.#notify('registered', entry);
     return entry;
+  }
+
+  /** The holder of entries of this endpoint and method list, shared with any others. */
+  #holder(pid: number, path: string, methods: string[]): Holder {
+    const endpointKey = `${pid}\0${path}`;
+    const key = `${endpointKey}\0${methods.join('\0')}`;
+    const known = this.#holders.get(key);
+    if (known) {
+      known.users++;
+      return known;
+    }
+    let endpoint = this.#endpoints.get(endpointKey);
+    if (endpoint) endpoint.users++;
+    else {
+      endpoint = { id: this.#nextEndpoint++, key: endpointKey, users: 1 };
+      this.#endpoints.set(endpointKey, endpoint);
+    }
+    const holder: Holder = { pid, path, methods: [...methods], endpoint, key, users: 1, batch: 0, list: 0 };
+    this.#holders.set(key, holder);
+    return holder;
+  }
+
+  #release(holder: Holder): void {
+    if (--holder.users > 0) return;
+    this.#holders.delete(holder.key);
+    if (--holder.endpoint.users === 0) this.#endpoints.delete(holder.endpoint.key);
   }
 
   /** Puts a claim at the back of its moniker's line; returns its place. */
@@ -350,13 +482,24 @@ export class ObjectTable {
     if (waiting?.size === 0) this.#waiting.delete(owner);
   }
 
-  #remove(slot: Slot): void {
-    const moniker = slot.entry.moniker;
-    this.#endpoints.drop(slot.entry.endpoint);
-    this.#methodLists.drop(JSON.stringify(slot.entry.methods));
-    this.#slots.delete(moniker);
+  #remove(row: number): void {
+    const rows = this.#rows;
+    const moniker = rows.monikers[row] as string;
+    this.#release(rows.holders[row] as Holder);
+    this.#index.delete(moniker);
     this.#sorted.splice(this.#lowerBound(moniker), 1);
-    this.#owned.get(slot.owner)?.delete(moniker);
+    // Out of its owner's rows: the last one takes its place.
+    const owned = this.#byOwner.get(rows.owners[row] as OwnerId);
+    if (owned) {
+      const slot = rows.ownerSlots[row] as number;
+      const last = owned.pop() as number;
+      if (last !== row) {
+        owned[slot] = last;
+        rows.ownerSlots[last] = slot;
+      }
+      if (owned.length === 0) this.#byOwner.delete(rows.owners[row] as OwnerId);
+    }
+    rows.remove(row);
   }
 
   #notify(type: TableEventType, entry: WireEntry): void {
@@ -367,18 +510,14 @@ export class ObjectTable {
 
   /** Index of the first moniker not less than `key`. */
   #lowerBound(key: string): number {
+    const monikers = this.#rows.monikers;
     let low = 0;
     let high = this.#sorted.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if ((this.#sorted[mid] as Slot).entry.moniker < key) low = mid + 1;
+      if ((monikers[this.#sorted[mid] as number] as string) < key) low = mid + 1;
       else high = mid;
     }
     return low;
   }
-}
-
-/** The same object on the same endpoint: a repeated register, not a second one. */
-function sameObject(a: WireEntry, b: WireEntry): boolean {
-  return a.endpoint === b.endpoint && a.object === b.object;
 }

@@ -1,10 +1,12 @@
 // Reading an EntryBatch (protocol.ts), the compact form in which List answers and Watch
-// snapshots arrive: checked and unpacked in one pass. The broker's side is broker/entry-rows.ts.
+// snapshots arrive: checked and unpacked in one pass, by entry-rows-reader.ts for rows as the JS
+// broker writes them, else by a generic decode. The broker's side is broker/entry-rows.ts.
 
 import { decode } from '../wire/codec.js';
 import type { BatchOwner, EntryRow, WireEntry } from '../wire/protocol.js';
 import { fail, isPlainMap } from '../wire/validate.js';
 import type { Entry } from './entry.js';
+import { type RowBuilder, readRows } from './entry-rows-reader.js';
 
 function isUint(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -44,11 +46,19 @@ function checkRow(row: unknown, owners: Record<string, BatchOwner>): asserts row
   }
 }
 
-function unpack<T>(value: unknown, build: (row: EntryRow, owner: BatchOwner) => T): T[] {
+function unpack<T>(value: unknown, build: RowBuilder<T>): T[] {
   if (typeof value !== 'object' || value === null) fail('an entry batch must be a map');
   const { owners, rows: bytes } = value as Record<string, unknown>;
   if (!isPlainMap(owners) || !(bytes instanceof Uint8Array)) fail('an entry batch needs owners and rows');
-  for (const key in owners) checkOwner(owners[key]);
+  const byKey = new Map<number, BatchOwner>();
+  for (const key in owners) {
+    const owner = owners[key];
+    checkOwner(owner);
+    // Rows name an owner by a number: the key that is its decimal digits.
+    if (String(Number(key)) === key) byKey.set(Number(key), owner);
+  }
+  const read = readRows(bytes, byKey, build);
+  if (read) return read;
   let rows: unknown;
   try {
     rows = decode(bytes);
@@ -61,33 +71,36 @@ function unpack<T>(value: unknown, build: (row: EntryRow, owner: BatchOwner) => 
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     checkRow(row, checked);
-    out[i] = build(row, checked[row[1]] as BatchOwner);
+    out[i] = build(row[0], checked[row[1]] as BatchOwner, row[2], row[3], row[4], row[5], row[6]);
   }
   return out;
 }
 
 /** The batch's entries as the call machinery keeps them; throws PROTOCOL on anything malformed. */
 export function unpackEntries(value: unknown): WireEntry[] {
-  return unpack(value, (row, [pid, endpoint, methodLists]) => ({
-    moniker: row[0],
-    pid,
-    endpoint,
-    object: row[2],
-    methods: methodLists[row[3]] as string[],
-    metadata: row[6] ?? {},
-    registeredAt: new Date(row[4]),
-    changedAt: new Date(row[5]),
-  }));
+  return unpack(
+    value,
+    (moniker, [pid, endpoint, methodLists], object, methodList, registeredAt, changedAt, metadata) => ({
+      moniker,
+      pid,
+      endpoint,
+      object,
+      methods: methodLists[methodList] as string[],
+      metadata: metadata ?? {},
+      registeredAt: new Date(registeredAt),
+      changedAt: new Date(changedAt),
+    }),
+  );
 }
 
 /** The batch's entries as users see them, each with arrays of its own. */
 export function unpackPublicEntries(value: unknown): Entry[] {
-  return unpack(value, (row, [pid, , methodLists]) => ({
-    moniker: row[0],
+  return unpack(value, (moniker, [pid, , methodLists], _object, methodList, registeredAt, changedAt, metadata) => ({
+    moniker,
     pid,
-    methods: (methodLists[row[3]] as string[]).slice(),
-    metadata: row[6] ?? {},
-    registeredAt: new Date(row[4]),
-    changedAt: new Date(row[5]),
+    methods: (methodLists[methodList] as string[]).slice(),
+    metadata: metadata ?? {},
+    registeredAt: new Date(registeredAt),
+    changedAt: new Date(changedAt),
   }));
 }

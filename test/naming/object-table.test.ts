@@ -50,9 +50,9 @@ describe('ObjectTable', () => {
     const table = new ObjectTable();
     const a = entry('X/a');
     const result = table.register(1, a);
-    assert.equal(result.entry, a);
+    assert.deepEqual(result.entry, a);
     assert.equal(result.replaced, undefined);
-    assert.equal(table.lookup('X/a'), a);
+    assert.deepEqual(table.lookup('X/a'), a);
     assert.equal(table.lookup('X/b'), undefined);
     assert.equal(table.lookup('X/'), undefined, 'lookup is exact, not by prefix');
     assert.equal(table.size, 1);
@@ -95,7 +95,7 @@ describe('ObjectTable', () => {
     const watch = record(table, '');
     assert.throws(() => table.register(2, entry('X/a', 2)), hasCode('ALREADY_REGISTERED'));
     assert.throws(() => table.register(1, entry('X/a', 1)), hasCode('ALREADY_REGISTERED'));
-    assert.equal(table.lookup('X/a'), first);
+    assert.deepEqual(table.lookup('X/a'), first);
     assert.equal(table.ownedBy(2), 0);
     assert.deepEqual(watch.events, [], 'a refused register notifies nobody');
   });
@@ -108,11 +108,11 @@ describe('ObjectTable', () => {
     const fresh = entry('X/a', 2);
     const result = table.register(2, fresh, { replace: true });
     assert.deepEqual(result.replaced, { owner: 1, entry: old });
-    assert.equal(result.entry, fresh);
-    assert.equal(table.lookup('X/a'), fresh);
+    assert.deepEqual(result.entry, fresh);
+    assert.deepEqual(table.lookup('X/a'), fresh);
     assert.deepEqual(watch.events, ['revoked X/a', 'registered X/a']);
-    assert.equal(watch.entries[0], old);
-    assert.equal(watch.entries[1], fresh);
+    assert.deepEqual(watch.entries[0], old);
+    assert.deepEqual(watch.entries[1], fresh);
     assert.equal(table.ownedBy(1), 0);
     assert.equal(table.ownedBy(2), 1);
     assert.equal(table.size, 1);
@@ -120,7 +120,7 @@ describe('ObjectTable', () => {
     // The old owner can no longer revoke or touch it, and leaving takes nothing with it.
     assert.deepEqual(table.revoke(1, 'X/a'), {});
     assert.deepEqual(table.revokeOwner(1), NOTHING);
-    assert.equal(table.lookup('X/a'), fresh);
+    assert.deepEqual(table.lookup('X/a'), fresh);
   });
 
   it('replace of a free moniker simply registers', () => {
@@ -136,7 +136,7 @@ describe('ObjectTable', () => {
     table.register(1, a);
     const watch = record(table, '');
     assert.deepEqual(table.revoke(2, 'X/a'), {});
-    assert.equal(table.lookup('X/a'), a);
+    assert.deepEqual(table.lookup('X/a'), a);
     assert.deepEqual(watch.events, []);
     assert.deepEqual(table.revoke(1, 'X/missing'), {});
     assert.deepEqual(table.revoke(1, 'X/a'), { revoked: a });
@@ -183,14 +183,14 @@ describe('ObjectTable', () => {
     assert.deepEqual(touched.changedAt, now);
     assert.deepEqual(touched.registeredAt, registeredAt);
     assert.deepEqual(touched.metadata, { n: 1 }, 'metadata kept without a new one');
-    assert.equal(table.lookup('X/a'), touched);
+    assert.deepEqual(table.lookup('X/a'), touched);
     assert.deepEqual(table.list('X/'), [touched]);
     const later = new Date(9_000);
     const retouched = table.touch(1, 'X/a', later, { n: 2 });
     assert.deepEqual(retouched.metadata, { n: 2 });
     assert.deepEqual(table.lookup('X/a')?.changedAt, later);
     assert.deepEqual(watch.events, ['changed X/a', 'changed X/a']);
-    assert.equal(watch.entries[1], retouched);
+    assert.deepEqual(watch.entries[1], retouched);
     assert.deepEqual(other.events, []);
   });
 
@@ -201,7 +201,7 @@ describe('ObjectTable', () => {
     const watch = record(table, '');
     assert.throws(() => table.touch(2, 'X/a', new Date(9_999)), hasCode('NOT_REGISTERED'));
     assert.throws(() => table.touch(1, 'X/none', new Date(9_999)), hasCode('NOT_REGISTERED'));
-    assert.equal(table.lookup('X/a'), a);
+    assert.deepEqual(table.lookup('X/a'), a);
     assert.deepEqual(a.changedAt, new Date(1_000));
     assert.deepEqual(watch.events, []);
   });
@@ -278,9 +278,9 @@ describe('ObjectTable line of would-be owners (queue)', () => {
     const { table } = clockedTable();
     const a = entry('Q/a', 1);
     const result = table.register(1, a, { queue: true });
-    assert.equal(result.entry, a);
+    assert.deepEqual(result.entry, a);
     assert.equal(result.queued, undefined);
-    assert.equal(table.lookup('Q/a'), a);
+    assert.deepEqual(table.lookup('Q/a'), a);
     assert.equal(table.queuedBy(1), 0);
   });
 
@@ -296,7 +296,7 @@ describe('ObjectTable line of would-be owners (queue)', () => {
       assert.equal(result.entry, undefined);
     });
     assert.deepEqual(watch.events, [], 'waiting in line is not an event');
-    assert.equal(table.lookup('Q/a'), holder);
+    assert.deepEqual(table.lookup('Q/a'), holder);
     assert.equal(table.size, 1);
     assert.deepEqual(
       table.line('Q/a').map((c) => c.owner),
@@ -309,19 +309,19 @@ describe('ObjectTable line of would-be owners (queue)', () => {
     let currentOwner = 1;
     for (const [i, claim] of claims.entries()) {
       const result = table.revoke(currentOwner, 'Q/a');
-      assert.equal(result.revoked, current);
+      assert.deepEqual(result.revoked, current);
       assert.ok(result.promoted, `a promotion after revoke ${i + 1}`);
       const { owner, entry: promoted } = result.promoted;
       assert.equal(owner, i + 2, 'promoted in queue order');
       assert.deepEqual(promoted, { ...claim, registeredAt: ticks[i], changedAt: ticks[i] });
-      assert.equal(table.lookup('Q/a'), promoted);
+      assert.deepEqual(table.lookup('Q/a'), promoted);
       assert.equal(table.ownedBy(owner), 1);
       assert.equal(table.queuedBy(owner), 0);
       assert.equal(table.line('Q/a').length, claims.length - i - 1);
       // Watchers see the old entry go, then the new one come.
       assert.deepEqual(watch.events.slice(-2), ['revoked Q/a', 'registered Q/a']);
-      assert.equal(watch.entries.at(-2), current);
-      assert.equal(watch.entries.at(-1), promoted);
+      assert.deepEqual(watch.entries.at(-2), current);
+      assert.deepEqual(watch.entries.at(-1), promoted);
       current = promoted;
       currentOwner = owner;
     }
@@ -395,7 +395,7 @@ describe('ObjectTable line of would-be owners (queue)', () => {
       [[1, 'D/1']],
     );
     for (const promoted of result.promoted) {
-      assert.ok(ticks.some((t) => t === promoted.entry.registeredAt));
+      assert.ok(ticks.some((t) => t.getTime() === promoted.entry.registeredAt.getTime()));
       assert.equal(promoted.entry.changedAt, promoted.entry.registeredAt);
     }
     assert.equal(table.lookup('A/1')?.pid, 1002);
@@ -435,7 +435,7 @@ describe('ObjectTable line of would-be owners (queue)', () => {
     const result = table.register(9, taker, { replace: true });
     assert.deepEqual(result.replaced, { owner: 1, entry: old });
     assert.deepEqual(watch.events, ['revoked Q/a', 'registered Q/a']);
-    assert.equal(watch.entries[1], taker);
+    assert.deepEqual(watch.entries[1], taker);
     assert.deepEqual(
       table.line('Q/a').map((c) => c.owner),
       [2, 3],
@@ -457,10 +457,10 @@ describe('ObjectTable line of would-be owners (queue)', () => {
     assert.equal(table.line('Q/a').length, 1);
     // The holder registering the same object again is a repeat, answered with the entry as it is.
     const again = table.register(1, { ...held, registeredAt: new Date(77), metadata: { other: true } });
-    assert.equal(again.entry, held);
-    assert.equal(table.register(1, { ...held }, { queue: true }).entry, held);
+    assert.deepEqual(again.entry, held);
+    assert.deepEqual(table.register(1, { ...held }, { queue: true }).entry, held);
     assert.deepEqual(watch.events, []);
-    assert.equal(table.lookup('Q/a'), held);
+    assert.deepEqual(table.lookup('Q/a'), held);
   });
 
   it('held claims wait even for a free moniker, behind its returning owner, until handOverFree', () => {
@@ -474,7 +474,7 @@ describe('ObjectTable line of would-be owners (queue)', () => {
     assert.equal(table.size, 0);
     // The owner of H/a comes back and takes its name; the line stays behind it.
     const back = entry('H/a', 1);
-    assert.equal(table.register(1, back).entry, back);
+    assert.deepEqual(table.register(1, back).entry, back);
     assert.deepEqual(watch.events, ['registered H/a']);
     // H/b's owner never came back: the end of the grace hands it to its first claim.
     const promoted = table.handOverFree();
@@ -482,8 +482,8 @@ describe('ObjectTable line of would-be owners (queue)', () => {
       promoted.map((c) => [c.owner, c.entry.moniker]),
       [[4, 'H/b']],
     );
-    assert.equal(promoted[0]?.entry.registeredAt, ticks[0]);
-    assert.equal(table.lookup('H/a'), back);
+    assert.deepEqual(promoted[0]?.entry.registeredAt, ticks[0]);
+    assert.deepEqual(table.lookup('H/a'), back);
     assert.equal(table.lookup('H/b')?.pid, 1004);
     assert.deepEqual(watch.events, ['registered H/a', 'registered H/b']);
     assert.deepEqual(table.handOverFree(), [], 'nothing left to hand over');

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { EntryRows } from '../../src/broker/entry-rows.ts';
 import { RuntableError } from '../../src/errors.ts';
 import { unpackEntries, unpackPublicEntries } from '../../src/naming/entry-batch.ts';
+import { readRows } from '../../src/naming/entry-rows-reader.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
 import type { WireEntry } from '../../src/wire/protocol.ts';
 
@@ -65,7 +66,73 @@ describe('entry batches', () => {
     );
   });
 
-  it('encode each entry once, and again only when it changes', () => {
+  it('write rows as the codec encodes the same array of rows', () => {
+    const entries = [
+      entry('A/1', 10, 1),
+      entry('A/é/日本/🎉', 10, 2, { metadata: { role: 'primary', nested: { list: [1, 'two'] } } }),
+      entry(`A/${'x'.repeat(300)}`, 10, 70_000),
+      entry('B/old', 20, 23, { registeredAt: new Date(0), changedAt: new Date(2 ** 32) }),
+      entry('B/older', 20, 24, { registeredAt: new Date(-1), changedAt: new Date(-(2 ** 31) - 5) }),
+      entry('B/oldest', 20, 255, { registeredAt: new Date(-1e13), changedAt: new Date(1_000.5) }),
+    ];
+    const batch = pack(entries);
+    const owners = new Map(Object.entries(batch.owners).map(([key, [pid]]) => [pid, Number(key)]));
+    const expected = entries.map((e) => {
+      const row: unknown[] = [e.moniker, owners.get(e.pid), e.object, e.methods === shared ? 0 : 1];
+      row.push(e.registeredAt.getTime(), e.changedAt.getTime());
+      if (Object.keys(e.metadata).length > 0) row.push(e.metadata);
+      return row;
+    });
+    assert.deepStrictEqual(Buffer.from(batch.rows), Buffer.from(encode(expected)));
+    assert.deepStrictEqual(roundTrip(entries), entries);
+  });
+
+  it('read rows as the broker writes them in one pass, and rows in other encodings the generic way', () => {
+    const entries = [
+      entry('A/1', 10, 1),
+      entry('A/ünï', 10, 300, { metadata: { role: 'primary', tags: ['x', 'y'], deep: { n: -1.5 } } }),
+      entry(`A/${'long/'.repeat(40)}`, 10, 2),
+      entry('B/1', 20, 1, { registeredAt: new Date(5), changedAt: new Date(70_000) }),
+    ];
+    const batch = pack(entries);
+    const owners = new Map(Object.entries(batch.owners).map(([key, owner]) => [Number(key), owner]));
+    const fields = (...row: unknown[]) => row;
+    const read = readRows(batch.rows, owners, fields);
+    assert.ok(read, 'the broker-written rows are read directly');
+    assert.deepStrictEqual(
+      read.map((row) => row[0]),
+      entries.map((e) => e.moniker),
+    );
+    // The same rows as an indefinite-length array, a date as a float32, an owner as a uint64:
+    // CBOR this reader leaves to the generic decode, which reads or refuses it.
+    const rows = decode(batch.rows) as unknown[][];
+    const indefinite = Buffer.concat([
+      Buffer.of(0x9f),
+      ...rows.map((row) => Buffer.from(encode(row))),
+      Buffer.of(0xff),
+    ]);
+    const plain = Buffer.from(encode(rows));
+    const dates = Buffer.from(encode([5, 70_000])).subarray(1);
+    const at = plain.indexOf(dates);
+    assert.ok(at > 0);
+    // 5 as a float32 (fa 40a00000), then 70,000 as it was.
+    const float32 = Buffer.concat([plain.subarray(0, at), Buffer.of(0xfa, 0x40, 0xa0, 0, 0), plain.subarray(at + 1)]);
+    const key = [...owners.keys()][0] as number;
+    // [['A/1', key, ...]]: the key's byte is at 6 (array, row, text head, three letters).
+    const one = Buffer.from(encode([['A/1', key, 1, 0, 5, 6]]));
+    const wide = Buffer.concat([one.subarray(0, 6), Buffer.of(0x1b, 0, 0, 0, 0, 0, 0, 0, key), one.subarray(7)]);
+    for (const bytes of [indefinite, float32, wide]) {
+      assert.equal(readRows(bytes, owners, fields), undefined);
+    }
+    const generic = (bytes: Uint8Array) => unpackEntries({ owners: batch.owners, rows: bytes });
+    assert.deepStrictEqual(generic(indefinite), entries);
+    assert.deepStrictEqual(generic(float32), entries);
+    // A uint64 decodes as a bigint, which no row may hold: the generic check names it.
+    assert.throws(() => generic(wide), protocolError);
+    assert.deepStrictEqual(generic(batch.rows), entries);
+  });
+
+  it('pack the same entries to the same batch, and a changed entry as it now is', () => {
     const rows = new EntryRows();
     const first = entry('A/1', 10, 1);
     const before = pack([first], rows);
