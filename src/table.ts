@@ -9,7 +9,8 @@ import { type CallMonitor, type MonitorOptions, MonitorStream } from './calls/mo
 import { Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
 import type { CallSettings } from './calls/settings.js';
-import { type ObjectStats, toObjectStats } from './calls/statistics.js';
+import type { ObjectStats } from './calls/statistics.js';
+import { listObjectStats, objectStats, ownerGone, type StatsSource } from './calls/stats-query.js';
 import type { AnyEvents, EventMap, Remote } from './calls/types.js';
 import { RuntableError, signalError } from './errors.js';
 import type { NamingBackend, RegistrationRecord, TableStatus } from './naming/backend.js';
@@ -20,8 +21,7 @@ import { WatchStream } from './naming/watch-stream.js';
 import { boolean, checkOptions, ms, plainObject, signal, strings } from './options.js';
 import { Registration, type RegistrationHost } from './registration.js';
 import { hold, release } from './transport/keep-alive.js';
-import { Kind, type ServiceInfo, type Statistics, type StatisticsReport, type WireEntry } from './wire/protocol.js';
-import { toStatisticsReports } from './wire/validate.js';
+import type { ServiceInfo, WireEntry } from './wire/protocol.js';
 
 /** Options of {@link Table.register}. */
 export interface RegisterOptions {
@@ -297,24 +297,7 @@ export class Table implements AsyncDisposable {
    */
   async stats(moniker: string): Promise<ObjectStats> {
     this.#assertOpen();
-    const entry = await this.#lookup(moniker);
-    if (!entry) throw new RuntableError('NOT_REGISTERED', `nothing is registered as ${moniker}`);
-    let reports: StatisticsReport[];
-    try {
-      reports = await this.#statistics(entry, { moniker });
-    } catch (error) {
-      if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
-      throw new RuntableError(
-        'NOT_REGISTERED',
-        `nothing live is registered as ${moniker} (owner ${entry.pid} is gone)`,
-        {
-          cause: error,
-        },
-      );
-    }
-    const report = reports.find((candidate) => candidate.object === entry.object);
-    if (!report) throw new RuntableError('NOT_REGISTERED', `${moniker} is no longer registered at pid ${entry.pid}`);
-    return toObjectStats(report, entry.pid);
+    return objectStats(this.#statsSource, moniker);
   }
 
   /**
@@ -326,38 +309,15 @@ export class Table implements AsyncDisposable {
   async listStats(prefix = ''): Promise<ObjectStats[]> {
     this.#assertOpen();
     checkPrefix(prefix);
-    const entries = await this.#backend.list(prefix);
-    const byPid = new Map<number, Set<string>>();
-    for (const entry of entries) {
-      const monikers = byPid.get(entry.pid) ?? new Set();
-      monikers.add(entry.moniker);
-      byPid.set(entry.pid, monikers);
-    }
-    const found = new Map<string, ObjectStats>();
-    // One process may have several endpoints (several tables): ask until each entry is answered for.
-    const ask = async (pid: number, remaining: Set<string>) => {
-      for (const moniker of remaining) {
-        remaining.delete(moniker);
-        const entry = await this.#lookup(moniker).catch(() => undefined);
-        if (!entry || entry.pid !== pid) continue;
-        const reports = await this.#statistics(entry, { prefix }).catch(() => []);
-        for (const report of reports) {
-          if (report.moniker === moniker ? report.object === entry.object : remaining.delete(report.moniker)) {
-            found.set(report.moniker, toObjectStats(report, pid));
-          }
-        }
-      }
-    };
-    await Promise.all([...byPid].map(([pid, monikers]) => ask(pid, monikers)));
-    return entries
-      .flatMap((entry) => found.get(entry.moniker) ?? [])
-      .sort((a, b) => (a.moniker < b.moniker ? -1 : a.moniker > b.moniker ? 1 : 0));
+    return listObjectStats(this.#statsSource, prefix);
   }
 
-  async #statistics(entry: WireEntry, request: { moniker: string } | { prefix: string }): Promise<StatisticsReport[]> {
-    const session = await this.#peers.connect(entry.endpoint, entry.pid);
-    const value = await session.connection.request<Statistics>({ kind: Kind.Statistics, ...request });
-    return toStatisticsReports(value);
+  get #statsSource(): StatsSource {
+    return {
+      peers: this.#peers,
+      lookup: (moniker) => this.#lookup(moniker),
+      list: (prefix) => this.#backend.list(prefix),
+    };
   }
 
   /** The service files the broker reads, each with its problem or its running process. */
@@ -475,15 +435,7 @@ export class Table implements AsyncDisposable {
       const session = await this.#peers.connect(entry.endpoint, entry.pid);
       return { session, object: entry.object, pid: entry.pid };
     } catch (error) {
-      if ((error as RuntableError).code !== 'OBJECT_GONE') throw error;
-      // The owner died and the broker has not yet heard: to the caller, nothing is registered.
-      throw new RuntableError(
-        'NOT_REGISTERED',
-        `nothing live is registered as ${moniker} (owner ${entry.pid} is gone)`,
-        {
-          cause: error,
-        },
-      );
+      throw ownerGone(moniker, entry, error);
     }
   }
 
