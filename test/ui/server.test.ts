@@ -202,7 +202,7 @@ test('the feed sends the table now, then each change, as Server-Sent Events', as
 });
 
 interface TrafficMessage {
-  pairs: { callerPid: number; ownerPid: number; moniker: string; calls: number; errors: number }[];
+  pairs: { callerPid: number; ownerPid: number; moniker: string; calls: number; errors: number; lastAt: string }[];
   errors: { callerPid: number; moniker: string; method: string; outcome: string }[];
   missed: number;
 }
@@ -237,17 +237,18 @@ test("the feed's traffic counts every call of the table: the viewer's own, and a
     );
     const client = spawnFixture('monitor-client', ['Traffic/a', 'echo', 'fail', 'echo'], dir);
     await client.waitForLine(/^done/);
-    const seen = await waitFor(
-      () => pair(client.pid, 'Traffic/a')?.calls === 4 && pair(client.pid, 'Traffic/a'),
-      20_000,
-    );
+    const seen = await waitFor(() => {
+      const found = pair(client.pid, 'Traffic/a');
+      return found?.calls === 4 ? found : undefined;
+    }, 20_000);
+    assert.ok(!Number.isNaN(Date.parse(seen.lastAt)));
     assert.deepEqual(seen, {
       callerPid: client.pid,
       ownerPid: target.pid,
       moniker: 'Traffic/a',
       calls: 4,
       errors: 1,
-      lastAt: (seen as { lastAt: string }).lastAt,
+      lastAt: seen.lastAt,
     });
     const last = traffic.at(-1) as TrafficMessage;
     assert.ok(
