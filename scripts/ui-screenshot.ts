@@ -1,5 +1,6 @@
 // Takes docs/ui.png, the README's picture of the viewer: two of the seed's TargetApps and a
-// calculator owner on a private table, a few calls made from the page, then a screenshot.
+// calculator owner on a private table, a few calls made from the page and from another client
+// process, then a screenshot.
 // Run: node --import tsx --conditions=runtable-source scripts/ui-screenshot.ts
 
 import path from 'node:path';
@@ -39,6 +40,10 @@ try {
   await page.waitForFunction("document.querySelectorAll('.call-block:not(.running)').length === 3");
   // The owner's statistics of those calls, once the panel has asked for them again.
   await page.locator('#stats-table .stats-total td.calls', { hasText: /^3$/ }).waitFor();
+  // Another process calling too: the picture draws it from the table's monitor.
+  const client = spawnFixture('monitor-client', ['Calc/main', 'echo', 'echo', 'fail'], dir);
+  await client.waitForLine(/^done/);
+  await page.locator('.caller').waitFor();
   await page.fill('#event-name', 'data');
   await page.click('#subscribe');
   await page.locator('.subscription:not(.pending)').waitFor();

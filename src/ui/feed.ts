@@ -1,13 +1,14 @@
 // The table as the viewer's pages see it: one watch on the whole table, kept as a map of entries,
 // fanned out to every open page with a snapshot first. Waits for a broker when none runs (or for
-// etcd to answer) and never starts one: a viewer only looks. Also keeps the counts of calls made
-// through this viewer.
+// etcd to answer) and never starts one: a viewer only looks. One monitor of the whole table counts
+// every call between its processes (traffic.ts); the viewer also counts the calls it sends itself.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Table } from '../index.js';
 import { entryJson } from '../naming/entry.js';
 import type { BrokerStatus } from '../wire/protocol.js';
 import type { FeedEvent, ViewerCounts, ViewerEntry } from './shared/viewer.js';
+import { Traffic } from './traffic.js';
 
 /** With no broker running, how often to look for one. */
 const BROKER_POLL_MS = 250;
@@ -15,6 +16,8 @@ const BROKER_POLL_MS = 250;
 const STATUS_REFRESH_MS = 2000;
 /** Changes to counts or status within this long go out as one message. */
 const COALESCE_MS = 50;
+/** Calls seen by the monitor within this long go out as one message, however many they are. */
+export const TRAFFIC_INTERVAL_MS = 250;
 
 export type Listener = (event: FeedEvent) => void;
 
@@ -33,6 +36,9 @@ export class TableFeed {
   #broker: BrokerStatus | null = null;
   #statusTimer: NodeJS.Timeout | undefined;
   #countsTimer: NodeJS.Timeout | undefined;
+  #traffic = new Traffic();
+  #trafficTimer: NodeJS.Timeout | undefined;
+  #monitoring: Promise<void> | undefined;
   #running: Promise<void> | undefined;
   /** Resolves once the viewer has a table to call through. */
   #connected: Promise<void>;
@@ -70,6 +76,7 @@ export class TableFeed {
     listener(this.#statusEvent());
     for (const entry of this.#entries.values()) listener({ type: 'registered', entry });
     listener({ type: 'counts', counts: Object.fromEntries(this.#counts) });
+    listener({ type: 'traffic', ...this.#traffic.snapshot() });
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -91,6 +98,7 @@ export class TableFeed {
     if (!entry) return;
     this.#entries.delete(moniker);
     this.#counts.delete(moniker);
+    if (this.#traffic.forget(moniker)) this.#trafficChanged();
     this.#emit({ type: 'revoked', entry });
   }
 
@@ -98,8 +106,10 @@ export class TableFeed {
     this.#stop.abort();
     clearTimeout(this.#statusTimer);
     clearTimeout(this.#countsTimer);
+    clearTimeout(this.#trafficTimer);
     this.#listeners.clear();
     await this.#running;
+    await this.#monitoring;
   }
 
   async #run(): Promise<void> {
@@ -113,6 +123,8 @@ export class TableFeed {
       this.#table = table;
       this.#markConnected();
       this.#refreshStatus();
+      const monitoring = this.#monitor(table, signal);
+      this.#monitoring = monitoring;
       try {
         for await (const event of table.watch('', { signal })) {
           const entry = entryJson(event.entry);
@@ -120,6 +132,7 @@ export class TableFeed {
             // A call may have dropped it already; say so only once.
             if (!this.#entries.delete(entry.moniker)) continue;
             this.#counts.delete(entry.moniker);
+            if (this.#traffic.forget(entry.moniker)) this.#trafficChanged();
           } else {
             this.#entries.set(entry.moniker, entry);
           }
@@ -130,9 +143,35 @@ export class TableFeed {
         // The table went away for good; look for a broker again.
       } finally {
         this.#table = undefined;
+        // Closing the table ends its monitor too.
         await table.close().catch(() => {});
+        await monitoring;
+        // Counted on a table that is gone: a new one starts from nothing.
+        this.#traffic = new Traffic();
+        this.#trafficChanged();
       }
     }
+  }
+
+  /** Every call of the table, folded into the traffic, until the table closes or the feed stops. */
+  async #monitor(table: Table, signal: AbortSignal): Promise<void> {
+    try {
+      for await (const record of table.monitor('', { signal })) {
+        this.#traffic.add(record);
+        this.#trafficChanged();
+      }
+    } catch {
+      // The table failed under it: the watch loop sees the same and opens a new one.
+    }
+  }
+
+  /** Sends the traffic within TRAFFIC_INTERVAL_MS: one message per interval, however busy the table. */
+  #trafficChanged(): void {
+    this.#trafficTimer ??= setTimeout(() => {
+      this.#trafficTimer = undefined;
+      if (this.#stop.signal.aborted) return;
+      this.#emit({ type: 'traffic', ...this.#traffic.snapshot() });
+    }, TRAFFIC_INTERVAL_MS).unref();
   }
 
   /** Asks the broker for its figures now (or after `delay`), then every STATUS_REFRESH_MS. */
@@ -142,6 +181,7 @@ export class TableFeed {
       const table = this.#table;
       const broker = table ? await table.status().catch(() => null) : null;
       if (this.#stop.signal.aborted) return;
+      if (this.#traffic.sweep()) this.#trafficChanged();
       this.#broker = broker;
       this.#emit(this.#statusEvent());
       this.#refreshStatus(STATUS_REFRESH_MS);

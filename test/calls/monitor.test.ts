@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CallRecord, Table } from 'runtable';
-import { MAX_MONITORS_PER_CONNECTION } from '../../src/calls/monitor-owner.ts';
+import { MAX_MONITORS_PER_CONNECTION, ownerMonitors } from '../../src/calls/monitor-owner.ts';
 import { Kind } from '../../src/wire/protocol.ts';
 import { code, spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
 import { RawPeer } from '../raw-peer.ts';
@@ -172,4 +172,28 @@ test('an owner checks each Monitor request, and pushes CallRecords on the connec
   } finally {
     peer.destroy();
   }
+});
+
+test("an owner's records wait on a timer that never holds its process, and no timer is left once nobody monitors", async () => {
+  const registration = await t.table.register('Timer/a', { echo: (value: string) => value });
+  const other = await t.other();
+  const monitor = collect(other, 'Timer/');
+  await attached(other, monitor.records, 'Timer/a');
+  const remote = await other.get<{ echo(value: string): string }>('Timer/a');
+  // The owner is this process: right after a call, its record usually still waits for the flush.
+  const timer = await waitFor(
+    async () => {
+      await remote.echo('x');
+      return ownerMonitors.flushTimer;
+    },
+    10_000,
+    'a record waiting for the flush',
+  );
+  assert.equal(timer.holdsProcess, false);
+  await remote.echo('one more');
+  monitor.stop();
+  await monitor.done;
+  await waitFor(() => ownerMonitors.size === 0, 10_000, 'the owner to forget the monitor');
+  assert.equal(ownerMonitors.flushTimer, undefined);
+  await registration.revoke();
 });

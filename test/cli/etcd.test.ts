@@ -1,6 +1,7 @@
 // The runtable command on a table on etcd (a private etcd server, an owner process registered
-// on it): ls, inspect, call, watch and wait give what they give on a local table; --table beats
-// RUNTABLE_TABLE, --dir beats RUNTABLE_TABLE; the commands about a local broker are refused.
+// on it): ls, inspect, call, watch, wait and monitor give what they give on a local table, with
+// the owner's statistics; --table beats RUNTABLE_TABLE, --dir beats RUNTABLE_TABLE; the commands
+// about a local broker are refused.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
@@ -214,4 +215,75 @@ test('broker, services and ls --all, which are about a local broker, are refused
     assert.equal(result.stdout, '');
   }
   assert.deepEqual(brokerPids(dir), [], 'no local broker started');
+});
+
+test('monitor --json --table sees a call made with runtable call on etcd; SIGINT exits 0', async () => {
+  const monitor = startCli(['monitor', 'Calc/', '--json', '--table', cluster.address], dir, withoutTable);
+  const callers: number[] = [];
+  try {
+    // The monitor attaches to the owner at its own pace: call until it has seen one.
+    await waitFor(
+      async () => {
+        const call = startCli(['call', 'Calc/main', 'echo', '"seen"', '--table', cluster.address], dir, withoutTable);
+        callers.push(call.child.pid as number);
+        const result = await call.result;
+        assert.equal(result.code, 0, result.stderr);
+        return /"method":"echo"/.test(monitor.output());
+      },
+      20_000,
+      'the call in the monitor',
+    );
+  } finally {
+    monitor.child.kill('SIGINT');
+  }
+  const result = await monitor.result;
+  assert.equal(result.code, 0, result.stderr);
+  const records = result.stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const echo = records.find((record) => record.method === 'echo');
+  assert.ok(echo, result.stdout);
+  assert.deepEqual([echo.moniker, echo.ownerPid, echo.outcome], ['Calc/main', owner.pid, 'ok']);
+  assert.ok(callers.includes(echo.callerPid as number), `caller ${echo.callerPid} is one of ${callers}`);
+  assert.deepEqual(brokerPids(dir), [], 'no local broker started');
+});
+
+test("inspect and ls --stats on etcd show the owner's statistics of a known sequence of calls", async () => {
+  const counted = spawnFixture('owner', ['Counted/e'], dir, env);
+  try {
+    await counted.waitForLine(/^ready/);
+    for (const args of [
+      ['echo', '1'],
+      ['echo', '2'],
+      ['fail', 'no'],
+    ]) {
+      await runCli(['call', 'Counted/e', ...args], dir, env);
+    }
+    const inspected = await runCli(['inspect', 'Counted/e', '--json'], dir, env);
+    assert.equal(inspected.code, 0, inspected.stderr);
+    const { stats } = JSON.parse(inspected.stdout) as {
+      stats: {
+        total: { calls: number; errors: number; outcomes: Record<string, number> };
+        methods: Record<string, { calls: number }>;
+      };
+    };
+    assert.deepEqual(
+      { calls: stats.total.calls, errors: stats.total.errors, outcomes: stats.total.outcomes },
+      { calls: 3, errors: 1, outcomes: { ok: 2, REMOTE: 1 } },
+    );
+    assert.equal(stats.methods.echo?.calls, 2);
+    const human = await runCliOnTerminal(['inspect', 'Counted/e'], dir, { ...env, NO_COLOR: '1' });
+    assert.match(human.stdout, /^\s*echo\s+2\s+0\s/m);
+    const listed = await runCli(['ls', '--stats', 'Counted/', '--table', cluster.address], dir, withoutTable);
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = JSON.parse(listed.stdout) as { moniker: string; pid: number; stats: Record<string, unknown> | null }[];
+    assert.deepEqual(
+      rows.map((row) => [row.moniker, row.pid, row.stats?.calls, row.stats?.errors]),
+      [['Counted/e', counted.pid, 3, 1]],
+    );
+  } finally {
+    counted.child.kill('SIGTERM');
+    await counted.exited;
+  }
 });

@@ -240,3 +240,25 @@ test('a request without the token, and one from another origin, are refused', as
   }
   assert.equal(counter.child.exitCode, null);
 });
+
+test('the picture draws every call of the table from its monitor: another client process, its failures, and this viewer', async () => {
+  const target = await owner('Seen/a');
+  const page = await openViewer();
+  // A failure from the form shows in the list of failures only once the monitor saw it: from
+  // then on the monitor is attached to the owner, and the client's calls cannot slip past it.
+  await choose(page, 'Seen/a', 'fail', '["from the page"]');
+  await page.click('#call');
+  await page.locator(`.recent-error[data-caller="${process.pid}"]`, { hasText: 'this viewer' }).waitFor();
+
+  const client = spawnFixture('monitor-client', ['Seen/a', 'echo', 'fail', 'echo'], dir);
+  await client.waitForLine(/^done/);
+  await page.locator(`.caller[data-pid="${client.pid}"]`, { hasText: `client  pid ${client.pid}` }).waitFor();
+  const line = page.locator(`.edge-label.calls[data-caller="${client.pid}"][data-owner="${target.pid}"]`);
+  await line.filter({ hasText: '4 calls, 1 failed' }).waitFor();
+  await page.locator(`.recent-error[data-caller="${client.pid}"]`, { hasText: 'Seen/a.fail REMOTE' }).waitFor();
+  // The viewer's own call is drawn from its own node, as what it is: one call, failed.
+  const own = page.locator(`.edge-label.calls[data-caller="${process.pid}"][data-owner="${target.pid}"]`);
+  assert.equal(await own.textContent(), '1 call, 1 failed');
+  // The object counts every caller's calls.
+  await page.locator('.object[data-moniker="Seen/a"] .object-count', { hasText: '5×' }).waitFor();
+});

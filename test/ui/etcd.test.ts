@@ -148,6 +148,18 @@ test('in a browser, the page on etcd lists the entry, names etcd in its status a
     await page.click('#call');
     await page.locator('.call-block:not(.running) .result').waitFor();
     assert.equal((await page.locator('.result').first().textContent())?.trim(), '42');
+
+    // The table's monitor works on etcd too: a failure from the page, then another client's calls.
+    await page.selectOption('#method', 'fail');
+    await page.fill('#args', '["on etcd"]');
+    await page.click('#call');
+    await page.locator(`.recent-error[data-caller="${process.pid}"]`, { hasText: 'Calc/main.fail REMOTE' }).waitFor();
+    const client = spawnFixture('monitor-client', ['Calc/main', 'echo'], dir, table.env);
+    await client.waitForLine(/^done/);
+    await page.locator(`.caller[data-pid="${client.pid}"]`).waitFor();
+    await page
+      .locator(`.edge-label.calls[data-caller="${client.pid}"][data-owner="${owner.pid}"]`, { hasText: '2 calls' })
+      .waitFor();
   } finally {
     await viewer.close();
     await browser.close();

@@ -200,3 +200,71 @@ test('the feed sends the table now, then each change, as Server-Sent Events', as
     request.destroy();
   }
 });
+
+interface TrafficMessage {
+  pairs: { callerPid: number; ownerPid: number; moniker: string; calls: number; errors: number; lastAt: string }[];
+  errors: { callerPid: number; moniker: string; method: string; outcome: string }[];
+  missed: number;
+}
+
+test("the feed's traffic counts every call of the table: the viewer's own, and another client process's", async () => {
+  const target = spawnFixture('owner', ['Traffic/a'], dir);
+  await target.waitForLine(/^ready/);
+  const traffic: TrafficMessage[] = [];
+  const request = http.get({ host: '127.0.0.1', port: viewer.port, path: '/api/feed', headers: pageHeaders(viewer) });
+  try {
+    const response = await new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
+    let pending = '';
+    response.setEncoding('utf8').on('data', (chunk: string) => {
+      pending += chunk;
+      const blocks = pending.split('\n\n');
+      pending = blocks.pop() ?? '';
+      for (const block of blocks) {
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (/^event: traffic$/m.test(block) && data) traffic.push(JSON.parse(data));
+      }
+    });
+    const pair = (callerPid: number, moniker: string) =>
+      traffic.at(-1)?.pairs.find((p) => p.callerPid === callerPid && p.moniker === moniker);
+    // The viewer's own call, under its own pid: once it shows, the monitor is on the new owner.
+    await waitFor(
+      async () => {
+        await call({ moniker: 'Traffic/a', method: 'echo', args: [1] });
+        return pair(process.pid, 'Traffic/a');
+      },
+      20_000,
+      "the viewer's call in the traffic",
+    );
+    const client = spawnFixture('monitor-client', ['Traffic/a', 'echo', 'fail', 'echo'], dir);
+    await client.waitForLine(/^done/);
+    const seen = await waitFor(() => {
+      const found = pair(client.pid, 'Traffic/a');
+      return found?.calls === 4 ? found : undefined;
+    }, 20_000);
+    assert.ok(!Number.isNaN(Date.parse(seen.lastAt)));
+    assert.deepEqual(seen, {
+      callerPid: client.pid,
+      ownerPid: target.pid,
+      moniker: 'Traffic/a',
+      calls: 4,
+      errors: 1,
+      lastAt: seen.lastAt,
+    });
+    const last = traffic.at(-1) as TrafficMessage;
+    assert.ok(
+      last.errors.some((e) => e.callerPid === client.pid && e.method === 'fail' && e.outcome === 'REMOTE'),
+      JSON.stringify(last.errors),
+    );
+    assert.equal(last.missed, 0);
+    // One message per interval, not one per call.
+    assert.ok(traffic.length < 20, `${traffic.length} traffic messages`);
+    target.child.kill('SIGKILL');
+    await waitFor(
+      () => traffic.at(-1)?.pairs.every((p) => p.moniker !== 'Traffic/a'),
+      20_000,
+      'the pairs of a revoked moniker dropped',
+    );
+  } finally {
+    request.destroy();
+  }
+});

@@ -46,7 +46,14 @@ function schedule(): void {
 function render(): void {
   const entries = visibleEntries(state);
   renderList(list, entries, state.selected, select);
-  renderMachine(machine, entries, state.status, state.counts, state.selected, select);
+  renderMachine(
+    machine,
+    entries,
+    state.status,
+    { counts: state.counts, traffic: state.traffic },
+    state.selected,
+    select,
+  );
   const hidden = state.entries.size - entries.length;
   count.textContent = plural(entries.length, 'object') + (hidden > 0 ? ` shown, ${hidden} hidden by the filter` : '');
   renderStatus();
@@ -104,6 +111,9 @@ openFeed({
         break;
       case 'counts':
         state.counts = event.counts;
+        break;
+      case 'traffic':
+        state.traffic = { pairs: event.pairs, errors: event.errors, missed: event.missed };
         break;
     }
     schedule();

@@ -1,13 +1,14 @@
 // What the page knows, in one place: the table as the feed last said, what this viewer measured,
-// and what the person chose (the filter and the selected object).
+// every call the table's monitor saw, and what the person chose (the filter and the selected object).
 
-import type { FeedEvent, ViewerCounts, ViewerEntry } from '../shared/viewer.js';
+import type { FeedEvent, ViewerCounts, ViewerEntry, ViewerTraffic } from '../shared/viewer.js';
 
 export type Status = Extract<FeedEvent, { type: 'status' }>;
 
 export interface State {
   entries: Map<string, ViewerEntry>;
   counts: Record<string, ViewerCounts>;
+  traffic: ViewerTraffic;
   status: Status | undefined;
   /** The feed is open (the viewer's server is reachable). */
   live: boolean;
@@ -16,7 +17,15 @@ export interface State {
 }
 
 export function newState(): State {
-  return { entries: new Map(), counts: {}, status: undefined, live: false, filter: '', selected: undefined };
+  return {
+    entries: new Map(),
+    counts: {},
+    traffic: { pairs: [], errors: [], missed: 0 },
+    status: undefined,
+    live: false,
+    filter: '',
+    selected: undefined,
+  };
 }
 
 /** The entries the filter lets through, by moniker. */

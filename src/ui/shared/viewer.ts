@@ -27,7 +27,7 @@ export const TOKEN_PARAM = 'token';
 /** An entry as the page gets it: dates as ISO 8601 strings. */
 export type ViewerEntry = EntryJson;
 
-/** What this viewer measured about the calls it made itself, per moniker. Nothing else is counted. */
+/** What this viewer measured about the calls it made itself, per moniker (in flight included). */
 export interface ViewerCounts {
   /** Calls sent from this viewer. */
   calls: number;
@@ -56,11 +56,54 @@ export type FeedEvent =
        */
       broker: BrokerStatus | null;
     }
-  | { type: 'counts'; counts: Record<string, ViewerCounts> };
+  | { type: 'counts'; counts: Record<string, ViewerCounts> }
+  | ({ type: 'traffic' } & ViewerTraffic);
+
+/**
+ * Every call of the table, from its monitor: the calls of each caller process to each moniker
+ * since the viewer started (or since the pair was last idle), the most recent failures, and how
+ * many calls the owners dropped unseen because the viewer read too slowly.
+ */
+export interface ViewerTraffic {
+  pairs: TrafficPair[];
+  /** Newest first. */
+  errors: TrafficError[];
+  missed: number;
+}
+
+/** The calls one process made to one moniker. The viewer's own calls are those of its pid. */
+export interface TrafficPair {
+  callerPid: number;
+  ownerPid: number;
+  moniker: string;
+  calls: number;
+  /** Of those, how many ended with an error. */
+  errors: number;
+  /** When the last one ended, ISO 8601. */
+  lastAt: string;
+}
+
+/** One failed call, as the monitor saw it. */
+export interface TrafficError {
+  callerPid: number;
+  ownerPid: number;
+  moniker: string;
+  method: string;
+  /** The error's code. */
+  outcome: string;
+  at: string;
+}
 
 export type FeedEventType = FeedEvent['type'];
 
-export const FEED_EVENT_TYPES: readonly FeedEventType[] = ['registered', 'revoked', 'changed', 'status', 'counts'];
+export const FEED_EVENT_TYPES: readonly FeedEventType[] = [
+  'registered',
+  'revoked',
+  'changed',
+  'status',
+  'counts',
+  'traffic',
+];
 
 export interface CallRequest {
   moniker: string;
