@@ -36,7 +36,7 @@ import {
 } from './diagnostics.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
-import { type MethodCounter, tally } from './statistics.js';
+import { callStart, clockStale, type MethodCounter, tally } from './statistics.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer, type StreamTally } from './streams.js';
 import { canTrace, clientSpan, inSpan, serverSpan, tracing } from './tracing.js';
 
@@ -436,8 +436,9 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       }
       return;
     }
-    // Read before the method runs: a call's time is the owner's, from here to its answer.
-    const startedAt = served.counter ? performance.now() : 0;
+    // Before the method runs: a call's time is the owner's, from here (or from the answer of the
+    // call served just before it, in the same run of JavaScript) to its answer.
+    const startedAt = served.counter ? callStart() : 0;
     this.#run(message.id, message.stack === true, served, message.args, watched, startedAt);
   }
 
@@ -633,6 +634,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   #deliver(target: number, event: string, args: unknown[]): void {
     const listeners = this.#listeners.get(`${target}\n${event}`);
     if (!listeners) return;
+    clockStale();
     for (const listener of [...listeners]) {
       try {
         listener(...args);
