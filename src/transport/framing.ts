@@ -61,7 +61,8 @@ export class FrameReader {
       if (this.#buffered < this.#expected) return;
       const frame = this.#take(this.#expected);
       this.#expected = -1;
-      onFrame(frame);
+      // Plain views on both paths: the decoder's sites see one receiver type.
+      onFrame(new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
     }
   }
 
