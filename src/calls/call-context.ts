@@ -17,18 +17,26 @@ export interface CallContext {
 
 /** Where the context of a call comes from: the session serving it. */
 export interface CallContextSource {
-  contextOf(id: number): CallContext;
+  contextOf(call: ServedCall): CallContext;
 }
 
-/** One call being served, as the async flow of its method carries it; the context is made on demand. */
-class ServedCall {
+/**
+ * One call being served, as the async flow of its method carries it; the context is made on
+ * demand. It also holds the call's AbortController, made when the method asks for its signal or
+ * when the call is cancelled first, so that a call answered before it returns is never entered in
+ * a table: only one still running after its method returned is (session.ts).
+ */
+export class ServedCall {
   readonly source: CallContextSource;
   readonly id: number;
   context: CallContext | undefined;
+  controller: AbortController | undefined;
 
   constructor(source: CallContextSource, id: number) {
     this.source = source;
     this.id = id;
+    this.context = undefined;
+    this.controller = undefined;
   }
 }
 
@@ -56,18 +64,17 @@ export function callContext(): CallContext {
       'callContext() was called outside any remote call: call it from a registered method (or a callback a peer invoked), or from code that method runs or awaits',
     );
   }
-  call.context ??= call.source.contextOf(call.id);
+  call.context ??= call.source.contextOf(call);
   return call.context;
 }
 
-/** Calls `fn` on `thisArg` with `args`, with call `id` of `source` as what callContext() returns. */
+/** Calls `fn` on `thisArg` with `args`, with `call` as what callContext() returns. */
 export function withCallContext(
-  source: CallContextSource,
-  id: number,
+  call: ServedCall,
   fn: (...args: unknown[]) => unknown,
   thisArg: unknown,
   args: unknown[],
 ): unknown {
   // Reflect.apply as the callback: run() passes its arguments on, so no closure is made per call.
-  return served.run(new ServedCall(source, id), Reflect.apply, fn, thisArg, args);
+  return served.run(call, Reflect.apply, fn, thisArg, args);
 }

@@ -24,6 +24,8 @@ interface Exposed {
   subscribers: Map<string, Set<CallSession>>;
   /** Its call statistics, from when it was added. */
   counters: ObjectCounters;
+  /** What find() hands out per method, made on its first call: a call allocates none. */
+  served: Map<string, Served>;
 }
 
 export class Endpoint implements SessionHost {
@@ -79,6 +81,7 @@ export class Endpoint implements SessionHost {
       methods: new Set(methods),
       subscribers: new Map(),
       counters: new ObjectCounters(moniker, id, methods),
+      served: new Map(),
     });
     return id;
   }
@@ -125,13 +128,19 @@ export class Endpoint implements SessionHost {
       exposed.counters.unknownMethod();
       return new RuntableError('NO_SUCH_METHOD', noSuchMethod(exposed.moniker, method, exposed.methods));
     }
-    return {
-      fn: fn as (...args: unknown[]) => unknown,
-      thisArg: exposed.target,
-      what: method,
-      moniker: exposed.moniker,
-      counter: exposed.counters.method(method),
-    };
+    // The function is read on every call (the object may replace it); the rest stays.
+    let served = exposed.served.get(method);
+    if (served === undefined || served.fn !== fn) {
+      served = {
+        fn: fn as (...args: unknown[]) => unknown,
+        thisArg: exposed.target,
+        what: method,
+        moniker: exposed.moniker,
+        counter: exposed.counters.method(method),
+      };
+      exposed.served.set(method, served);
+    }
+    return served;
   }
 
   statistics(request: Statistics): StatisticsReport[] {

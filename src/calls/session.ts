@@ -22,7 +22,7 @@ import {
   type Unmonitor,
   type Unnumbered,
 } from '../wire/protocol.js';
-import { type CallContext, type CallContextSource, withCallContext } from './call-context.js';
+import { type CallContext, type CallContextSource, ServedCall, withCallContext } from './call-context.js';
 import { atCallSite, restack } from './call-site.js';
 import type { CallChannel } from './channel.js';
 import {
@@ -36,7 +36,7 @@ import {
 } from './diagnostics.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
-import { type MethodCounter, tally } from './statistics.js';
+import { callStart, clockStale, type MethodCounter, tally } from './statistics.js';
 import { isAsyncIterable, StreamConsumer, StreamProducer, type StreamTally } from './streams.js';
 import { canTrace, clientSpan, inSpan, serverSpan, tracing } from './tracing.js';
 
@@ -120,8 +120,12 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   #streamWatch: Watched | undefined;
   /** Stream consumers waiting for items: held strongly, since only their own loop refers to them. */
   readonly #awaitingItems = new Set<StreamConsumer>();
-  /** Calls running here, with their AbortController once the method asked for a signal. */
-  readonly #running = new Map<number, AbortController | undefined>();
+  /**
+   * Calls still running here after their method returned (a promise), by id. A call answered
+   * before its method returns never enters it: nothing can cancel it meanwhile, since the peer's
+   * Cancel is read only after.
+   */
+  readonly #running = new Map<number, ServedCall>();
   readonly #producers = new Map<number, StreamProducer>();
   readonly #consumers = new Map<number, WeakRef<StreamConsumer>>();
   readonly #abandoned = new FinalizationRegistry<number>((id) => this.#abandon(id));
@@ -432,8 +436,9 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       }
       return;
     }
-    // Read before the method runs: a call's time is the owner's, from here to its answer.
-    const startedAt = served.counter ? performance.now() : 0;
+    // Before the method runs: a call's time is the owner's, from here (or from the answer of the
+    // call served just before it, in the same run of JavaScript) to its answer.
+    const startedAt = served.counter ? callStart() : 0;
     this.#run(message.id, message.stack === true, served, message.args, watched, startedAt);
   }
 
@@ -470,14 +475,14 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       tally(counter, startedAt, 'PROTOCOL');
       return;
     }
-    if (id !== 0) this.#running.set(id, undefined);
+    const call = new ServedCall(this, id);
     let result: unknown;
     try {
       // In the server span when the call came with trace context: what the method calls is its child.
       const span = watched?.span;
       result = span
-        ? inSpan(span, () => withCallContext(this, id, served.fn, served.thisArg, args))
-        : withCallContext(this, id, served.fn, served.thisArg, args);
+        ? inSpan(span, () => withCallContext(call, served.fn, served.thisArg, args))
+        : withCallContext(call, served.fn, served.thisArg, args);
     } catch (error) {
       this.#answerThrown(id, wantsStack, what, error, watched, counter, startedAt);
       return;
@@ -495,28 +500,39 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
       return;
     }
     if (pending) {
+      if (id !== 0) this.#running.set(id, call);
       // Both handlers never throw: a throw here would be an unhandled rejection in the owner.
       Promise.resolve(result).then(
-        (value) => this.#answer(id, what, value, watched, counter, startedAt),
-        (error) => this.#answerThrown(id, wantsStack, what, error, watched, counter, startedAt),
+        (value) => {
+          this.#settled(call);
+          this.#answer(id, what, value, watched, counter, startedAt);
+        },
+        (error) => {
+          this.#settled(call);
+          this.#answerThrown(id, wantsStack, what, error, watched, counter, startedAt);
+        },
       );
       return;
     }
     this.#answer(id, what, result, watched, counter, startedAt);
   }
 
+  /** A call that was running after its method returned has ended. */
+  #settled(call: ServedCall): void {
+    // A peer that reused a running call's id replaced it: the newer one stays.
+    if (this.#running.get(call.id) === call) this.#running.delete(call.id);
+  }
+
   /** For callContext(): built only when a method asks. */
-  contextOf(id: number): CallContext {
+  contextOf(call: ServedCall): CallContext {
     const session = this;
     return {
       get signal() {
-        let controller = session.#running.get(id);
-        if (!controller) {
-          controller = new AbortController();
-          if (session.#closed) controller.abort(new RuntableError('ABORTED', 'the caller went away'));
-          if (id !== 0 && session.#running.has(id)) session.#running.set(id, controller);
+        if (!call.controller) {
+          call.controller = new AbortController();
+          if (session.#closed) call.controller.abort(new RuntableError('ABORTED', 'the caller went away'));
         }
-        return controller.signal;
+        return call.controller.signal;
       },
       pid: this.connection.peerPid,
     };
@@ -530,7 +546,6 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     counter: MethodCounter | undefined,
     startedAt: number,
   ): void {
-    this.#running.delete(id);
     if (watched?.args) watched.result = value;
     if (id === 0 || this.#closed) {
       if (watched) finished(watched, 'ok');
@@ -570,7 +585,6 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     counter: MethodCounter | undefined,
     startedAt: number,
   ): void {
-    this.#running.delete(id);
     const bytes = this.#sendThrown(id, wantsStack, what, error);
     if (watched) {
       watched.bytesOut = bytes;
@@ -620,6 +634,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
   #deliver(target: number, event: string, args: unknown[]): void {
     const listeners = this.#listeners.get(`${target}\n${event}`);
     if (!listeners) return;
+    clockStale();
     for (const listener of [...listeners]) {
       try {
         listener(...args);
@@ -648,10 +663,10 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
 
   /** The caller gave up: abort the call's signal, made now if the method has not asked for it yet. */
   #cancelled(id: number): void {
-    if (!this.#running.has(id)) return;
-    const controller = this.#running.get(id) ?? new AbortController();
-    this.#running.set(id, controller);
-    controller.abort(new RuntableError('ABORTED', 'the caller gave up on this call'));
+    const call = this.#running.get(id);
+    if (!call) return;
+    call.controller ??= new AbortController();
+    call.controller.abort(new RuntableError('ABORTED', 'the caller gave up on this call'));
   }
 
   /** A stream consumer was dropped without being finished: stop its producer. */
@@ -664,7 +679,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
 
   #end(error: RuntableError): void {
     this.#closed = true;
-    for (const controller of this.#running.values()) controller?.abort(error);
+    for (const call of this.#running.values()) call.controller?.abort(error);
     this.#running.clear();
     for (const producer of [...this.#producers.values()]) producer.cancel('OBJECT_GONE');
     this.#producers.clear();

@@ -11,7 +11,7 @@ import type { Listener, Transport, TransportOptions } from './transport.js';
 const MEMORY_SCHEME = 'memory:';
 
 export class MemoryTransport implements Transport {
-  onFrame: (frame: Buffer) => void = () => {};
+  onFrame: (frame: Uint8Array) => void = () => {};
   onStreamError: (error: Error) => void = (error) => this.close(error);
   onWritable: () => void = () => {};
   onClose: (error?: Error) => void = () => {};

@@ -8,7 +8,7 @@ export interface Transport {
   /** Queues one frame made of `head` then `body`, so a large body need not be copied to join it. */
   sendParts(head: Uint8Array, body: Uint8Array): void;
   /** Set once, right after the transport is made; called for every complete frame. */
-  onFrame: (frame: Buffer) => void;
+  onFrame: (frame: Uint8Array) => void;
   /** Called when the byte stream can no longer be trusted (bad length); by default it closes. */
   onStreamError: (error: Error) => void;
   /** Called when queued frames have been handed to the socket and it can take more. */

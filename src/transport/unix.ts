@@ -40,7 +40,7 @@ function framed(frames: Queued[], bytes: number): Buffer {
 }
 
 class SocketTransport implements Transport {
-  onFrame: (frame: Buffer) => void = () => {};
+  onFrame: (frame: Uint8Array) => void = () => {};
   onStreamError: (error: Error) => void = (error) => this.close(error);
   onWritable: () => void = () => {};
   onClose: (error?: Error) => void = () => {};

@@ -496,7 +496,9 @@ export function decodeCall(bytes: Uint8Array, tagHooks: TagHooks): CallEnvelope 
     if (targetId < 0 || !matches(bytes, position, METHOD_KEY)) return undefined;
     position += METHOD_KEY.length;
     if (position >= bytes.length || (bytes[position] as number) >> 5 !== 3) return undefined;
-    const method = read() as string;
+    // From the key cache: the same string each call, whose hash is kept and which V8 has
+    // internalized once the method was looked up by it (Set.has, the property read).
+    const method = readKey() as string;
     if (!matches(bytes, position, ARGS_KEY)) return undefined;
     position += ARGS_KEY.length;
     if (position >= bytes.length || (bytes[position] as number) >> 5 !== 4) return undefined;

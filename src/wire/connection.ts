@@ -108,7 +108,7 @@ export class Connection {
   /** Until the handshake settles: where its end goes (the frame it waits for, or a close). */
   #handshakeEnded: ((error: RuntableError) => void) | undefined;
   /** Until the handshake succeeds: what a frame is taken as (Hello or Welcome). */
-  #handshakeFrame: ((frame: Buffer) => void) | undefined;
+  #handshakeFrame: ((frame: Uint8Array) => void) | undefined;
   readonly #maxMessageBytes: number;
   readonly #maxSendBytes: number;
   readonly #assembler: ChunkAssembler;

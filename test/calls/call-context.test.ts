@@ -36,7 +36,21 @@ const service = {
   async callsBack(callback: () => Promise<number>) {
     return callback();
   },
+  /** Takes its signal before it returns its promise, and waits for the caller to give up. */
+  signalFirst() {
+    const { signal } = callContext();
+    tookSignal = signal;
+    return new Promise((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
+  },
+  /** Answers at once: the same signal each time it is read, not aborted. */
+  sameSignal() {
+    const first = callContext().signal;
+    const second = callContext().signal;
+    return first === second && !first.aborted;
+  },
 };
+
+let tookSignal: AbortSignal | undefined;
 
 test('callContext() works after awaits, in helpers and in timers of the method', async () => {
   await t.table.register('Ctx/a', service);
@@ -67,6 +81,25 @@ test('each call sees its own context, with its own signal, however their awaits 
   assert.equal(secondSignal?.aborted, false, "the other call's signal is untouched");
   second.abort();
   await assert.rejects(calls[1] as Promise<string>, { code: 'ABORTED' });
+});
+
+test('a cancel reaches the signal a method took before it returned, and a method answered at once keeps one signal', async () => {
+  await t.table.register('Ctx/d', service);
+  const remote = await t.table.get<typeof service>('Ctx/d');
+  assert.equal(await remote.sameSignal(), true);
+  const caller = new AbortController();
+  const call = withOptions(remote, { signal: caller.signal }).signalFirst();
+  call.catch(() => {});
+  const deadline = Date.now() + 10_000;
+  while (!tookSignal && Date.now() < deadline) await sleep(2);
+  const signal = tookSignal as AbortSignal;
+  assert.equal(signal.aborted, false);
+  caller.abort();
+  await assert.rejects(call, { code: 'ABORTED' });
+  await new Promise<void>((resolve) =>
+    signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve()),
+  );
+  assert.equal((signal.reason as RuntableError).code, 'ABORTED');
 });
 
 test('a callback a peer invokes has the context of that invocation, after an await too', async () => {

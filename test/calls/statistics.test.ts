@@ -11,8 +11,11 @@ import {
   BUCKETS_PER_OCTAVE,
   bucketEdge,
   bucketOf,
+  callStart,
+  clockStale,
   MethodCounter,
   ObjectCounters,
+  tally,
 } from '../../src/calls/statistics.ts';
 import { code, spawnFixture, tableForEachTest, waitFor } from '../helpers.ts';
 import { RawPeer } from '../raw-peer.ts';
@@ -42,6 +45,22 @@ test('a duration falls in the bucket whose edges hold it', () => {
   assert.equal(bucketOf(Number.NaN), 0);
   assert.equal(bucketOf(10 * 3_600_000), BUCKETS - 1, 'ten hours is past the last edge');
   assert.equal(bucketEdge(BUCKETS - 1), Number.POSITIVE_INFINITY);
+});
+
+test('a call served right after another starts at its end, and never at a reading from before the event loop waited', async () => {
+  const counter = new MethodCounter();
+  tally(counter, callStart(), 'ok');
+  const chained = callStart();
+  assert.equal(callStart(), chained, 'in the same run of JavaScript, the end of the last call counted');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.ok(callStart() > chained, 'after the event loop turned, a fresh reading');
+  tally(counter, callStart(), 'ok');
+  const end = callStart();
+  clockStale();
+  // Still the same run of JavaScript: only clockStale() can make the next start a fresh reading.
+  while (performance.now() === end) {}
+  assert.ok(callStart() > end, 'after clockStale(), a fresh reading');
+  assert.equal(counter.calls, 2);
 });
 
 test('percentiles are the edge of the bucket holding the rank, never under it and never over the max', () => {

@@ -17,11 +17,16 @@ function payloads(sizes: number[]): Buffer[] {
   });
 }
 
+/** A frame (a plain view) as a Buffer on the same memory, to compare with Buffers. */
+function asBuffer(frame: Uint8Array): Buffer {
+  return Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+}
+
 /** Feeds `chunks` to a fresh reader and returns every frame it produced. */
 function readAll(chunks: Buffer[], limit = 1 << 20): { frames: Buffer[]; reader: FrameReader } {
   const reader = new FrameReader(limit);
   const frames: Buffer[] = [];
-  for (const chunk of chunks) reader.push(chunk, (frame) => frames.push(frame));
+  for (const chunk of chunks) reader.push(chunk, (frame) => frames.push(asBuffer(frame)));
   return { frames, reader };
 }
 
@@ -72,9 +77,9 @@ describe('FrameReader', () => {
     const [payload] = payloads([5]) as [Buffer];
     const reader = new FrameReader(1 << 20);
     const frames: Buffer[] = [];
-    reader.push(frameHeader(5), (frame) => frames.push(frame));
+    reader.push(frameHeader(5), (frame) => frames.push(asBuffer(frame)));
     assert.equal(frames.length, 0);
-    reader.push(payload, (frame) => frames.push(frame));
+    reader.push(payload, (frame) => frames.push(asBuffer(frame)));
     assert.deepEqual(frames, [payload]);
     assert.equal(reader.buffered, 0);
   });
@@ -85,7 +90,7 @@ describe('FrameReader', () => {
     const reader = new FrameReader(1 << 20);
     const frames: Buffer[] = [];
     for (let i = 0; i < stream.length; i++) {
-      reader.push(stream.subarray(i, i + 1), (frame) => frames.push(frame));
+      reader.push(stream.subarray(i, i + 1), (frame) => frames.push(asBuffer(frame)));
       // A frame is delivered exactly when its last byte arrives, never earlier.
       if (i === 4) assert.equal(frames.length, 1);
       if (i === 3) assert.equal(frames.length, 0);
@@ -109,11 +114,11 @@ describe('FrameReader', () => {
     const cut = stream.length - 10;
     const reader = new FrameReader(1 << 20);
     const frames: Buffer[] = [];
-    reader.push(stream.subarray(0, cut), (frame) => frames.push(frame));
+    reader.push(stream.subarray(0, cut), (frame) => frames.push(asBuffer(frame)));
     assert.deepEqual(frames, expected.slice(0, 3));
     // The last frame's header has been read; 22 of its 32 payload bytes are held.
     assert.equal(reader.buffered, 32 - 10);
-    reader.push(stream.subarray(cut), (frame) => frames.push(frame));
+    reader.push(stream.subarray(cut), (frame) => frames.push(asBuffer(frame)));
     assert.deepEqual(frames, expected);
     assert.equal(reader.buffered, 0);
   });
@@ -161,7 +166,7 @@ describe('FrameReader', () => {
     const reader = new FrameReader(100);
     const frames: Buffer[] = [];
     const chunk = Buffer.concat([...good.map(framed), frameHeader(101)]);
-    assert.throws(() => reader.push(chunk, (frame) => frames.push(frame)), isCode('FRAME_TOO_LARGE'));
+    assert.throws(() => reader.push(chunk, (frame) => frames.push(asBuffer(frame))), isCode('FRAME_TOO_LARGE'));
     assert.deepEqual(frames, good);
   });
 
@@ -174,8 +179,8 @@ describe('FrameReader', () => {
     const stream = Buffer.concat([framed(payload), frameHeader(0)]);
     const reader = new FrameReader(1 << 20);
     const frames: Buffer[] = [];
-    reader.push(stream.subarray(0, 2), (frame) => frames.push(frame));
-    assert.throws(() => reader.push(stream.subarray(2), (frame) => frames.push(frame)), isCode('PROTOCOL'));
+    reader.push(stream.subarray(0, 2), (frame) => frames.push(asBuffer(frame)));
+    assert.throws(() => reader.push(stream.subarray(2), (frame) => frames.push(asBuffer(frame))), isCode('PROTOCOL'));
     assert.deepEqual(frames, [payload]);
   });
 });
