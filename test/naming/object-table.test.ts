@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ObjectTable } from '../../src/broker/table.ts';
+import { RuntableError } from '../../src/errors.ts';
 import { unpackEntries } from '../../src/naming/entry-batch.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
-import { RuntableError } from '../../src/errors.ts';
 import type { TableEventType, WireEntry } from '../../src/wire/protocol.ts';
 
 let nextObject = 1;
@@ -90,7 +90,23 @@ describe('ObjectTable', () => {
       table.register(1 + (i % 2), entry(name, 1 + (i % 2), at));
     });
     table.touch(2, 'a/b', new Date(1_800_000_000_456), { n: 1 });
-    for (const prefix of ['', 'a', 'a/', 'a/b', 'a/b/', 'ab', 'ab/', 'A', 'b', 'c', 'zzz', 'é', '日本', '🎉', '\u{10ffff}']) {
+    for (const prefix of [
+      '',
+      'a',
+      'a/',
+      'a/b',
+      'a/b/',
+      'ab',
+      'ab/',
+      'A',
+      'b',
+      'c',
+      'zzz',
+      'é',
+      '日本',
+      '🎉',
+      '\u{10ffff}',
+    ]) {
       const packed = unpackEntries(decode(encode(table.pack(prefix))));
       assert.deepEqual(packed, table.list(prefix), `prefix ${JSON.stringify(prefix)}`);
     }
