@@ -330,8 +330,7 @@ export class ObjectTable {
     const rows = this.#rows;
     const sorted = this.#sorted;
     const start = this.#lowerBound(prefix);
-    let end = start;
-    while (end < sorted.length && (rows.monikers[sorted[end] as number] as string).startsWith(prefix)) end++;
+    const end = this.#endOfRun(start, prefix);
     const writer = new BatchWriter(end - start);
     const batch = ++this.#batches;
     for (let i = start; i < end; i++) {
@@ -506,6 +505,22 @@ export class ObjectTable {
     for (const watcher of this.#watchers) {
       if (entry.moniker.startsWith(watcher.prefix)) watcher.listener(type, entry);
     }
+  }
+
+  /**
+   * Index after the run of monikers under `prefix` that begins at `start`, found by bisection:
+   * those monikers sort together, right from the first one not less than the prefix.
+   */
+  #endOfRun(start: number, prefix: string): number {
+    const monikers = this.#rows.monikers;
+    let low = start;
+    let high = this.#sorted.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((monikers[this.#sorted[mid] as number] as string).startsWith(prefix)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   /** Index of the first moniker not less than `key`. */

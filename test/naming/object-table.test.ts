@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ObjectTable } from '../../src/broker/table.ts';
 import { RuntableError } from '../../src/errors.ts';
+import { unpackEntries } from '../../src/naming/entry-batch.ts';
+import { decode, encode } from '../../src/wire/codec.ts';
 import type { TableEventType, WireEntry } from '../../src/wire/protocol.ts';
 
 let nextObject = 1;
@@ -77,6 +79,38 @@ describe('ObjectTable', () => {
     const all = monikers(table.list(''));
     assert.equal(all.length, 11, 'the empty prefix lists everything');
     assert.deepEqual(all, [...all].sort());
+  });
+
+  it('packs for List exactly the entries it lists, with their dates, at every boundary', () => {
+    const table = new ObjectTable();
+    const names = ['ab', 'a/b', 'a/', 'a', 'a/b/c', 'a/c', 'b', 'a0', 'A/x', 'a/bb', 'a.', 'é/1', '日本/x', '🎉'];
+    names.forEach((name, i) => {
+      // Dates before 1970, within 32 bits of ms, and of today: each form the codec writes.
+      const at = new Date([-5, 1_000, 1_700_000_000_123][i % 3] as number);
+      table.register(1 + (i % 2), entry(name, 1 + (i % 2), at));
+    });
+    table.touch(2, 'a/b', new Date(1_800_000_000_456), { n: 1 });
+    for (const prefix of [
+      '',
+      'a',
+      'a/',
+      'a/b',
+      'a/b/',
+      'ab',
+      'ab/',
+      'A',
+      'b',
+      'c',
+      'zzz',
+      'é',
+      '日本',
+      '🎉',
+      '\u{10ffff}',
+    ]) {
+      const packed = unpackEntries(decode(encode(table.pack(prefix))));
+      assert.deepEqual(packed, table.list(prefix), `prefix ${JSON.stringify(prefix)}`);
+    }
+    assert.equal(unpackEntries(decode(encode(table.pack('')))).length, names.length);
   });
 
   it('sorts by code unit, including non-ASCII monikers', () => {

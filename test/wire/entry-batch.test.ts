@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { inspect } from 'node:util';
 import { EntryRows } from '../../src/broker/entry-rows.ts';
 import { RuntableError } from '../../src/errors.ts';
+import type { Entry } from '../../src/naming/entry.ts';
 import { unpackEntries, unpackPublicEntries } from '../../src/naming/entry-batch.ts';
 import { readRows } from '../../src/naming/entry-rows-reader.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
@@ -154,6 +156,37 @@ describe('entry batches', () => {
       changedAt: new Date(1_700_000_000_456),
     });
     assert.notEqual(a?.methods, b?.methods);
+  });
+
+  it('give users entries that are plain values: JSON, spread, inspect, structuredClone, assignment', () => {
+    const batch = decode(encode(pack([entry('A/1', 10, 1, { metadata: { n: 1 } }), entry('A/2', 10, 2)])));
+    const [a, b] = unpackPublicEntries(batch) as [Entry, Entry];
+    const plain = {
+      moniker: 'A/1',
+      pid: 10,
+      methods: ['add', 'sub'],
+      metadata: { n: 1 },
+      registeredAt: new Date(1_700_000_000_123),
+      changedAt: new Date(1_700_000_000_456),
+    };
+    assert.equal(Object.getPrototypeOf(a), Object.prototype);
+    for (const key of Object.keys(plain)) {
+      const own = Object.getOwnPropertyDescriptor(a, key);
+      assert.ok(own && 'value' in own && own.enumerable && own.writable, `${key} is an own data property`);
+    }
+    assert.deepStrictEqual(a, plain);
+    assert.deepStrictEqual({ ...a }, plain);
+    assert.deepStrictEqual(structuredClone(a), plain);
+    assert.equal(JSON.stringify(a), JSON.stringify(plain));
+    assert.equal(inspect(a, { depth: 4 }), inspect(plain, { depth: 4 }));
+    // Each entry's values are its own: changing one leaves the other and the batch alone.
+    a.methods.push('mul');
+    a.registeredAt.setTime(0);
+    a.changedAt = new Date(5);
+    assert.deepStrictEqual(b.methods, ['add', 'sub']);
+    assert.equal(b.registeredAt.getTime(), 1_700_000_000_123);
+    assert.equal(unpackPublicEntries(batch)[0]?.registeredAt.getTime(), 1_700_000_000_123);
+    assert.notEqual(a.registeredAt, a.changedAt);
   });
 
   it('tell apart owners that reused an endpoint path under another pid', () => {
