@@ -158,28 +158,20 @@ function item(value: unknown): void {
 }
 
 function object(value: object): void {
-  // Arrays, byte views and the rest each read `constructor` at a site of their own: one site for
-  // every object the process encodes sees so many shapes that V8 serves it by a generic lookup,
-  // which was the client's largest single cost per call (docs/PERFORMANCE.md, "Session 5").
-  if (Array.isArray(value)) {
-    if ((value as { constructor?: unknown }).constructor !== Array) delegate(value);
-    else {
-      const array = value as unknown[];
-      head(0x80, array.length);
-      for (let i = 0; i < array.length; i++) item(array[i]);
-    }
-  } else if (ArrayBuffer.isView(value)) {
-    const kind = (value as { constructor?: unknown }).constructor;
-    if (kind === Buffer) bytes(value as Buffer);
-    else if (kind === Uint8Array) {
-      // cbor-x tags a plain Uint8Array (64) where Node has Buffers, to tell the two apart.
-      room(2);
-      target[position++] = 0xd8;
-      target[position++] = 64;
-      bytes(value as Uint8Array);
-    } else delegate(value);
-  } else if ((value as { constructor?: unknown }).constructor === Object) map(value as Record<string, unknown>);
-  else delegate(value);
+  const kind = (value as { constructor?: unknown }).constructor;
+  if (kind === Object) map(value as Record<string, unknown>);
+  else if (kind === Array) {
+    const array = value as unknown[];
+    head(0x80, array.length);
+    for (let i = 0; i < array.length; i++) item(array[i]);
+  } else if (kind === Buffer) bytes(value as Buffer);
+  else if (kind === Uint8Array) {
+    // cbor-x tags a plain Uint8Array (64) where Node has Buffers, to tell the two apart.
+    room(2);
+    target[position++] = 0xd8;
+    target[position++] = 64;
+    bytes(value as Uint8Array);
+  } else delegate(value);
 }
 
 /** A map with a 16-bit count always, filled in after the entries, as cbor-x writes objects. */
