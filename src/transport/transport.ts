@@ -3,7 +3,7 @@
 // in-memory pair for one-process tests (memory.ts) implement it; named pipes would be one more file.
 
 export interface Transport {
-  /** Queues a frame; frames queued in the same tick leave in one write (unix.ts: one as soon as 16 wait, the rest at the end of the tick). */
+  /** Queues a frame; frames queued in the same tick leave in one write. */
   send(frame: Uint8Array): void;
   /** Queues one frame made of `head` then `body`, so a large body need not be copied to join it. */
   sendParts(head: Uint8Array, body: Uint8Array): void;

@@ -1,6 +1,5 @@
 // Transport over Unix domain sockets (named pipes on Windows would be a sibling of this file).
-// It frames, batches writes per tick (and per EARLY_WRITE_FRAMES frames) and honours the
-// socket's backpressure; it never decodes.
+// It frames, batches writes per tick and honours the socket's backpressure; it never decodes.
 
 // Node's Buffer and process are getters on globalThis: imported, a flush reads no getter.
 import { Buffer } from 'node:buffer';
