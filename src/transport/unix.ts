@@ -13,12 +13,6 @@ import type { Listener, Transport, TransportOptions } from './transport.js';
 
 /** Frames smaller than this are copied into one buffer per flush; larger ones go by writev. */
 const COALESCE_LIMIT_BYTES = 64 * 1024;
-/**
- * A tick's frames leave as soon as this many are queued, the rest at the end of the tick: with
- * many calls in flight the peer starts on the first ones while this side still works on the
- * others, instead of the two processes taking turns (docs/PERFORMANCE.md, "Session 5").
- */
-export const EARLY_WRITE_FRAMES = 16;
 /** How long a closing socket may take to deliver its last frames. */
 const LINGER_MS = 1000;
 
@@ -97,8 +91,7 @@ class SocketTransport implements Transport {
     if (this.#closed) return;
     this.#queue.push(frame);
     this.#queuedBytes += FRAME_HEADER_BYTES + frame.length;
-    if (this.#queue.length >= EARLY_WRITE_FRAMES) this.#write();
-    else this.#scheduleFlush();
+    this.#scheduleFlush();
   }
 
   #scheduleFlush(): void {
@@ -137,13 +130,6 @@ class SocketTransport implements Transport {
 
   #flush(): void {
     if (this.#closed || this.#socket.writableNeedDrain) return;
-    this.#write();
-    if (!this.#socket.writableNeedDrain) this.onWritable();
-  }
-
-  /** Hands the queued frames to the socket, unless it asked to wait for 'drain'. */
-  #write(): void {
-    if (this.#closed || this.#socket.writableNeedDrain) return;
     if (this.#queue.length > 0) {
       const queue = this.#queue;
       const bytes = this.#queuedBytes;
@@ -164,6 +150,7 @@ class SocketTransport implements Transport {
         this.#socket.uncork();
       }
     }
+    if (!this.#socket.writableNeedDrain) this.onWritable();
   }
 
   #finish(destroy = true): void {
