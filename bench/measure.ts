@@ -65,12 +65,18 @@ function tagOf(bytes: Uint8Array): number {
   );
 }
 
+/** Names a call in a failure: made only when one fails, not a string built per call. */
+type Label = (tag: number) => string;
+const SEQUENTIAL: Label = (tag) => `sequential call ${tag}`;
+const PIPELINED: Label = (tag) => `pipelined call ${tag}`;
+const UNDER_LOAD: Label = (tag) => `call ${tag} under load`;
+
 /** The harness's per-call check: length and tag always, every byte one call in 64. */
-function checkTagged(reply: Uint8Array, sent: Buffer, tag: number, what: string): void {
-  if (!(reply instanceof Uint8Array) || reply.byteLength !== sent.byteLength) check(reply, sent, what);
+function checkTagged(reply: Uint8Array, sent: Buffer, tag: number, what: Label): void {
+  if (!(reply instanceof Uint8Array) || reply.byteLength !== sent.byteLength) check(reply, sent, what(tag));
   else if (tagOf(reply) !== tag >>> 0) {
-    throw new Error(`${what}: the reply carries the tag of another call (${tagOf(reply)}, not ${tag >>> 0})`);
-  } else if ((tag & FULL_CHECK_MASK) === 0) check(reply, sent, what);
+    throw new Error(`${what(tag)}: the reply carries the tag of another call (${tagOf(reply)}, not ${tag >>> 0})`);
+  } else if ((tag & FULL_CHECK_MASK) === 0) check(reply, sent, what(tag));
 }
 
 export function percentile(sorted: Float64Array, p: number): number {
@@ -111,7 +117,7 @@ export async function sequential(client: Client, budget: Budget): Promise<{ p50:
     const t0 = now();
     const reply = await client.echo(sent);
     samples[done] = now() - t0;
-    checkTagged(reply, sent, done, `sequential call ${done}`);
+    checkTagged(reply, sent, done, SEQUENTIAL);
     done++;
   }
   const sorted = samples.subarray(0, done).sort();
@@ -162,7 +168,7 @@ export async function pipelined(client: Client, budget: Budget): Promise<Pipelin
     while (within(budget, issued, start)) {
       const tag = issued++;
       sent.writeUInt32LE(tag, 0);
-      checkTagged(await client.echo(sent), sent, tag, `pipelined call ${tag}`);
+      checkTagged(await client.echo(sent), sent, tag, PIPELINED);
       done++;
     }
   };
@@ -232,7 +238,7 @@ export async function underLoad(client: Client, bytes: number): Promise<{ p99: n
     const t0 = now();
     const reply = await client.echo(sent);
     samples.push(now() - t0);
-    checkTagged(reply, sent, tag, `call ${tag} under load`);
+    checkTagged(reply, sent, tag, UNDER_LOAD);
   }
   await transfer;
   return { p99: percentile(Float64Array.from(samples).sort(), 99), calls: samples.length };

@@ -2,6 +2,7 @@
 // latency histogram of fixed size (log-spaced buckets), so memory never grows with traffic. It is
 // always on: recording a call is a few array increments and must never allocate.
 
+import { performance } from 'node:perf_hooks';
 import { ERROR_CODES } from '../errors.js';
 import type { CallFigures, StatisticsReport } from '../wire/protocol.js';
 

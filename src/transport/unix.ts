@@ -1,7 +1,10 @@
 // Transport over Unix domain sockets (named pipes on Windows would be a sibling of this file).
 // It frames, batches writes per tick and honours the socket's backpressure; it never decodes.
 
+// Node's Buffer and process are getters on globalThis: imported, a flush reads no getter.
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
+import process from 'node:process';
 import { RuntableError } from '../errors.js';
 import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from './framing.js';
 import { guardTimer } from './keep-alive.js';

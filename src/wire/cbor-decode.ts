@@ -3,6 +3,8 @@
 // for other cbor-x users in the process. It never trusts a length: every size is checked against
 // the bytes left before anything is allocated, and it interprets no tag outside the profile.
 
+// Node's Buffer is a getter on globalThis: imported, a hot site reads no getter.
+import { Buffer } from 'node:buffer';
 import { Tag } from 'cbor-x';
 import { SHORT_STRING_BYTES, shortAscii, shortAsciiKey } from './short-strings.js';
 

@@ -3,6 +3,8 @@
 // with a 16-bit count, so docs/vectors stay valid) and hands anything else (Tags, Maps, Sets,
 // Dates, bigints, typed arrays) to cbor-x, whose encoding of a part is the same alone as inside.
 
+// Node's Buffer is a getter on globalThis: imported, a hot site reads no getter.
+import { Buffer } from 'node:buffer';
 import { Encoder } from 'cbor-x';
 
 /** A fresh output buffer is at least this large; messages are cut from it one after another. */

@@ -171,6 +171,8 @@ function walk(value: unknown, depth: number): unknown {
     throw new Refusal(`nests deeper than ${MAX_VALUE_DEPTH} levels (MAX_VALUE_DEPTH); send a flatter value`, true);
   }
   if (Array.isArray(value)) return walkArray(value, depth);
+  // Byte strings first, the usual argument and result: no prototype look-up (a runtime call).
+  if (ArrayBuffer.isView(value)) return value;
   const prototype = Object.getPrototypeOf(value);
   if (prototype === Object.prototype) return walkObject(value, depth, false);
   if (prototype === null) {
