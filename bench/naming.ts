@@ -21,7 +21,10 @@ export interface NamingCounts {
 /** ms for registering and listing; µs for one lookup; ms for watch and kill; MiB for RSS. */
 export interface NamingFigures {
   register: number;
+  /** The first three Lists a new registry answers: its code not yet warm (a broker's JIT). */
   list: number;
+  /** Lists after five untimed ones, on both sides: the registry's steady cost. */
+  listWarm: number;
   lookup: number;
   watch: number;
   kill: number;
@@ -63,10 +66,13 @@ export async function namingRuntable(counts: NamingCounts): Promise<NamingFigure
         }),
       ).then(() => {}),
     );
-    const list = await timed(3, async () => {
+    const listAll = async () => {
       const entries = await client.list('bench/');
       expect(entries.length === total, `list found ${entries.length} of ${total} entries`);
-    });
+    };
+    const list = await timed(3, listAll);
+    await timed(5, listAll);
+    const listWarm = await timed(5, listAll);
     const lookup = await timed(counts.lookups, async (k) => {
       const moniker = `bench/o${k % counts.owners}/m${k % counts.perOwner}`;
       expect((await client.lookup(moniker))?.moniker === moniker, `lookup of ${moniker} failed`);
@@ -96,7 +102,7 @@ export async function namingRuntable(counts: NamingCounts): Promise<NamingFigure
     await watcher.return();
 
     const rss = rssMiB(brokerPid);
-    return { register, list, lookup: lookup * 1000, watch, kill: killed, rss, rssGrowth: rss - rssBefore };
+    return { register, list, listWarm, lookup: lookup * 1000, watch, kill: killed, rss, rssGrowth: rss - rssBefore };
   } finally {
     await Promise.all(owners.map((owner) => owner.close().catch(() => {})));
     const { pid } = await client.status().catch(() => ({ pid: 0 }));
@@ -127,11 +133,14 @@ export async function namingDbus(counts: NamingCounts): Promise<NamingFigures> {
         }),
       ).then(() => {}),
     );
-    const list = await timed(3, async () => {
+    const listAll = async () => {
       const [names] = (await callBus(client, 'ListNames')) as [string[]];
       const found = names.filter((name) => name.startsWith('org.runtable.bench.')).length;
       expect(found === total, `ListNames found ${found} of ${total} names`);
-    });
+    };
+    const list = await timed(3, listAll);
+    await timed(5, listAll);
+    const listWarm = await timed(5, listAll);
     const lookup = await timed(counts.lookups, async (k) => {
       const i = k % counts.owners;
       const [owner] = await callBus(client, 'GetNameOwner', 's', [`org.runtable.bench.o${i}.m${k % counts.perOwner}`]);
@@ -172,7 +181,7 @@ export async function namingDbus(counts: NamingCounts): Promise<NamingFigures> {
     expect(gone, 'the killed owner still owns its name');
 
     const rss = rssMiB(daemon.pid);
-    return { register, list, lookup: lookup * 1000, watch, kill: killed, rss, rssGrowth: rss - rssBefore };
+    return { register, list, listWarm, lookup: lookup * 1000, watch, kill: killed, rss, rssGrowth: rss - rssBefore };
   } finally {
     for (const bus of buses) bus.disconnect();
     daemon.stop();

@@ -156,7 +156,8 @@ const loadLabel = `(d) 64 B p99 during ${counts.transferLabel} transfer`;
 results.define({ id: 'load-p99', label: loadLabel, unit: 'ms', better: 'lower', ref: 'raw' });
 const namingRows: [keyof NamingFigures, string, string][] = [
   ['register', `(e) register ${total} from ${counts.naming.owners} owners`, 'ms'],
-  ['list', `(e) list ${total} by prefix`, 'ms'],
+  ['list', `(e) list ${total} by prefix, new registry`, 'ms'],
+  ['listWarm', `(e) list ${total} by prefix, steady`, 'ms'],
   ['lookup', '(e) lookup one', 'µs'],
   ['watch', '(e) watch: register until seen', 'ms'],
   ['kill', '(f) owner SIGKILL until watcher told', 'ms'],
