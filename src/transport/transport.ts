@@ -5,8 +5,11 @@
 export interface Transport {
   /** Queues a frame; frames queued in the same tick leave in one write. */
   send(frame: Uint8Array): void;
-  /** Queues one frame made of `head` then `body`, so a large body need not be copied to join it. */
-  sendParts(head: Uint8Array, body: Uint8Array): void;
+  /**
+   * Queues one frame made of `parts` back to back, so that large parts need not be copied to join
+   * them. The parts are written as they are when the frame leaves: they must not change until then.
+   */
+  sendParts(parts: readonly Uint8Array[]): void;
   /** Set once, right after the transport is made; called for every complete frame. */
   onFrame: (frame: Uint8Array) => void;
   /** Called when the byte stream can no longer be trusted (bad length); by default it closes. */

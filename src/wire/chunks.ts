@@ -4,8 +4,9 @@
 // allocates, and never waits forever for a transfer that stops.
 
 import { RuntableError } from '../errors.js';
+import { type Encoded, EncodedParts, encodeChunkHead } from './cbor-encode.js';
 import { encode } from './codec.js';
-import { type Chunk, Kind } from './protocol.js';
+import type { Chunk } from './protocol.js';
 
 /** Messages larger than this, encoded, travel in chunks of this size. */
 export const CHUNK_BYTES = 64 * 1024;
@@ -124,8 +125,13 @@ export class ChunkAssembler {
 
 interface Outgoing {
   transfer: number;
-  bytes: Uint8Array;
+  /** The message, in the parts it was encoded as (one, unless a large byte string was left out). */
+  parts: Uint8Array[];
+  total: number;
+  /** Bytes handed out so far; `part` and `partOffset` say where that is in `parts`. */
   offset: number;
+  part: number;
+  partOffset: number;
   request: number | undefined;
   reply: number | undefined;
 }
@@ -187,17 +193,26 @@ export class ChunkSender {
   get largestQueuedBytes(): number {
     let largest = 0;
     for (const o of [...this.#lane, ...this.#active, ...this.#waiting]) {
-      const left = o instanceof Uint8Array ? o.length : o.bytes.length - o.offset;
+      const left = o instanceof Uint8Array ? o.length : o.total - o.offset;
       if (left > largest) largest = left;
     }
     return largest;
   }
 
   /** Queues a large message; returns its transfer id. */
-  add(bytes: Uint8Array, order: SendOrder = {}): number {
+  add(bytes: Encoded, order: SendOrder = {}): number {
     const transfer = this.#nextTransfer;
     this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
-    const outgoing = { transfer, bytes, offset: 0, request: order.request, reply: order.reply };
+    const outgoing: Outgoing = {
+      transfer,
+      parts: bytes instanceof EncodedParts ? bytes.parts : [bytes],
+      total: bytes.length,
+      offset: 0,
+      part: 0,
+      partOffset: 0,
+      request: order.request,
+      reply: order.reply,
+    };
     this.#queuedBytes += bytes.length;
     if (order.ordered) this.#lane.push(outgoing);
     else if (this.#active.length < MAX_ACTIVE_TRANSFERS) this.#active.push(outgoing);
@@ -215,8 +230,11 @@ export class ChunkSender {
     return this.#lane.length === 0 && this.#active.length === 0;
   }
 
-  /** The next thing to send: a chunk, or a whole small frame from the lane. */
-  next(): Chunk | Uint8Array | undefined {
+  /**
+   * The next thing to send: a whole small frame from the lane, or a chunk's frame as its parts
+   * (its head, then its data as views of the message's parts, never copied).
+   */
+  next(): Uint8Array | Uint8Array[] | undefined {
     // The lane and the round-robin transfers take turns.
     this.#turn ^= 1;
     const head = this.#lane[0];
@@ -227,13 +245,13 @@ export class ChunkSender {
         return head;
       }
       const chunk = this.#cut(head);
-      if (head.offset === head.bytes.length) this.#lane.shift();
+      if (head.offset === head.total) this.#lane.shift();
       return chunk;
     }
     const outgoing = this.#active.shift();
     if (!outgoing) return undefined;
     const chunk = this.#cut(outgoing);
-    if (outgoing.offset < outgoing.bytes.length) this.#active.push(outgoing);
+    if (outgoing.offset < outgoing.total) this.#active.push(outgoing);
     else {
       const next = this.#waiting.shift();
       if (next) this.#active.push(next);
@@ -248,22 +266,33 @@ export class ChunkSender {
     this.#queuedBytes = 0;
   }
 
-  #cut(outgoing: Outgoing): Chunk {
-    const end = Math.min(outgoing.offset + CHUNK_BYTES, outgoing.bytes.length);
-    const chunk = {
-      kind: Kind.Chunk,
-      transfer: outgoing.transfer,
-      offset: outgoing.offset,
-      total: outgoing.bytes.length,
-    } as Chunk;
-    if (outgoing.request !== undefined) chunk.request = outgoing.request;
-    if (outgoing.reply !== undefined) chunk.reply = outgoing.reply;
-    // Last, for encodeChunk.
-    chunk.data = outgoing.bytes.subarray(outgoing.offset, end);
-    this.#queuedBytes -= end - outgoing.offset;
+  #cut(outgoing: Outgoing): Uint8Array[] {
+    const end = Math.min(outgoing.offset + CHUNK_BYTES, outgoing.total);
+    const length = end - outgoing.offset;
+    const frame = [
+      encodeChunkHead(outgoing.transfer, outgoing.offset, outgoing.total, outgoing.request, outgoing.reply, length),
+    ];
+    // The data: views of the parts it spans (a chunk may begin in one part and end in another).
+    let left = length;
+    while (left > 0) {
+      const part = outgoing.parts[outgoing.part] as Uint8Array;
+      const take = Math.min(left, part.length - outgoing.partOffset);
+      frame.push(part.subarray(outgoing.partOffset, outgoing.partOffset + take));
+      left -= take;
+      outgoing.partOffset += take;
+      if (outgoing.partOffset === part.length) {
+        outgoing.part++;
+        outgoing.partOffset = 0;
+      }
+    }
+    this.#queuedBytes -= length;
     outgoing.offset = end;
-    if (end === outgoing.bytes.length) this.#onDone(outgoing.transfer);
-    return chunk;
+    if (end === outgoing.total) {
+      // Nothing of the message is needed here any more.
+      outgoing.parts = [];
+      this.#onDone(outgoing.transfer);
+    }
+    return frame;
   }
 }
 

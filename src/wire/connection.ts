@@ -11,6 +11,7 @@ import {
   decode,
   decodeHooks,
   decodeWith,
+  type Encoded,
   encode,
   encodeCall,
   encodeReply,
@@ -256,7 +257,7 @@ export class Connection {
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
     options.numbered?.(id);
-    let bytes: Uint8Array | undefined;
+    let bytes: Encoded | undefined;
     try {
       // Calls and invocations, the requests that count, are written field by field (same bytes).
       if (message.kind === Kind.Call || message.kind === Kind.Invoke) {
