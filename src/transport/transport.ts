@@ -12,6 +12,12 @@ export interface Transport {
   sendParts(parts: readonly Uint8Array[]): void;
   /** Set once, right after the transport is made; called for every complete frame. */
   onFrame: (frame: Uint8Array) => void;
+  /**
+   * Set, if at all, with onFrame: then a large frame that arrived over several reads comes here
+   * as views of them, in order, instead of joined into one buffer for onFrame (framing.ts).
+   * The views are valid only during the call: copy what is kept.
+   */
+  onFrameParts?: ((parts: Uint8Array[], length: number) => void) | undefined;
   /** Called when the byte stream can no longer be trusted (bad length); by default it closes. */
   onStreamError: (error: Error) => void;
   /** Called when queued frames have been handed to the socket and it can take more. */

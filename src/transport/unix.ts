@@ -92,6 +92,7 @@ function writeFrames(socket: net.Socket, frames: Queued[]): void {
 
 class SocketTransport implements Transport {
   onFrame: (frame: Uint8Array) => void = () => {};
+  onFrameParts: ((parts: Uint8Array[], length: number) => void) | undefined;
   onStreamError: (error: Error) => void = (error) => this.close(error);
   onWritable: () => void = () => {};
   onClose: (error?: Error) => void = () => {};
@@ -108,11 +109,17 @@ class SocketTransport implements Transport {
     this.#reader = new FrameReader(options.maxFrameBytes);
     socket.setNoDelay?.(true);
     if (options.holdsProcess === false) socket.unref();
+    const onFrame = (frame: Uint8Array) => {
+      if (!this.#closed) this.onFrame(frame);
+    };
+    const onParts = (parts: Uint8Array[], length: number) => {
+      if (this.#closed) return;
+      if (this.onFrameParts) this.onFrameParts(parts, length);
+      else this.onFrame(Buffer.concat(parts, length));
+    };
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.#reader.push(chunk, (frame) => {
-          if (!this.#closed) this.onFrame(frame);
-        });
+        this.#reader.push(chunk, onFrame, onParts);
       } catch (error) {
         this.onStreamError(error as Error);
       }

@@ -6,7 +6,7 @@
 import { RuntableError } from '../errors.js';
 import { type Encoded, EncodedParts, encodeChunkHead } from './cbor-encode.js';
 import { encode } from './codec.js';
-import type { Chunk } from './protocol.js';
+import { type Chunk, Kind } from './protocol.js';
 
 /** Messages larger than this, encoded, travel in chunks of this size. */
 export const CHUNK_BYTES = 64 * 1024;
@@ -18,6 +18,99 @@ export const MAX_TRANSFERS_IN_PROGRESS = 64;
 export const DEFAULT_TRANSFER_STALL_MS = 30_000;
 /** Chunks are added to the transport only while less than this is waiting to be written. */
 export const BULK_HIGH_WATER_BYTES = 256 * 1024;
+
+/**
+ * A Chunk as it arrived in a frame of several parts (transport.ts, onFrameParts): its fields, and
+ * its data left where it is, `dataLength` bytes from byte `dataStart` of the parts on.
+ */
+export interface ChunkInParts {
+  kind: typeof Kind.Chunk;
+  transfer: number;
+  offset: number;
+  total: number;
+  request?: number;
+  reply?: number;
+  parts: readonly Uint8Array[];
+  dataStart: number;
+  dataLength: number;
+}
+
+/** A chunk's head is shorter than this (the keys, five 32-bit numbers and the data's head). */
+const CHUNK_HEAD_MAX_BYTES = 96;
+const CHUNK_KEYS = ['kind', 'transfer', 'offset', 'total', 'request', 'reply', 'data'];
+
+/**
+ * The Chunk in a frame of parts, if it is written as runtable writes one (encodeChunkHead): keys
+ * in that order, numbers of at most 32 bits, the data last and filling the frame. Anything else is
+ * undefined, for the caller to join and decode the general way; a match is exactly what that
+ * decoding and validate.ts would accept and give.
+ */
+export function chunkInParts(parts: readonly Uint8Array[], length: number): ChunkInParts | undefined {
+  let head = parts[0] as Uint8Array;
+  if (head.length < CHUNK_HEAD_MAX_BYTES && head.length < length) {
+    head = Buffer.concat(parts, Math.min(length, CHUNK_HEAD_MAX_BYTES));
+  }
+  const count = head[2] as number;
+  if (head[0] !== 0xb9 || head[1] !== 0x00 || count < 5 || count > 7) return undefined;
+  let at = 3;
+  const fields: number[] = [];
+  const present: string[] = [];
+  for (const key of CHUNK_KEYS) {
+    if (present.length === count - 1 && key !== 'data') continue;
+    // The key, as a short text string.
+    if (head[at] !== 0x60 + key.length) {
+      if (key === 'request' || key === 'reply') continue;
+      return undefined;
+    }
+    for (let i = 0; i < key.length; i++) if (head[at + 1 + i] !== key.charCodeAt(i)) return undefined;
+    const next = at + 1 + key.length;
+    if (key === 'data') {
+      at = next;
+      break;
+    }
+    const value = uintAt(head, next);
+    if (value < 0) return undefined;
+    at = next + (UINT_BYTES[(head[next] as number) & 0x1f] as number);
+    fields.push(value);
+    present.push(key);
+  }
+  if (present.length !== count - 1 || fields[0] !== Kind.Chunk) return undefined;
+  const info = (head[at] as number) ^ 0x40;
+  if (info > 26) return undefined;
+  const dataLength = uintAt(head, at, 0x40);
+  if (dataLength < 0) return undefined;
+  const dataStart = at + (UINT_BYTES[info] as number);
+  if (dataStart + dataLength !== length) return undefined;
+  const chunk: ChunkInParts = {
+    kind: Kind.Chunk,
+    transfer: fields[1] as number,
+    offset: fields[2] as number,
+    total: fields[3] as number,
+    parts,
+    dataStart,
+    dataLength,
+  };
+  for (let i = 4; i < present.length; i++) chunk[present[i] as 'request' | 'reply'] = fields[i] as number;
+  return chunk;
+}
+
+/** Bytes an item head of additional information 0 to 26 takes. */
+const UINT_BYTES = [...new Array<number>(24).fill(1), 2, 3, 5];
+
+/** The argument of the item head of major type `major` at `at`, if it has at most 32 bits; else -1. */
+function uintAt(bytes: Uint8Array, at: number, major = 0): number {
+  const first = bytes[at];
+  if (first === undefined || first >> 5 !== major >> 5) return -1;
+  const info = first & 0x1f;
+  if (info > 26 || at + (UINT_BYTES[info] as number) > bytes.length) return -1;
+  if (info < 24) return info;
+  if (info === 24) return bytes[at + 1] as number;
+  if (info === 25) return ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
+  return (
+    (bytes[at + 1] as number) * 0x100_0000 +
+    (((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 8) | (bytes[at + 4] as number))
+  );
+}
 
 interface Incoming {
   /** Undefined for a refused transfer, whose chunks are counted and dropped. */
@@ -41,7 +134,7 @@ export class ChunkAssembler {
   }
 
   /** Adds a chunk; returns the whole message once its last chunk is in. Throws on any violation. */
-  add(chunk: Chunk): Uint8Array | undefined {
+  add(chunk: Chunk | ChunkInParts): Uint8Array | undefined {
     let incoming = this.#transfers.get(chunk.transfer);
     if (!incoming) {
       if (chunk.offset !== 0) {
@@ -86,7 +179,8 @@ export class ChunkAssembler {
   }
 
   /** Checks and takes one chunk; returns the buffer when this chunk completed the transfer. */
-  #advance(chunk: Chunk, incoming: Incoming): Uint8Array | undefined {
+  #advance(chunk: Chunk | ChunkInParts, incoming: Incoming): Uint8Array | undefined {
+    const length = 'data' in chunk ? chunk.data.length : chunk.dataLength;
     if (chunk.offset !== incoming.received || chunk.total !== incoming.total) {
       this.#drop(chunk.transfer);
       throw new RuntableError(
@@ -94,12 +188,15 @@ export class ChunkAssembler {
         `transfer ${chunk.transfer} is out of order: chunk at ${chunk.offset} of ${chunk.total}, expected ${incoming.received} of ${incoming.total}`,
       );
     }
-    if (chunk.offset + chunk.data.length > incoming.total || chunk.data.length === 0) {
+    if (chunk.offset + length > incoming.total || length === 0) {
       this.#drop(chunk.transfer);
       throw new RuntableError('PROTOCOL', `chunk of transfer ${chunk.transfer} overruns its announced size`);
     }
-    incoming.bytes?.set(chunk.data, chunk.offset);
-    incoming.received += chunk.data.length;
+    if (incoming.bytes) {
+      if ('data' in chunk) incoming.bytes.set(chunk.data, chunk.offset);
+      else copyParts(chunk, incoming.bytes);
+    }
+    incoming.received += length;
     if (incoming.received === incoming.total) this.#drop(chunk.transfer);
     return incoming.bytes;
   }
@@ -120,6 +217,21 @@ export class ChunkAssembler {
     if (!incoming) return;
     clearTimeout(incoming.timer);
     this.#transfers.delete(transfer);
+  }
+}
+
+/** The chunk's data, from its parts into the message at the chunk's offset: the one copy it takes. */
+function copyParts(chunk: ChunkInParts, into: Uint8Array): void {
+  let skip = chunk.dataStart;
+  let at = chunk.offset;
+  for (const part of chunk.parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    into.set(skip === 0 ? part : part.subarray(skip), at);
+    at += part.length - skip;
+    skip = 0;
   }
 }
 
