@@ -11,6 +11,16 @@ export const FRAME_HEADER_BYTES = 4;
  */
 export const MAX_FRAME_BYTES = 1024 * 1024;
 
+/**
+ * A frame at least this large that arrives over several reads is handed, to a receiver that takes
+ * parts, as views of those reads rather than copied together (a chunk's data is then copied once,
+ * straight to where its message is reassembled). Smaller ones are joined: that copy is cheap.
+ */
+export const PARTS_MIN_BYTES = 4096;
+
+/** Takes a frame that arrived in pieces: `parts`, `length` bytes in all, views of the reads. */
+export type OnFrameParts = (parts: Uint8Array[], length: number) => void;
+
 export function frameHeader(length: number): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt32BE(length, 0);
@@ -33,7 +43,7 @@ export class FrameReader {
    * Feeds a chunk and calls `onFrame` for each complete frame. Throws FRAME_TOO_LARGE or PROTOCOL
    * when the stream can no longer be trusted; the caller should then drop the connection.
    */
-  push(chunk: Buffer, onFrame: (frame: Uint8Array) => void): void {
+  push(chunk: Buffer, onFrame: (frame: Uint8Array) => void, onParts?: OnFrameParts): void {
     // The common case, whole frames inside one chunk, is sliced without copying.
     if (this.#buffered === 0 && this.#expected < 0) {
       let offset = 0;
@@ -59,7 +69,14 @@ export class FrameReader {
         this.#expected = this.#checkLength(this.#take(FRAME_HEADER_BYTES).readUInt32BE(0));
       }
       if (this.#buffered < this.#expected) return;
-      const frame = this.#take(this.#expected);
+      const length = this.#expected;
+      if (onParts && length >= PARTS_MIN_BYTES && (this.#chunks[0] as Buffer).length < length) {
+        const parts = this.#takeParts(length);
+        this.#expected = -1;
+        onParts(parts, length);
+        continue;
+      }
+      const frame = this.#take(length);
       this.#expected = -1;
       // Plain views on both paths: the decoder's sites see one receiver type.
       onFrame(new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
@@ -80,6 +97,22 @@ export class FrameReader {
       );
     }
     return length;
+  }
+
+  /** The next `length` bytes as views of the chunks that hold them, nothing copied. */
+  #takeParts(length: number): Uint8Array[] {
+    const parts: Uint8Array[] = [];
+    let left = length;
+    while (left > 0) {
+      const chunk = this.#chunks[0] as Buffer;
+      const n = Math.min(chunk.length, left);
+      parts.push(new Uint8Array(chunk.buffer, chunk.byteOffset, n));
+      left -= n;
+      if (n === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(n);
+    }
+    this.#buffered -= length;
+    return parts;
   }
 
   #take(length: number): Buffer {

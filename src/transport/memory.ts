@@ -50,8 +50,10 @@ export class MemoryTransport implements Transport {
     this.#queueBytes(frameHeader(frame.length), frame);
   }
 
-  sendParts(head: Uint8Array, body: Uint8Array): void {
-    this.#queueBytes(frameHeader(head.length + body.length), head, body);
+  sendParts(parts: readonly Uint8Array[]): void {
+    let length = 0;
+    for (const part of parts) length += part.length;
+    this.#queueBytes(frameHeader(length), ...parts);
   }
 
   /**

@@ -5,10 +5,19 @@
 export interface Transport {
   /** Queues a frame; frames queued in the same tick leave in one write. */
   send(frame: Uint8Array): void;
-  /** Queues one frame made of `head` then `body`, so a large body need not be copied to join it. */
-  sendParts(head: Uint8Array, body: Uint8Array): void;
+  /**
+   * Queues one frame made of `parts` back to back, so that large parts need not be copied to join
+   * them. The parts are written as they are when the frame leaves: they must not change until then.
+   */
+  sendParts(parts: readonly Uint8Array[]): void;
   /** Set once, right after the transport is made; called for every complete frame. */
   onFrame: (frame: Uint8Array) => void;
+  /**
+   * Set, if at all, with onFrame: then a large frame that arrived over several reads comes here
+   * as views of them, in order, instead of joined into one buffer for onFrame (framing.ts).
+   * The views are valid only during the call: copy what is kept.
+   */
+  onFrameParts?: ((parts: Uint8Array[], length: number) => void) | undefined;
   /** Called when the byte stream can no longer be trusted (bad length); by default it closes. */
   onStreamError: (error: Error) => void;
   /** Called when queued frames have been handed to the socket and it can take more. */

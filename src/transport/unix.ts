@@ -6,7 +6,7 @@ import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import process from 'node:process';
 import { RuntableError } from '../errors.js';
-import { FRAME_HEADER_BYTES, FrameReader, frameHeader } from './framing.js';
+import { FRAME_HEADER_BYTES, FrameReader } from './framing.js';
 import { guardTimer } from './keep-alive.js';
 import { checkSocketPath, withPrivateUmask } from './paths.js';
 import type { Listener, Transport, TransportOptions } from './transport.js';
@@ -16,34 +16,86 @@ const COALESCE_LIMIT_BYTES = 64 * 1024;
 /** How long a closing socket may take to deliver its last frames. */
 const LINGER_MS = 1000;
 
-/** A frame as queued: whole, or a head and a body sent back to back. */
-type Queued = Uint8Array | readonly [head: Uint8Array, body: Uint8Array];
+/**
+ * Parts of a frame at least this large are written as they are (by writev); the smaller bits
+ * around them (frame headers, chunk heads) are copied together into one buffer per flush.
+ */
+const WRITE_AS_IS_BYTES = 2048;
 
-function frameLength(frame: Queued): number {
-  return frame instanceof Uint8Array ? frame.length : frame[0].length + frame[1].length;
+/** A frame made of parts, sent back to back. */
+interface PartsFrame {
+  readonly parts: readonly Uint8Array[];
+  readonly length: number;
 }
+
+/** A frame as queued: whole, or in parts. */
+type Queued = Uint8Array | PartsFrame;
 
 /** The frames, each after its length, in one buffer of `bytes` (headers included). */
 function framed(frames: Queued[], bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
   let offset = 0;
   for (const frame of frames) {
-    out.writeUInt32BE(frameLength(frame), offset);
+    out.writeUInt32BE(frame.length, offset);
     offset += FRAME_HEADER_BYTES;
     if (frame instanceof Uint8Array) {
       out.set(frame, offset);
       offset += frame.length;
     } else {
-      out.set(frame[0], offset);
-      out.set(frame[1], offset + frame[0].length);
-      offset += frame[0].length + frame[1].length;
+      for (const part of frame.parts) {
+        out.set(part, offset);
+        offset += part.length;
+      }
     }
   }
   return out;
 }
 
+/**
+ * Writes the frames in one corked burst (one writev): large parts as they are, never copied, and
+ * each run of small bits between them (headers, chunk heads, small frames) copied into one buffer.
+ */
+function writeFrames(socket: net.Socket, frames: Queued[]): void {
+  // First the size of all the small bits, to copy them into one buffer.
+  let small = 0;
+  for (const frame of frames) {
+    small += FRAME_HEADER_BYTES;
+    if (frame instanceof Uint8Array) {
+      if (frame.length < WRITE_AS_IS_BYTES) small += frame.length;
+    } else {
+      for (const part of frame.parts) if (part.length < WRITE_AS_IS_BYTES) small += part.length;
+    }
+  }
+  const scratch = Buffer.allocUnsafe(small);
+  let at = 0;
+  let runStart = 0;
+  const flushRun = () => {
+    if (at > runStart) socket.write(scratch.subarray(runStart, at));
+    runStart = at;
+  };
+  const put = (part: Uint8Array) => {
+    if (part.length < WRITE_AS_IS_BYTES) {
+      scratch.set(part, at);
+      at += part.length;
+    } else {
+      flushRun();
+      socket.write(part);
+    }
+  };
+  socket.cork();
+  for (const frame of frames) {
+    scratch.writeUInt32BE(frame.length, at);
+    at += FRAME_HEADER_BYTES;
+    if (frame instanceof Uint8Array) put(frame);
+    else for (const part of frame.parts) put(part);
+  }
+  flushRun();
+  socket.uncork();
+}
+
 class SocketTransport implements Transport {
   onFrame: (frame: Uint8Array) => void = () => {};
+  onFrameParts: ((parts: Uint8Array[], length: number) => void) | undefined;
   onStreamError: (error: Error) => void = (error) => this.close(error);
   onWritable: () => void = () => {};
   onClose: (error?: Error) => void = () => {};
@@ -60,11 +112,17 @@ class SocketTransport implements Transport {
     this.#reader = new FrameReader(options.maxFrameBytes);
     socket.setNoDelay?.(true);
     if (options.holdsProcess === false) socket.unref();
+    const onFrame = (frame: Uint8Array) => {
+      if (!this.#closed) this.onFrame(frame);
+    };
+    const onParts = (parts: Uint8Array[], length: number) => {
+      if (this.#closed) return;
+      if (this.onFrameParts) this.onFrameParts(parts, length);
+      else this.onFrame(Buffer.concat(parts, length));
+    };
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.#reader.push(chunk, (frame) => {
-          if (!this.#closed) this.onFrame(frame);
-        });
+        this.#reader.push(chunk, onFrame, onParts);
       } catch (error) {
         this.onStreamError(error as Error);
       }
@@ -105,10 +163,12 @@ class SocketTransport implements Transport {
     });
   }
 
-  sendParts(head: Uint8Array, body: Uint8Array): void {
+  sendParts(parts: readonly Uint8Array[]): void {
     if (this.#closed) return;
-    this.#queue.push([head, body]);
-    this.#queuedBytes += FRAME_HEADER_BYTES + head.length + body.length;
+    let length = 0;
+    for (const part of parts) length += part.length;
+    this.#queue.push({ parts, length });
+    this.#queuedBytes += FRAME_HEADER_BYTES + length;
     this.#scheduleFlush();
   }
 
@@ -135,20 +195,8 @@ class SocketTransport implements Transport {
       const bytes = this.#queuedBytes;
       this.#queue = [];
       this.#queuedBytes = 0;
-      if (bytes <= COALESCE_LIMIT_BYTES) {
-        this.#socket.write(framed(queue, bytes));
-      } else {
-        this.#socket.cork();
-        for (const frame of queue) {
-          this.#socket.write(frameHeader(frameLength(frame)));
-          if (frame instanceof Uint8Array) this.#socket.write(frame);
-          else {
-            this.#socket.write(frame[0]);
-            this.#socket.write(frame[1]);
-          }
-        }
-        this.#socket.uncork();
-      }
+      if (bytes <= COALESCE_LIMIT_BYTES) this.#socket.write(framed(queue, bytes));
+      else writeFrames(this.#socket, queue);
     }
     if (!this.#socket.writableNeedDrain) this.onWritable();
   }

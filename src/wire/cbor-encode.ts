@@ -6,9 +6,34 @@
 // Node's Buffer is a getter on globalThis: imported, a hot site reads no getter.
 import { Buffer } from 'node:buffer';
 import { Encoder } from 'cbor-x';
+import { Kind } from './protocol.js';
 
 /** A fresh output buffer is at least this large; messages are cut from it one after another. */
 export const ENCODE_BLOCK_BYTES = 64 * 1024;
+/**
+ * In a Call, Invoke or Reply, a byte string (a Buffer) of at least this many bytes is not copied
+ * into the block: the message is handed out as parts (EncodedParts), the caller's bytes one of
+ * them, and sent from the caller's memory as it is (see docs/ARCHITECTURE.md, "Large binary").
+ */
+export const SPLIT_BYTES = 16 * 1024;
+
+/**
+ * A message encoded as several parts, to be sent back to back as one message: views into the
+ * block and, between them, large byte strings as the caller gave them. Never joined on the way out.
+ */
+export class EncodedParts {
+  readonly parts: Uint8Array[];
+  /** Bytes of all parts together: the message's encoded size. */
+  readonly length: number;
+
+  constructor(parts: Uint8Array[], length: number) {
+    this.parts = parts;
+    this.length = length;
+  }
+}
+
+/** What the envelope encoders give: one view, or parts when a large byte string was left out. */
+export type Encoded = Uint8Array | EncodedParts;
 
 // useRecords: false keeps plain CBOR maps for objects (no cbor-x record extension), so any CBOR
 // decoder reads our frames; Maps then travel under tag 259.
@@ -24,10 +49,17 @@ const utf8Write = (
 let target: Buffer = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
 /** The block's memory (allocUnsafeSlow: its own, from offset 0), read once per block. */
 let memory: ArrayBufferLike = target.buffer;
+/** Where the part being written began in `target` (the message's start, when it is not split). */
 let start = 0;
 let position = 0;
+/** Whether large byte strings may leave the block (the envelopes: only their callers take parts). */
+let splitting = false;
+/** The message's parts before the one being written, once a byte string left the block. */
+let parts: Uint8Array[] | undefined;
+/** Bytes of the message in `parts`: the offset, in the message, of `start`. */
+let flushed = 0;
 
-/** Makes room for `bytes` more, moving the message begun so far to a fresh block if need be. */
+/** Makes room for `bytes` more, moving the part begun so far to a fresh block if need be. */
 function room(bytes: number): void {
   if (position + bytes <= target.length) return;
   const written = position - start;
@@ -117,6 +149,14 @@ function text(value: string): void {
 
 function bytes(value: Uint8Array): void {
   head(0x40, value.byteLength);
+  if (splitting && value.byteLength >= SPLIT_BYTES) {
+    // The block so far is one part, the caller's bytes the next; writing goes on after them.
+    parts ??= [];
+    parts.push(new Uint8Array(memory, start, position - start), value);
+    flushed += position - start + value.byteLength;
+    start = position;
+    return;
+  }
   room(value.byteLength);
   target.set(value, position);
   position += value.byteLength;
@@ -178,7 +218,8 @@ function object(value: object): void {
 function map(object: Record<string, unknown>): void {
   room(3);
   target[position] = 0xb9;
-  const countAt = position + 1 - start;
+  // Where the count goes, as an offset in the message: the block may move, or be split, meanwhile.
+  const countAt = flushed + position + 1 - start;
   position += 3;
   let size = 0;
   const checkOwn = typeof object.hasOwnProperty === 'function';
@@ -190,12 +231,51 @@ function map(object: Record<string, unknown>): void {
   }
   // 65,536 keys and more: cbor-x widens the head; so rare that its own writer does it here.
   if (size >= 0x10000) {
-    position = countAt - 1 + start;
+    rewind(countAt - 1);
     delegate(object);
     return;
   }
-  target[start + countAt] = size >> 8;
-  target[start + countAt + 1] = size & 0xff;
+  if (countAt >= flushed) {
+    target[start + countAt - flushed] = size >> 8;
+    target[start + countAt - flushed + 1] = size & 0xff;
+  } else {
+    // In a part already left behind (a map holding a large byte string): its two bytes are in
+    // one part, the map's head having been written whole.
+    const [part, at] = partAt(countAt);
+    part[at] = size >> 8;
+    part[at + 1] = size & 0xff;
+  }
+}
+
+/** The part of the message that holds its byte `offset`, and where in it. */
+function partAt(offset: number): [Uint8Array, number] {
+  let at = offset;
+  for (const part of parts ?? []) {
+    if (at < part.length) return [part, at];
+    at -= part.length;
+  }
+  throw new Error('offset past the parts');
+}
+
+/** Drops what the message has after its byte `offset`, so that writing goes on from there. */
+function rewind(offset: number): void {
+  if (offset >= flushed) {
+    position = start + offset - flushed;
+    return;
+  }
+  // Back into a part left behind: the parts after it dropped, its bytes before `offset` copied
+  // to begin the part written now.
+  const kept = parts as Uint8Array[];
+  while (flushed - (kept[kept.length - 1] as Uint8Array).length > offset) {
+    flushed -= (kept.pop() as Uint8Array).length;
+  }
+  const into = kept.pop() as Uint8Array;
+  flushed -= into.length;
+  const prefix = into.subarray(0, offset - flushed);
+  start = position;
+  room(prefix.length);
+  target.set(prefix, position);
+  position += prefix.length;
 }
 
 /** A fresh block if this one is nearly full; the message about to be written starts here. */
@@ -206,6 +286,8 @@ function begin(): void {
     position = 0;
   }
   start = position;
+  parts = undefined;
+  flushed = 0;
 }
 
 /** The message begun, as a view; the next one starts after it. */
@@ -214,6 +296,25 @@ function end(): Uint8Array {
   const message = new Uint8Array(memory, start, position - start);
   start = position;
   return message;
+}
+
+/** end() of an envelope: its parts, if a large byte string left the block. */
+function endEnvelope(): Encoded {
+  splitting = false;
+  const last = end();
+  if (parts === undefined) return last;
+  const all = parts;
+  parts = undefined;
+  if (last.length > 0) all.push(last);
+  return new EncodedParts(all, flushed + last.length);
+}
+
+/** Forgets the message begun, after a failure. */
+function abandon(): void {
+  splitting = false;
+  parts = undefined;
+  flushed = 0;
+  position = start;
 }
 
 /** The head of a map of `count` entries, as cbor-x writes an object's: always a 16-bit count. */
@@ -239,8 +340,9 @@ export function encodeCallEnvelope(
   args: unknown,
   stack: boolean,
   id: number,
-): Uint8Array {
+): Encoded {
   begin();
+  splitting = true;
   try {
     mapHead(stack ? 6 : 5);
     text('kind');
@@ -259,15 +361,16 @@ export function encodeCallEnvelope(
     text('id');
     number(id);
   } catch (error) {
-    position = start;
+    abandon();
     throw error;
   }
-  return end();
+  return endEnvelope();
 }
 
 /** The bytes encodeCbor writes for `{ kind, id, value }` (a Reply); `value` prepared by values.ts. */
-export function encodeReplyEnvelope(kind: number, id: number, value: unknown): Uint8Array {
+export function encodeReplyEnvelope(kind: number, id: number, value: unknown): Encoded {
   begin();
+  splitting = true;
   try {
     mapHead(3);
     text('kind');
@@ -277,10 +380,10 @@ export function encodeReplyEnvelope(kind: number, id: number, value: unknown): U
     text('value');
     item(value);
   } catch (error) {
-    position = start;
+    abandon();
     throw error;
   }
-  return end();
+  return endEnvelope();
 }
 
 /**
@@ -292,8 +395,54 @@ export function encodeCbor(value: unknown): Uint8Array {
   try {
     item(value);
   } catch (error) {
-    position = start;
+    abandon();
     throw error;
   }
   return end();
+}
+
+/**
+ * The bytes encodeCbor writes for a Chunk `{ kind, transfer, offset, total, request?, reply?,
+ * data }` up to its data: the data's byte-string head is the last thing written, so that the
+ * data itself, `dataLength` bytes, follows as a part of its own (chunks.ts).
+ */
+export function encodeChunkHead(
+  transfer: number,
+  offset: number,
+  total: number,
+  request: number | undefined,
+  reply: number | undefined,
+  dataLength: number,
+): Uint8Array {
+  begin();
+  try {
+    mapHead(5 + (request === undefined ? 0 : 1) + (reply === undefined ? 0 : 1));
+    text('kind');
+    number(Kind.Chunk);
+    text('transfer');
+    number(transfer);
+    text('offset');
+    number(offset);
+    text('total');
+    number(total);
+    if (request !== undefined) {
+      text('request');
+      number(request);
+    }
+    if (reply !== undefined) {
+      text('reply');
+      number(reply);
+    }
+    text('data');
+    head(0x40, dataLength);
+  } catch (error) {
+    abandon();
+    throw error;
+  }
+  return end();
+}
+
+/** The message's bytes in one piece: copied together if it is in parts. */
+export function joined(encoded: Encoded): Uint8Array {
+  return encoded instanceof EncodedParts ? Buffer.concat(encoded.parts, encoded.length) : encoded;
 }

@@ -4,6 +4,7 @@
 // allocates, and never waits forever for a transfer that stops.
 
 import { RuntableError } from '../errors.js';
+import { type Encoded, EncodedParts, encodeChunkHead } from './cbor-encode.js';
 import { encode } from './codec.js';
 import { type Chunk, Kind } from './protocol.js';
 
@@ -17,6 +18,99 @@ export const MAX_TRANSFERS_IN_PROGRESS = 64;
 export const DEFAULT_TRANSFER_STALL_MS = 30_000;
 /** Chunks are added to the transport only while less than this is waiting to be written. */
 export const BULK_HIGH_WATER_BYTES = 256 * 1024;
+
+/**
+ * A Chunk as it arrived in a frame of several parts (transport.ts, onFrameParts): its fields, and
+ * its data left where it is, `dataLength` bytes from byte `dataStart` of the parts on.
+ */
+export interface ChunkInParts {
+  kind: typeof Kind.Chunk;
+  transfer: number;
+  offset: number;
+  total: number;
+  request?: number;
+  reply?: number;
+  parts: readonly Uint8Array[];
+  dataStart: number;
+  dataLength: number;
+}
+
+/** A chunk's head is shorter than this (the keys, five 32-bit numbers and the data's head). */
+const CHUNK_HEAD_MAX_BYTES = 96;
+const CHUNK_KEYS = ['kind', 'transfer', 'offset', 'total', 'request', 'reply', 'data'];
+
+/**
+ * The Chunk in a frame of parts, if it is written as runtable writes one (encodeChunkHead): keys
+ * in that order, numbers of at most 32 bits, the data last and filling the frame. Anything else is
+ * undefined, for the caller to join and decode the general way; a match is exactly what that
+ * decoding and validate.ts would accept and give.
+ */
+export function chunkInParts(parts: readonly Uint8Array[], length: number): ChunkInParts | undefined {
+  let head = parts[0] as Uint8Array;
+  if (head.length < CHUNK_HEAD_MAX_BYTES && head.length < length) {
+    head = Buffer.concat(parts, Math.min(length, CHUNK_HEAD_MAX_BYTES));
+  }
+  const count = head[2] as number;
+  if (head[0] !== 0xb9 || head[1] !== 0x00 || count < 5 || count > 7) return undefined;
+  let at = 3;
+  const fields: number[] = [];
+  const present: string[] = [];
+  for (const key of CHUNK_KEYS) {
+    if (present.length === count - 1 && key !== 'data') continue;
+    // The key, as a short text string.
+    if (head[at] !== 0x60 + key.length) {
+      if (key === 'request' || key === 'reply') continue;
+      return undefined;
+    }
+    for (let i = 0; i < key.length; i++) if (head[at + 1 + i] !== key.charCodeAt(i)) return undefined;
+    const next = at + 1 + key.length;
+    if (key === 'data') {
+      at = next;
+      break;
+    }
+    const value = uintAt(head, next);
+    if (value < 0) return undefined;
+    at = next + (UINT_BYTES[(head[next] as number) & 0x1f] as number);
+    fields.push(value);
+    present.push(key);
+  }
+  if (present.length !== count - 1 || fields[0] !== Kind.Chunk) return undefined;
+  const info = (head[at] as number) ^ 0x40;
+  if (info > 26) return undefined;
+  const dataLength = uintAt(head, at, 0x40);
+  if (dataLength < 0) return undefined;
+  const dataStart = at + (UINT_BYTES[info] as number);
+  if (dataStart + dataLength !== length) return undefined;
+  const chunk: ChunkInParts = {
+    kind: Kind.Chunk,
+    transfer: fields[1] as number,
+    offset: fields[2] as number,
+    total: fields[3] as number,
+    parts,
+    dataStart,
+    dataLength,
+  };
+  for (let i = 4; i < present.length; i++) chunk[present[i] as 'request' | 'reply'] = fields[i] as number;
+  return chunk;
+}
+
+/** Bytes an item head of additional information 0 to 26 takes. */
+const UINT_BYTES = [...new Array<number>(24).fill(1), 2, 3, 5];
+
+/** The argument of the item head of major type `major` at `at`, if it has at most 32 bits; else -1. */
+function uintAt(bytes: Uint8Array, at: number, major = 0): number {
+  const first = bytes[at];
+  if (first === undefined || first >> 5 !== major >> 5) return -1;
+  const info = first & 0x1f;
+  if (info > 26 || at + (UINT_BYTES[info] as number) > bytes.length) return -1;
+  if (info < 24) return info;
+  if (info === 24) return bytes[at + 1] as number;
+  if (info === 25) return ((bytes[at + 1] as number) << 8) | (bytes[at + 2] as number);
+  return (
+    (bytes[at + 1] as number) * 0x100_0000 +
+    (((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 8) | (bytes[at + 4] as number))
+  );
+}
 
 interface Incoming {
   /** Undefined for a refused transfer, whose chunks are counted and dropped. */
@@ -40,7 +134,7 @@ export class ChunkAssembler {
   }
 
   /** Adds a chunk; returns the whole message once its last chunk is in. Throws on any violation. */
-  add(chunk: Chunk): Uint8Array | undefined {
+  add(chunk: Chunk | ChunkInParts): Uint8Array | undefined {
     let incoming = this.#transfers.get(chunk.transfer);
     if (!incoming) {
       if (chunk.offset !== 0) {
@@ -85,7 +179,8 @@ export class ChunkAssembler {
   }
 
   /** Checks and takes one chunk; returns the buffer when this chunk completed the transfer. */
-  #advance(chunk: Chunk, incoming: Incoming): Uint8Array | undefined {
+  #advance(chunk: Chunk | ChunkInParts, incoming: Incoming): Uint8Array | undefined {
+    const length = 'data' in chunk ? chunk.data.length : chunk.dataLength;
     if (chunk.offset !== incoming.received || chunk.total !== incoming.total) {
       this.#drop(chunk.transfer);
       throw new RuntableError(
@@ -93,12 +188,15 @@ export class ChunkAssembler {
         `transfer ${chunk.transfer} is out of order: chunk at ${chunk.offset} of ${chunk.total}, expected ${incoming.received} of ${incoming.total}`,
       );
     }
-    if (chunk.offset + chunk.data.length > incoming.total || chunk.data.length === 0) {
+    if (chunk.offset + length > incoming.total || length === 0) {
       this.#drop(chunk.transfer);
       throw new RuntableError('PROTOCOL', `chunk of transfer ${chunk.transfer} overruns its announced size`);
     }
-    incoming.bytes?.set(chunk.data, chunk.offset);
-    incoming.received += chunk.data.length;
+    if (incoming.bytes) {
+      if ('data' in chunk) incoming.bytes.set(chunk.data, chunk.offset);
+      else copyParts(chunk, incoming.bytes);
+    }
+    incoming.received += length;
     if (incoming.received === incoming.total) this.#drop(chunk.transfer);
     return incoming.bytes;
   }
@@ -122,10 +220,30 @@ export class ChunkAssembler {
   }
 }
 
+/** The chunk's data, from its parts into the message at the chunk's offset: the one copy it takes. */
+function copyParts(chunk: ChunkInParts, into: Uint8Array): void {
+  let skip = chunk.dataStart;
+  let at = chunk.offset;
+  for (const part of chunk.parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    into.set(skip === 0 ? part : part.subarray(skip), at);
+    at += part.length - skip;
+    skip = 0;
+  }
+}
+
 interface Outgoing {
   transfer: number;
-  bytes: Uint8Array;
+  /** The message, in the parts it was encoded as (one, unless a large byte string was left out). */
+  parts: Uint8Array[];
+  total: number;
+  /** Bytes handed out so far; `part` and `partOffset` say where that is in `parts`. */
   offset: number;
+  part: number;
+  partOffset: number;
   request: number | undefined;
   reply: number | undefined;
 }
@@ -187,17 +305,26 @@ export class ChunkSender {
   get largestQueuedBytes(): number {
     let largest = 0;
     for (const o of [...this.#lane, ...this.#active, ...this.#waiting]) {
-      const left = o instanceof Uint8Array ? o.length : o.bytes.length - o.offset;
+      const left = o instanceof Uint8Array ? o.length : o.total - o.offset;
       if (left > largest) largest = left;
     }
     return largest;
   }
 
   /** Queues a large message; returns its transfer id. */
-  add(bytes: Uint8Array, order: SendOrder = {}): number {
+  add(bytes: Encoded, order: SendOrder = {}): number {
     const transfer = this.#nextTransfer;
     this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
-    const outgoing = { transfer, bytes, offset: 0, request: order.request, reply: order.reply };
+    const outgoing: Outgoing = {
+      transfer,
+      parts: bytes instanceof EncodedParts ? bytes.parts : [bytes],
+      total: bytes.length,
+      offset: 0,
+      part: 0,
+      partOffset: 0,
+      request: order.request,
+      reply: order.reply,
+    };
     this.#queuedBytes += bytes.length;
     if (order.ordered) this.#lane.push(outgoing);
     else if (this.#active.length < MAX_ACTIVE_TRANSFERS) this.#active.push(outgoing);
@@ -215,8 +342,11 @@ export class ChunkSender {
     return this.#lane.length === 0 && this.#active.length === 0;
   }
 
-  /** The next thing to send: a chunk, or a whole small frame from the lane. */
-  next(): Chunk | Uint8Array | undefined {
+  /**
+   * The next thing to send: a whole small frame from the lane, or a chunk's frame as its parts
+   * (its head, then its data as views of the message's parts, never copied).
+   */
+  next(): Uint8Array | Uint8Array[] | undefined {
     // The lane and the round-robin transfers take turns.
     this.#turn ^= 1;
     const head = this.#lane[0];
@@ -227,13 +357,13 @@ export class ChunkSender {
         return head;
       }
       const chunk = this.#cut(head);
-      if (head.offset === head.bytes.length) this.#lane.shift();
+      if (head.offset === head.total) this.#lane.shift();
       return chunk;
     }
     const outgoing = this.#active.shift();
     if (!outgoing) return undefined;
     const chunk = this.#cut(outgoing);
-    if (outgoing.offset < outgoing.bytes.length) this.#active.push(outgoing);
+    if (outgoing.offset < outgoing.total) this.#active.push(outgoing);
     else {
       const next = this.#waiting.shift();
       if (next) this.#active.push(next);
@@ -248,22 +378,33 @@ export class ChunkSender {
     this.#queuedBytes = 0;
   }
 
-  #cut(outgoing: Outgoing): Chunk {
-    const end = Math.min(outgoing.offset + CHUNK_BYTES, outgoing.bytes.length);
-    const chunk = {
-      kind: Kind.Chunk,
-      transfer: outgoing.transfer,
-      offset: outgoing.offset,
-      total: outgoing.bytes.length,
-    } as Chunk;
-    if (outgoing.request !== undefined) chunk.request = outgoing.request;
-    if (outgoing.reply !== undefined) chunk.reply = outgoing.reply;
-    // Last, for encodeChunk.
-    chunk.data = outgoing.bytes.subarray(outgoing.offset, end);
-    this.#queuedBytes -= end - outgoing.offset;
+  #cut(outgoing: Outgoing): Uint8Array[] {
+    const end = Math.min(outgoing.offset + CHUNK_BYTES, outgoing.total);
+    const length = end - outgoing.offset;
+    const frame = [
+      encodeChunkHead(outgoing.transfer, outgoing.offset, outgoing.total, outgoing.request, outgoing.reply, length),
+    ];
+    // The data: views of the parts it spans (a chunk may begin in one part and end in another).
+    let left = length;
+    while (left > 0) {
+      const part = outgoing.parts[outgoing.part] as Uint8Array;
+      const take = Math.min(left, part.length - outgoing.partOffset);
+      frame.push(part.subarray(outgoing.partOffset, outgoing.partOffset + take));
+      left -= take;
+      outgoing.partOffset += take;
+      if (outgoing.partOffset === part.length) {
+        outgoing.part++;
+        outgoing.partOffset = 0;
+      }
+    }
+    this.#queuedBytes -= length;
     outgoing.offset = end;
-    if (end === outgoing.bytes.length) this.#onDone(outgoing.transfer);
-    return chunk;
+    if (end === outgoing.total) {
+      // Nothing of the message is needed here any more.
+      outgoing.parts = [];
+      this.#onDone(outgoing.transfer);
+    }
+    return frame;
   }
 }
 

@@ -4,7 +4,7 @@
 // the trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
-import { encodeCallEnvelope, encodeCbor, encodeReplyEnvelope } from './cbor-encode.js';
+import { type Encoded, encodeCallEnvelope, encodeCbor, encodeReplyEnvelope } from './cbor-encode.js';
 import { type Call, type Invoke, Kind, type Unnumbered } from './protocol.js';
 import { ByReference, ERROR_TAG, type ErrorFields, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 
@@ -56,6 +56,8 @@ export function encode(value: unknown, references?: ReferenceContext): Uint8Arra
   return encodeCbor(prepareValue(value, references));
 }
 
+export type { Encoded };
+
 /**
  * encode() of a Call or Invoke `message` numbered `id` (added last, as connection.ts numbers
  * requests), written as encode() would write it; undefined if the message has fields other than
@@ -65,7 +67,7 @@ export function encodeCall(
   message: Unnumbered<Call | Invoke>,
   id: number,
   references?: ReferenceContext,
-): Uint8Array | undefined {
+): Encoded | undefined {
   const stack = message.stack;
   let fields = 0;
   for (const _ in message) fields++;
@@ -78,7 +80,7 @@ export function encodeCall(
 }
 
 /** encode() of the Reply `{ kind, id, value }`. */
-export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Uint8Array {
+export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Encoded {
   return encodeReplyEnvelope(Kind.Reply, id, prepareValue(value, references, 'value'));
 }
 

@@ -6,11 +6,12 @@ import { type ErrorCode, RuntableError } from '../errors.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
 import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from './cbor-decode.js';
-import { ChunkAssembler } from './chunks.js';
+import { ChunkAssembler, type ChunkInParts, chunkInParts } from './chunks.js';
 import {
   decode,
   decodeHooks,
   decodeWith,
+  type Encoded,
   encode,
   encodeCall,
   encodeReply,
@@ -23,6 +24,7 @@ import { Outbox } from './outbox.js';
 import { abortError, failed, PendingRequests, type Recover, type Restack } from './pending.js';
 import {
   type Call,
+  type Chunk,
   type ErrorRecord,
   type Invoke,
   isOrdered,
@@ -150,6 +152,13 @@ export class Connection {
       if (this.#handshakeFrame) this.#handshakeFrame(frame);
       else this.#receive(frame);
     };
+    // A large frame that came over several reads: a chunk's data goes from the reads straight
+    // into its message (one copy); anything else is joined and read as any frame.
+    transport.onFrameParts = (parts, length) => {
+      const chunk = this.#handshakeFrame ? undefined : chunkInParts(parts, length);
+      if (chunk) this.#chunk(chunk);
+      else transport.onFrame(Buffer.concat(parts, length));
+    };
     transport.onClose = (error) => this.#closed(error);
     transport.onStreamError = (error) => this.#fail(error);
     transport.onWritable = () => this.#outbox.pump();
@@ -256,7 +265,7 @@ export class Connection {
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
     options.numbered?.(id);
-    let bytes: Uint8Array | undefined;
+    let bytes: Encoded | undefined;
     try {
       // Calls and invocations, the requests that count, are written field by field (same bytes).
       if (message.kind === Kind.Call || message.kind === Kind.Invoke) {
@@ -394,19 +403,7 @@ export class Connection {
     const message = this.#checked(value);
     if (!message) return;
     if (message.kind === Kind.Chunk) {
-      let whole: Uint8Array | undefined;
-      try {
-        whole = this.#assembler.add(message);
-      } catch (error) {
-        // A refused request or reply fails that call alone; any other fault is the connection's.
-        if (message.reply !== undefined && (error as RuntableError).code === 'FRAME_TOO_LARGE') {
-          this.#pending.settle(message.reply, undefined, error as RuntableError);
-        } else {
-          this.replyError(message.request ?? 0, error as RuntableError);
-        }
-        return;
-      }
-      if (whole) this.#receive(whole);
+      this.#chunk(message);
       return;
     }
     if (frame.length > this.#maxMessageBytes) {
@@ -428,6 +425,22 @@ export class Connection {
       this.lastMessageBytes = frame.length;
       this.#handlers.onMessage(message);
     }
+  }
+
+  #chunk(chunk: Chunk | ChunkInParts): void {
+    let whole: Uint8Array | undefined;
+    try {
+      whole = this.#assembler.add(chunk);
+    } catch (error) {
+      // A refused request or reply fails that call alone; any other fault is the connection's.
+      if (chunk.reply !== undefined && (error as RuntableError).code === 'FRAME_TOO_LARGE') {
+        this.#pending.settle(chunk.reply, undefined, error as RuntableError);
+      } else {
+        this.replyError(chunk.request ?? 0, error as RuntableError);
+      }
+      return;
+    }
+    if (whole) this.#receive(whole);
   }
 
   /** Framing is intact, so the stream can still be trusted: refuses this message alone. */

@@ -4,7 +4,8 @@
 
 import { RuntableError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
-import { BULK_HIGH_WATER_BYTES, CHUNK_BYTES, ChunkSender, encodeChunk, type SendOrder } from './chunks.js';
+import { type Encoded, EncodedParts } from './cbor-encode.js';
+import { BULK_HIGH_WATER_BYTES, CHUNK_BYTES, ChunkSender, type SendOrder } from './chunks.js';
 
 export interface OutboxOptions {
   /** Larger messages are refused (FRAME_TOO_LARGE) before anything is queued. */
@@ -37,12 +38,14 @@ export class Outbox {
   }
 
   /** Queues one encoded message; throws FRAME_TOO_LARGE past maxSendBytes. */
-  send(bytes: Uint8Array, order: SendOrder = {}): void {
+  send(bytes: Encoded, order: SendOrder = {}): void {
     if (bytes.length <= CHUNK_BYTES) {
       if (order.ordered && this.#chunks.laneBusy) {
-        this.#chunks.addInOrder(bytes);
+        // The lane holds whole frames; only calls and replies come in parts, and they are not ordered.
+        this.#chunks.addInOrder(bytes instanceof EncodedParts ? Buffer.concat(bytes.parts, bytes.length) : bytes);
         this.pump();
-      } else this.#transport.send(bytes);
+      } else if (bytes instanceof EncodedParts) this.#transport.sendParts(bytes.parts);
+      else this.#transport.send(bytes);
       this.#checkBacklog();
       return;
     }
@@ -62,9 +65,10 @@ export class Outbox {
    * send() of a request (`request`, its id) or a reply (`reply`, the id it answers), with the
    * order made only for a message large enough to need it: no object per small call.
    */
-  sendNumbered(bytes: Uint8Array, request: number | undefined, reply: number | undefined): void {
+  sendNumbered(bytes: Encoded, request: number | undefined, reply: number | undefined): void {
     if (bytes.length <= CHUNK_BYTES) {
-      this.#transport.send(bytes);
+      if (bytes instanceof EncodedParts) this.#transport.sendParts(bytes.parts);
+      else this.#transport.send(bytes);
       this.#checkBacklog();
     } else this.send(bytes, request !== undefined ? { request } : reply !== undefined ? { reply } : {});
   }
@@ -74,10 +78,7 @@ export class Outbox {
     while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {
       const next = this.#chunks.next();
       if (next instanceof Uint8Array) this.#transport.send(next);
-      else if (next) {
-        const [head, data] = encodeChunk(next);
-        this.#transport.sendParts(head, data);
-      }
+      else if (next) this.#transport.sendParts(next);
     }
   }
 

@@ -27,7 +27,7 @@ describe('chunks', () => {
     const parts: Buffer[] = [];
     for (let next = sender.next(); next; next = sender.next()) {
       assert.ok(!(next instanceof Uint8Array));
-      const chunk = received(next) as Chunk;
+      const chunk = toMessage(decode(Buffer.concat(next))) as Chunk;
       assert.equal(chunk.request, 5);
       assert.equal(
         chunk.offset,

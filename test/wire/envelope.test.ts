@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Encoder } from 'cbor-x';
 import { decodeCall, decodeCbor, decodeReply, lastCallExact, takeReplyValue } from '../../src/wire/cbor-decode.ts';
+import { joined } from '../../src/wire/cbor-encode.ts';
 import { decodeHooks, encode, encodeCall, encodeReply, type ReferenceContext } from '../../src/wire/codec.ts';
 import { Kind } from '../../src/wire/protocol.ts';
 import { toMessage } from '../../src/wire/validate.ts';
@@ -59,8 +60,9 @@ describe('call envelopes', () => {
       for (const id of ids) {
         const fast = exporter();
         const general = exporter();
-        const bytes = encodeCall(structuredCloneable(message), id, fast);
-        assert.ok(bytes, 'the usual form is written field by field');
+        const encoded = encodeCall(structuredCloneable(message), id, fast);
+        assert.ok(encoded, 'the usual form is written field by field');
+        const bytes = joined(encoded);
         const expected = encode({ ...message, id }, general);
         assert.deepEqual(Buffer.from(bytes), Buffer.from(expected), `${JSON.stringify(message.method)} id ${id}`);
         assert.deepEqual(fast.exported, general.exported);
@@ -148,7 +150,7 @@ describe('reply envelopes', () => {
   it('write and read what encode() and the general decoder do', () => {
     for (const value of values) {
       for (const id of ids) {
-        const bytes = encodeReply(id, value, exporter());
+        const bytes = joined(encodeReply(id, value, exporter()));
         assert.deepEqual(Buffer.from(bytes), Buffer.from(encode({ kind: Kind.Reply, id, value }, exporter())));
         const general = toMessage(decodeCbor(bytes, decodeHooks(exporter()))) as { id: number; value: unknown };
         assert.equal(decodeReply(bytes, decodeHooks(exporter())), id);

@@ -5,8 +5,8 @@
 
 import { EntryRows } from '../../src/broker/entry-rows.ts';
 import { ObjectCounters } from '../../src/calls/statistics.ts';
-import { CHUNK_BYTES, ChunkSender, encodeChunk } from '../../src/wire/chunks.ts';
-import { encode } from '../../src/wire/codec.ts';
+import { CHUNK_BYTES, ChunkSender } from '../../src/wire/chunks.ts';
+import { decode, encode } from '../../src/wire/codec.ts';
 import { toErrorRecord } from '../../src/wire/error-record.ts';
 import { type Chunk, Kind, type Message, PROTOCOL_VERSION, type WireEntry } from '../../src/wire/protocol.ts';
 import { RefKind, reference } from './vector-forms.ts';
@@ -113,9 +113,8 @@ function chunkedCall(): VectorCase {
   sender.add(whole, { request: 9 });
   const steps: VectorCase['steps'] = [];
   for (let next = sender.next(); next; next = sender.next()) {
-    const chunk = next as Chunk;
-    const [head, data] = encodeChunk(chunk);
-    steps.push({ from: 'client', value: { ...chunk, data: Buffer.from(data) }, bytes: Buffer.concat([head, data]) });
+    const bytes = Buffer.concat(next as Uint8Array[]);
+    steps.push({ from: 'client', value: decode(bytes) as Chunk, bytes });
   }
   return {
     name: 'sequence-chunked-call',
