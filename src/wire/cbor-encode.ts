@@ -12,8 +12,8 @@ import { Kind } from './protocol.js';
 export const ENCODE_BLOCK_BYTES = 64 * 1024;
 /**
  * In a Call, Invoke or Reply, a byte string (a Buffer) of at least this many bytes is not copied
- * into the block: the message is handed out as parts (EncodedParts), the caller's bytes one of
- * them, and sent from the caller's memory as it is (see docs/ARCHITECTURE.md, "Large binary").
+ * into the block: the message is handed out as parts (EncodedParts), a copy of the caller's bytes
+ * one of them, and written without joining (see docs/ARCHITECTURE.md, "Large binary").
  */
 export const SPLIT_BYTES = 16 * 1024;
 
@@ -150,9 +150,14 @@ function text(value: string): void {
 function bytes(value: Uint8Array): void {
   head(0x40, value.byteLength);
   if (splitting && value.byteLength >= SPLIT_BYTES) {
-    // The block so far is one part, the caller's bytes the next; writing goes on after them.
+    // The block so far is one part, a copy of the caller's bytes the next; writing goes on after
+    // them. A copy of exactly their size, made now: the caller may change its buffer as soon as
+    // the call is made (values travel as structuredClone would take them), while the frame may
+    // leave the socket ticks later, and the block's doubling copies would cost more.
+    const copy = Buffer.allocUnsafeSlow(value.byteLength);
+    copy.set(value);
     parts ??= [];
-    parts.push(new Uint8Array(memory, start, position - start), value);
+    parts.push(new Uint8Array(memory, start, position - start), copy);
     flushed += position - start + value.byteLength;
     start = position;
     return;

@@ -184,6 +184,25 @@ for (const kind of KINDS) {
       client.close();
     });
 
+    it('is taken when the call is made: the caller may change its buffer at once', async () => {
+      const { client, served } = await echoPair(kind);
+      // One scratch buffer, filled anew for each call without waiting: every call must carry
+      // what the buffer held when it was made, although its frames leave the socket later.
+      const scratch = Buffer.alloc(1 << 20);
+      const calls: Promise<unknown>[] = [];
+      for (let i = 0; i < 4; i++) {
+        pattern(1 << 20, 50 + i).copy(scratch);
+        calls.push(call(client, scratch));
+      }
+      scratch.fill(0);
+      const results = await Promise.all(calls);
+      for (let i = 0; i < 4; i++) {
+        assert.ok((results[i] as Buffer).equals(pattern(1 << 20, 50 + i)), `call ${i} came back as it was made`);
+        assert.ok((served[i] as Buffer).equals(pattern(1 << 20, 50 + i)), `call ${i} arrived as it was made`);
+      }
+      client.close();
+    });
+
     it('still meets the limits: the sender refuses past its own, the receiver past its own', async () => {
       const limits = { ...DEFAULT_LIMITS, maxMessageBytes: 200_000 };
       const strict = await echoPair(kind, limits);
