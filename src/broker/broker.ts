@@ -15,8 +15,9 @@ import { DEFAULT_LIMITS, type Limits } from '../wire/limits.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
+import { rehearseLeaving } from './rehearsal.js';
 import { serviceDirs } from './service-files.js';
-import { handOver, Session, type Shared } from './session.js';
+import { handOver, openSession, type Session, type Shared } from './session.js';
 import { sweepDeadEndpoints } from './sweep.js';
 import { ObjectTable, type OwnerId } from './table.js';
 
@@ -133,17 +134,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
             handshaking--;
             const id = nextConnection++;
             connections.set(id, connection);
-            const session = new Session(id, connection, shared);
-            sessions.set(id, session);
-            return {
-              onMessage: (message) => session.handle(message),
-              onClose: () => {
-                sessions.delete(id);
-                session.end();
-                connections.delete(id);
-                armIdle();
-              },
-            };
+            return openSession(id, connection, shared, () => {
+              connections.delete(id);
+              armIdle();
+            });
           },
         ).then(
           () => {},
@@ -176,6 +170,14 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     restoreTimer.unref();
   }
   armIdle();
+  // After the first turn, so that a client waiting for the socket is let in first.
+  setImmediate(() => {
+    const started = performance.now();
+    rehearseLeaving({ token, limits, maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES, shared }).then(
+      () => log(`rehearsed an owner leaving in ${(performance.now() - started).toFixed(1)} ms`),
+      (error: Error) => log(`rehearsal of an owner leaving failed: ${error.message}`),
+    );
+  });
 
   return {
     address,
