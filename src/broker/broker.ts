@@ -31,6 +31,11 @@ export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024;
 export const RESTORE_GRACE_MS = 3000;
 /** A broker with no connections for this long exits. */
 export const DEFAULT_IDLE_EXIT_MS = 30_000;
+/**
+ * When the broker rehearses an owner leaving (rehearsal.ts): after the client that started it
+ * has been served, so that compiling that path does not delay its first call.
+ */
+const REHEARSAL_DELAY_MS = 200;
 
 export interface BrokerOptions {
   dir: string;
@@ -170,20 +175,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     restoreTimer.unref();
   }
   armIdle();
-  // After the first turn, so that a client waiting for the socket is let in first.
-  setImmediate(() => {
+  const rehearsalTimer = setTimeout(() => {
     const started = performance.now();
     rehearseLeaving({ token, limits, maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES, shared }).then(
       () => log(`rehearsed an owner leaving in ${(performance.now() - started).toFixed(1)} ms`),
       (error: Error) => log(`rehearsal of an owner leaving failed: ${error.message}`),
     );
-  });
+  }, REHEARSAL_DELAY_MS);
+  rehearsalTimer.unref();
 
   return {
     address,
     table,
     async close() {
       clearTimeout(idleTimer);
+      clearTimeout(rehearsalTimer);
       clearTimeout(restoreTimer);
       activations.close();
       for (const connection of connections.values()) connection.close();
