@@ -15,8 +15,9 @@ import { DEFAULT_LIMITS, type Limits } from '../wire/limits.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
+import { rehearseLeaving } from './rehearsal.js';
 import { serviceDirs } from './service-files.js';
-import { handOver, Session, type Shared } from './session.js';
+import { handOver, openSession, type Session, type Shared } from './session.js';
 import { sweepDeadEndpoints } from './sweep.js';
 import { ObjectTable, type OwnerId } from './table.js';
 
@@ -30,6 +31,11 @@ export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024;
 export const RESTORE_GRACE_MS = 3000;
 /** A broker with no connections for this long exits. */
 export const DEFAULT_IDLE_EXIT_MS = 30_000;
+/**
+ * When the broker rehearses an owner leaving (rehearsal.ts): after the client that started it
+ * has been served, so that compiling that path does not delay its first call.
+ */
+const REHEARSAL_DELAY_MS = 200;
 
 export interface BrokerOptions {
   dir: string;
@@ -133,17 +139,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
             handshaking--;
             const id = nextConnection++;
             connections.set(id, connection);
-            const session = new Session(id, connection, shared);
-            sessions.set(id, session);
-            return {
-              onMessage: (message) => session.handle(message),
-              onClose: () => {
-                sessions.delete(id);
-                session.end();
-                connections.delete(id);
-                armIdle();
-              },
-            };
+            return openSession(id, connection, shared, () => {
+              connections.delete(id);
+              armIdle();
+            });
           },
         ).then(
           () => {},
@@ -176,12 +175,21 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     restoreTimer.unref();
   }
   armIdle();
+  const rehearsalTimer = setTimeout(() => {
+    const started = performance.now();
+    rehearseLeaving({ token, limits, maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES, shared }).then(
+      () => log(`rehearsed an owner leaving in ${(performance.now() - started).toFixed(1)} ms`),
+      (error: Error) => log(`rehearsal of an owner leaving failed: ${error.message}`),
+    );
+  }, REHEARSAL_DELAY_MS);
+  rehearsalTimer.unref();
 
   return {
     address,
     table,
     async close() {
       clearTimeout(idleTimer);
+      clearTimeout(rehearsalTimer);
       clearTimeout(restoreTimer);
       activations.close();
       for (const connection of connections.values()) connection.close();

@@ -5,7 +5,7 @@ import { RuntableError } from '../errors.js';
 import { checkMetadata, entryOf } from '../naming/entry-rules.js';
 import { checkMoniker, checkPrefix } from '../naming/moniker.js';
 import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
-import type { Connection } from '../wire/connection.js';
+import type { Connection, ConnectionHandlers } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import type { Activations } from './activation.js';
 import { sweepEndpoints } from './sweep.js';
@@ -21,6 +21,12 @@ export const MAX_QUEUED_PER_OWNER = 1024;
 export const MAX_WATCHES_PER_CONNECTION = 1024;
 /** Activate requests one control connection may have waiting for a service at once. */
 export const MAX_ACTIVATIONS_PER_CONNECTION = 1024;
+/**
+ * After an owner leaves, how long its log line and the first look for its endpoint files wait:
+ * until the watchers have read their events. On two CPUs a watcher woken by the broker's write
+ * can wait for the broker's CPU, and this work, run at once, doubled the time until it was told.
+ */
+const AFTER_LEAVING_MS = 20;
 
 /** What every session shares: the table, the other sessions, and the broker's own state. */
 export interface Shared {
@@ -41,6 +47,28 @@ export function handOver(promoted: Claim[], shared: Shared): void {
     shared.log(`${claim.entry.moniker} handed over to pid ${claim.entry.pid}`);
     shared.sessions.get(claim.owner)?.promoted(claim.entry);
   }
+}
+
+/**
+ * A session for a connection whose handshake just succeeded, and the handlers its connection
+ * calls: on close, the session's entries leave and its watchers are told before `ended` runs.
+ */
+export function openSession(
+  owner: OwnerId,
+  connection: Connection,
+  shared: Shared,
+  ended: () => void,
+): ConnectionHandlers {
+  const session = new Session(owner, connection, shared);
+  shared.sessions.set(owner, session);
+  return {
+    onMessage: (message) => session.handle(message),
+    onClose: () => {
+      shared.sessions.delete(owner);
+      session.end();
+      ended();
+    },
+  };
 }
 
 /** #answer's value for a request answered later: a queued Register. */
@@ -85,12 +113,12 @@ export class Session {
     handOver(promoted, this.shared);
     if (revoked.length === 0 && left.length === 0) return;
     // The watchers' events leave on the next tick; the log line and the look at /proc for the
-    // owner's endpoint files wait until they have, since a dead owner's watchers are waiting.
+    // owner's endpoint files wait until the watchers have read them.
     const pid = this.connection.peerPid;
-    setImmediate(() => {
+    setTimeout(() => {
       this.shared.log(`pid ${pid} left; revoked ${revoked.length} entries, left ${left.length} lines`);
       if (revoked.length > 0) sweepEndpoints(this.shared.dir, pid, revoked);
-    });
+    }, AFTER_LEAVING_MS).unref();
   }
 
   /** The claim this session queued for `entry.moniker` holds it now: answer its Register. */

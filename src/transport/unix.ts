@@ -132,8 +132,12 @@ class SocketTransport implements Transport {
       this.#closeError ??= error;
     });
     // A peer never half-closes: its end of stream means it has gone (exited, or was killed), and
-    // acting on it here rather than at 'close' tells watchers of a dead owner a tick sooner.
-    socket.on('end', () => this.#finish());
+    // acting on it here rather than at 'close' tells watchers of a dead owner a tick sooner. The
+    // socket is destroyed after what its end made others write has been written.
+    socket.on('end', () => {
+      this.#finish(false);
+      setImmediate(() => socket.destroy());
+    });
     socket.on('close', () => this.#finish());
   }
 
