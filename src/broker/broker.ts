@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS, type Limits } from '../wire/limits.js';
 import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
+import { exposedGc, IdleCollector } from './idle-gc.js';
 import { rehearseLeaving } from './rehearsal.js';
 import { serviceDirs } from './service-files.js';
 import { handOver, openSession, type Session, type Shared } from './session.js';
@@ -102,6 +103,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     serviceDirs: options.serviceDirs ?? serviceDirs(),
   });
 
+  const idle = new IdleCollector(exposedGc());
   const shared: Shared = {
     table,
     sessions,
@@ -110,6 +112,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     dir: options.dir,
     restoring: () => restoreTimer !== undefined,
     activations,
+    idle,
   };
 
   const address = brokerSocketPath(options.dir);
@@ -192,6 +195,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       clearTimeout(rehearsalTimer);
       clearTimeout(restoreTimer);
       activations.close();
+      idle.close();
       for (const connection of connections.values()) connection.close();
       await listener.close();
       try {

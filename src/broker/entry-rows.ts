@@ -22,10 +22,14 @@ export class BatchWriter {
   #view: DataView;
   #position = 0;
 
-  /** A batch of `count` rows: exactly that many `row` calls follow. */
-  constructor(count: number) {
+  /**
+   * A batch of `count` rows: exactly that many `row` calls follow. Written into `reuse` when it is
+   * large enough (the caller's buffer of an earlier batch, which this one then overwrites).
+   */
+  constructor(count: number, reuse?: Buffer) {
     // Most rows take less than this (a short moniker, two dates); #room grows it for the others.
-    this.#buffer = Buffer.allocUnsafe(64 + count * 48);
+    const want = 64 + count * 48;
+    this.#buffer = reuse !== undefined && reuse.length >= want ? reuse : Buffer.allocUnsafe(want);
     this.#view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#buffer.length);
     this.#position = writeHead(this.#buffer, 0, 0x80, count);
   }
@@ -84,6 +88,11 @@ export class BatchWriter {
     const b = this.#buffer;
     // A Uint8Array, not a Buffer: the two encode differently (tag 64), and the wire has this one.
     return { owners: this.#owners, rows: new Uint8Array(b.buffer, b.byteOffset, this.#position) };
+  }
+
+  /** The buffer the rows are in (grown past the one given, for a large batch): to be reused. */
+  get buffer(): Buffer {
+    return this.#buffer;
   }
 
   /** A date's milliseconds as writeNumber writes them, a float64 through the DataView (no byte loop). */

@@ -8,6 +8,7 @@ import { MAX_SOCKET_PATH_BYTES } from '../transport/paths.js';
 import type { Connection, ConnectionHandlers } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import type { Activations } from './activation.js';
+import type { IdleCollector } from './idle-gc.js';
 import { sweepEndpoints } from './sweep.js';
 import type { Claim, ObjectTable, OwnerId } from './table.js';
 
@@ -39,6 +40,8 @@ export interface Shared {
   restoring: () => boolean;
   /** Starts the commands of service files on demand. */
   activations: Activations;
+  /** Told of every request: collects garbage once a burst of them is over. */
+  idle: IdleCollector;
 }
 
 /** Answers the queued Registers of claims that just became owners, whichever session they are. */
@@ -96,6 +99,7 @@ export class Session {
       );
       return;
     }
+    this.shared.idle.note();
     try {
       const value = this.#answer(message);
       if (value !== DEFERRED) this.connection.reply(message.id, value);

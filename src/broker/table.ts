@@ -9,6 +9,9 @@ import { RuntableError } from '../errors.js';
 import type { EntryBatch, TableEventType, WireEntry } from '../wire/protocol.js';
 import { BatchWriter } from './entry-rows.js';
 
+/** A batch buffer up to this size is kept for the next List (4 MiB: about 80,000 short entries). */
+const MAX_KEPT_BATCH_BYTES = 4 * 1024 * 1024;
+
 /** Identifies an owner: the broker uses one per control connection. */
 export type OwnerId = number;
 
@@ -152,6 +155,8 @@ export class ObjectTable {
   readonly #holders = new Map<string, Holder>();
   readonly #endpoints = new Map<string, EndpointRecord>();
   #nextEndpoint = 1;
+  /** The buffer the last batch was written in, for the next (below MAX_KEPT_BATCH_BYTES). */
+  #batchBuffer: Buffer | undefined;
   /** Batches packed so far: each one's number marks the holders it has listed. */
   #batches = 0;
   readonly #watchers = new Set<Watcher>();
@@ -325,13 +330,17 @@ export class ObjectTable {
     return false;
   }
 
-  /** The entries under `prefix` as an EntryBatch (protocol.ts), written from the columns. */
+  /**
+   * The entries under `prefix` as an EntryBatch (protocol.ts), written from the columns. Its rows
+   * are a view into the table's batch buffer, which the next `pack` overwrites: encode the batch
+   * (the encoder copies byte strings) before packing again.
+   */
   pack(prefix: string): EntryBatch {
     const rows = this.#rows;
     const sorted = this.#sorted;
     const start = this.#lowerBound(prefix);
     const end = this.#endOfRun(start, prefix);
-    const writer = new BatchWriter(end - start);
+    const writer = new BatchWriter(end - start, this.#batchBuffer);
     const batch = ++this.#batches;
     for (let i = start; i < end; i++) {
       const row = sorted[i] as number;
@@ -351,6 +360,10 @@ export class ObjectTable {
         rows.metadata.get(row),
       );
     }
+    const buffer = writer.buffer;
+    // A List is answered, and its copy made, before the next; one buffer serves them all rather
+    // than a fresh one each (0.48 MiB for 10,000 entries), which a quiet broker frees late.
+    this.#batchBuffer = buffer.length <= MAX_KEPT_BATCH_BYTES ? buffer : undefined;
     return writer.finish();
   }
 

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { ObjectTable } from '../../src/broker/table.ts';
 import { RuntableError } from '../../src/errors.ts';
 import { unpackEntries } from '../../src/naming/entry-batch.ts';
-import { decode, encode } from '../../src/wire/codec.ts';
+import { joined } from '../../src/wire/cbor-encode.ts';
+import { decode, encode, encodeReply } from '../../src/wire/codec.ts';
 import type { TableEventType, WireEntry } from '../../src/wire/protocol.ts';
 
 let nextObject = 1;
@@ -111,6 +112,25 @@ describe('ObjectTable', () => {
       assert.deepEqual(packed, table.list(prefix), `prefix ${JSON.stringify(prefix)}`);
     }
     assert.equal(unpackEntries(decode(encode(table.pack('')))).length, names.length);
+  });
+
+  it('writes each batch into the buffer of the last one; a reply encoded before keeps its bytes', () => {
+    const table = new ObjectTable();
+    // Enough rows that the reply's rows leave the encoder's block as a part (SPLIT_BYTES).
+    for (let i = 0; i < 2000; i++) table.register(1 + (i % 3), entry(`big/${String(i).padStart(5, '0')}`));
+    for (let i = 0; i < 5; i++) table.register(4, entry(`small/${i}`));
+    const answer = (prefix: string) => Buffer.from(joined(encodeReply(7, table.pack(prefix))));
+    const big = joined(encodeReply(7, table.pack('big/')));
+    const bigBytes = Buffer.from(big);
+    const small = answer('small/');
+    // The buffer is written again (smaller, then larger): the replies encoded before keep theirs.
+    const again = answer('big/');
+    assert.deepEqual(Buffer.from(big), bigBytes);
+    assert.deepEqual(again, bigBytes);
+    const rows = (bytes: Buffer) => unpackEntries((decode(bytes) as { value: unknown }).value);
+    assert.deepEqual(rows(small), table.list('small/'));
+    assert.deepEqual(rows(again), table.list('big/'));
+    assert.deepEqual(rows(answer('')), table.list(''));
   });
 
   it('sorts by code unit, including non-ASCII monikers', () => {
