@@ -25,9 +25,9 @@ const POLL_MS = 10;
  * default grows them to 16): a burst of 10,000 registrations otherwise grows the broker's
  * resident set by 14 to 16 MiB of young generation, against 4 to 8 MiB with this, for about 3 %
  * more CPU in the burst (docs/PERFORMANCE.md). gc() is there for broker/idle-gc.ts, which
- * collects once a burst is over; compacting, so that the pages of the burst's garbage are freed.
+ * collects once a burst is over (compacting, for that collection only).
  */
-const BROKER_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=2', '--expose-gc', '--compact-on-every-full-gc'];
+const BROKER_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=2', '--expose-gc'];
 
 export interface BrokerStartOptions {
   autoStart: boolean;
