@@ -95,9 +95,12 @@ function writeHead(major: number, value: number): void {
     target[position++] = value >> 8;
     target[position++] = value & 0xff;
   } else {
+    // Byte by byte: Buffer#writeUInt32BE checks its arguments, and request ids pass 65,535 soon.
     target[position++] = major | 0x1a;
-    target.writeUInt32BE(value, position);
-    position += 4;
+    target[position++] = value >>> 24;
+    target[position++] = (value >>> 16) & 0xff;
+    target[position++] = (value >>> 8) & 0xff;
+    target[position++] = value & 0xff;
   }
 }
 
