@@ -103,8 +103,18 @@ export function encodeCall(
 
 /** encode() of the Reply `{ kind, id, value }`; `frame` as for encodeCall. */
 export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Encoded;
-export function encodeReply(id: number, value: unknown, references: ReferenceContext | undefined, frame: boolean): Encoded | number;
-export function encodeReply(id: number, value: unknown, references?: ReferenceContext, frame = false): Encoded | number {
+export function encodeReply(
+  id: number,
+  value: unknown,
+  references: ReferenceContext | undefined,
+  frame: boolean,
+): Encoded | number;
+export function encodeReply(
+  id: number,
+  value: unknown,
+  references?: ReferenceContext,
+  frame = false,
+): Encoded | number {
   return encodeReplyEnvelope(Kind.Reply, id, prepareValue(value, references, 'value'), frame);
 }
 
