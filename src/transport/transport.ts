@@ -10,6 +10,12 @@ export interface Transport {
    * them. The parts are written as they are when the frame leaves: they must not change until then.
    */
   sendParts(parts: readonly Uint8Array[]): void;
+  /**
+   * Optional: queues frames already framed (each its 4-byte length in front), `length` bytes at
+   * `offset` in `memory`, which nobody writes again. Ranges that follow one another in the same
+   * memory leave as one piece, not copied (the encoder's block: wire/cbor-encode.ts endFrame()).
+   */
+  sendFramed?(memory: ArrayBufferLike, offset: number, length: number): void;
   /** Set once, right after the transport is made; called for every complete frame. */
   onFrame: (frame: Uint8Array) => void;
   /**

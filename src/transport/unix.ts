@@ -28,14 +28,28 @@ interface PartsFrame {
   readonly length: number;
 }
 
-/** A frame as queued: whole, or in parts. */
-type Queued = Uint8Array | PartsFrame;
+/** Frames framed already, each its length in front (sendFramed), one after another. */
+class FramedRun {
+  readonly bytes: Buffer;
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+  }
+}
+
+/** A frame as queued: whole, or in parts, or a run of frames framed already. */
+type Queued = Uint8Array | PartsFrame | FramedRun;
 
 /** The frames, each after its length, in one buffer of `bytes` (headers included). */
 function framed(frames: Queued[], bytes: number): Buffer {
   const out = Buffer.allocUnsafe(bytes);
   let offset = 0;
   for (const frame of frames) {
+    if (frame instanceof FramedRun) {
+      out.set(frame.bytes, offset);
+      offset += frame.bytes.length;
+      continue;
+    }
     out.writeUInt32BE(frame.length, offset);
     offset += FRAME_HEADER_BYTES;
     if (frame instanceof Uint8Array) {
@@ -59,6 +73,10 @@ function writeFrames(socket: net.Socket, frames: Queued[]): void {
   // First the size of all the small bits, to copy them into one buffer.
   let small = 0;
   for (const frame of frames) {
+    if (frame instanceof FramedRun) {
+      if (frame.bytes.length < WRITE_AS_IS_BYTES) small += frame.bytes.length;
+      continue;
+    }
     small += FRAME_HEADER_BYTES;
     if (frame instanceof Uint8Array) {
       if (frame.length < WRITE_AS_IS_BYTES) small += frame.length;
@@ -84,6 +102,10 @@ function writeFrames(socket: net.Socket, frames: Queued[]): void {
   };
   socket.cork();
   for (const frame of frames) {
+    if (frame instanceof FramedRun) {
+      put(frame.bytes);
+      continue;
+    }
     scratch.writeUInt32BE(frame.length, at);
     at += FRAME_HEADER_BYTES;
     if (frame instanceof Uint8Array) put(frame);
@@ -103,6 +125,10 @@ class SocketTransport implements Transport {
   readonly #reader: FrameReader;
   #queue: Queued[] = [];
   #queuedBytes = 0;
+  /** The run of framed frames being gathered (sendFramed): its memory, start and end, not queued yet. */
+  #runMemory: ArrayBufferLike | undefined;
+  #runStart = 0;
+  #runEnd = 0;
   #flushScheduled = false;
   #closed = false;
   #closeError: Error | undefined;
@@ -151,6 +177,7 @@ class SocketTransport implements Transport {
 
   send(frame: Uint8Array): void {
     if (this.#closed) return;
+    if (this.#runMemory !== undefined) this.#endRun();
     this.#queue.push(frame);
     this.#queuedBytes += FRAME_HEADER_BYTES + frame.length;
     this.#scheduleFlush();
@@ -167,8 +194,29 @@ class SocketTransport implements Transport {
     });
   }
 
+  sendFramed(memory: ArrayBufferLike, offset: number, length: number): void {
+    if (this.#closed) return;
+    if (memory !== this.#runMemory || offset !== this.#runEnd) {
+      if (this.#runMemory !== undefined) this.#endRun();
+      this.#runMemory = memory;
+      this.#runStart = offset;
+    }
+    this.#runEnd = offset + length;
+    this.#queuedBytes += length;
+    this.#scheduleFlush();
+  }
+
+  /** Queues the run of framed frames gathered so far, as one view. */
+  #endRun(): void {
+    this.#queue.push(
+      new FramedRun(Buffer.from(this.#runMemory as ArrayBuffer, this.#runStart, this.#runEnd - this.#runStart)),
+    );
+    this.#runMemory = undefined;
+  }
+
   sendParts(parts: readonly Uint8Array[]): void {
     if (this.#closed) return;
+    if (this.#runMemory !== undefined) this.#endRun();
     let length = 0;
     for (const part of parts) length += part.length;
     this.#queue.push({ parts, length });
@@ -179,6 +227,7 @@ class SocketTransport implements Transport {
   close(error?: Error, linger = false): void {
     if (this.#closed) return;
     this.#closeError ??= error;
+    if (this.#runMemory !== undefined) this.#endRun();
     if (linger && this.#queue.length > 0) {
       this.#socket.end(framed(this.#queue, this.#queuedBytes));
       // A peer that never reads must not keep the socket alive.
@@ -194,12 +243,16 @@ class SocketTransport implements Transport {
 
   #flush(): void {
     if (this.#closed || this.#socket.writableNeedDrain) return;
+    if (this.#runMemory !== undefined) this.#endRun();
     if (this.#queue.length > 0) {
       const queue = this.#queue;
       const bytes = this.#queuedBytes;
       this.#queue = [];
       this.#queuedBytes = 0;
-      if (bytes <= COALESCE_LIMIT_BYTES) this.#socket.write(framed(queue, bytes));
+      const only = queue.length === 1 ? queue[0] : undefined;
+      // A tick's calls or replies, framed by the encoder one after another: written as they lie.
+      if (only instanceof FramedRun) this.#socket.write(only.bytes);
+      else if (bytes <= COALESCE_LIMIT_BYTES) this.#socket.write(framed(queue, bytes));
       else writeFrames(this.#socket, queue);
     }
     if (!this.#socket.writableNeedDrain) this.onWritable();
@@ -209,6 +262,7 @@ class SocketTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue = [];
+    this.#runMemory = undefined;
     this.#queuedBytes = 0;
     if (destroy) this.#socket.destroy();
     this.onClose(this.#closeError);

@@ -58,6 +58,14 @@ let splitting = false;
 let parts: Uint8Array[] | undefined;
 /** Bytes of the message in `parts`: the offset, in the message, of `start`. */
 let flushed = 0;
+/** Whether the envelope being written is a frame: its 4-byte length in front (see encodeCallEnvelope). */
+let framing = false;
+/** Where the last frame written whole in the block lies: `framedMemory` from `framedOffset`. */
+let framedMemory: ArrayBufferLike = memory;
+let framedOffset = 0;
+
+/** A frame's length head, as transport/framing.ts reads it. */
+const FRAME_HEAD_BYTES = 4;
 
 /** Makes room for `bytes` more, moving the part begun so far to a fresh block if need be. */
 function room(bytes: number): void {
@@ -87,9 +95,12 @@ function writeHead(major: number, value: number): void {
     target[position++] = value >> 8;
     target[position++] = value & 0xff;
   } else {
+    // Byte by byte: Buffer#writeUInt32BE checks its arguments, and request ids pass 65,535 soon.
     target[position++] = major | 0x1a;
-    target.writeUInt32BE(value, position);
-    position += 4;
+    target[position++] = value >>> 24;
+    target[position++] = (value >>> 16) & 0xff;
+    target[position++] = (value >>> 8) & 0xff;
+    target[position++] = value & 0xff;
   }
 }
 
@@ -314,9 +325,66 @@ function endEnvelope(): Encoded {
   return new EncodedParts(all, flushed + last.length);
 }
 
+/**
+ * endEnvelope() of an envelope begun with a frame head: the frame's whole length, head included,
+ * with the frame left in the block at framedAt(); or, when a large byte string left the block,
+ * the message's parts without the head (the transport frames those itself).
+ */
+function endFrame(): number | EncodedParts {
+  framing = false;
+  if (parts !== undefined) {
+    const encoded = endEnvelope() as EncodedParts;
+    encoded.parts[0] = (encoded.parts[0] as Uint8Array).subarray(FRAME_HEAD_BYTES);
+    return new EncodedParts(encoded.parts, encoded.length - FRAME_HEAD_BYTES);
+  }
+  splitting = false;
+  const length = position - start;
+  const body = length - FRAME_HEAD_BYTES;
+  target[start] = body >>> 24;
+  target[start + 1] = (body >>> 16) & 0xff;
+  target[start + 2] = (body >>> 8) & 0xff;
+  target[start + 3] = body & 0xff;
+  framedMemory = memory;
+  framedOffset = start;
+  start = position;
+  return length;
+}
+
+/** Where the frame an envelope encoder last returned as a length lies: never written again. */
+export function framedAt(): ArrayBufferLike {
+  return framedMemory;
+}
+
+/** The byte offset, in framedAt(), of that frame (its head). */
+export function framedStart(): number {
+  return framedOffset;
+}
+
+/** The message of that frame without its head, as a view (for a message sent in chunks). */
+export function framedMessage(frameLength: number): Uint8Array {
+  return new Uint8Array(framedMemory, framedOffset + FRAME_HEAD_BYTES, frameLength - FRAME_HEAD_BYTES);
+}
+
+/** Begins an envelope, with room for its frame head if `frame`. */
+function beginEnvelope(frame: boolean): void {
+  begin();
+  splitting = true;
+  framing = frame;
+  if (frame) {
+    room(FRAME_HEAD_BYTES);
+    position += FRAME_HEAD_BYTES;
+  }
+}
+
+/** Ends an envelope begun by beginEnvelope(). */
+function finishEnvelope(): Encoded | number {
+  return framing ? endFrame() : endEnvelope();
+}
+
 /** Forgets the message begun, after a failure. */
 function abandon(): void {
   splitting = false;
+  framing = false;
   parts = undefined;
   flushed = 0;
   position = start;
@@ -335,7 +403,8 @@ function mapHead(count: number): void {
  * The bytes encodeCbor writes for the object `{ kind, [targetKey]: target, method, args,
  * stack: true (only if `stack`), id }`, a Call (targetKey 'target') or an Invoke ('ref') with its
  * id added last, as connection.ts numbers requests; written without walking an object. `args`
- * must be prepared by values.ts already.
+ * must be prepared by values.ts already. With `frame`, the message is written as a frame, its
+ * length in front, and its length returned (see endFrame()), unless it came out in parts.
  */
 export function encodeCallEnvelope(
   kind: number,
@@ -345,9 +414,9 @@ export function encodeCallEnvelope(
   args: unknown,
   stack: boolean,
   id: number,
-): Encoded {
-  begin();
-  splitting = true;
+  frame = false,
+): Encoded | number {
+  beginEnvelope(frame);
   try {
     mapHead(stack ? 6 : 5);
     text('kind');
@@ -369,13 +438,15 @@ export function encodeCallEnvelope(
     abandon();
     throw error;
   }
-  return endEnvelope();
+  return finishEnvelope();
 }
 
-/** The bytes encodeCbor writes for `{ kind, id, value }` (a Reply); `value` prepared by values.ts. */
-export function encodeReplyEnvelope(kind: number, id: number, value: unknown): Encoded {
-  begin();
-  splitting = true;
+/**
+ * The bytes encodeCbor writes for `{ kind, id, value }` (a Reply); `value` prepared by values.ts.
+ * `frame` as for encodeCallEnvelope.
+ */
+export function encodeReplyEnvelope(kind: number, id: number, value: unknown, frame = false): Encoded | number {
+  beginEnvelope(frame);
   try {
     mapHead(3);
     text('kind');
@@ -388,7 +459,7 @@ export function encodeReplyEnvelope(kind: number, id: number, value: unknown): E
     abandon();
     throw error;
   }
-  return endEnvelope();
+  return finishEnvelope();
 }
 
 /**

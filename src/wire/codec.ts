@@ -61,13 +61,26 @@ export type { Encoded };
 /**
  * encode() of a Call or Invoke `message` numbered `id` (added last, as connection.ts numbers
  * requests), written as encode() would write it; undefined if the message has fields other than
- * its kind's, which encode() must then write.
+ * its kind's, which encode() must then write. With `frame`, a number: the message was written as
+ * a frame, its length in front, and lies at framedAt() (cbor-encode.ts), unless it came in parts.
  */
 export function encodeCall(
   message: Unnumbered<Call | Invoke>,
   id: number,
   references?: ReferenceContext,
-): Encoded | undefined {
+): Encoded | undefined;
+export function encodeCall(
+  message: Unnumbered<Call | Invoke>,
+  id: number,
+  references: ReferenceContext | undefined,
+  frame: boolean,
+): Encoded | number | undefined;
+export function encodeCall(
+  message: Unnumbered<Call | Invoke>,
+  id: number,
+  references?: ReferenceContext,
+  frame = false,
+): Encoded | number | undefined {
   const stack = message.stack;
   let fields = 0;
   for (const _ in message) fields++;
@@ -76,12 +89,33 @@ export function encodeCall(
   const targetId = call ? message.target : message.ref;
   if (typeof targetId !== 'number' || typeof message.method !== 'string') return undefined;
   const args = prepareValue(message.args, references, 'args');
-  return encodeCallEnvelope(message.kind, call ? 'target' : 'ref', targetId, message.method, args, stack === true, id);
+  return encodeCallEnvelope(
+    message.kind,
+    call ? 'target' : 'ref',
+    targetId,
+    message.method,
+    args,
+    stack === true,
+    id,
+    frame,
+  );
 }
 
-/** encode() of the Reply `{ kind, id, value }`. */
-export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Encoded {
-  return encodeReplyEnvelope(Kind.Reply, id, prepareValue(value, references, 'value'));
+/** encode() of the Reply `{ kind, id, value }`; `frame` as for encodeCall. */
+export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Encoded;
+export function encodeReply(
+  id: number,
+  value: unknown,
+  references: ReferenceContext | undefined,
+  frame: boolean,
+): Encoded | number;
+export function encodeReply(
+  id: number,
+  value: unknown,
+  references?: ReferenceContext,
+  frame = false,
+): Encoded | number {
+  return encodeReplyEnvelope(Kind.Reply, id, prepareValue(value, references, 'value'), frame);
 }
 
 /** What the decoder calls for runtable's tags: made once per connection, not per message. */

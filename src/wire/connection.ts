@@ -3,6 +3,7 @@
 // transport goes it rejects every request in flight at once.
 
 import { type ErrorCode, RuntableError } from '../errors.js';
+import { FRAME_HEADER_BYTES } from '../transport/framing.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
 import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from './cbor-decode.js';
@@ -265,11 +266,12 @@ export class Connection {
     this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
     const timeout = options.timeout ?? this.#options.timeout;
     options.numbered?.(id);
-    let bytes: Encoded | undefined;
+    let bytes: Encoded | number | undefined;
     try {
-      // Calls and invocations, the requests that count, are written field by field (same bytes).
+      // Calls and invocations, the requests that count, are written field by field (same bytes),
+      // as frames when the transport takes them (outbox.framing).
       if (message.kind === Kind.Call || message.kind === Kind.Invoke) {
-        bytes = encodeCall(message as Unnumbered<Call | Invoke>, id, this.#references);
+        bytes = encodeCall(message as Unnumbered<Call | Invoke>, id, this.#references, this.#outbox.framing);
       }
       if (bytes === undefined) {
         // Numbered in place: callers build a fresh message per request (a copy per call shows in profiles).
@@ -282,11 +284,12 @@ export class Connection {
         restack,
       );
     }
-    if (bytes.length > this.#maxSendBytes) {
+    const size = typeof bytes === 'number' ? bytes - FRAME_HEADER_BYTES : bytes.length;
+    if (size > this.#maxSendBytes) {
       return failed(
         new RuntableError(
           'FRAME_TOO_LARGE',
-          `request of ${bytes.length} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
+          `request of ${size} bytes is over the limit of ${this.#maxSendBytes} (maxMessageBytes)`,
         ),
         restack,
       );
@@ -300,9 +303,9 @@ export class Connection {
 
   /** Answers a request this side received; returns the answer's encoded size. */
   reply(id: number, value: unknown): number {
-    const bytes = encodeReply(id, value, this.#references);
+    const bytes = encodeReply(id, value, this.#references, this.#outbox.framing);
     this.#outbox.sendNumbered(bytes, undefined, id);
-    return bytes.length;
+    return typeof bytes === 'number' ? bytes - FRAME_HEADER_BYTES : bytes.length;
   }
 
   replyError(id: number, error: RuntableError | ErrorRecord): number {

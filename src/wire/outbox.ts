@@ -3,8 +3,9 @@
 // it cancels; a peer that leaves too much unread is dropped.
 
 import { RuntableError } from '../errors.js';
+import { FRAME_HEADER_BYTES } from '../transport/framing.js';
 import type { Transport } from '../transport/transport.js';
-import { type Encoded, EncodedParts } from './cbor-encode.js';
+import { type Encoded, EncodedParts, framedAt, framedMessage, framedStart } from './cbor-encode.js';
 import { BULK_HIGH_WATER_BYTES, CHUNK_BYTES, ChunkSender, type SendOrder } from './chunks.js';
 
 export interface OutboxOptions {
@@ -27,9 +28,16 @@ export class Outbox {
   /** Transfer to the Cancel to send once its last chunk is out. */
   readonly #cancelAfter = new Map<number, number>();
 
+  /**
+   * Whether the transport takes frames framed by the encoder (Transport.sendFramed): then calls
+   * and replies are encoded as frames and handed over as their length (sendNumbered).
+   */
+  readonly framing: boolean;
+
   constructor(transport: Transport, options: OutboxOptions) {
     this.#transport = transport;
     this.#options = options;
+    this.framing = typeof transport.sendFramed === 'function';
   }
 
   /** Bytes queued for the peer and not yet written, chunks still to be cut included. */
@@ -65,7 +73,17 @@ export class Outbox {
    * send() of a request (`request`, its id) or a reply (`reply`, the id it answers), with the
    * order made only for a message large enough to need it: no object per small call.
    */
-  sendNumbered(bytes: Encoded, request: number | undefined, reply: number | undefined): void {
+  sendNumbered(encoded: Encoded | number, request: number | undefined, reply: number | undefined): void {
+    let bytes: Encoded;
+    if (typeof encoded === 'number') {
+      // A frame the encoder wrote with its length in front (only when `framing`).
+      if (encoded - FRAME_HEADER_BYTES <= CHUNK_BYTES) {
+        (this.#transport.sendFramed as NonNullable<Transport['sendFramed']>)(framedAt(), framedStart(), encoded);
+        this.#checkBacklog();
+        return;
+      }
+      bytes = framedMessage(encoded);
+    } else bytes = encoded;
     if (bytes.length <= CHUNK_BYTES) {
       if (bytes instanceof EncodedParts) this.#transport.sendParts(bytes.parts);
       else this.#transport.send(bytes);
