@@ -3,12 +3,10 @@
 // in order with frames sent the other ways, intact when runs of them are cut by other messages,
 // and the size limits and chunking as before.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { RuntableError } from 'runtable';
 import { FRAME_HEADER_BYTES } from '../../src/transport/framing.ts';
 import type { Listener, Transport } from '../../src/transport/transport.ts';
-import { connectUnix, listenUnix } from '../../src/transport/unix.ts';
 import { framedAt, framedMessage, framedStart } from '../../src/wire/cbor-encode.ts';
 import { CHUNK_BYTES } from '../../src/wire/chunks.ts';
 import { encode, encodeCall, encodeReply } from '../../src/wire/codec.ts';
@@ -16,6 +14,7 @@ import { Connection } from '../../src/wire/connection.ts';
 import { DEFAULT_LIMITS } from '../../src/wire/limits.ts';
 import { type Call, Kind } from '../../src/wire/protocol.ts';
 import { cleanup, tempTableDir } from '../helpers.ts';
+import { openSocketPair } from './socket-pair.ts';
 
 const MAX_FRAME = 1 << 20;
 
@@ -33,14 +32,9 @@ afterEach(async () => {
 });
 
 async function unixPair(): Promise<[Transport, Transport]> {
-  let accepted: (transport: Transport) => void = () => {};
-  const acceptedOne = new Promise<Transport>((resolve) => {
-    accepted = resolve;
-  });
-  const options = { maxFrameBytes: MAX_FRAME };
-  const socketPath = path.join(dir, 'framed.sock');
-  listener = await listenUnix(socketPath, (t) => accepted(t), options);
-  return [await connectUnix(socketPath, { ...options, timeout: 5000 }), await acceptedOne];
+  const pair = await openSocketPair('unix', dir, MAX_FRAME);
+  listener = pair.listener;
+  return [pair.client, pair.server];
 }
 
 function collect(transport: Transport, count: number): Promise<Buffer[]> {

@@ -3,12 +3,9 @@
 // back together right, a received large byte string is not changed by the frames after it, and
 // the message limits still hold.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { afterEach, before, beforeEach, describe, it } from 'node:test';
 import type { RuntableError } from 'runtable';
-import { connectTcp, listenTcp } from '../../src/transport/tcp.ts';
 import type { Listener, Transport } from '../../src/transport/transport.ts';
-import { connectUnix, listenUnix } from '../../src/transport/unix.ts';
 import { EncodedParts, joined, SPLIT_BYTES } from '../../src/wire/cbor-encode.ts';
 import { CHUNK_BYTES, chunkInParts } from '../../src/wire/chunks.ts';
 import { decode, encode, encodeReply } from '../../src/wire/codec.ts';
@@ -18,6 +15,7 @@ import { type Call, Kind } from '../../src/wire/protocol.ts';
 import { toMessage } from '../../src/wire/validate.ts';
 import { cleanup, tempTableDir } from '../helpers.ts';
 import { makeCertificates, type Pem } from '../tls-certs.ts';
+import { openSocketPair, type SocketKind } from './socket-pair.ts';
 
 const MAX_FRAME = 1 << 20;
 
@@ -46,25 +44,14 @@ function pattern(length: number, seed: number): Buffer {
   return bytes;
 }
 
-type Kind3 = 'unix' | 'tcp' | 'tls';
+type Kind3 = SocketKind;
 const KINDS: Kind3[] = ['unix', 'tcp', 'tls'];
 
 /** A transport pair over a real socket of `kind`: [the connecting side, the accepted side]. */
 async function socketPair(kind: Kind3): Promise<[Transport, Transport]> {
-  let accepted: (transport: Transport) => void = () => {};
-  const acceptedOne = new Promise<Transport>((resolve) => {
-    accepted = resolve;
-  });
-  const options = { maxFrameBytes: MAX_FRAME };
-  if (kind === 'unix') {
-    const socketPath = path.join(dir, 'parts.sock');
-    listener = await listenUnix(socketPath, (t) => accepted(t), options);
-    return [await connectUnix(socketPath, { ...options, timeout: 5000 }), await acceptedOne];
-  }
-  const tls = kind === 'tls' ? pem : undefined;
-  listener = await listenTcp({ host: '127.0.0.1', port: 0, ...(tls ? { tls } : {}) }, (t) => accepted(t), options);
-  const client = await connectTcp(listener.address, { ...options, timeout: 5000, ...(tls ? { tls } : {}) });
-  return [client, await acceptedOne];
+  const pair = await openSocketPair(kind, dir, MAX_FRAME, pem);
+  listener = pair.listener;
+  return [pair.client, pair.server];
 }
 
 /** Collects `count` frames, those that came in parts joined, noting how many did. */
