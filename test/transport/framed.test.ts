@@ -3,39 +3,23 @@
 // in order with frames sent the other ways, intact when runs of them are cut by other messages,
 // and the size limits and chunking as before.
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { RuntableError } from 'runtable';
 import { FRAME_HEADER_BYTES } from '../../src/transport/framing.ts';
-import type { Listener, Transport } from '../../src/transport/transport.ts';
+import type { Transport } from '../../src/transport/transport.ts';
 import { framedAt, framedMessage, framedStart } from '../../src/wire/cbor-encode.ts';
 import { CHUNK_BYTES } from '../../src/wire/chunks.ts';
 import { encode, encodeCall, encodeReply } from '../../src/wire/codec.ts';
 import { Connection } from '../../src/wire/connection.ts';
 import { DEFAULT_LIMITS } from '../../src/wire/limits.ts';
 import { type Call, Kind } from '../../src/wire/protocol.ts';
-import { cleanup, tempTableDir } from '../helpers.ts';
-import { openSocketPair } from './socket-pair.ts';
+import { socketPairsPerTest } from './socket-pair.ts';
 
 const MAX_FRAME = 1 << 20;
 
-let dir: string;
-let listener: Listener | undefined;
+const pairs = socketPairsPerTest(MAX_FRAME);
 
-beforeEach(() => {
-  dir = tempTableDir();
-});
-
-afterEach(async () => {
-  await listener?.close();
-  listener = undefined;
-  await cleanup(dir);
-});
-
-async function unixPair(): Promise<[Transport, Transport]> {
-  const pair = await openSocketPair('unix', dir, MAX_FRAME);
-  listener = pair.listener;
-  return [pair.client, pair.server];
-}
+const unixPair = () => pairs.open('unix');
 
 function collect(transport: Transport, count: number): Promise<Buffer[]> {
   const frames: Buffer[] = [];

@@ -3,9 +3,9 @@
 // back together right, a received large byte string is not changed by the frames after it, and
 // the message limits still hold.
 import assert from 'node:assert/strict';
-import { afterEach, before, beforeEach, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { RuntableError } from 'runtable';
-import type { Listener, Transport } from '../../src/transport/transport.ts';
+import type { Transport } from '../../src/transport/transport.ts';
 import { EncodedParts, joined, SPLIT_BYTES } from '../../src/wire/cbor-encode.ts';
 import { CHUNK_BYTES, chunkInParts } from '../../src/wire/chunks.ts';
 import { decode, encode, encodeReply } from '../../src/wire/codec.ts';
@@ -13,29 +13,18 @@ import { Connection } from '../../src/wire/connection.ts';
 import { DEFAULT_LIMITS } from '../../src/wire/limits.ts';
 import { type Call, Kind } from '../../src/wire/protocol.ts';
 import { toMessage } from '../../src/wire/validate.ts';
-import { cleanup, tempTableDir } from '../helpers.ts';
 import { makeCertificates, type Pem } from '../tls-certs.ts';
-import { openSocketPair, type SocketKind } from './socket-pair.ts';
+import { type SocketKind, socketPairsPerTest } from './socket-pair.ts';
 
 const MAX_FRAME = 1 << 20;
 
-let dir: string;
-let listener: Listener | undefined;
 let pem: Pem;
 
 before(() => {
   pem = makeCertificates('parts-test');
 });
 
-beforeEach(() => {
-  dir = tempTableDir();
-});
-
-afterEach(async () => {
-  await listener?.close();
-  listener = undefined;
-  await cleanup(dir);
-});
+const pairs = socketPairsPerTest(MAX_FRAME, () => pem);
 
 /** Bytes that differ at every position, from `seed`. */
 function pattern(length: number, seed: number): Buffer {
@@ -48,11 +37,7 @@ type Kind3 = SocketKind;
 const KINDS: Kind3[] = ['unix', 'tcp', 'tls'];
 
 /** A transport pair over a real socket of `kind`: [the connecting side, the accepted side]. */
-async function socketPair(kind: Kind3): Promise<[Transport, Transport]> {
-  const pair = await openSocketPair(kind, dir, MAX_FRAME, pem);
-  listener = pair.listener;
-  return [pair.client, pair.server];
-}
+const socketPair = pairs.open;
 
 /** Collects `count` frames, those that came in parts joined, noting how many did. */
 function collect(
@@ -199,8 +184,7 @@ for (const kind of KINDS) {
       });
       assert.ok(((await call(strict.client, pattern(150_000, 2))) as Buffer).equals(pattern(150_000, 2)));
       strict.client.close();
-      await listener?.close();
-      listener = undefined;
+      await pairs.closeListener();
       // The owner takes at most 200,000 bytes: the call is refused there, the connection lives on.
       const owner = await echoPair(kind, DEFAULT_LIMITS, limits);
       await assert.rejects(call(owner.client, pattern(300_000, 3)), (error: RuntableError) => {

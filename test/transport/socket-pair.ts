@@ -2,9 +2,11 @@
 // travels between them. The caller closes the listener (and the transports) when done.
 
 import path from 'node:path';
+import { afterEach, beforeEach } from 'node:test';
 import { connectTcp, listenTcp } from '../../src/transport/tcp.ts';
 import type { Listener, Transport } from '../../src/transport/transport.ts';
 import { connectUnix, listenUnix } from '../../src/transport/unix.ts';
+import { cleanup, tempTableDir } from '../helpers.ts';
 import type { Pem } from '../tls-certs.ts';
 
 export type SocketKind = 'unix' | 'tcp' | 'tls';
@@ -44,4 +46,31 @@ export async function openSocketPair(
   );
   const client = await connectTcp(listener.address, { ...options, timeout: 5000, ...(tls ? { tls } : {}) });
   return { client, server: await acceptedOne, listener };
+}
+
+/**
+ * Socket pairs for the tests of one file (node:test hooks): each test gets its own table
+ * directory, and after it the listener it opened is closed and the directory removed. One pair
+ * at a time: close the listener before opening another in the same test.
+ */
+export function socketPairsPerTest(maxFrameBytes: number, pem?: () => Pem) {
+  let dir = '';
+  let listener: Listener | undefined;
+  const closeListener = async (): Promise<void> => {
+    await listener?.close();
+    listener = undefined;
+  };
+  beforeEach(() => {
+    dir = tempTableDir();
+  });
+  afterEach(async () => {
+    await closeListener();
+    await cleanup(dir);
+  });
+  const open = async (kind: SocketKind): Promise<[Transport, Transport]> => {
+    const pair = await openSocketPair(kind, dir, maxFrameBytes, pem?.());
+    listener = pair.listener;
+    return [pair.client, pair.server];
+  };
+  return { open, closeListener };
 }
