@@ -178,17 +178,7 @@ test('the feed sends the table now, then each change, as Server-Sent Events', as
     const response = await new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
     assert.equal(response.statusCode, 200);
     assert.match(String(response.headers['content-type']), /text\/event-stream/);
-    let pending = '';
-    response.setEncoding('utf8').on('data', (chunk: string) => {
-      pending += chunk;
-      const blocks = pending.split('\n\n');
-      pending = blocks.pop() ?? '';
-      for (const block of blocks) {
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event && data) events.push({ event, data: JSON.parse(data) });
-      }
-    });
+    onServerEvents(response, (event, data) => events.push({ event, data: JSON.parse(data) }));
     await waitFor(() => events.some((e) => e.event === 'registered' && e.data.entry?.moniker === 'Rich/a'));
     assert.ok(events.some((e) => e.event === 'status'));
     const second = spawnFixture('owner', ['Second/b'], dir);
@@ -200,6 +190,21 @@ test('the feed sends the table now, then each change, as Server-Sent Events', as
     request.destroy();
   }
 });
+
+/** Calls `onEvent` with each event's name and data line as a server-sent event stream delivers them. */
+function onServerEvents(response: http.IncomingMessage, onEvent: (event: string, data: string) => void): void {
+  let pending = '';
+  response.setEncoding('utf8').on('data', (chunk: string) => {
+    pending += chunk;
+    const blocks = pending.split('\n\n');
+    pending = blocks.pop() ?? '';
+    for (const block of blocks) {
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data) onEvent(event, data);
+    }
+  });
+}
 
 interface TrafficMessage {
   pairs: { callerPid: number; ownerPid: number; moniker: string; calls: number; errors: number; lastAt: string }[];
@@ -214,15 +219,8 @@ test("the feed's traffic counts every call of the table: the viewer's own, and a
   const request = http.get({ host: '127.0.0.1', port: viewer.port, path: '/api/feed', headers: pageHeaders(viewer) });
   try {
     const response = await new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
-    let pending = '';
-    response.setEncoding('utf8').on('data', (chunk: string) => {
-      pending += chunk;
-      const blocks = pending.split('\n\n');
-      pending = blocks.pop() ?? '';
-      for (const block of blocks) {
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (/^event: traffic$/m.test(block) && data) traffic.push(JSON.parse(data));
-      }
+    onServerEvents(response, (event, data) => {
+      if (event === 'traffic') traffic.push(JSON.parse(data));
     });
     const pair = (callerPid: number, moniker: string) =>
       traffic.at(-1)?.pairs.find((p) => p.callerPid === callerPid && p.moniker === moniker);
