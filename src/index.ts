@@ -3,8 +3,9 @@
 export type { CallContext } from './calls/call-context.js';
 export { callContext } from './calls/call-context.js';
 export type { CallMonitor, CallRecord, MonitorOptions } from './calls/monitor.js';
-export type { EventArgs, EventName, SubscribeOptions, Subscription, SubscriptionGap } from './calls/proxy.js';
-export { on, oneway, ref, withOptions } from './calls/proxy.js';
+export type { SubscribeOptions, Subscription, SubscriptionGap } from './calls/proxy.js';
+export type { EventArgs, EventName } from './calls/proxy-controls.js';
+export { on, oneway, ref, withOptions } from './calls/proxy-controls.js';
 export type { MethodStats, ObjectStats } from './calls/statistics.js';
 export type {
   AnyEvents,
