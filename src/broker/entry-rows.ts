@@ -5,15 +5,10 @@
 
 import { encode } from '../wire/codec.js';
 import type { BatchOwner, EntryBatch, WireEntry } from '../wire/protocol.js';
-import type { OwnerId } from './table.js';
+import { isEmpty, type OwnerId } from './entry-columns.js';
 
 /** Bytes a row takes besides its moniker's and its metadata's: heads, three uints, two float64s. */
 const ROW_BYTES = 1 + 5 + 3 * 9 + 2 * 9;
-
-function isEmpty(map: Record<string, unknown>): boolean {
-  for (const _ in map) return false;
-  return true;
-}
 
 /** One batch being written: its owners, and the CBOR of its array of rows. */
 export class BatchWriter {
