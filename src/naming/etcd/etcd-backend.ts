@@ -423,7 +423,7 @@ export class EtcdBackend implements NamingBackend {
       if (error instanceof RuntableError) throw error;
       throw new RuntableError(
         'TABLE_UNAVAILABLE',
-        `etcd at ${this.#settings.address} failed while ${what}: ${(error as Error).message}`,
+        `etcd at ${this.#settings.address} failed while ${what}: ${grpcReason(error as Error)}`,
         { cause: error },
       );
     }
@@ -432,6 +432,11 @@ export class EtcdBackend implements NamingBackend {
   #assertOpen(): void {
     if (this.#closing) throw new RuntableError('TABLE_UNAVAILABLE', 'the table is closed');
   }
+}
+
+/** gRPC's message without the "Resolution note: " it leaves dangling when it has no note. */
+function grpcReason(error: Error): string {
+  return String(error.message).replace(/[.\s]*Resolution note:\s*$/, '');
 }
 
 function alreadyRegistered(moniker: string, how = 'is already registered by another owner'): RuntableError {
