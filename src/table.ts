@@ -108,6 +108,17 @@ export class Table implements AsyncDisposable {
   }
 
   /**
+   * The monikers under `prefix` (a plain prefix; `''` for all), in the order `list` gives their
+   * entries: names only, the like of D-Bus's ListNames, for when the entries are not needed.
+   * Much cheaper than `list` for a large table: no entry is made on either side.
+   * @throws {RuntableError} `BAD_MONIKER` for a bad prefix; `TABLE_UNAVAILABLE`.
+   */
+  async listNames(prefix = ''): Promise<string[]> {
+    checkPrefix(prefix);
+    return this.#backend.listNames(prefix);
+  }
+
+  /**
    * The entry registered under `moniker`, or `undefined` if there is none.
    * @throws {RuntableError} `BAD_MONIKER`; `TABLE_UNAVAILABLE`.
    */

@@ -17,6 +17,7 @@ import type {
 } from '../backend.js';
 import { type Entry, toPublicEntry } from '../entry.js';
 import { checkMetadata, entryOf } from '../entry-rules.js';
+import { checkMoniker } from '../moniker.js';
 import { decodeEntry, encodeEntry, KeyLayout } from './keys.js';
 import { EtcdLease } from './lease.js';
 import { waitInLine } from './line.js';
@@ -200,6 +201,18 @@ export class EtcdBackend implements NamingBackend {
     return this.#decode(range.kvs).map(toPublicEntry);
   }
 
+  async listNames(prefix: string): Promise<string[]> {
+    // Keys only: no value is read or decoded. A key whose value is not an entry, which list() skips
+    // with a warning, is listed here by its name (only its name is checked).
+    const keys = await this.#answer(this.#client.getAll().prefix(this.layout.entry(prefix)).keys(), 'listing names');
+    const names: string[] = [];
+    for (const key of keys) {
+      const moniker = this.layout.monikerOf(key);
+      if (moniker !== undefined && isMoniker(moniker)) names.push(moniker);
+    }
+    return names;
+  }
+
   async lookup(moniker: string): Promise<WireEntry | undefined> {
     const range = await this.#answer(this.#client.get(this.layout.entry(moniker)).exec(), `looking up ${moniker}`);
     return this.#decode(range.kvs)[0];
@@ -375,6 +388,15 @@ export class EtcdBackend implements NamingBackend {
 
   #assertOpen(): void {
     if (this.#closing) throw new RuntableError('TABLE_UNAVAILABLE', 'the table is closed');
+  }
+}
+
+function isMoniker(name: string): boolean {
+  try {
+    checkMoniker(name);
+    return true;
+  } catch {
+    return false;
   }
 }
 
