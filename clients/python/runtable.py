@@ -1587,13 +1587,10 @@ def unpack_entries(batch: Any) -> list[Entry]:
 def unpack_names(batch: Any) -> list[str]:
     """The monikers of a NameBatch (PROTOCOL.md 6, NameBatch); PROTOCOL if anything is malformed."""
     names = batch.get("names") if isinstance(batch, dict) else None
-    names = names.data if isinstance(names, TypedArray) and names.name == "Uint8Array" else names
-    if not isinstance(names, bytes):
-        _fail("a name batch needs its names")
-    decoded = decode(names)
-    if not (isinstance(decoded, list) and all(isinstance(name, str) for name in decoded)):
-        _fail("the names of a name batch must be an array of text strings")
-    return decoded
+    if not isinstance(names, str):
+        _fail("the names of a name batch must be a text string")
+    # Joined by NUL, which no moniker holds; no moniker is empty, so "" is none.
+    return names.split("\0") if names else []
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import { RuntableError } from '../errors.js';
 import type { EntryBatch, NameBatch, TableEventType, WireEntry } from '../wire/protocol.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';
 import { BatchWriter } from './entry-rows.js';
-import { writeNames } from './name-rows.js';
+import { joinNames } from './name-rows.js';
 
 export type { OwnerId } from './entry-columns.js';
 
@@ -298,7 +298,7 @@ export class ObjectTable {
   /** The monikers under `prefix`, in moniker order, as a NameBatch (name-rows.ts). */
   packNames(prefix: string): NameBatch {
     const start = this.#lowerBound(prefix);
-    return writeNames(this.#rows.monikers, this.#sorted, start, this.#endOfRun(start, prefix));
+    return joinNames(this.#rows.monikers, this.#sorted, start, this.#endOfRun(start, prefix));
   }
 
   /** Calls `listener` for every later change under `prefix`; returns the function that stops it. */

@@ -1,8 +1,7 @@
 // The rows of an EntryBatch read straight from their bytes into entries, without the array of
 // arrays a generic decode builds first: a List of 10,000 entries is read in one pass over its
-// bytes, and the names of a NameBatch likewise. It reads what the JS broker writes
-// (broker/entry-rows.ts, name-rows.ts); on anything else, valid CBOR or not, it gives up and the
-// caller decodes the bytes the generic way.
+// bytes. It reads the rows as the JS broker writes them (broker/entry-rows.ts); on anything else,
+// valid CBOR or not, it gives up and the caller decodes the rows the generic way.
 
 import { decode } from '../wire/codec.js';
 import type { BatchOwner } from '../wire/protocol.js';
@@ -24,9 +23,6 @@ const asciiSlice = (Buffer.prototype as unknown as { asciiSlice(this: Uint8Array
   .asciiSlice;
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Uint8Array, start: number, end: number): string })
   .utf8Slice;
-const latin1Slice = (
-  Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }
-).latin1Slice;
 
 /** Thrown inside the reader for bytes it does not read; never leaves it. */
 const GIVE_UP = new Error('not the rows this reader reads');
@@ -167,45 +163,6 @@ export function readRows<T>(bytes: Uint8Array, owners: Map<number, BatchOwner>, 
     return p === b.length ? out : undefined;
   } catch {
     // GIVE_UP, or the metadata's own decode failed: the generic path names the fault.
-    return undefined;
-  } finally {
-    b = EMPTY;
-  }
-}
-
-/**
- * The names of a NameBatch (`bytes`: one CBOR array of text strings), read in one pass; undefined
- * if the bytes are not what this reader reads, for the caller to decode the generic way.
- */
-export function readNames(bytes: Uint8Array): string[] | undefined {
-  b = bytes;
-  p = 0;
-  try {
-    if (p >= b.length) return undefined;
-    const head = b[p++] as number;
-    if (head >> 5 !== 4) return undefined;
-    const count = argument(head);
-    // Each name takes at least its head's byte: a count beyond that is a lie, and nothing is allocated for it.
-    if (count > b.length) return undefined;
-    // An ASCII name is a slice of the bytes read once as Latin-1 (the same characters for ASCII):
-    // twice as fast as a native decode per name. A long slice shares the whole string's memory.
-    const whole = latin1Slice.call(b, 0, b.length);
-    const out: string[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      if (p >= b.length) return undefined;
-      const nameHead = b[p++] as number;
-      if (nameHead >> 5 !== 3) return undefined;
-      const length = argument(nameHead);
-      const start = p;
-      const end = start + length;
-      if (end > b.length) return undefined;
-      let high = 0;
-      for (let j = start; j < end; j++) high |= b[j] as number;
-      out[i] = high < 0x80 ? whole.slice(start, end) : utf8Slice.call(b, start, end);
-      p = end;
-    }
-    return p === b.length ? out : undefined;
-  } catch {
     return undefined;
   } finally {
     b = EMPTY;

@@ -113,12 +113,12 @@ export type EntryRow = [
 
 /**
  * The answer to ListNames: the monikers under a prefix and nothing else, the like of D-Bus's
- * ListNames. They travel as one byte string that the broker writes from its index, so that a
- * client reads them in one pass, with no entry built.
+ * ListNames. They travel as one text, which both sides write and read with native code: no
+ * entry is built, no name costs more than its string.
  */
 export interface NameBatch {
-  /** The encoding (CBOR) of one array of text strings: every moniker, in moniker order. */
-  names: Uint8Array;
+  /** Every moniker under the prefix, in moniker order, joined by U+0000 (never in a moniker); '' for none. */
+  names: string;
 }
 
 export type TableEventType = 'registered' | 'revoked' | 'changed';

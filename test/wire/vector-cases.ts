@@ -4,7 +4,7 @@
 // builds them again and fails on any difference from the files.
 
 import { EntryRows } from '../../src/broker/entry-rows.ts';
-import { writeNames } from '../../src/broker/name-rows.ts';
+import { joinNames } from '../../src/broker/name-rows.ts';
 import { ObjectCounters } from '../../src/calls/statistics.ts';
 import { CHUNK_BYTES, ChunkSender } from '../../src/wire/chunks.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
@@ -92,7 +92,7 @@ function entryBatch(): unknown {
 /** The NameBatch of three monikers, one of them not ASCII, written as the broker writes it. */
 function nameBatch(): unknown {
   const monikers = ['SampleServer/alpha', 'SampleServer/beta', 'SampleServer/gamma/é'];
-  return writeNames(monikers, [0, 1, 2], 0, monikers.length);
+  return joinNames(monikers, [0, 1, 2], 0, monikers.length);
 }
 
 /**
@@ -335,9 +335,8 @@ export function vectorCases(): VectorCase[] {
     ),
     message(
       'reply-name-batch',
-      'Reply to a ListNames: a NameBatch of three monikers, as the broker writes it. names is a Uint8Array (tag 64) holding the CBOR of an array of text strings, in moniker order (see "nested").',
+      'Reply to a ListNames: a NameBatch of three monikers, one not ASCII, as the broker writes it: one text string, the monikers in moniker order joined by U+0000.',
       { kind: Kind.Reply, id: 14, value: nameBatch() },
-      { nested: [['value', 'names']] },
     ),
     message('reply-status', 'Reply to Status: a BrokerStatus.', {
       kind: Kind.Reply,
