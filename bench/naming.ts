@@ -25,6 +25,13 @@ export interface NamingFigures {
   list: number;
   /** Lists after five untimed ones, on both sides, once the RSS is read: the steady cost. */
   listWarm: number;
+  /**
+   * Names only (runtable's listNames; ListNames and the same filter on D-Bus): the first three
+   * a registry answers, after every other figure, so that none of those changes.
+   */
+  names: number;
+  /** Names only, after five untimed ones: the steady cost. */
+  namesWarm: number;
   lookup: number;
   watch: number;
   kill: number;
@@ -103,7 +110,26 @@ export async function namingRuntable(counts: NamingCounts): Promise<NamingFigure
     // After the RSS is read, so that these Lists' buffers are not counted in it as before.
     await timed(5, listAll);
     const listWarm = await timed(5, listAll);
-    return { register, list, listWarm, lookup: lookup * 1000, watch, kill: killed, rss, rssGrowth: rss - rssBefore };
+    const namesAll = async () => {
+      const names = await client.listNames('bench/');
+      expect(names.length === total, `listNames found ${names.length} of ${total} names`);
+      expect(names[0] === 'bench/o0/m0', `listNames began with ${names[0]}`);
+    };
+    const names = await timed(3, namesAll);
+    await timed(5, namesAll);
+    const namesWarm = await timed(5, namesAll);
+    return {
+      register,
+      list,
+      listWarm,
+      names,
+      namesWarm,
+      lookup: lookup * 1000,
+      watch,
+      kill: killed,
+      rss,
+      rssGrowth: rss - rssBefore,
+    };
   } finally {
     await Promise.all(owners.map((owner) => owner.close().catch(() => {})));
     const { pid } = await client.status().catch(() => ({ pid: 0 }));
@@ -182,7 +208,22 @@ export async function namingDbus(counts: NamingCounts): Promise<NamingFigures> {
     const rss = rssMiB(daemon.pid);
     await timed(5, listAll);
     const listWarm = await timed(5, listAll);
-    return { register, list, listWarm, lookup: lookup * 1000, watch, kill: killed, rss, rssGrowth: rss - rssBefore };
+    // ListNames is already names only: the same call and filter, timed where runtable's listNames is.
+    const names = await timed(3, listAll);
+    await timed(5, listAll);
+    const namesWarm = await timed(5, listAll);
+    return {
+      register,
+      list,
+      listWarm,
+      names,
+      namesWarm,
+      lookup: lookup * 1000,
+      watch,
+      kill: killed,
+      rss,
+      rssGrowth: rss - rssBefore,
+    };
   } finally {
     for (const bus of buses) bus.disconnect();
     daemon.stop();

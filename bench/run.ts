@@ -158,6 +158,8 @@ const namingRows: [keyof NamingFigures, string, string][] = [
   ['register', `(e) register ${total} from ${counts.naming.owners} owners`, 'ms'],
   ['list', `(e) list ${total} by prefix, new registry`, 'ms'],
   ['listWarm', `(e) list ${total} by prefix, steady`, 'ms'],
+  ['names', `(e) list names ${total} by prefix, new registry`, 'ms'],
+  ['namesWarm', `(e) list names ${total} by prefix, steady`, 'ms'],
   ['lookup', '(e) lookup one', 'µs'],
   ['watch', '(e) watch: register until seen', 'ms'],
   ['kill', '(f) owner SIGKILL until watcher told', 'ms'],

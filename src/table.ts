@@ -2,9 +2,6 @@
 // process registers objects (as an owner) and finds and calls others (as a client). Naming goes
 // to the broker; calls go straight to the owner's endpoint.
 
-import { Endpoint } from './calls/endpoint.js';
-import { exposedMethods } from './calls/exposure.js';
-import { watchIdle } from './calls/idle.js';
 import { type CallMonitor, type MonitorOptions, MonitorStream } from './calls/monitor.js';
 import { Peers } from './calls/peers.js';
 import { createRemote, type Target } from './calls/proxy.js';
@@ -12,38 +9,18 @@ import type { CallSettings } from './calls/settings.js';
 import type { ObjectStats } from './calls/statistics.js';
 import { listObjectStats, objectStats, ownerGone, type StatsSource } from './calls/stats-query.js';
 import type { AnyEvents, EventMap, Remote } from './calls/types.js';
-import { RuntableError, signalError } from './errors.js';
-import type { NamingBackend, RegistrationRecord, TableStatus } from './naming/backend.js';
+import { RuntableError } from './errors.js';
+import type { NamingBackend, TableStatus } from './naming/backend.js';
 import { type Entry, type TableWatch, toPublicEntry } from './naming/entry.js';
 import { checkMoniker, checkPrefix } from './naming/moniker.js';
 import { waitForEntry } from './naming/wait.js';
 import { WatchStream } from './naming/watch-stream.js';
-import { boolean, checkOptions, ms, plainObject, signal, strings } from './options.js';
-import { Registration, type RegistrationHost } from './registration.js';
-import { hold, release } from './transport/keep-alive.js';
+import { boolean, checkOptions, ms, signal } from './options.js';
+import type { Registration } from './registration.js';
+import { type RegisterOptions, TableRegistrations } from './registration-host.js';
 import type { ServiceInfo, WireEntry } from './wire/protocol.js';
 
-/** Options of {@link Table.register}. */
-export interface RegisterOptions {
-  /** Small JSON data shown by list, `runtable ls` and the viewer. Default `{}`. */
-  metadata?: Record<string, unknown>;
-  /** Take the moniker from its live owner, whose registration emits `lost`. Default `false`. */
-  replace?: boolean;
-  /**
-   * Wait in line for the moniker if it is taken (hot standby): register resolves when this
-   * process becomes its owner, however long that takes. Excludes `replace`. Default `false`.
-   */
-  queue?: boolean;
-  /** Aborting while waiting in line leaves the line; register then rejects with `ABORTED`. */
-  signal?: AbortSignal;
-  /**
-   * Narrow the exposed methods to these names. Default: the object's own and prototype methods,
-   * except `constructor`, names beginning with `_` and what `Object.prototype` has.
-   */
-  expose?: string[];
-  /** Emit 'idle' on the registration each time no client has been connected for `after` ms. */
-  idle?: { after: number };
-}
+export type { RegisterOptions } from './registration-host.js';
 
 export interface WaitOptions {
   /** ms to wait; default the table's timeout; Infinity waits without end. */
@@ -63,14 +40,6 @@ export interface WatchOptions {
   signal?: AbortSignal;
 }
 
-const REGISTER_OPTIONS = {
-  metadata: plainObject,
-  replace: boolean,
-  queue: boolean,
-  signal,
-  expose: strings,
-  idle: plainObject,
-};
 const WATCH_OPTIONS = { signal };
 const MONITOR_OPTIONS = { signal, values: boolean };
 const GET_OPTIONS = { wait: ms };
@@ -87,13 +56,11 @@ export class Table implements AsyncDisposable {
   readonly #backend: NamingBackend;
   readonly #peers: Peers;
   readonly #settings: CallSettings;
-  #endpoint: Promise<Endpoint> | undefined;
-  #openedEndpoint: Endpoint | undefined;
-  readonly #registrations = new Set<Registration>();
+  /** The owner side: this process's registrations and the endpoint that serves them. */
+  readonly #registrations: TableRegistrations;
   readonly #watches = new Set<WatchStream>();
   readonly #monitors = new Set<MonitorStream>();
   #closed = false;
-  readonly #host: RegistrationHost;
 
   // Private, and the factory marked internal (stripped from the published .d.ts): a Table comes from connect().
   private constructor(dir: string, backend: NamingBackend, settings: CallSettings) {
@@ -101,12 +68,7 @@ export class Table implements AsyncDisposable {
     this.#backend = backend;
     this.#peers = new Peers(settings);
     this.#settings = settings;
-    this.#host = {
-      touch: (moniker, metadata) => this.#backend.touch(moniker, metadata),
-      revoke: (registration) => this.#revoke(registration),
-      release: (registration) => this.#release(registration),
-      emit: (registration, event, args) => this.#emit(registration, event, args),
-    };
+    this.#registrations = new TableRegistrations(backend, settings, () => this.#closed);
   }
 
   /** @internal */
@@ -133,75 +95,7 @@ export class Table implements AsyncDisposable {
     options: RegisterOptions = {},
   ): Promise<Registration<E>> {
     this.#assertOpen();
-    checkMoniker(moniker);
-    checkOptions('register()', options, REGISTER_OPTIONS);
-    if (typeof object !== 'object' || object === null) {
-      throw new RuntableError('BAD_ARGUMENT', 'register needs an object whose methods it exposes');
-    }
-    if (options.queue && options.replace) {
-      throw new RuntableError('BAD_ARGUMENT', 'replace and queue exclude each other: take the moniker or wait for it');
-    }
-    const signal = options.signal;
-    if (signal?.aborted) throw abortedRegister(moniker, signal);
-    if (options.queue && [...this.#registrations].some((r) => r.moniker === moniker && r.active)) {
-      // Waiting behind ourselves would never end, and leaving the line would revoke what we hold.
-      throw new RuntableError('ALREADY_REGISTERED', `this table already holds ${moniker}`);
-    }
-    const metadata = options.metadata ?? {};
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-      throw new RuntableError('BAD_ARGUMENT', 'metadata must be a plain object');
-    }
-    const idleAfter = options.idle?.after;
-    if (options.idle !== undefined && !(typeof idleAfter === 'number' && idleAfter > 0 && idleAfter < 2 ** 31)) {
-      throw new RuntableError('BAD_ARGUMENT', 'idle.after must be a positive number of ms');
-    }
-    const methods = exposedMethods(object, options.expose);
-    if (methods.length === 0 && !options.expose) {
-      // Not refused: an entry with metadata and events only is a use. But it is more often a mistake.
-      process.emitWarning(
-        `${moniker} exposes no methods, so callers can find it and hear its events but call nothing (methods inherited from Node's built-in classes, such as EventEmitter's, are not exposed unless named); pass expose: [] if that is meant, or expose: ['name', ...]`,
-        { type: 'RuntableWarning', code: 'RUNTABLE_NOTHING_EXPOSED' },
-      );
-    }
-    const endpoint = await this.#openEndpoint();
-    const objectId = endpoint.add(object, methods, moniker);
-    let registration: Registration | undefined;
-    try {
-      const record: RegistrationRecord = {
-        moniker,
-        endpoint: endpoint.address,
-        object: objectId,
-        methods,
-        metadata,
-        ...(options.replace ? { replace: true } : {}),
-        ...(options.queue ? { queue: true } : {}),
-      } as const;
-      // Made before the broker answers, so the link can keep it for replay; the reply's entry
-      // replaces these provisional dates.
-      const placeholder: WireEntry = { ...record, pid: process.pid, registeredAt: new Date(), changedAt: new Date() };
-      registration = Registration.create(this.#host, placeholder);
-      // In line, the answer comes when this process becomes the owner, however long that takes.
-      const waiting = options.queue ? { timeout: Number.POSITIVE_INFINITY, ...(signal ? { signal } : {}) } : {};
-      try {
-        registration.restored(await this.#backend.register(registration, record, waiting));
-      } catch (error) {
-        const code = (error as RuntableError).code;
-        if (!signal?.aborted || (code !== 'ABORTED' && code !== 'TIMEOUT')) throw error;
-        // The broker may still hold our place in line, or have just made us the owner: a Revoke ends either.
-        await this.#backend.revoke(moniker).catch(() => {});
-        throw abortedRegister(moniker, signal);
-      }
-    } catch (error) {
-      endpoint.remove(objectId);
-      throw error;
-    }
-    // A live registration holds the process, as a server's listening socket would (keep-alive.ts).
-    if (registration.active && !this.#registrations.has(registration)) {
-      this.#registrations.add(registration);
-      hold();
-    }
-    if (idleAfter !== undefined) registration.trackIdle((idle) => watchIdle(endpoint, idleAfter, idle));
-    return registration as Registration<E>;
+    return this.#registrations.register(moniker, object, options);
   }
 
   /**
@@ -211,6 +105,17 @@ export class Table implements AsyncDisposable {
   async list(prefix = ''): Promise<Entry[]> {
     checkPrefix(prefix);
     return this.#backend.list(prefix);
+  }
+
+  /**
+   * The monikers under `prefix` (a plain prefix; `''` for all), in the order `list` gives their
+   * entries: names only, the like of D-Bus's ListNames, for when the entries are not needed.
+   * Much cheaper than `list` for a large table: no entry is made on either side.
+   * @throws {RuntableError} `BAD_MONIKER` for a bad prefix; `TABLE_UNAVAILABLE`.
+   */
+  async listNames(prefix = ''): Promise<string[]> {
+    checkPrefix(prefix);
+    return this.#backend.listNames(prefix);
   }
 
   /**
@@ -398,12 +303,7 @@ export class Table implements AsyncDisposable {
     this.#closed = true;
     // Monitors end quietly, before the backend they watch goes.
     const monitors = Promise.all([...this.#monitors].map((monitor) => monitor.return()));
-    const registrations = [...this.#registrations];
-    this.#registrations.clear();
-    for (const registration of registrations) {
-      registration.end();
-      release();
-    }
+    const registrations = this.#registrations.endAll();
     // Revoked explicitly, so that once close() resolves no other process can still find them;
     // closing the connection alone would leave that to when the broker notices.
     await this.#backend.revokeAll(registrations.map((registration) => registration.moniker));
@@ -412,8 +312,7 @@ export class Table implements AsyncDisposable {
     await Promise.all([...this.#watches].map((watch) => watch.return()));
     await monitors;
     this.#peers.close();
-    const endpoint = await this.#endpoint?.catch(() => undefined);
-    await endpoint?.close();
+    await this.#registrations.closeEndpoint();
   }
 
   /** `close()`, for `await using table = await connect()`. */
@@ -439,45 +338,7 @@ export class Table implements AsyncDisposable {
     }
   }
 
-  #openEndpoint(): Promise<Endpoint> {
-    if (!this.#endpoint) {
-      this.#endpoint = Endpoint.open(this.#settings).then((endpoint) => {
-        this.#openedEndpoint = endpoint;
-        return endpoint;
-      });
-      this.#endpoint.catch(() => {
-        this.#endpoint = undefined;
-      });
-    }
-    return this.#endpoint;
-  }
-
-  async #revoke(registration: Registration): Promise<void> {
-    this.#backend.disown(registration.moniker);
-    try {
-      if (!this.#closed) await this.#backend.revoke(registration.moniker);
-    } finally {
-      // Served until the broker stops handing it out, so no caller finds a name with nothing behind it.
-      this.#release(registration);
-    }
-  }
-
-  #emit(registration: Registration, event: string, args: unknown[]): number {
-    // Registered means the endpoint is open: register awaited it.
-    const endpoint = this.#openedEndpoint;
-    return endpoint ? endpoint.emit(registration.objectId, event, args) : 0;
-  }
-
-  #release(registration: Registration): void {
-    if (this.#registrations.delete(registration)) release();
-    this.#openedEndpoint?.remove(registration.objectId);
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new RuntableError('TABLE_UNAVAILABLE', 'this table is closed');
   }
-}
-
-function abortedRegister(moniker: string, signal: AbortSignal): RuntableError {
-  return signalError(signal, `register of ${moniker}`);
 }

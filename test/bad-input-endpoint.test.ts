@@ -207,6 +207,7 @@ describe('endpoint: malformed input', () => {
     assertFailure(await peer.request({ kind: 30, id: 6, target: object, method: 'add', args: 'x' }), 6, 'PROTOCOL');
     assertFailure(await peer.request({ kind: 30, id: 7, target: object, method: 42, args: [] }), 7, 'PROTOCOL');
     assertFailure(await peer.request({ kind: 12, id: 8, prefix: '' }), 8, 'PROTOCOL');
+    assertFailure(await peer.request({ kind: 22, id: 10, prefix: '' }), 10, 'PROTOCOL');
     peer.sendFrame(Buffer.from([0x1c, 0x00]));
     assertFailure(await peer.failure(0), 0, 'PROTOCOL');
     const sum = await peer.request({ kind: 30, id: 9, target: object, method: 'add', args: [4, 5] });

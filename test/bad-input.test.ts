@@ -267,6 +267,12 @@ describe('broker: bad messages', () => {
   it('wrong field types get a PROTOCOL failure with the request id', async () => {
     const peer = await raw();
     assertFailure((await peer.request({ kind: 12, id: 8, prefix: 42 })) as unknown as FailureMsg, 8, 'PROTOCOL');
+    assertFailure((await peer.request({ kind: 22, id: 8, prefix: 42 })) as unknown as FailureMsg, 8, 'PROTOCOL');
+    assertFailure(
+      (await peer.request({ kind: 22, id: 8, prefix: 'bad\u0001' })) as unknown as FailureMsg,
+      8,
+      'BAD_MONIKER',
+    );
     const register = {
       kind: 10,
       id: 9,

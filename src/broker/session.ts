@@ -198,6 +198,9 @@ export class Session {
       case Kind.List:
         checkPrefix(message.prefix);
         return table.pack(message.prefix);
+      case Kind.ListNames:
+        checkPrefix(message.prefix);
+        return table.packNames(message.prefix);
       case Kind.Lookup:
         checkMoniker(message.moniker);
         return table.lookup(message.moniker) ?? null;

@@ -6,9 +6,10 @@
 // columns straight into its batch.
 
 import { RuntableError } from '../errors.js';
-import type { EntryBatch, TableEventType, WireEntry } from '../wire/protocol.js';
+import type { EntryBatch, NameBatch, TableEventType, WireEntry } from '../wire/protocol.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';
 import { BatchWriter } from './entry-rows.js';
+import { joinNames } from './name-rows.js';
 
 export type { OwnerId } from './entry-columns.js';
 
@@ -292,6 +293,12 @@ export class ObjectTable {
     // than a fresh one each (0.48 MiB for 10,000 entries), which a quiet broker frees late.
     this.#batchBuffer = buffer.length <= MAX_KEPT_BATCH_BYTES ? buffer : undefined;
     return writer.finish();
+  }
+
+  /** The monikers under `prefix`, in moniker order, as a NameBatch (name-rows.ts). */
+  packNames(prefix: string): NameBatch {
+    const start = this.#lowerBound(prefix);
+    return joinNames(this.#rows.monikers, this.#sorted, start, this.#endOfRun(start, prefix));
   }
 
   /** Calls `listener` for every later change under `prefix`; returns the function that stops it. */

@@ -1,11 +1,12 @@
-// runtable ls [prefix]: the table, or the part of it under a prefix, now.
+// runtable ls [prefix]: the table, or the part of it under a prefix, now; with --names, only
+// the monikers, one a line, for scripts and shell completion.
 
 import type { ObjectStats } from '../index.js';
 import type { Entry } from '../naming/entry.js';
 import { entryJson } from '../naming/entry.js';
 import { expectArgs } from './args.js';
 import { type Command, type Context, noBrokerText, notOnEtcd, openTable } from './context.js';
-import { EXIT } from './exit.js';
+import { EXIT, UsageError } from './exit.js';
 import { age, byMoniker, duration, note, print, renderTable, shortMetadata, truncate } from './output.js';
 import { readInfos } from './services.js';
 import { statsJson } from './stats.js';
@@ -13,7 +14,7 @@ import { statsJson } from './stats.js';
 export const ls: Command = {
   name: 'ls',
   summary: 'list the table, or the entries under a prefix',
-  help: `Usage: runtable ls [prefix] [--all] [--stats] [--json]
+  help: `Usage: runtable ls [prefix] [--names] [--all] [--stats] [--json]
 
 Lists the entries of the table whose moniker starts with <prefix> (all of them
 without one): moniker, owner pid, methods, age since registration, metadata.
@@ -21,6 +22,12 @@ An empty table, or no broker running, lists nothing and exits 0 (with a note
 on stderr). Never starts a broker, nor a service.
 
 Options:
+  --names        only the monikers, one a line (on a pipe too), in moniker
+                 order, and nothing else (no note on stderr either): for
+                 scripts and shell completion; far cheaper than the full list
+                 for a large table (table.listNames); with --json, an array
+                 of strings; with --all, the activatable monikers too; not
+                 with --stats
   --all          also the monikers that service files name and nobody holds
                  now: a get, wait or call of one starts its service (a local
                  table only: on etcd, exit 2)
@@ -38,8 +45,14 @@ Examples:
   runtable ls SampleServer/
   runtable ls --all
   runtable ls --stats SampleServer/
+  runtable ls --names SampleServer/
   runtable ls --json | jq -r '.[].moniker'`,
-  options: { json: { type: 'boolean' }, all: { type: 'boolean' }, stats: { type: 'boolean' } },
+  options: {
+    json: { type: 'boolean' },
+    all: { type: 'boolean' },
+    stats: { type: 'boolean' },
+    names: { type: 'boolean' },
+  },
 
   async run(context) {
     const { positionals, values, json } = context;
@@ -48,8 +61,17 @@ Examples:
     if (values.all && context.etcd) {
       throw notOnEtcd(context, '--all', 'a table on etcd starts no services', 'ls');
     }
+    if (values.names && values.stats) throw new UsageError('--names lists no statistics: leave out --stats', 'ls');
     const dormant = values.all ? await activatableUnder(context, prefix) : [];
     const table = await openTable(context);
+    if (values.names) {
+      try {
+        showNames(context, table ? await table.listNames(prefix) : [], dormant);
+      } finally {
+        await table?.close();
+      }
+      return EXIT.OK;
+    }
     if (!table) {
       if (dormant.length > 0) show(context, [], dormant);
       else {
@@ -74,6 +96,16 @@ Examples:
     }
   },
 };
+
+/** The monikers held and, with --all, those a service would provide, merged in moniker order. */
+function showNames(context: Context, held: string[], dormant: Dormant[]): void {
+  const names = dormant.length === 0 ? held : [...new Set([...held, ...dormant.map((d) => d.moniker)])];
+  // In code-unit order on every backend (etcd's own order is by bytes), as the full list shows.
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  // One a line on a pipe too (what scripts read): JSON only when --json asks for it.
+  if (context.values.json === true) print(JSON.stringify(names));
+  else if (names.length > 0) print(names.join('\n'));
+}
 
 /** A moniker a service file names, which a get would start. */
 interface Dormant {

@@ -80,6 +80,8 @@ export interface NamingBackend {
   revokeAll(monikers: string[]): Promise<void>;
   touch(moniker: string, metadata?: Record<string, unknown>): Promise<WireEntry>;
   list(prefix: string): Promise<Entry[]>;
+  /** The monikers under `prefix`, in the order list() gives their entries. */
+  listNames(prefix: string): Promise<string[]>;
   lookup(moniker: string): Promise<WireEntry | undefined>;
   /** Starts feeding `sink`: a snapshot first, then every change. */
   watch(sink: WatchSink): Promise<void>;

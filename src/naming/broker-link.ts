@@ -32,6 +32,7 @@ import type {
 import { reachBroker } from './broker-start.js';
 import type { Entry } from './entry.js';
 import { unpackEntries, unpackPublicEntries } from './entry-batch.js';
+import { unpackNames } from './name-batch.js';
 
 /** Reconnection waits start here and double up to the cap. */
 const RECONNECT_FIRST_DELAY_MS = 10;
@@ -66,6 +67,8 @@ export class BrokerLink implements NamingBackend {
   readonly #watches = new Map<WatchSink, number>();
   /** Watch id on the current connection to its sink. */
   readonly #routes = new Map<number, Route>();
+  /** The connection whose broker refused ListNames, being older: its names come from List. */
+  #namesRefusedBy: Connection | undefined;
 
   private constructor(options: LinkOptions) {
     this.#options = options;
@@ -174,6 +177,20 @@ export class BrokerLink implements NamingBackend {
 
   async list(prefix: string): Promise<Entry[]> {
     return unpackPublicEntries(await this.request({ kind: Kind.List, prefix }));
+  }
+
+  async listNames(prefix: string): Promise<string[]> {
+    // A broker from before ListNames refuses kind 22: its List gives the same names, with their entries.
+    if (this.#namesRefusedBy === undefined || this.#namesRefusedBy !== this.#connection) {
+      try {
+        return unpackNames(await this.request({ kind: Kind.ListNames, prefix }));
+      } catch (error) {
+        if (!isUnknownKind(error)) throw error;
+        // Asked again of the next broker, after a restart: it may be a newer one.
+        this.#namesRefusedBy = this.#connection;
+      }
+    }
+    return (await this.list(prefix)).map((entry) => entry.moniker);
   }
 
   async lookup(moniker: string): Promise<WireEntry | undefined> {

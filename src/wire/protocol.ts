@@ -23,6 +23,7 @@ export const Kind = {
   Services: 19,
   TableEvent: 20,
   Lost: 21,
+  ListNames: 22,
   Call: 30,
   Invoke: 31,
   Cancel: 32,
@@ -109,6 +110,16 @@ export type EntryRow = [
   changedAt: number,
   metadata?: Record<string, unknown>,
 ];
+
+/**
+ * The answer to ListNames: the monikers under a prefix and nothing else, the like of D-Bus's
+ * ListNames. They travel as one text, which both sides write and read with native code: no
+ * entry is built, no name costs more than its string.
+ */
+export interface NameBatch {
+  /** Every moniker under the prefix, in moniker order, joined by U+0000 (never in a moniker); '' for none. */
+  names: string;
+}
 
 export type TableEventType = 'registered' | 'revoked' | 'changed';
 
@@ -239,6 +250,14 @@ export interface Revoke {
 
 export interface List {
   kind: typeof Kind.List;
+  id: number;
+  /** Plain prefix; '' lists everything. */
+  prefix: string;
+}
+
+/** The monikers under a prefix, names only: answered with a NameBatch. Brokers before it refuse kind 22. */
+export interface ListNames {
+  kind: typeof Kind.ListNames;
   id: number;
   /** Plain prefix; '' lists everything. */
   prefix: string;
@@ -533,6 +552,7 @@ export type Message =
   | Register
   | Revoke
   | List
+  | ListNames
   | Lookup
   | Touch
   | Watch
@@ -566,6 +586,7 @@ export type Request =
   | Register
   | Revoke
   | List
+  | ListNames
   | Lookup
   | Touch
   | Watch
@@ -584,6 +605,7 @@ export interface ReplyValues {
   [Kind.Register]: WireEntry;
   [Kind.Revoke]: boolean;
   [Kind.List]: WireEntry[];
+  [Kind.ListNames]: NameBatch;
   [Kind.Lookup]: WireEntry | null;
   [Kind.Touch]: WireEntry;
   [Kind.Watch]: WireEntry[];

@@ -148,6 +148,10 @@ const checks: Record<number, (m: Fields) => void> = {
     uint(m, 'id');
     str(m, 'prefix');
   },
+  [Kind.ListNames]: (m) => {
+    uint(m, 'id');
+    str(m, 'prefix');
+  },
   [Kind.Lookup]: (m) => {
     uint(m, 'id');
     str(m, 'moniker');

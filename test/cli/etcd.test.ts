@@ -53,6 +53,13 @@ test('ls on a terminal lists the entry on etcd as it lists a local one', async (
   assert.deepEqual(brokerPids(dir), [], 'no local broker started');
 });
 
+test('ls --names lists the monikers on etcd, one a line', async () => {
+  const result = await runCli(['ls', '--names'], dir, env);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, 'Calc/main\n');
+  assert.equal((await runCli(['ls', 'Nothing/', '--names'], dir, env)).stdout, '');
+});
+
 test('ls --json with --table gives every field; --table beats RUNTABLE_TABLE', async () => {
   const nowhere = `etcd://127.0.0.1:${await freePort()}`;
   for (const runEnv of [withoutTable, { ...env, RUNTABLE_TABLE: nowhere }]) {

@@ -83,6 +83,27 @@ test('ls [prefix] --json gives every field, dates in ISO 8601', async () => {
   assert.equal(new Date(first.registeredAt as string).toISOString(), first.registeredAt);
 });
 
+test('ls --names prints the monikers one a line and nothing else, on a terminal or not', async () => {
+  for (const result of [await runCli(['ls', '--names'], dir), await runCliOnTerminal(['ls', '--names'], dir)]) {
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout, 'Calc/main\nCalc/spare\nValues/a\n');
+    assert.equal(result.stderr, '');
+  }
+  assert.equal((await runCli(['ls', 'Calc/s', '--names'], dir)).stdout, 'Calc/spare\n');
+  assert.deepEqual(JSON.parse((await runCli(['ls', 'Calc/', '--names', '--json'], dir)).stdout), [
+    'Calc/main',
+    'Calc/spare',
+  ]);
+  const empty = await runCli(['ls', 'Nothing/', '--names'], dir);
+  assert.deepEqual([empty.code, empty.stdout, empty.stderr], [0, '', '']);
+  const nowhere = path.join(os.tmpdir(), `rt-none-names-${process.pid}`);
+  const none = await runCli(['ls', '--names'], nowhere);
+  assert.deepEqual([none.code, none.stdout, none.stderr], [0, '', ''], 'no broker: nothing, not even a note');
+  const both = await runCli(['ls', '--names', '--stats'], dir);
+  assert.equal(both.code, 2);
+  assertOneLine(both, /--names lists no statistics: leave out --stats; see runtable ls --help$/);
+});
+
 test('ls of an empty prefix, or with no broker at all, exits 0', async () => {
   const empty = await runCliOnTerminal(['ls', 'Nothing/'], dir);
   assert.equal(empty.code, 0);
@@ -203,7 +224,7 @@ test('--help on every command prints its usage, examples and the exit codes', as
   for (const command of commands) assert.match(top.stdout, new RegExp(`^  ${command} `, 'm'));
   assert.deepEqual(
     await runCli(['help', 'ls'], dir).then((r) => r.stdout.split('\n')[0]),
-    'Usage: runtable ls [prefix] [--all] [--stats] [--json]',
+    'Usage: runtable ls [prefix] [--names] [--all] [--stats] [--json]',
   );
   const bare = await runCli([], dir);
   assert.equal(bare.code, 2);

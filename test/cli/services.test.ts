@@ -77,6 +77,7 @@ test('services lists each file with its state or its problem; ls --all shows wha
   assert.equal(all.code, 0, all.stderr);
   assert.match(all.stdout, new RegExp(`^Cli/good +- +\\(activatable: ${good}\\)$`, 'm'));
   assert.doesNotMatch(all.stdout, /Cli\/bad/, 'a file that never runs offers nothing');
+  assert.equal((await runCli(['ls', '--all', '--names'], dir, env)).stdout, 'Cli/good\nCli/other\n');
 
   const waited = await runCli(['wait', 'Cli/good'], dir, env);
   assert.equal(waited.code, 0, waited.stderr);
@@ -94,6 +95,8 @@ test('services lists each file with its state or its problem; ls --all shows wha
       ['Cli/other', true],
     ],
   );
+  const names = await runCli(['ls', 'Cli/', '--all', '--names'], dir, env);
+  assert.equal(names.stdout, 'Cli/good\nCli/other\n', 'a held moniker once, with the activatable ones');
 });
 
 test('inspect and broker status show who waits in line for a moniker', async () => {

@@ -69,6 +69,17 @@ test('keys under the prefix that are not entries are skipped with a warning, nev
       ['Bad/good'],
     );
     assert.equal(await table.lookup('Bad/garbage'), undefined);
+    // Keys only: listNames reads no value, so it names every key whose name is a moniker.
+    await client.put(`${entries}Bad/\u0001control`).value(JSON.stringify(good));
+    assert.deepEqual(await table.listNames('Bad/'), [
+      'Bad/future',
+      'Bad/garbage',
+      'Bad/good',
+      'Bad/liar',
+      'Bad/types',
+      'Bad/unix',
+    ]);
+    await client.delete().key(`${entries}Bad/\u0001control`);
     await assert.rejects(table.get('Bad/unix'), { code: 'NOT_REGISTERED' });
 
     const events = table.watch('Bad/');

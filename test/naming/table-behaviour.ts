@@ -89,6 +89,62 @@ export function tableBehaviour(backend: Backend): void {
     assert.equal(await t.table.isRunning('Sample/d'), false);
   });
 
+  test('listNames gives the monikers that list gives, in its order, as entries come and go', async () => {
+    assert.deepEqual(await t.table.listNames(''), [], 'an empty table');
+    assert.deepEqual(await t.table.listNames('Names/'), []);
+    // Heads of every size (lengths 1, 23, 24, 255, 256, 512 bytes), and UTF-8 whose order differs
+    // between UTF-16 code units (the broker) and bytes (etcd): each backend's listNames follows its list.
+    const long = (bytes: number) => `Names/${'x'.repeat(bytes - 'Names/'.length)}`;
+    const monikers = [
+      'Names/a',
+      'Names/ab',
+      'Names/b',
+      'Names/é',
+      'Names/日本',
+      'Names/😀',
+      'Names/～',
+      'N',
+      long(23),
+      long(24),
+      long(255),
+      long(256),
+      long(512),
+    ];
+    const owner = spawn('owner', ['Names/other', 'Other/x']);
+    const registrations = await Promise.all(monikers.map((moniker) => t.table.register(moniker, { f() {} })));
+    await owner.waitForLine(/^ready/);
+    const namesOf = async (prefix: string) => (await t.table.list(prefix)).map((entry) => entry.moniker);
+    for (const prefix of [
+      '',
+      'N',
+      'Names/',
+      'Names/a',
+      'Names/é',
+      'Names/日',
+      'Names/😀',
+      'Names/ab',
+      'Names/abc',
+      'Nothing/',
+    ]) {
+      assert.deepEqual(await t.table.listNames(prefix), await namesOf(prefix), `prefix ${JSON.stringify(prefix)}`);
+    }
+    const all = await t.table.listNames('Names/');
+    assert.deepEqual([...all].sort(), [...monikers.filter((m) => m !== 'N'), 'Names/other'].sort());
+    assert.deepEqual(await t.table.listNames('Names/a'), ['Names/a', 'Names/ab'], 'a prefix that is a whole moniker');
+    assert.deepEqual(await t.table.listNames('Names/é'), ['Names/é']);
+    assert.deepEqual(await t.table.listNames(long(512)), [long(512)]);
+
+    await registrations[0]?.revoke();
+    assert.deepEqual(await t.table.listNames('Names/a'), ['Names/ab'], 'a revoked moniker leaves');
+    owner.child.kill('SIGTERM');
+    await owner.exited;
+    assert.deepEqual(await t.table.listNames('Other/'), [], 'an exited owner takes its names');
+    await t.table.register('Names/a', { f() {} });
+    assert.deepEqual(await t.table.listNames('Names/a'), ['Names/a', 'Names/ab'], 'and a new one comes');
+    await assert.rejects(t.table.listNames('bad\u0001'), { code: 'BAD_MONIKER' });
+    await assert.rejects(t.table.listNames(1 as unknown as string), { code: 'BAD_MONIKER' });
+  });
+
   test('calls go to the owner process, with values and errors as they were', async () => {
     const owner = spawn('owner', ['Call/a']);
     await owner.waitForLine(/^ready/);

@@ -41,6 +41,7 @@ const valid: Record<string, Record<string, unknown>> = {
   },
   Revoke: { kind: Kind.Revoke, id: 1, moniker: 'X/a' },
   List: { kind: Kind.List, id: 1, prefix: '' },
+  ListNames: { kind: Kind.ListNames, id: 1, prefix: 'X/' },
   Lookup: { kind: Kind.Lookup, id: 1, moniker: 'X/a' },
   Touch: { kind: Kind.Touch, id: 1, moniker: 'X/a', metadata: { n: 1 } },
   Watch: { kind: Kind.Watch, id: 1, prefix: 'X/' },
@@ -93,6 +94,8 @@ const invalid: [keyof typeof valid, Record<string, unknown>, string][] = [
   ['Services', { id: 'x' }, 'id as a string'],
   ['List', { prefix: 42 }, 'prefix as a number'],
   ['List', { prefix: undefined }, 'missing prefix'],
+  ['ListNames', { prefix: 42 }, 'prefix as a number'],
+  ['ListNames', { id: undefined }, 'missing id'],
   ['Lookup', { moniker: ['X/a'] }, 'moniker as an array'],
   ['Touch', { metadata: 'x' }, 'metadata as a string'],
   ['Watch', { prefix: true }, 'prefix as a boolean'],
@@ -153,7 +156,7 @@ describe('toMessage', () => {
   });
 
   it('rejects unknown or missing kinds', () => {
-    for (const kind of [0, 3, 22, 99, 1000, -1, 1.5, '12', null, undefined, Number.NaN]) {
+    for (const kind of [0, 3, 29, 99, 1000, -1, 1.5, '12', null, undefined, Number.NaN]) {
       assert.throws(
         () => toMessage({ kind, id: 1, prefix: '' }),
         (error: unknown) => protocolError(error) && /unknown kind/.test((error as Error).message),

@@ -4,6 +4,7 @@
 // builds them again and fails on any difference from the files.
 
 import { EntryRows } from '../../src/broker/entry-rows.ts';
+import { joinNames } from '../../src/broker/name-rows.ts';
 import { ObjectCounters } from '../../src/calls/statistics.ts';
 import { CHUNK_BYTES, ChunkSender } from '../../src/wire/chunks.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
@@ -86,6 +87,12 @@ function entryBatch(): unknown {
     { owner: 1, entry: second },
     { owner: 2, entry: other },
   ]);
+}
+
+/** The NameBatch of three monikers, one of them not ASCII, written as the broker writes it. */
+function nameBatch(): unknown {
+  const monikers = ['SampleServer/alpha', 'SampleServer/beta', 'SampleServer/gamma/é'];
+  return joinNames(monikers, [0, 1, 2], 0, monikers.length);
 }
 
 /**
@@ -219,6 +226,11 @@ export function vectorCases(): VectorCase[] {
     ),
     message('revoke', 'Revoke of a moniker.', request({ kind: Kind.Revoke, moniker: 'SampleServer/alpha' }, 3)),
     message('list', 'List of the prefix SampleServer/.', request({ kind: Kind.List, prefix: 'SampleServer/' }, 4)),
+    message(
+      'list-names',
+      'ListNames of the prefix SampleServer/: the monikers only.',
+      request({ kind: Kind.ListNames, prefix: 'SampleServer/' }, 14),
+    ),
     message('lookup', 'Lookup of one moniker.', request({ kind: Kind.Lookup, moniker: 'SampleServer/alpha' }, 5)),
     message(
       'touch',
@@ -320,6 +332,11 @@ export function vectorCases(): VectorCase[] {
       'Reply to a List (or Watch): an EntryBatch of three entries of two owners, as the broker packs it. The owners map has text keys ("1", "2"); rows is a Uint8Array (tag 64) holding the CBOR of an array of rows (see "nested").',
       { kind: Kind.Reply, id: 4, value: entryBatch() },
       { nested: [['value', 'rows']] },
+    ),
+    message(
+      'reply-name-batch',
+      'Reply to a ListNames: a NameBatch of three monikers, one not ASCII, as the broker writes it: one text string, the monikers in moniker order joined by U+0000.',
+      { kind: Kind.Reply, id: 14, value: nameBatch() },
     ),
     message('reply-status', 'Reply to Status: a BrokerStatus.', {
       kind: Kind.Reply,

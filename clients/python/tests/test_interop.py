@@ -66,6 +66,18 @@ class SeedScenario(TableTest):
         self.assertEqual(table.list("Killed/"), [])
         watch.close()
 
+    def test_list_names_gives_the_monikers_list_gives_in_its_order(self):
+        table = self.connect()
+        self.assertEqual(table.list_names("Names/"), [])
+        owner = self.node("clients/python/tests/node_owner.ts", "Names/b", "Names/a", "Names/日本", "Names/é", "Names/ab")
+        owner.wait_for_line("ready")
+        for prefix in ("", "Names/", "Names/a", "Names/é", "Nothing/"):
+            self.assertEqual(table.list_names(prefix), [entry.moniker for entry in table.list(prefix)], prefix)
+        self.assertEqual(table.list_names("Names/a"), ["Names/a", "Names/ab"])
+        self.assertEqual(table.list_names("Names/"), ["Names/a", "Names/ab", "Names/b", "Names/é", "Names/日本"])
+        owner.kill()
+        wait_until(lambda: table.list_names("Names/") == [], what="the owner's names to leave")
+
 
 class CallsIntoNode(TableTest):
     def setUp(self):

@@ -4,9 +4,8 @@
 // from its revision. If the lease is lost (etcd away longer than the TTL), a new one is granted
 // and every owned name is claimed again, or reported lost if another owner took it meanwhile.
 
-import type { Etcd3, IKeyValue, Lease, Watcher } from 'etcd3';
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { RuntableError } from '../../errors.js';
-import { MAX_TIMER_MS } from '../../transport/keep-alive.js';
 import { PROTOCOL_VERSION, type WaitingLine, type WireEntry } from '../../wire/protocol.js';
 import type {
   NamingBackend,
@@ -18,17 +17,15 @@ import type {
 } from '../backend.js';
 import { type Entry, toPublicEntry } from '../entry.js';
 import { checkMetadata, entryOf } from '../entry-rules.js';
+import { checkMoniker } from '../moniker.js';
 import { decodeEntry, encodeEntry, KeyLayout } from './keys.js';
+import { EtcdLease } from './lease.js';
 import { waitInLine } from './line.js';
 import { loadEtcd3 } from './load.js';
 import type { EtcdSettings } from './settings.js';
+import { withTimeout } from './timeout.js';
 import { EtcdWatch } from './watch.js';
 
-/** Waits between tries to get a lease back while etcd is away; doubles up to the cap. */
-const RENEW_FIRST_DELAY_MS = 100;
-const RENEW_MAX_DELAY_MS = 2000;
-/** How long close() waits for etcd to drop this process's entries. */
-const CLOSE_REVOKE_TIMEOUT_MS = 2000;
 /** etcd3 waits this long, doubling, before it reopens a broken watch stream. */
 const WATCH_RETRY_FIRST_MS = 50;
 /**
@@ -51,15 +48,12 @@ export class EtcdBackend implements NamingBackend {
   readonly #settings: EtcdSettings;
   readonly #timeout: number;
   readonly layout: KeyLayout;
-  /** The current lease and its id, granted on first register. */
-  #lease: { lease: Lease; id: Promise<string> } | undefined;
-  /** Every lease id this process was granted: entries under an old one are still ours to take back. */
-  readonly #leaseIds = new Set<string>();
+  /** The lease that carries this process's keys, granted on first register. */
+  readonly #lease: EtcdLease;
   readonly #owned = new Map<string, { name: OwnedName; entry: WireEntry; watcher: Watcher | undefined }>();
   readonly #watches = new Map<WatchSink, EtcdWatch>();
   /** Queued registers still waiting, by moniker: aborting them leaves the line. */
   readonly #inLine = new Map<string, AbortController>();
-  #renewing: Promise<void> | undefined;
   /** Registers under way: they may be using the lease before anything of theirs is on it. */
   #registering = 0;
   #closing = false;
@@ -70,6 +64,13 @@ export class EtcdBackend implements NamingBackend {
     this.#settings = settings;
     this.#timeout = timeout;
     this.layout = new KeyLayout(settings.prefix);
+    this.#lease = new EtcdLease(client, settings.leaseTtl, {
+      idle: () => this.#idle(),
+      closing: () => this.#closing,
+      restoreAll: () => this.#restoreAll(),
+      answer: (work, what) => this.#answer(work, what),
+      assertOpen: () => this.#assertOpen(),
+    });
   }
 
   /** Connects and checks etcd answers; TABLE_UNAVAILABLE, naming the address, if it does not. */
@@ -111,7 +112,7 @@ export class EtcdBackend implements NamingBackend {
       return await this.#register(name, message, waiting);
     } finally {
       this.#registering--;
-      await this.#dropIdleLease();
+      await this.#lease.dropIfIdle();
     }
   }
 
@@ -124,7 +125,7 @@ export class EtcdBackend implements NamingBackend {
       this.#inLine.set(message.moniker, controller);
       try {
         await waitInLine(this.#client, this.layout, message.moniker, {
-          lease: () => this.#leaseId(),
+          lease: () => this.#lease.id(),
           claim: async () => {
             revision = await this.#claim(entry, 'create', true);
             return revision !== undefined;
@@ -153,8 +154,8 @@ export class EtcdBackend implements NamingBackend {
     this.disown(moniker);
     this.#inLine.get(moniker)?.abort();
     // The last of ours: revoking the lease takes the entry with it, and stops its keep-alive.
-    if (this.#idle()) return this.#dropIdleLease();
-    const id = await this.#currentLeaseId();
+    if (this.#idle()) return this.#lease.dropIfIdle();
+    const id = await this.#lease.currentId();
     if (id === undefined) return;
     const key = this.layout.entry(moniker);
     await this.#answer(
@@ -172,10 +173,8 @@ export class EtcdBackend implements NamingBackend {
   async revokeAll(monikers: string[]): Promise<void> {
     for (const moniker of monikers) this.disown(moniker);
     for (const controller of this.#inLine.values()) controller.abort();
-    const lease = this.#lease?.lease;
-    this.#lease = undefined;
     // One revoke drops every key of this process at once, entries and places in line alike.
-    if (lease) await withTimeout(lease.revoke(), CLOSE_REVOKE_TIMEOUT_MS).catch(() => {});
+    await this.#lease.revoke();
   }
 
   async touch(moniker: string, metadata?: Record<string, unknown>): Promise<WireEntry> {
@@ -183,7 +182,7 @@ export class EtcdBackend implements NamingBackend {
     if (!owned) throw new RuntableError('NOT_REGISTERED', `${moniker} is not registered by this process`);
     if (metadata) checkMetadata(metadata);
     const entry = { ...owned.entry, changedAt: new Date(), ...(metadata ? { metadata } : {}) };
-    const id = await this.#leaseId();
+    const id = await this.#lease.id();
     const key = this.layout.entry(moniker);
     const result = await this.#answer(
       this.#client
@@ -200,6 +199,18 @@ export class EtcdBackend implements NamingBackend {
   async list(prefix: string): Promise<Entry[]> {
     const range = await this.#answer(this.#client.getAll().prefix(this.layout.entry(prefix)).exec(), 'listing');
     return this.#decode(range.kvs).map(toPublicEntry);
+  }
+
+  async listNames(prefix: string): Promise<string[]> {
+    // Keys only: no value is read or decoded. A key whose value is not an entry, which list() skips
+    // with a warning, is listed here by its name (only its name is checked).
+    const keys = await this.#answer(this.#client.getAll().prefix(this.layout.entry(prefix)).keys(), 'listing names');
+    const names: string[] = [];
+    for (const key of keys) {
+      const moniker = this.layout.monikerOf(key);
+      if (moniker !== undefined && isMoniker(moniker)) names.push(moniker);
+    }
+    return names;
   }
 
   async lookup(moniker: string): Promise<WireEntry | undefined> {
@@ -280,7 +291,7 @@ export class EtcdBackend implements NamingBackend {
   async #claim(entry: WireEntry, mode: 'create' | 'replace', restoring: boolean): Promise<string | undefined> {
     const key = this.layout.entry(entry.moniker);
     for (;;) {
-      const id = await this.#leaseId();
+      const id = await this.#lease.id();
       const value = encodeEntry(entry);
       const put = this.#client.put(key).value(value).lease(id);
       const created = await this.#answer(
@@ -292,7 +303,7 @@ export class EtcdBackend implements NamingBackend {
       if (!current) continue;
       // Our own write, committed by a member that died before answering, then retried on another.
       if (String(current.lease) === id && current.value.toString() === value) return current.mod_revision;
-      const ours = this.#leaseIds.has(String(current.lease));
+      const ours = this.#lease.isOurs(String(current.lease));
       if (!(mode === 'replace' || (ours && restoring))) return undefined;
       const taken = await this.#answer(
         this.#client.if(key, 'Mod', '==', current.mod_revision).then(put).commit(),
@@ -322,14 +333,14 @@ export class EtcdBackend implements NamingBackend {
     }
     owned.watcher = watcher;
     watcher.on('put', (kv: IKeyValue) => {
-      if (this.#owned.get(entry.moniker) !== owned || this.#leaseIds.has(String(kv.lease))) return;
+      if (this.#owned.get(entry.moniker) !== owned || this.#lease.isOurs(String(kv.lease))) return;
       this.disown(entry.moniker);
       name.lost(alreadyRegistered(entry.moniker, 'was taken over by another owner'));
-      void this.#dropIdleLease();
+      void this.#lease.dropIfIdle();
     });
     watcher.on('delete', () => {
       // Not by us (revoke disowns first): our lease expired on etcd's side. Renew and claim again.
-      if (this.#owned.get(entry.moniker) === owned) this.#renew(this.#lease?.lease);
+      if (this.#owned.get(entry.moniker) === owned) this.#lease.expired();
     });
   }
 
@@ -338,70 +349,16 @@ export class EtcdBackend implements NamingBackend {
     return this.#owned.size === 0 && this.#inLine.size === 0 && this.#registering === 0;
   }
 
-  /**
-   * Lets the lease go once nothing hangs on it: its keep-alive (a timer and a gRPC stream) would
-   * hold the process open after its last revoke (see transport/keep-alive.ts). The next register
-   * is granted a new one.
-   */
-  async #dropIdleLease(): Promise<void> {
-    const lease = this.#lease?.lease;
-    if (!lease || !this.#idle() || this.#closing) return;
-    this.#lease = undefined;
-    await withTimeout(lease.revoke(), CLOSE_REVOKE_TIMEOUT_MS).catch(() => {});
-  }
-
-  #leaseId(): Promise<string> {
-    if (!this.#lease) {
-      this.#assertOpen();
-      const lease = this.#client.lease(this.#settings.leaseTtl, { autoKeepAlive: true });
-      const id = lease.grant().then((granted: string | Error) => {
-        // etcd3 resolves a failed grant with its error (and emits 'lost') rather than rejecting.
-        if (granted instanceof Error) throw granted;
-        this.#leaseIds.add(String(granted));
-        return String(granted);
-      });
-      // A failed grant is retried by whoever asks next.
-      id.catch(() => {
-        if (this.#lease?.lease === lease) this.#lease = undefined;
-      });
-      lease.on('lost', () => this.#renew(lease));
-      this.#lease = { lease, id };
-    }
-    return this.#answer(this.#lease.id, 'granting a lease');
-  }
-
-  async #currentLeaseId(): Promise<string | undefined> {
-    return this.#lease?.id.catch(() => undefined);
-  }
-
-  /** The lease is gone (etcd was away longer than its TTL): get a new one and claim every name again. */
-  #renew(lost: Lease | undefined): void {
-    if (this.#closing || this.#renewing) return;
-    if (lost && this.#lease?.lease === lost) this.#lease = undefined;
-    lost?.release();
-    this.#renewing = this.#restoreAll().finally(() => {
-      this.#renewing = undefined;
-    });
-  }
-
+  /** One pass of claiming every owned name again on a new lease (the lease retries a failed one). */
   async #restoreAll(): Promise<void> {
-    let delay = RENEW_FIRST_DELAY_MS;
-    while (!this.#closing) {
-      try {
-        for (const [moniker, owned] of [...this.#owned]) {
-          if (this.#owned.get(moniker) !== owned) continue;
-          if ((await this.#claim(owned.entry, 'create', true)) !== undefined) {
-            owned.name.restored(owned.entry);
-          } else {
-            this.disown(moniker);
-            owned.name.lost(alreadyRegistered(moniker, 'was taken by another owner while this one was cut off'));
-            void this.#dropIdleLease();
-          }
-        }
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
-        delay = Math.min(delay * 2, RENEW_MAX_DELAY_MS);
+    for (const [moniker, owned] of [...this.#owned]) {
+      if (this.#owned.get(moniker) !== owned) continue;
+      if ((await this.#claim(owned.entry, 'create', true)) !== undefined) {
+        owned.name.restored(owned.entry);
+      } else {
+        this.disown(moniker);
+        owned.name.lost(alreadyRegistered(moniker, 'was taken by another owner while this one was cut off'));
+        void this.#lease.dropIfIdle();
       }
     }
   }
@@ -439,19 +396,15 @@ function grpcReason(error: Error): string {
   return String(error.message).replace(/[.\s]*Resolution note:\s*$/, '');
 }
 
-function alreadyRegistered(moniker: string, how = 'is already registered by another owner'): RuntableError {
-  return new RuntableError('ALREADY_REGISTERED', `${moniker} ${how}`);
+function isMoniker(name: string): boolean {
+  try {
+    checkMoniker(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  // setTimeout cannot count past 2^31 - 1 ms: a longer timeout is as good as none.
-  if (!(ms <= MAX_TIMER_MS)) return work;
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-      timer.unref();
-    }),
-  ]).finally(() => clearTimeout(timer));
+function alreadyRegistered(moniker: string, how = 'is already registered by another owner'): RuntableError {
+  return new RuntableError('ALREADY_REGISTERED', `${moniker} ${how}`);
 }
