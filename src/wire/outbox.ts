@@ -23,9 +23,10 @@ export class Outbox {
   readonly #transport: Transport;
   readonly #options: OutboxOptions;
   readonly #chunks = new ChunkSender((transfer) => this.#transferDone(transfer));
-  /** Request id to the transfer still carrying it, for a Cancel that must not overtake it. */
-  readonly #requestTransfers = new Map<number, number>();
-  /** Transfer to the Cancel to send once its last chunk is out. */
+  /**
+   * Transfer to the Cancel to send once its last chunk is out; written only by a Cancel (no Map
+   * written per transfer: see ChunkAssembler on tables rebuilt in the old generation).
+   */
   readonly #cancelAfter = new Map<number, number>();
 
   /**
@@ -63,8 +64,7 @@ export class Outbox {
         `message of ${bytes.length} bytes is over the limit of ${this.#options.maxSendBytes} (maxMessageBytes)`,
       );
     }
-    const transfer = this.#chunks.add(bytes, order);
-    if (order.request !== undefined) this.#requestTransfers.set(order.request, transfer);
+    this.#chunks.add(bytes, order);
     this.pump();
     this.#checkBacklog();
   }
@@ -103,14 +103,13 @@ export class Outbox {
   /** Cancels request `id`: at once, or after the last chunk of the call it cancels. */
   cancel(id: number): void {
     if (this.#transport.closed) return;
-    const transfer = this.#requestTransfers.get(id);
-    if (transfer !== undefined && this.#chunks.inProgress(transfer)) this.#cancelAfter.set(transfer, id);
+    const transfer = this.#chunks.carrying(id);
+    if (transfer !== undefined) this.#cancelAfter.set(transfer, id);
     else this.#options.sendCancel(id);
   }
 
   clear(): void {
     this.#chunks.clear();
-    this.#requestTransfers.clear();
     this.#cancelAfter.clear();
   }
 
@@ -124,9 +123,7 @@ export class Outbox {
   }
 
   #transferDone(transfer: number): void {
-    for (const [request, t] of this.#requestTransfers) {
-      if (t === transfer) this.#requestTransfers.delete(request);
-    }
+    if (this.#cancelAfter.size === 0) return;
     const cancelled = this.#cancelAfter.get(transfer);
     if (cancelled === undefined) return;
     this.#cancelAfter.delete(transfer);
