@@ -295,6 +295,8 @@ function copyParts(chunk: ChunkInParts, into: Uint8Array): void {
 
 interface Outgoing {
   transfer: number;
+  /** The message as it was queued, for the `onDone` of its transfer. */
+  encoded: Encoded | undefined;
   /** The message, in the parts it was encoded as (one, unless a large byte string was left out). */
   parts: Uint8Array[];
   total: number;
@@ -332,14 +334,17 @@ export class ChunkSender {
   readonly #lane: (Outgoing | Uint8Array)[] = [];
   readonly #active: Outgoing[] = [];
   readonly #waiting: Outgoing[] = [];
-  readonly #onDone: (transfer: number) => void;
+  readonly #onDone: (transfer: number, encoded: Encoded) => void;
   #nextTransfer = 1;
   #turn = 0;
   /** Bytes queued here and not yet handed out, for the slow-reader limit. */
   #queuedBytes = 0;
 
-  /** `onDone` is told when a transfer's last chunk has been handed out. */
-  constructor(onDone: (transfer: number) => void) {
+  /**
+   * `onDone` is told, with the message, when a transfer's last chunk is being handed out: the
+   * next() that returns it calls it first.
+   */
+  constructor(onDone: (transfer: number, encoded: Encoded) => void) {
     this.#onDone = onDone;
   }
 
@@ -375,6 +380,7 @@ export class ChunkSender {
     this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
     const outgoing: Outgoing = {
       transfer,
+      encoded: bytes,
       parts: bytes instanceof EncodedParts ? bytes.parts : [bytes],
       total: bytes.length,
       offset: 0,
@@ -462,8 +468,10 @@ export class ChunkSender {
     outgoing.offset = end;
     if (end === outgoing.total) {
       // Nothing of the message is needed here any more.
+      const encoded = outgoing.encoded as Encoded;
       outgoing.parts = [];
-      this.#onDone(outgoing.transfer);
+      outgoing.encoded = undefined;
+      this.#onDone(outgoing.transfer, encoded);
     }
     return frame;
   }
