@@ -212,6 +212,11 @@ export class ChunkAssembler {
     return incoming.bytes;
   }
 
+  /** Transfers begun and not yet whole. */
+  get inProgress(): number {
+    return this.#transfers.length;
+  }
+
   /** Bytes held for transfers in progress. */
   get bufferedBytes(): number {
     let total = 0;
