@@ -44,8 +44,16 @@ export class EncodedParts {
   }
 }
 
-/** Copies released, for bytes() to reuse; `spareBytes` their size in all. */
-const spares: Buffer[] = [];
+/**
+ * Copies released, for bytes() to reuse; `spareBytes` their size in all. Held weakly: a full
+ * collection (the broker's idle one, or V8's own under pressure) gives them back to the system,
+ * so that a process that once sent large values does not keep SPARE_COPY_BYTES for good.
+ */
+interface Spare {
+  buffer: WeakRef<Buffer>;
+  length: number;
+}
+const spares: Spare[] = [];
 let spareBytes = 0;
 
 /**
@@ -57,8 +65,17 @@ export function releaseCopies(encoded: EncodedParts): void {
   encoded.copies = undefined;
   if (!copies) return;
   for (const copy of copies) {
-    if (spareBytes + copy.length > SPARE_COPY_BYTES) return;
-    spares.push(copy);
+    if (spareBytes + copy.length > SPARE_COPY_BYTES) {
+      // Room may be held by spares already collected.
+      for (let i = spares.length - 1; i >= 0; i--) {
+        if ((spares[i] as Spare).buffer.deref()) continue;
+        spareBytes -= (spares[i] as Spare).length;
+        spares[i] = spares[spares.length - 1] as Spare;
+        spares.pop();
+      }
+      if (spareBytes + copy.length > SPARE_COPY_BYTES) return;
+    }
+    spares.push({ buffer: new WeakRef(copy), length: copy.length });
     spareBytes += copy.length;
   }
 }
@@ -66,12 +83,15 @@ export function releaseCopies(encoded: EncodedParts): void {
 /** A buffer for a copy of `length` bytes: a released one between that and twice as large, or a new one. */
 function copyBuffer(length: number): Buffer {
   for (let i = 0; i < spares.length; i++) {
-    const spare = spares[i] as Buffer;
-    if (spare.length < length || spare.length > 2 * length) continue;
-    spares[i] = spares[spares.length - 1] as Buffer;
+    const spare = spares[i] as Spare;
+    const buffer = spare.buffer.deref();
+    if (buffer && (spare.length < length || spare.length > 2 * length)) continue;
+    // Taken, or collected: out of the list either way.
+    spares[i] = spares[spares.length - 1] as Spare;
     spares.pop();
     spareBytes -= spare.length;
-    return spare;
+    if (buffer) return buffer;
+    i--;
   }
   return Buffer.allocUnsafeSlow(length);
 }

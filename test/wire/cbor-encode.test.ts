@@ -2,6 +2,8 @@
 // vectors rest on it. Every value here is encoded both ways and the bytes compared.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Encoder, Tag } from 'cbor-x';
 import {
   EncodedParts,
@@ -148,5 +150,20 @@ describe('the copies of large byte strings', () => {
     const again = [reply(Buffer.alloc(SPARE_COPY_BYTES / 2, 8)), reply(Buffer.alloc(SPARE_COPY_BYTES / 2, 9))];
     const reused = again.filter(({ copy }) => big.some((b) => b.copy.buffer === copy.buffer)).length;
     assert.equal(reused, 1, 'the second did not fit beside the spares already kept');
+  });
+
+  it('are held weakly once given back: a full collection frees them', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const first = reply(Buffer.alloc(300_000, 1));
+    const given = new WeakRef(first.copy.buffer);
+    releaseCopies(first.encoded);
+    first.encoded.parts.length = 0;
+    first.copy = new Uint8Array(0);
+    // A WeakRef keeps its target for the rest of the job that made or read it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(given.deref(), undefined, 'collected');
+    assert.equal(reply(Buffer.alloc(300_000, 2)).copy[0], 2, 'and a fresh one made in its place');
   });
 });
