@@ -162,6 +162,7 @@ export class CallSession implements CallChannel, ReferenceContext, CallContextSo
     return {
       requests: this.connection.inFlight,
       queuedBytes: this.connection.pendingBytes,
+      receiving: this.connection.receiving,
       running: this.#running.size,
       ...this.#references.held,
       producers: this.#producers.size,

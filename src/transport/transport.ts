@@ -8,8 +8,10 @@ export interface Transport {
   /**
    * Queues one frame made of `parts` back to back, so that large parts need not be copied to join
    * them. The parts are written as they are when the frame leaves: they must not change until then.
+   * `written`, if given, may be called once the transport holds no reference to them any more
+   * (they have been handed to the operating system, or copied); a transport may never call it.
    */
-  sendParts(parts: readonly Uint8Array[]): void;
+  sendParts(parts: readonly Uint8Array[], written?: () => void): void;
   /**
    * Optional: queues frames already framed (each its 4-byte length in front), `length` bytes at
    * `offset` in `memory`, which nobody writes again. Ranges that follow one another in the same

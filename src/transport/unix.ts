@@ -26,6 +26,8 @@ const WRITE_AS_IS_BYTES = 2048;
 interface PartsFrame {
   readonly parts: readonly Uint8Array[];
   readonly length: number;
+  /** Told once the parts are no longer referenced here (Transport.sendParts). */
+  readonly written: (() => void) | undefined;
 }
 
 /** Frames framed already, each its length in front (sendFramed), one after another. */
@@ -68,8 +70,9 @@ function framed(frames: Queued[], bytes: number): Buffer {
 /**
  * Writes the frames in one corked burst (one writev): large parts as they are, never copied, and
  * each run of small bits between them (headers, chunk heads, small frames) copied into one buffer.
+ * `done`, if given, is called once the whole burst has been written without error.
  */
-function writeFrames(socket: net.Socket, frames: Queued[]): void {
+function writeFrames(socket: net.Socket, frames: Queued[], done?: (error?: Error | null) => void): void {
   // First the size of all the small bits, to copy them into one buffer.
   let small = 0;
   for (const frame of frames) {
@@ -87,8 +90,14 @@ function writeFrames(socket: net.Socket, frames: Queued[]): void {
   const scratch = Buffer.allocUnsafe(small);
   let at = 0;
   let runStart = 0;
+  // Each write waits for the one before it: the last one's callback says the burst is out.
+  let last: Uint8Array | undefined;
+  const write = (bytes: Uint8Array) => {
+    if (last) socket.write(last);
+    last = bytes;
+  };
   const flushRun = () => {
-    if (at > runStart) socket.write(scratch.subarray(runStart, at));
+    if (at > runStart) write(scratch.subarray(runStart, at));
     runStart = at;
   };
   const put = (part: Uint8Array) => {
@@ -97,7 +106,7 @@ function writeFrames(socket: net.Socket, frames: Queued[]): void {
       at += part.length;
     } else {
       flushRun();
-      socket.write(part);
+      write(part);
     }
   };
   socket.cork();
@@ -112,7 +121,19 @@ function writeFrames(socket: net.Socket, frames: Queued[]): void {
     else for (const part of frame.parts) put(part);
   }
   flushRun();
+  if (last) socket.write(last, done);
   socket.uncork();
+}
+
+/** The `written` callbacks of the frames in `frames`, if there are any. */
+function writtenOf(frames: Queued[]): (() => void)[] | undefined {
+  let written: (() => void)[] | undefined;
+  for (const frame of frames) {
+    if (frame instanceof Uint8Array || frame instanceof FramedRun || !frame.written) continue;
+    written ??= [];
+    written.push(frame.written);
+  }
+  return written;
 }
 
 class SocketTransport implements Transport {
@@ -214,12 +235,12 @@ class SocketTransport implements Transport {
     this.#runMemory = undefined;
   }
 
-  sendParts(parts: readonly Uint8Array[]): void {
+  sendParts(parts: readonly Uint8Array[], written?: () => void): void {
     if (this.#closed) return;
     if (this.#runMemory !== undefined) this.#endRun();
     let length = 0;
     for (const part of parts) length += part.length;
-    this.#queue.push({ parts, length });
+    this.#queue.push({ parts, length, written });
     this.#queuedBytes += FRAME_HEADER_BYTES + length;
     this.#scheduleFlush();
   }
@@ -252,8 +273,18 @@ class SocketTransport implements Transport {
       const only = queue.length === 1 ? queue[0] : undefined;
       // A tick's calls or replies, framed by the encoder one after another: written as they lie.
       if (only instanceof FramedRun) this.#socket.write(only.bytes);
-      else if (bytes <= COALESCE_LIMIT_BYTES) this.#socket.write(framed(queue, bytes));
-      else writeFrames(this.#socket, queue);
+      else {
+        // Told only once this write is out: writes before it, which may hold views of the same
+        // parts (a transfer's earlier chunks), are out then too, even where this one copied them.
+        const written = writtenOf(queue);
+        const done =
+          written &&
+          ((error?: Error | null) => {
+            if (!error) for (const callback of written) callback();
+          });
+        if (bytes <= COALESCE_LIMIT_BYTES) this.#socket.write(framed(queue, bytes), done);
+        else writeFrames(this.#socket, queue, done);
+      }
     }
     if (!this.#socket.writableNeedDrain) this.onWritable();
   }

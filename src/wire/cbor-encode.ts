@@ -16,6 +16,15 @@ export const ENCODE_BLOCK_BYTES = 64 * 1024;
  * one of them, and written without joining (see docs/ARCHITECTURE.md, "Large binary").
  */
 export const SPLIT_BYTES = 16 * 1024;
+/**
+ * Copies of large byte strings (see bytes()) that have been written are kept for the next ones,
+ * up to this many bytes in all. A fresh 1 MiB buffer per call is 1 MiB of new external memory,
+ * and V8 counts it against its heap limit until the next scavenge has swept it: with the read
+ * buffers and the received messages, that started an incremental mark-compact every few 1 MiB
+ * calls in a process whose heap is a few MiB over V8's 8 MiB threshold (docs/PERFORMANCE.md,
+ * "Session 6: (c)"). Reused, the copies also skip the page faults of fresh memory.
+ */
+export const SPARE_COPY_BYTES = 4 * 1024 * 1024;
 
 /**
  * A message encoded as several parts, to be sent back to back as one message: views into the
@@ -25,11 +34,66 @@ export class EncodedParts {
   readonly parts: Uint8Array[];
   /** Bytes of all parts together: the message's encoded size. */
   readonly length: number;
+  /** The copies of large byte strings among the parts, until released (releaseCopies()). */
+  copies: Buffer[] | undefined;
 
-  constructor(parts: Uint8Array[], length: number) {
+  constructor(parts: Uint8Array[], length: number, copies?: Buffer[]) {
     this.parts = parts;
     this.length = length;
+    this.copies = copies;
   }
+}
+
+/**
+ * Copies released, for bytes() to reuse; `spareBytes` their size in all. Held weakly: a full
+ * collection (the broker's idle one, or V8's own under pressure) gives them back to the system,
+ * so that a process that once sent large values does not keep SPARE_COPY_BYTES for good.
+ */
+interface Spare {
+  buffer: WeakRef<Buffer>;
+  length: number;
+}
+const spares: Spare[] = [];
+let spareBytes = 0;
+
+/**
+ * Gives the copies of large byte strings in `encoded` back for reuse: only once nothing refers to
+ * its parts any more (a transport calls it when they have been written). Never twice.
+ */
+export function releaseCopies(encoded: EncodedParts): void {
+  const copies = encoded.copies;
+  encoded.copies = undefined;
+  if (!copies) return;
+  for (const copy of copies) {
+    if (spareBytes + copy.length > SPARE_COPY_BYTES) {
+      // Room may be held by spares already collected.
+      for (let i = spares.length - 1; i >= 0; i--) {
+        if ((spares[i] as Spare).buffer.deref()) continue;
+        spareBytes -= (spares[i] as Spare).length;
+        spares[i] = spares[spares.length - 1] as Spare;
+        spares.pop();
+      }
+      if (spareBytes + copy.length > SPARE_COPY_BYTES) return;
+    }
+    spares.push({ buffer: new WeakRef(copy), length: copy.length });
+    spareBytes += copy.length;
+  }
+}
+
+/** A buffer for a copy of `length` bytes: a released one between that and twice as large, or a new one. */
+function copyBuffer(length: number): Buffer {
+  for (let i = 0; i < spares.length; i++) {
+    const spare = spares[i] as Spare;
+    const buffer = spare.buffer.deref();
+    if (buffer && (spare.length < length || spare.length > 2 * length)) continue;
+    // Taken, or collected: out of the list either way.
+    spares[i] = spares[spares.length - 1] as Spare;
+    spares.pop();
+    spareBytes -= spare.length;
+    if (buffer) return buffer;
+    i--;
+  }
+  return Buffer.allocUnsafeSlow(length);
 }
 
 /** What the envelope encoders give: one view, or parts when a large byte string was left out. */
@@ -58,6 +122,8 @@ let splitting = false;
 let parts: Uint8Array[] | undefined;
 /** Bytes of the message in `parts`: the offset, in the message, of `start`. */
 let flushed = 0;
+/** The buffers of the copies among `parts` (each as long as its copy, or longer: copyBuffer()). */
+let copies: Buffer[] | undefined;
 /** Whether the envelope being written is a frame: its 4-byte length in front (see encodeCallEnvelope). */
 let framing = false;
 /** Where the last frame written whole in the block lies: `framedMemory` from `framedOffset`. */
@@ -165,10 +231,15 @@ function bytes(value: Uint8Array): void {
     // them. A copy of exactly their size, made now: the caller may change its buffer as soon as
     // the call is made (values travel as structuredClone would take them), while the frame may
     // leave the socket ticks later, and the block's doubling copies would cost more.
-    const copy = Buffer.allocUnsafeSlow(value.byteLength);
-    copy.set(value);
+    const buffer = copyBuffer(value.byteLength);
+    buffer.set(value);
+    copies ??= [];
+    copies.push(buffer);
     parts ??= [];
-    parts.push(new Uint8Array(memory, start, position - start), copy);
+    parts.push(
+      new Uint8Array(memory, start, position - start),
+      buffer.length === value.byteLength ? buffer : new Uint8Array(buffer.buffer, 0, value.byteLength),
+    );
     flushed += position - start + value.byteLength;
     start = position;
     return;
@@ -303,6 +374,7 @@ function begin(): void {
   }
   start = position;
   parts = undefined;
+  copies = undefined;
   flushed = 0;
 }
 
@@ -322,7 +394,9 @@ function endEnvelope(): Encoded {
   const all = parts;
   parts = undefined;
   if (last.length > 0) all.push(last);
-  return new EncodedParts(all, flushed + last.length);
+  const taken = copies;
+  copies = undefined;
+  return new EncodedParts(all, flushed + last.length, taken);
 }
 
 /**
@@ -335,7 +409,7 @@ function endFrame(): number | EncodedParts {
   if (parts !== undefined) {
     const encoded = endEnvelope() as EncodedParts;
     encoded.parts[0] = (encoded.parts[0] as Uint8Array).subarray(FRAME_HEAD_BYTES);
-    return new EncodedParts(encoded.parts, encoded.length - FRAME_HEAD_BYTES);
+    return new EncodedParts(encoded.parts, encoded.length - FRAME_HEAD_BYTES, encoded.copies);
   }
   splitting = false;
   const length = position - start;
@@ -386,6 +460,8 @@ function abandon(): void {
   splitting = false;
   framing = false;
   parts = undefined;
+  // Its copies, if any, are left to the collector.
+  copies = undefined;
   flushed = 0;
   position = start;
 }

@@ -113,19 +113,33 @@ function uintAt(bytes: Uint8Array, at: number, major = 0): number {
 }
 
 interface Incoming {
+  transfer: number;
   /** Undefined for a refused transfer, whose chunks are counted and dropped. */
   bytes: Uint8Array | undefined;
   total: number;
   received: number;
-  timer: NodeJS.Timeout;
+  /** When its last chunk came (Date.now()), for the stall timer. */
+  lastAt: number;
 }
 
-/** Reassembles the transfers of one connection. */
+/**
+ * Reassembles the transfers of one connection. Its state lives in an array and one timer made
+ * once: a Map or a timer per transfer would rebuild a table in the old generation every few
+ * transfers, and each such allocation makes V8 check its heap limit against all the external
+ * memory allocated since the last full collection, young buffers included, which starts an
+ * incremental mark-compact every few 1 MiB messages (docs/PERFORMANCE.md, "Session 6: (c)").
+ */
 export class ChunkAssembler {
   readonly #maxMessageBytes: number;
   readonly #stallMs: number;
   readonly #onStall: (transfer: number) => void;
-  readonly #transfers = new Map<number, Incoming>();
+  /** The transfers in progress, at most MAX_TRANSFERS_IN_PROGRESS, in no order. */
+  readonly #transfers: Incoming[] = [];
+  /** Armed while a transfer is in progress; it looks for stalled ones when it fires. */
+  #timer: NodeJS.Timeout | undefined;
+  /** The delay `#timer` was made with: refresh() re-arms it for that long. */
+  #timerMs = 0;
+  #timerArmed = false;
 
   constructor(maxMessageBytes: number, stallMs: number, onStall: (transfer: number) => void) {
     this.#maxMessageBytes = maxMessageBytes;
@@ -135,7 +149,8 @@ export class ChunkAssembler {
 
   /** Adds a chunk; returns the whole message once its last chunk is in. Throws on any violation. */
   add(chunk: Chunk | ChunkInParts): Uint8Array | undefined {
-    let incoming = this.#transfers.get(chunk.transfer);
+    let incoming = this.#find(chunk.transfer);
+    const now = Date.now();
     if (!incoming) {
       if (chunk.offset !== 0) {
         throw new RuntableError(
@@ -143,26 +158,22 @@ export class ChunkAssembler {
           `chunk at offset ${chunk.offset} of transfer ${chunk.transfer}, which never began`,
         );
       }
-      if (this.#transfers.size >= MAX_TRANSFERS_IN_PROGRESS) {
+      if (this.#transfers.length >= MAX_TRANSFERS_IN_PROGRESS) {
         throw new RuntableError('PROTOCOL', `more than ${MAX_TRANSFERS_IN_PROGRESS} transfers in progress`);
       }
-      const transfer = chunk.transfer;
-      const timer = setTimeout(() => {
-        this.#transfers.delete(transfer);
-        this.#onStall(transfer);
-      }, this.#stallMs);
-      timer.unref();
       // Too large, alone or with what is already being received (a peer could otherwise make us
       // reserve many messages' worth at once): its chunks are counted through and dropped, and
       // the refusal is reported once.
       const refused = chunk.total > this.#maxMessageBytes - this.bufferedBytes;
       incoming = {
+        transfer: chunk.transfer,
         bytes: refused ? undefined : Buffer.allocUnsafe(chunk.total),
         total: chunk.total,
         received: 0,
-        timer,
+        lastAt: now,
       };
-      this.#transfers.set(transfer, incoming);
+      this.#transfers.push(incoming);
+      this.#arm(this.#stallMs);
       if (refused) {
         this.#advance(chunk, incoming);
         throw new RuntableError(
@@ -171,7 +182,7 @@ export class ChunkAssembler {
         );
       }
     } else {
-      incoming.timer.refresh();
+      incoming.lastAt = now;
     }
     const bytes = this.#advance(chunk, incoming);
     if (incoming.received < incoming.total || !bytes) return undefined;
@@ -201,22 +212,74 @@ export class ChunkAssembler {
     return incoming.bytes;
   }
 
+  /** Transfers begun and not yet whole. */
+  get inProgress(): number {
+    return this.#transfers.length;
+  }
+
   /** Bytes held for transfers in progress. */
   get bufferedBytes(): number {
     let total = 0;
-    for (const incoming of this.#transfers.values()) total += incoming.bytes?.length ?? 0;
+    for (const incoming of this.#transfers) total += incoming.bytes?.length ?? 0;
     return total;
   }
 
   clear(): void {
-    for (const transfer of [...this.#transfers.keys()]) this.#drop(transfer);
+    this.#transfers.length = 0;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerArmed = false;
+  }
+
+  #find(transfer: number): Incoming | undefined {
+    const transfers = this.#transfers;
+    for (let i = 0; i < transfers.length; i++) {
+      const incoming = transfers[i] as Incoming;
+      if (incoming.transfer === transfer) return incoming;
+    }
+    return undefined;
   }
 
   #drop(transfer: number): void {
-    const incoming = this.#transfers.get(transfer);
-    if (!incoming) return;
-    clearTimeout(incoming.timer);
-    this.#transfers.delete(transfer);
+    const transfers = this.#transfers;
+    for (let i = 0; i < transfers.length; i++) {
+      if ((transfers[i] as Incoming).transfer !== transfer) continue;
+      // Order does not matter: the last one takes its place.
+      const last = transfers.pop() as Incoming;
+      if (i < transfers.length) transfers[i] = last;
+      return;
+    }
+  }
+
+  /**
+   * Makes the timer fire in `ms` unless it is armed already (it then fires no later than a stall
+   * that began since would end). One Timeout for the assembler's life, re-armed by refresh().
+   */
+  #arm(ms: number): void {
+    if (this.#timerArmed) return;
+    this.#timerArmed = true;
+    if (this.#timer && ms === this.#timerMs) {
+      this.#timer.refresh();
+      return;
+    }
+    this.#timer = setTimeout(() => this.#checkStalls(), ms);
+    this.#timer.unref();
+    this.#timerMs = ms;
+  }
+
+  /** Drops every transfer with no chunk for the stall time; arms again for the others. */
+  #checkStalls(): void {
+    this.#timerArmed = false;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const incoming of [...this.#transfers]) {
+      const due = incoming.lastAt + this.#stallMs;
+      if (due <= now) {
+        this.#drop(incoming.transfer);
+        this.#onStall(incoming.transfer);
+      } else next = Math.min(next, due);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next - now);
   }
 }
 
@@ -237,6 +300,8 @@ function copyParts(chunk: ChunkInParts, into: Uint8Array): void {
 
 interface Outgoing {
   transfer: number;
+  /** The message as it was queued, for the `onDone` of its transfer. */
+  encoded: Encoded | undefined;
   /** The message, in the parts it was encoded as (one, unless a large byte string was left out). */
   parts: Uint8Array[];
   total: number;
@@ -274,14 +339,17 @@ export class ChunkSender {
   readonly #lane: (Outgoing | Uint8Array)[] = [];
   readonly #active: Outgoing[] = [];
   readonly #waiting: Outgoing[] = [];
-  readonly #onDone: (transfer: number) => void;
+  readonly #onDone: (transfer: number, encoded: Encoded) => void;
   #nextTransfer = 1;
   #turn = 0;
   /** Bytes queued here and not yet handed out, for the slow-reader limit. */
   #queuedBytes = 0;
 
-  /** `onDone` is told when a transfer's last chunk has been handed out. */
-  constructor(onDone: (transfer: number) => void) {
+  /**
+   * `onDone` is told, with the message, when a transfer's last chunk is being handed out: the
+   * next() that returns it calls it first.
+   */
+  constructor(onDone: (transfer: number, encoded: Encoded) => void) {
     this.#onDone = onDone;
   }
 
@@ -317,6 +385,7 @@ export class ChunkSender {
     this.#nextTransfer = transfer >= 0x7fffffff ? 1 : transfer + 1;
     const outgoing: Outgoing = {
       transfer,
+      encoded: bytes,
       parts: bytes instanceof EncodedParts ? bytes.parts : [bytes],
       total: bytes.length,
       offset: 0,
@@ -332,10 +401,13 @@ export class ChunkSender {
     return transfer;
   }
 
-  /** Whether transfer `id` still has chunks to hand out. */
-  inProgress(transfer: number): boolean {
-    const match = (o: Outgoing | Uint8Array) => !(o instanceof Uint8Array) && o.transfer === transfer;
-    return this.#active.some(match) || this.#waiting.some(match) || this.#lane.some(match);
+  /** The transfer of request `id` that still has chunks to hand out, if there is one. */
+  carrying(request: number): number | undefined {
+    const match = (o: Outgoing | Uint8Array) => !(o instanceof Uint8Array) && o.request === request;
+    const found = (this.#active.find(match) ?? this.#waiting.find(match) ?? this.#lane.find(match)) as
+      | Outgoing
+      | undefined;
+    return found?.transfer;
   }
 
   get idle(): boolean {
@@ -401,8 +473,10 @@ export class ChunkSender {
     outgoing.offset = end;
     if (end === outgoing.total) {
       // Nothing of the message is needed here any more.
+      const encoded = outgoing.encoded as Encoded;
       outgoing.parts = [];
-      this.#onDone(outgoing.transfer);
+      outgoing.encoded = undefined;
+      this.#onDone(outgoing.transfer, encoded);
     }
     return frame;
   }

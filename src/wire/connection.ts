@@ -246,6 +246,11 @@ export class Connection {
     return this.#pending.size;
   }
 
+  /** Large messages being received: transfers begun and not yet whole. */
+  get receiving(): number {
+    return this.#assembler.inProgress;
+  }
+
   /** Sends a message, returning its encoded size; throws FRAME_TOO_LARGE or an encoding error synchronously. */
   send(message: Message): number {
     const bytes = encode(message, this.#references);

@@ -5,7 +5,7 @@
 import { RuntableError } from '../errors.js';
 import { FRAME_HEADER_BYTES } from '../transport/framing.js';
 import type { Transport } from '../transport/transport.js';
-import { type Encoded, EncodedParts, framedAt, framedMessage, framedStart } from './cbor-encode.js';
+import { type Encoded, EncodedParts, framedAt, framedMessage, framedStart, releaseCopies } from './cbor-encode.js';
 import { BULK_HIGH_WATER_BYTES, CHUNK_BYTES, ChunkSender, type SendOrder } from './chunks.js';
 
 export interface OutboxOptions {
@@ -22,10 +22,13 @@ export interface OutboxOptions {
 export class Outbox {
   readonly #transport: Transport;
   readonly #options: OutboxOptions;
-  readonly #chunks = new ChunkSender((transfer) => this.#transferDone(transfer));
-  /** Request id to the transfer still carrying it, for a Cancel that must not overtake it. */
-  readonly #requestTransfers = new Map<number, number>();
-  /** Transfer to the Cancel to send once its last chunk is out. */
+  readonly #chunks = new ChunkSender((transfer, encoded) => this.#transferDone(transfer, encoded));
+  /** The message whose last chunk the sender is handing out now, if it holds copies to give back. */
+  #finished: EncodedParts | undefined;
+  /**
+   * Transfer to the Cancel to send once its last chunk is out; written only by a Cancel (no Map
+   * written per transfer: see ChunkAssembler on tables rebuilt in the old generation).
+   */
   readonly #cancelAfter = new Map<number, number>();
 
   /**
@@ -52,7 +55,7 @@ export class Outbox {
         // The lane holds whole frames; only calls and replies come in parts, and they are not ordered.
         this.#chunks.addInOrder(bytes instanceof EncodedParts ? Buffer.concat(bytes.parts, bytes.length) : bytes);
         this.pump();
-      } else if (bytes instanceof EncodedParts) this.#transport.sendParts(bytes.parts);
+      } else if (bytes instanceof EncodedParts) this.#sendParts(bytes);
       else this.#transport.send(bytes);
       this.#checkBacklog();
       return;
@@ -63,8 +66,7 @@ export class Outbox {
         `message of ${bytes.length} bytes is over the limit of ${this.#options.maxSendBytes} (maxMessageBytes)`,
       );
     }
-    const transfer = this.#chunks.add(bytes, order);
-    if (order.request !== undefined) this.#requestTransfers.set(order.request, transfer);
+    this.#chunks.add(bytes, order);
     this.pump();
     this.#checkBacklog();
   }
@@ -85,7 +87,7 @@ export class Outbox {
       bytes = framedMessage(encoded);
     } else bytes = encoded;
     if (bytes.length <= CHUNK_BYTES) {
-      if (bytes instanceof EncodedParts) this.#transport.sendParts(bytes.parts);
+      if (bytes instanceof EncodedParts) this.#sendParts(bytes);
       else this.#transport.send(bytes);
       this.#checkBacklog();
     } else this.send(bytes, request !== undefined ? { request } : reply !== undefined ? { reply } : {});
@@ -95,22 +97,28 @@ export class Outbox {
   pump(): void {
     while (!this.#chunks.idle && !this.#transport.closed && this.#transport.pendingBytes < BULK_HIGH_WATER_BYTES) {
       const next = this.#chunks.next();
+      const finished = this.#finished;
+      this.#finished = undefined;
       if (next instanceof Uint8Array) this.#transport.send(next);
-      else if (next) this.#transport.sendParts(next);
+      else if (next) this.#transport.sendParts(next, finished && (() => releaseCopies(finished)));
     }
+  }
+
+  /** A message in parts, whole: its copies given back once the transport has written them. */
+  #sendParts(encoded: EncodedParts): void {
+    this.#transport.sendParts(encoded.parts, encoded.copies && (() => releaseCopies(encoded)));
   }
 
   /** Cancels request `id`: at once, or after the last chunk of the call it cancels. */
   cancel(id: number): void {
     if (this.#transport.closed) return;
-    const transfer = this.#requestTransfers.get(id);
-    if (transfer !== undefined && this.#chunks.inProgress(transfer)) this.#cancelAfter.set(transfer, id);
+    const transfer = this.#chunks.carrying(id);
+    if (transfer !== undefined) this.#cancelAfter.set(transfer, id);
     else this.#options.sendCancel(id);
   }
 
   clear(): void {
     this.#chunks.clear();
-    this.#requestTransfers.clear();
     this.#cancelAfter.clear();
   }
 
@@ -123,10 +131,9 @@ export class Outbox {
     this.#options.overflow(pending);
   }
 
-  #transferDone(transfer: number): void {
-    for (const [request, t] of this.#requestTransfers) {
-      if (t === transfer) this.#requestTransfers.delete(request);
-    }
+  #transferDone(transfer: number, encoded: Encoded): void {
+    if (encoded instanceof EncodedParts && encoded.copies) this.#finished = encoded;
+    if (this.#cancelAfter.size === 0) return;
     const cancelled = this.#cancelAfter.get(transfer);
     if (cancelled === undefined) return;
     this.#cancelAfter.delete(transfer);

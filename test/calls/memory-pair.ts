@@ -24,11 +24,13 @@ const gc = vm.runInNewContext('gc') as () => void;
 const SETTLE_MS = 5_000;
 /**
  * Timers that live on past the work by design, one each: the process's keep-alive anchor
- * (unref'd while nothing is held; heldCount is checked instead) and a connection's one shared
+ * (unref'd while nothing is held; heldCount is checked instead), a connection's one shared
  * request timer, disarmed lazily when it fires rather than on every answer (pending.ts; the
- * requests themselves are checked). Any other timer left over is a leak.
+ * requests themselves are checked), and its one stall timer for transfers being received, left
+ * to lapse likewise (chunks.ts; the transfers being received are checked, `receiving`). Any
+ * other timer left over is a leak.
  */
-const LONG_LIVED_TIMERS = [/^hold \(.*keep-alive\.ts/, /^PendingRequests\.#arm /];
+const LONG_LIVED_TIMERS = [/^hold \(.*keep-alive\.ts/, /^PendingRequests\.#arm /, /^ChunkAssembler\.#arm /];
 
 /** The first frame of runtable's own code (or else of anything) on the stack: where a timer was made. */
 function madeAt(): string {

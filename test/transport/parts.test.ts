@@ -175,6 +175,31 @@ for (const kind of KINDS) {
       client.close();
     });
 
+    it('reuses the copies of large values only once written: calls kept in flight come back intact', async () => {
+      const { client, served } = await echoPair(kind);
+      // Four calls in flight at a time, each new one made as one comes back, so that copies given
+      // back (on both sides) are taken again while other transfers are still being written.
+      const sizes = [300_000, 40_000, 1 << 20, SPLIT_BYTES, 150_000];
+      const expected = Array.from({ length: 40 }, (_, i) => pattern(sizes[i % sizes.length] as number, 100 + i));
+      let made = 0;
+      const lane = async () => {
+        while (made < expected.length) {
+          const i = made++;
+          const got = (await call(client, Buffer.from(expected[i] as Buffer))) as Buffer;
+          assert.ok(got.equals(expected[i] as Buffer), `call ${i} came back as it was made`);
+        }
+      };
+      await Promise.all([lane(), lane(), lane(), lane()]);
+      // What the owner received, in the order its transfers ended: each one a call as it was made.
+      assert.equal(served.length, expected.length);
+      for (const value of served)
+        assert.ok(
+          expected.some((bytes) => bytes.equals(value)),
+          'arrived as it was made',
+        );
+      client.close();
+    });
+
     it('still meets the limits: the sender refuses past its own, the receiver past its own', async () => {
       const limits = { ...DEFAULT_LIMITS, maxMessageBytes: 200_000 };
       const strict = await echoPair(kind, limits);

@@ -2,8 +2,16 @@
 // vectors rest on it. Every value here is encoded both ways and the bytes compared.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { Encoder, Tag } from 'cbor-x';
-import { encodeCbor } from '../../src/wire/cbor-encode.ts';
+import {
+  EncodedParts,
+  encodeCbor,
+  encodeReplyEnvelope,
+  releaseCopies,
+  SPARE_COPY_BYTES,
+} from '../../src/wire/cbor-encode.ts';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
 
@@ -110,5 +118,52 @@ describe('the CBOR encoder against cbor-x', () => {
     for (let i = 0; i < 2000; i++) encodeCbor({ i, pad: 'y'.repeat(i % 300) });
     encodeCbor(Buffer.alloc(200_000));
     assert.deepEqual(Buffer.from(first), copy);
+  });
+});
+
+describe('the copies of large byte strings', () => {
+  /** A Reply of `bytes`, in parts: its copy of them, the part between the envelope's bits. */
+  const reply = (bytes: Buffer) => {
+    const encoded = encodeReplyEnvelope(40, 1, bytes);
+    assert.ok(encoded instanceof EncodedParts);
+    return { encoded, copy: encoded.parts[1] as Uint8Array };
+  };
+
+  it('are taken again only once given back, and never more than SPARE_COPY_BYTES of them kept', () => {
+    const first = reply(Buffer.alloc(100_000, 1));
+    const second = reply(Buffer.alloc(100_000, 2));
+    assert.notEqual(first.copy.buffer, second.copy.buffer, 'not reused while the first is unsent');
+    assert.equal(first.copy[0], 1);
+    releaseCopies(first.encoded);
+    releaseCopies(first.encoded);
+    // Given back (twice, counted once): the next copy of about that size is made in it.
+    const third = reply(Buffer.alloc(90_000, 3));
+    assert.equal(third.copy.buffer, first.copy.buffer);
+    assert.equal(third.copy.length, 90_000, 'a view of exactly its size');
+    const fourth = reply(Buffer.alloc(90_000, 4));
+    assert.notEqual(fourth.copy.buffer, first.copy.buffer, 'given back once, taken once');
+    // Much smaller ones do not take a large spare; no more than the cap is kept.
+    releaseCopies(third.encoded);
+    assert.notEqual(reply(Buffer.alloc(20_000, 5)).copy.buffer, first.copy.buffer);
+    const big = [reply(Buffer.alloc(SPARE_COPY_BYTES / 2, 6)), reply(Buffer.alloc(SPARE_COPY_BYTES / 2, 7))];
+    for (const { encoded } of big) releaseCopies(encoded);
+    const again = [reply(Buffer.alloc(SPARE_COPY_BYTES / 2, 8)), reply(Buffer.alloc(SPARE_COPY_BYTES / 2, 9))];
+    const reused = again.filter(({ copy }) => big.some((b) => b.copy.buffer === copy.buffer)).length;
+    assert.equal(reused, 1, 'the second did not fit beside the spares already kept');
+  });
+
+  it('are held weakly once given back: a full collection frees them', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const first = reply(Buffer.alloc(300_000, 1));
+    const given = new WeakRef(first.copy.buffer);
+    releaseCopies(first.encoded);
+    first.encoded.parts.length = 0;
+    first.copy = new Uint8Array(0);
+    // A WeakRef keeps its target for the rest of the job that made or read it.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    assert.equal(given.deref(), undefined, 'collected');
+    assert.equal(reply(Buffer.alloc(300_000, 2)).copy[0], 2, 'and a fresh one made in its place');
   });
 });
