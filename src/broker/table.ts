@@ -1,5 +1,5 @@
 // The running object table itself: entries, a prefix index, owners, the line of would-be owners
-// per moniker, and watchers, as a plain class with no I/O. The broker feeds it messages; tests
+// per moniker (claim-lines.ts), and watchers, as a plain class with no I/O. The broker feeds it messages; tests
 // drive it directly. It never checks who may do what beyond ownership: limits and validation
 // belong to the broker. Entries are kept as rows of columns (see Columns), not as objects: a
 // WireEntry is built when one is asked for (a lookup, an event), and a List is written from the
@@ -7,21 +7,17 @@
 
 import { RuntableError } from '../errors.js';
 import type { EntryBatch, TableEventType, WireEntry } from '../wire/protocol.js';
+import { type Claim, ClaimLines } from './claim-lines.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';
 import { BatchWriter } from './entry-rows.js';
 
+export type { Claim } from './claim-lines.js';
 export type { OwnerId } from './entry-columns.js';
 
 /** A batch buffer up to this size is kept for the next List (4 MiB: about 80,000 short entries). */
 const MAX_KEPT_BATCH_BYTES = 4 * 1024 * 1024;
 
 export type TableListener = (type: TableEventType, entry: WireEntry) => void;
-
-/** An owner and its entry: a moniker's holder, or a claim waiting in its line. */
-export interface Claim {
-  owner: OwnerId;
-  entry: WireEntry;
-}
 
 interface Watcher {
   prefix: string;
@@ -87,17 +83,16 @@ export class ObjectTable {
   /** Batches packed so far: each one's number marks the holders it has listed. */
   #batches = 0;
   readonly #watchers = new Set<Watcher>();
-  /**
-   * Would-be owners per moniker, first come first served. Never empty when present; the moniker
-   * is taken, except for claims held on a free one (see `hold`) until `handOverFree`.
-   */
-  readonly #lines = new Map<string, Claim[]>();
-  /** The monikers each owner waits for. */
-  readonly #waiting = new Map<OwnerId, Set<string>>();
-  readonly #now: () => Date;
+  /** Would-be owners per moniker, and the monikers each owner waits for. */
+  readonly #lines: ClaimLines;
 
   constructor(options: ObjectTableOptions = {}) {
-    this.#now = options.now ?? (() => new Date());
+    const now = options.now ?? (() => new Date());
+    this.#lines = new ClaimLines({
+      has: (moniker) => this.#index.has(moniker),
+      insert: (owner, entry) => this.#insert(owner, entry),
+      now,
+    });
   }
 
   get size(): number {
@@ -111,17 +106,17 @@ export class ObjectTable {
 
   /** How many monikers `owner` waits in line for. */
   queuedBy(owner: OwnerId): number {
-    return this.#waiting.get(owner)?.size ?? 0;
+    return this.#lines.queuedBy(owner);
   }
 
   /** The claims waiting for `moniker`, next first. */
   line(moniker: string): Claim[] {
-    return [...(this.#lines.get(moniker) ?? [])];
+    return this.#lines.line(moniker);
   }
 
   /** Every moniker someone waits in line for, with its claims next first. */
   lines(): [string, readonly Claim[]][] {
-    return [...this.#lines.entries()];
+    return this.#lines.lines();
   }
 
   /**
@@ -138,13 +133,13 @@ export class ObjectTable {
     const moniker = entry.moniker;
     const current = this.#index.get(moniker);
     // An owner is in a moniker's story at most once, as holder or in line: that keeps a revoke unambiguous.
-    if (this.#waiting.get(owner)?.has(moniker)) {
+    if (this.#lines.waits(owner, moniker)) {
       throw new RuntableError(
         'ALREADY_REGISTERED',
         `${moniker}: this connection already waits in line for it; revoke it to leave the line`,
       );
     }
-    if (current === undefined && options.queue && options.hold) return { queued: this.#enqueue(owner, entry) };
+    if (current === undefined && options.queue && options.hold) return { queued: this.#lines.enqueue(owner, entry) };
     let replaced: Claim | undefined;
     if (current !== undefined) {
       const rows = this.#rows;
@@ -153,7 +148,8 @@ export class ObjectTable {
       if (currentOwner === owner && holder.path === entry.endpoint && rows.objects[current] === entry.object) {
         return { entry: this.#entry(current) };
       }
-      if (options.queue && !options.replace && currentOwner !== owner) return { queued: this.#enqueue(owner, entry) };
+      if (options.queue && !options.replace && currentOwner !== owner)
+        return { queued: this.#lines.enqueue(owner, entry) };
       if (!options.replace) {
         throw new RuntableError(
           'ALREADY_REGISTERED',
@@ -177,13 +173,13 @@ export class ObjectTable {
   revoke(owner: OwnerId, moniker: string): RevokeResult {
     const row = this.#index.get(moniker);
     if (row === undefined || this.#rows.owners[row] !== owner) {
-      const left = this.#leaveLine(owner, moniker);
+      const left = this.#lines.leave(owner, moniker);
       return left ? { left } : {};
     }
     const revoked = this.#entry(row);
     this.#remove(row);
     this.#notify('revoked', revoked);
-    const promoted = this.#promote(moniker);
+    const promoted = this.#lines.promote(moniker);
     return promoted ? { revoked, promoted } : { revoked };
   }
 
@@ -191,8 +187,8 @@ export class ObjectTable {
   revokeOwner(owner: OwnerId): OwnerRevokeResult {
     const result: OwnerRevokeResult = { revoked: [], promoted: [], left: [] };
     // Leave the lines first, so none of its own monikers is handed back to it.
-    for (const moniker of [...(this.#waiting.get(owner) ?? [])]) {
-      const left = this.#leaveLine(owner, moniker);
+    for (const moniker of this.#lines.waitingFor(owner)) {
+      const left = this.#lines.leave(owner, moniker);
       if (left) result.left.push(left);
     }
     const owned = this.#byOwner.get(owner);
@@ -211,13 +207,7 @@ export class ObjectTable {
 
   /** Ends every `hold`: each free moniker with a line goes to its first claim. */
   handOverFree(): Claim[] {
-    const promoted: Claim[] = [];
-    for (const moniker of [...this.#lines.keys()]) {
-      if (this.#index.has(moniker)) continue;
-      const claim = this.#promote(moniker);
-      if (claim) promoted.push(claim);
-    }
-    return promoted;
+    return this.#lines.handOverFree();
   }
 
   touch(owner: OwnerId, moniker: string, now: Date, metadata?: Record<string, unknown>): WireEntry {
@@ -374,51 +364,6 @@ export class ObjectTable {
     if (--holder.users > 0) return;
     this.#holders.delete(holder.key);
     if (--holder.endpoint.users === 0) this.#endpoints.delete(holder.endpoint.key);
-  }
-
-  /** Puts a claim at the back of its moniker's line; returns its place. */
-  #enqueue(owner: OwnerId, entry: WireEntry): number {
-    let line = this.#lines.get(entry.moniker);
-    if (!line) {
-      line = [];
-      this.#lines.set(entry.moniker, line);
-    }
-    line.push({ owner, entry });
-    let waiting = this.#waiting.get(owner);
-    if (!waiting) {
-      waiting = new Set();
-      this.#waiting.set(owner, waiting);
-    }
-    waiting.add(entry.moniker);
-    return line.length;
-  }
-
-  /** Hands a freed moniker to the first claim in its line, dated now. */
-  #promote(moniker: string): Claim | undefined {
-    const line = this.#lines.get(moniker);
-    const claim = line?.shift();
-    if (!line || !claim) return undefined;
-    if (line.length === 0) this.#lines.delete(moniker);
-    this.#forget(claim.owner, moniker);
-    const now = this.#now();
-    const entry = this.#insert(claim.owner, { ...claim.entry, registeredAt: now, changedAt: now });
-    return { owner: claim.owner, entry };
-  }
-
-  #leaveLine(owner: OwnerId, moniker: string): Claim | undefined {
-    const line = this.#lines.get(moniker);
-    const index = line?.findIndex((claim) => claim.owner === owner) ?? -1;
-    if (!line || index < 0) return undefined;
-    const [claim] = line.splice(index, 1);
-    if (line.length === 0) this.#lines.delete(moniker);
-    this.#forget(owner, moniker);
-    return claim;
-  }
-
-  #forget(owner: OwnerId, moniker: string): void {
-    const waiting = this.#waiting.get(owner);
-    waiting?.delete(moniker);
-    if (waiting?.size === 0) this.#waiting.delete(owner);
   }
 
   #remove(row: number): void {
