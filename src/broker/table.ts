@@ -6,6 +6,7 @@
 // columns straight into its batch.
 
 import { RuntableError } from '../errors.js';
+import { sendUncopied } from '../wire/cbor-encode.js';
 import type { EntryBatch, TableEventType, WireEntry } from '../wire/protocol.js';
 import { type Claim, ClaimLines } from './claim-lines.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';
@@ -80,6 +81,8 @@ export class ObjectTable {
   #nextEndpoint = 1;
   /** The buffer the last batch was written in, for the next (below MAX_KEPT_BATCH_BYTES). */
   #batchBuffer: Buffer | undefined;
+  /** Whether the last batch is still being written to its reader: its buffer is not reused until not. */
+  #batchInUse: (() => boolean) | undefined;
   /** Batches packed so far: each one's number marks the holders it has listed. */
   #batches = 0;
   readonly #watchers = new Set<Watcher>();
@@ -249,15 +252,18 @@ export class ObjectTable {
 
   /**
    * The entries under `prefix` as an EntryBatch (protocol.ts), written from the columns. Its rows
-   * are a view into the table's batch buffer, which the next `pack` overwrites: encode the batch
-   * (the encoder copies byte strings) before packing again.
+   * are a view into the table's batch buffer, marked for the encoder to send as they are (not
+   * copied): a later `pack` overwrites them once `inUse` says false (the reply has been written),
+   * and writes into a fresh buffer while it says true. With no `inUse`, the next `pack` overwrites
+   * them: use or copy the batch before packing again.
    */
-  pack(prefix: string): EntryBatch {
+  pack(prefix: string, inUse?: () => boolean): EntryBatch {
     const rows = this.#rows;
     const sorted = this.#sorted;
     const start = this.#lowerBound(prefix);
     const end = this.#endOfRun(start, prefix);
-    const writer = new BatchWriter(end - start, this.#batchBuffer);
+    const free = this.#batchInUse === undefined || !this.#batchInUse();
+    const writer = new BatchWriter(end - start, free ? this.#batchBuffer : undefined);
     const batch = ++this.#batches;
     for (let i = start; i < end; i++) {
       const row = sorted[i] as number;
@@ -278,10 +284,13 @@ export class ObjectTable {
       );
     }
     const buffer = writer.buffer;
-    // A List is answered, and its copy made, before the next; one buffer serves them all rather
-    // than a fresh one each (0.48 MiB for 10,000 entries), which a quiet broker frees late.
+    // One buffer serves every List once its reply has left, rather than a fresh one each (0.48
+    // MiB for 10,000 entries), which a quiet broker frees late; and the reply sends it, not a copy.
     this.#batchBuffer = buffer.length <= MAX_KEPT_BATCH_BYTES ? buffer : undefined;
-    return writer.finish();
+    this.#batchInUse = inUse;
+    const packed = writer.finish();
+    sendUncopied(packed.rows);
+    return packed;
   }
 
   /** Calls `listener` for every later change under `prefix`; returns the function that stops it. */

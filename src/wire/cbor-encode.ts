@@ -35,6 +35,19 @@ export class EncodedParts {
 /** What the envelope encoders give: one view, or parts when a large byte string was left out. */
 export type Encoded = Uint8Array | EncodedParts;
 
+/** Large byte strings whose owner keeps them unchanged until their message has left (see sendUncopied). */
+const uncopied = new WeakSet<Uint8Array>();
+
+/**
+ * Marks `bytes` to be sent as they are, not copied, when an envelope leaves them out of its block
+ * (SPLIT_BYTES and more): their owner (the broker's List batches) changes them only once the
+ * message has been written. Returns `bytes`.
+ */
+export function sendUncopied<T extends Uint8Array>(bytes: T): T {
+  uncopied.add(bytes);
+  return bytes;
+}
+
 // useRecords: false keeps plain CBOR maps for objects (no cbor-x record extension), so any CBOR
 // decoder reads our frames; Maps then travel under tag 259.
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
@@ -165,8 +178,11 @@ function bytes(value: Uint8Array): void {
     // them. A copy of exactly their size, made now: the caller may change its buffer as soon as
     // the call is made (values travel as structuredClone would take them), while the frame may
     // leave the socket ticks later, and the block's doubling copies would cost more.
-    const copy = Buffer.allocUnsafeSlow(value.byteLength);
-    copy.set(value);
+    let copy = value;
+    if (!uncopied.has(value)) {
+      copy = Buffer.allocUnsafeSlow(value.byteLength);
+      copy.set(value);
+    }
     parts ??= [];
     parts.push(new Uint8Array(memory, start, position - start), copy);
     flushed += position - start + value.byteLength;
