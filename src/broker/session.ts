@@ -84,8 +84,6 @@ export class Session {
   readonly #queued = new Map<string, number>();
   /** Activate requests waiting for their service. */
   #activating = 0;
-  /** Whether a reply may still be on its way out: a List's batch is not reused until it has left. */
-  readonly #replying = () => !this.connection.closed && this.connection.pendingBytes > 0;
 
   constructor(
     readonly owner: OwnerId,
@@ -199,7 +197,7 @@ export class Session {
       }
       case Kind.List:
         checkPrefix(message.prefix);
-        return table.pack(message.prefix, this.#replying);
+        return table.pack(message.prefix, this.connection);
       case Kind.Lookup:
         checkMoniker(message.moniker);
         return table.lookup(message.moniker) ?? null;
@@ -218,7 +216,7 @@ export class Session {
         const watch = message.id;
         this.#watches.get(watch)?.();
         // The snapshot is taken and the watcher added in the same tick, so no event falls between.
-        const snapshot = table.pack(message.prefix, this.#replying);
+        const snapshot = table.pack(message.prefix, this.connection);
         const stop = table.watch(message.prefix, (type, entry) =>
           this.connection.send({ kind: Kind.TableEvent, watch, type, entry }),
         );
