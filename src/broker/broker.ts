@@ -187,7 +187,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     );
     started = performance.now();
     const cpu = process.cpuUsage();
-    await rehearseListing(context).then(
+    await rehearseListing().then(
       () => {
         const { user, system } = process.cpuUsage(cpu);
         log(

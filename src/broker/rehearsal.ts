@@ -7,7 +7,7 @@
 // table, its connections or its log.
 
 import { MemoryTransport } from '../transport/memory.js';
-import { decode, encode } from '../wire/codec.js';
+import { decode, encode, encodeReply } from '../wire/codec.js';
 import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
 import type { Limits } from '../wire/limits.js';
 import { Kind, PROTOCOL_VERSION } from '../wire/protocol.js';
@@ -16,8 +16,8 @@ import { openSession, type Shared } from './session.js';
 import { ObjectTable } from './table.js';
 
 /**
- * Entries of the List rehearsal's table, and Lists of them: enough for V8 to optimize `pack` and
- * what it calls before the first real List (checked with --trace-opt), in about 10 ms of CPU.
+ * Entries of the List rehearsal's table, and Lists of them: enough for V8 to optimize the row loop
+ * of `pack` and what it calls before the first real List (checked with --trace-opt).
  */
 const LIST_REHEARSAL_ENTRIES = 500;
 const LIST_REHEARSAL_LISTS = 20;
@@ -70,10 +70,12 @@ export async function rehearseLeaving(context: RehearsalContext): Promise<void> 
 }
 
 /**
- * A client lists a table of LIST_REHEARSAL_ENTRIES entries LIST_REHEARSAL_LISTS times, one List
- * after the other, through the broker's own session code. Resolves when the last is answered.
+ * Lists a table of LIST_REHEARSAL_ENTRIES entries of its own LIST_REHEARSAL_LISTS times: each
+ * batch packed and its reply encoded as the session does, and dropped. Not through connections
+ * in memory (three times the CPU, for code that runs once per List); one List a turn of the event
+ * loop, so that a real request waits for one at most. Resolves when the last is done.
  */
-export async function rehearseListing(context: RehearsalContext): Promise<void> {
+export async function rehearseListing(): Promise<void> {
   const table = new ObjectTable();
   const now = new Date();
   for (let i = 0; i < LIST_REHEARSAL_ENTRIES; i++) {
@@ -90,18 +92,11 @@ export async function rehearseListing(context: RehearsalContext): Promise<void> 
       changedAt: now,
     });
   }
-  const { hello, accept } = rehearsalSessions(context, table);
-  const [client, clientSide] = MemoryTransport.pair();
-  const accepted = accept(clientSide);
-  let welcomed = arrival(client, (message) => message.kind === Kind.Welcome);
-  client.send(hello);
-  await Promise.all([accepted, welcomed]);
   for (let id = 1; id <= LIST_REHEARSAL_LISTS; id++) {
-    welcomed = arrival(client, (message) => message.kind === Kind.Reply);
-    client.send(encode({ kind: Kind.List, id, prefix: 'rehearsal/' }));
-    await welcomed;
+    // Framed, as replies on Unix sockets are; the batch's rows leave the block as its own part.
+    encodeReply(id, table.pack('rehearsal/'), undefined, true);
+    await new Promise((resolve) => setImmediate(resolve));
   }
-  client.close();
 }
 
 /** A broker's session code over a table of the rehearsal's own: how its connections are accepted. */
