@@ -22,8 +22,10 @@ export type TableListener = (type: TableEventType, entry: WireEntry) => void;
 
 /** The connection a batch is for, as `pack` sees it (a Connection, in the broker). */
 export interface BatchReader {
-  readonly closed: boolean;
-  /** Bytes queued for it and not yet written: 0 once every reply has left. */
+  /**
+   * Bytes queued for it and not yet written: 0 once every reply has left. Not `closed`: a
+   * connection closed with linger (a peer dropped, told why) still writes what it had queued.
+   */
   readonly pendingBytes: number;
 }
 
@@ -263,7 +265,7 @@ export class ObjectTable {
    * The entries under `prefix` as an EntryBatch (protocol.ts), written from the columns. Its rows
    * are a view into the table's batch buffer, marked for the encoder to send as they are (not
    * copied): a later `pack` overwrites them once nothing is left to write to `reader` (the reply
-   * has been written, or it is closed), and writes into a fresh buffer until then. With no
+   * has been written), and writes into a fresh buffer until then. With no
    * `reader`, the next `pack` overwrites them: use or copy the batch before packing again.
    */
   pack(prefix: string, reader?: BatchReader): EntryBatch {
@@ -271,7 +273,7 @@ export class ObjectTable {
     const end = this.#endOfRun(start, prefix);
     // Not a callback: V8 would inline the one it saw, and drop the optimized pack when it died.
     const last = this.#batchReader;
-    const free = last === undefined || last.closed || last.pendingBytes === 0;
+    const free = last === undefined || last.pendingBytes === 0;
     const writer = this.#writer;
     writer.begin(end - start, free ? this.#batchBuffer : undefined);
     this.#writeRows(start, end);
