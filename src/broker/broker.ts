@@ -16,7 +16,7 @@ import { type BrokerStatus, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { tableToken } from '../wire/token.js';
 import { Activations } from './activation.js';
 import { exposedGc, IdleCollector } from './idle-gc.js';
-import { rehearseLeaving } from './rehearsal.js';
+import { rehearseLeaving, rehearseListing } from './rehearsal.js';
 import { serviceDirs } from './service-files.js';
 import { handOver, openSession, type Session, type Shared } from './session.js';
 import { sweepDeadEndpoints } from './sweep.js';
@@ -33,8 +33,8 @@ export const RESTORE_GRACE_MS = 3000;
 /** A broker with no connections for this long exits. */
 export const DEFAULT_IDLE_EXIT_MS = 30_000;
 /**
- * When the broker rehearses an owner leaving (rehearsal.ts): after the client that started it
- * has been served, so that compiling that path does not delay its first call.
+ * When the broker rehearses an owner leaving and then a List (rehearsal.ts): after the client that
+ * started it has been served, so that compiling those paths does not delay its first call.
  */
 const REHEARSAL_DELAY_MS = 200;
 
@@ -178,11 +178,23 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     restoreTimer.unref();
   }
   armIdle();
-  const rehearsalTimer = setTimeout(() => {
-    const started = performance.now();
-    rehearseLeaving({ token, limits, maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES, shared }).then(
+  const rehearsalTimer = setTimeout(async () => {
+    const context = { token, limits, maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES, shared };
+    let started = performance.now();
+    await rehearseLeaving(context).then(
       () => log(`rehearsed an owner leaving in ${(performance.now() - started).toFixed(1)} ms`),
       (error: Error) => log(`rehearsal of an owner leaving failed: ${error.message}`),
+    );
+    started = performance.now();
+    const cpu = process.cpuUsage();
+    await rehearseListing().then(
+      () => {
+        const { user, system } = process.cpuUsage(cpu);
+        log(
+          `rehearsed a List in ${(performance.now() - started).toFixed(1)} ms (${((user + system) / 1000).toFixed(1)} ms of process CPU)`,
+        );
+      },
+      (error: Error) => log(`rehearsal of a List failed: ${error.message}`),
     );
   }, REHEARSAL_DELAY_MS);
   rehearsalTimer.unref();

@@ -10,20 +10,35 @@ import { isEmpty, type OwnerId } from './entry-columns.js';
 /** Bytes a row takes besides its moniker's and its metadata's: heads, three uints, two float64s. */
 const ROW_BYTES = 1 + 5 + 3 * 9 + 2 * 9;
 
-/** One batch being written: its owners, and the CBOR of its array of rows. */
+/** A writer's buffer before its first batch. */
+const NO_BUFFER = Buffer.alloc(0);
+const NO_VIEW = new DataView(NO_BUFFER.buffer, NO_BUFFER.byteOffset, 0);
+
+/**
+ * One batch being written: its owners, and the CBOR of its array of rows. One writer may write
+ * batch after batch (`begin`): the table keeps one, so that V8 keeps its shape, and the code
+ * optimized for it, between Lists (a writer per List left the shape to die at a full collection
+ * with no List running, and every optimized List function with it: docs/PERFORMANCE.md).
+ */
 export class BatchWriter {
-  readonly #owners: Record<number, BatchOwner> = {};
-  #buffer: Buffer;
-  #view: DataView;
+  #owners: Record<number, BatchOwner> = {};
+  #buffer: Buffer = NO_BUFFER;
+  #view: DataView = NO_VIEW;
   #position = 0;
 
+  /** A writer of a batch of `count` rows, as `begin` starts one. */
+  constructor(count = 0, reuse?: Buffer) {
+    this.begin(count, reuse);
+  }
+
   /**
-   * A batch of `count` rows: exactly that many `row` calls follow. Written into `reuse` when it is
-   * large enough (the caller's buffer of an earlier batch, which this one then overwrites).
+   * Starts a batch of `count` rows: exactly that many `row` calls follow. Written into `reuse`
+   * when it is large enough (the caller's buffer of an earlier batch, which this one then overwrites).
    */
-  constructor(count: number, reuse?: Buffer) {
+  begin(count: number, reuse?: Buffer): void {
     // Most rows take less than this (a short moniker, two dates); #room grows it for the others.
     const want = 64 + count * 48;
+    this.#owners = {};
     this.#buffer = reuse !== undefined && reuse.length >= want ? reuse : Buffer.allocUnsafe(want);
     this.#view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#buffer.length);
     this.#position = writeHead(this.#buffer, 0, 0x80, count);

@@ -197,7 +197,7 @@ export class Session {
       }
       case Kind.List:
         checkPrefix(message.prefix);
-        return table.pack(message.prefix);
+        return table.pack(message.prefix, this.connection);
       case Kind.ListNames:
         checkPrefix(message.prefix);
         return table.packNames(message.prefix);
@@ -219,7 +219,7 @@ export class Session {
         const watch = message.id;
         this.#watches.get(watch)?.();
         // The snapshot is taken and the watcher added in the same tick, so no event falls between.
-        const snapshot = table.pack(message.prefix);
+        const snapshot = table.pack(message.prefix, this.connection);
         const stop = table.watch(message.prefix, (type, entry) =>
           this.connection.send({ kind: Kind.TableEvent, watch, type, entry }),
         );

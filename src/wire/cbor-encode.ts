@@ -99,6 +99,19 @@ function copyBuffer(length: number): Buffer {
 /** What the envelope encoders give: one view, or parts when a large byte string was left out. */
 export type Encoded = Uint8Array | EncodedParts;
 
+/** Large byte strings whose owner keeps them unchanged until their message has left (see sendUncopied). */
+const uncopied = new WeakSet<Uint8Array>();
+
+/**
+ * Marks `bytes` to be sent as they are, not copied, when an envelope leaves them out of its block
+ * (SPLIT_BYTES and more): their owner (the broker's List batches) changes them only once the
+ * message has been written. Returns `bytes`.
+ */
+export function sendUncopied<T extends Uint8Array>(bytes: T): T {
+  uncopied.add(bytes);
+  return bytes;
+}
+
 // useRecords: false keeps plain CBOR maps for objects (no cbor-x record extension), so any CBOR
 // decoder reads our frames; Maps then travel under tag 259.
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
@@ -231,15 +244,16 @@ function bytes(value: Uint8Array): void {
     // them. A copy of exactly their size, made now: the caller may change its buffer as soon as
     // the call is made (values travel as structuredClone would take them), while the frame may
     // leave the socket ticks later, and the block's doubling copies would cost more.
-    const buffer = copyBuffer(value.byteLength);
-    buffer.set(value);
-    copies ??= [];
-    copies.push(buffer);
+    let copy: Uint8Array = value;
+    if (!uncopied.has(value)) {
+      const buffer = copyBuffer(value.byteLength);
+      buffer.set(value);
+      copies ??= [];
+      copies.push(buffer);
+      copy = buffer.length === value.byteLength ? buffer : new Uint8Array(buffer.buffer, 0, value.byteLength);
+    }
     parts ??= [];
-    parts.push(
-      new Uint8Array(memory, start, position - start),
-      buffer.length === value.byteLength ? buffer : new Uint8Array(buffer.buffer, 0, value.byteLength),
-    );
+    parts.push(new Uint8Array(memory, start, position - start), copy);
     flushed += position - start + value.byteLength;
     start = position;
     return;

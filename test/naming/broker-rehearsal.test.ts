@@ -1,6 +1,6 @@
-// The broker plays an owner leaving once at start (broker/rehearsal.ts), on connections and a
-// table of its own: nothing of it may show in the real table, its status, its log or its
-// watchers, and the real path it warms must still tell watchers and sweep as before.
+// The broker plays an owner leaving and a List at start (broker/rehearsal.ts), on connections and
+// tables of its own: nothing of them may show in the real table, its status, its log or its
+// watchers, and the real paths they warm must still tell watchers, sweep and list as before.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { afterEach, beforeEach, test } from 'node:test';
@@ -23,9 +23,10 @@ afterEach(async () => {
   await cleanup(dir);
 });
 
-test('the rehearsal at start leaves no entry, connection, event or log line of an owner behind', async () => {
+test('the rehearsals at start leave no entry, connection, event or log line of an owner behind', async () => {
   broker = await startBroker({ dir, idleMs: 0, log: (line) => lines.push(line) });
   await waitFor(() => lines.some((line) => line.startsWith('rehearsed an owner leaving')), 10_000, 'the rehearsal');
+  await waitFor(() => lines.some((line) => line.startsWith('rehearsed a List')), 10_000, 'the List rehearsal');
   assert.equal(broker.table.size, 0);
   assert.deepEqual(
     lines.filter((line) => /left|handshake|failed/.test(line)),
@@ -90,6 +91,29 @@ test('after the rehearsal, an owner killed with SIGKILL is revoked for watchers,
       10_000,
       "the dead owner's endpoint file swept",
     );
+  } finally {
+    await table.close();
+  }
+});
+
+test('after the List rehearsal, Lists and a watch snapshot of the real table hold its entries only', async () => {
+  broker = await startBroker({ dir, idleMs: 0, log: (line) => lines.push(line) });
+  await waitFor(() => lines.some((line) => line.startsWith('rehearsed a List')), 10_000, 'the List rehearsal');
+  assert.ok(!lines.some((line) => line.startsWith('rehearsal of a List failed')));
+  const table = await connect({ dir, autoStart: false });
+  try {
+    const monikers = Array.from({ length: 50 }, (_, i) => `real/m${String(i).padStart(2, '0')}`);
+    for (const moniker of monikers) await table.register(moniker, { ping: () => 'pong' });
+    for (let i = 0; i < 3; i++) {
+      const entries = await table.list('');
+      assert.deepEqual(
+        entries.map((entry) => entry.moniker),
+        monikers,
+      );
+      assert.ok(entries.every((entry) => entry.pid === process.pid && entry.methods.join() === 'ping'));
+    }
+    assert.deepEqual(await table.list('rehearsal'), []);
+    assert.equal((await table.status()).entries, monikers.length);
   } finally {
     await table.close();
   }
