@@ -8,7 +8,8 @@ import type { Listener, Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
 import { Kind, type Monitor, type Statistics, type StatisticsReport, type Unmonitor } from '../wire/protocol.js';
 import { ownerMonitors } from './monitor-owner.js';
-import { CallSession, noSuchMethod, type Served, type SessionHost } from './session.js';
+import { noSuchMethod, type Served, type SessionHost } from './served-calls.js';
+import { CallSession } from './session.js';
 import type { CallSettings } from './settings.js';
 import { ObjectCounters } from './statistics.js';
 
