@@ -6,10 +6,9 @@
 import { RuntableError } from '../errors.js';
 import { holdOnce } from '../transport/keep-alive.js';
 import { type ReferenceContext, RefKind } from '../wire/codec.js';
-import type { Connection, ConnectionHandlers, Recover, RequestOptions } from '../wire/connection.js';
+import type { CallRequest, Connection, ConnectionHandlers, RequestOptions } from '../wire/connection.js';
 import { toRuntableError } from '../wire/error-record.js';
 import {
-  type Call,
   type CallRecords,
   type Invoke,
   Kind,
@@ -109,8 +108,8 @@ export class CallSession implements CallChannel, ReferenceContext {
 
   // --- Outgoing ---
 
-  call(message: Unnumbered<Call>, options: RequestOptions, recover?: Recover): Promise<unknown> {
-    return this.connection.request<Call>(message, cancellableOptions(options), recover);
+  call(request: CallRequest, options: RequestOptions): Promise<unknown> {
+    return this.connection.call(request, cancellableOptions(options));
   }
 
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown> {

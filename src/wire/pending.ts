@@ -10,8 +10,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Slots of the table of requests in flight at first; it doubles when half of them are taken. */
 const INITIAL_SLOTS = 256;
 
-/** Turns a failure into the request's outcome: its return value settles the request, what it throws rejects it. */
-export type Recover = (error: RuntableError) => unknown;
+/**
+ * Turns a failure into the request's outcome: what recover() returns settles the request, what it
+ * throws rejects it. An object, not a closure: a call's own record can be it (calls/proxy.ts).
+ */
+export interface Recover {
+  recover(error: RuntableError): unknown;
+}
 
 /** Makes the error a request fails with, where the caller's stack can be seen (see failThrough). */
 export type Restack = (error: Error) => unknown;
@@ -144,7 +149,7 @@ export class PendingRequests {
     let failure = error;
     if (pending.recover !== undefined) {
       try {
-        pending.resolve(pending.recover(error as RuntableError));
+        pending.resolve(pending.recover.recover(error as RuntableError));
         return true;
       } catch (thrown) {
         failure = thrown as Error;
