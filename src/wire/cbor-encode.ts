@@ -427,9 +427,15 @@ function mapHead(count: number): void {
   position += 3;
 }
 
-/** A key of the envelopes, as text() writes it: short ASCII, so its head and bytes are fixed. */
+/** Bytes key() writes at once: the longest key's head and text, padded to this. */
+const KEY_BYTES = 7;
+
+/** A key of the envelopes, as text() writes it (short ASCII: head and bytes fixed), padded to KEY_BYTES. */
 function keyBytes(key: string): Uint8Array {
-  return Uint8Array.from([0x60 | key.length, ...Buffer.from(key, 'latin1')]);
+  const bytes = new Uint8Array(KEY_BYTES);
+  bytes[0] = 0x60 | key.length;
+  bytes.set(Buffer.from(key, 'latin1'), 1);
+  return bytes;
 }
 
 const KIND_KEY = keyBytes('kind');
@@ -441,11 +447,21 @@ const STACK_KEY = keyBytes('stack');
 const ID_KEY = keyBytes('id');
 const VALUE_KEY = keyBytes('value');
 
-/** Writes a prebuilt key byte by byte: a handful of stores, cheaper than text()'s character loop. */
+/**
+ * Writes a prebuilt key in straight-line stores, cheaper than text()'s character loop; the
+ * padding after it lies past the message's end, and what follows overwrites it.
+ */
 function key(bytes: Uint8Array): void {
-  room(bytes.length);
-  for (let i = 0; i < bytes.length; i++) target[position + i] = bytes[i] as number;
-  position += bytes.length;
+  room(KEY_BYTES);
+  const at = position;
+  target[at] = bytes[0] as number;
+  target[at + 1] = bytes[1] as number;
+  target[at + 2] = bytes[2] as number;
+  target[at + 3] = bytes[3] as number;
+  target[at + 4] = bytes[4] as number;
+  target[at + 5] = bytes[5] as number;
+  target[at + 6] = bytes[6] as number;
+  position = at + 1 + ((bytes[0] as number) & 0x1f);
 }
 
 /**
