@@ -8,14 +8,7 @@ import { holdOnce } from '../transport/keep-alive.js';
 import { type ReferenceContext, RefKind } from '../wire/codec.js';
 import type { CallRequest, Connection, ConnectionHandlers, RequestOptions } from '../wire/connection.js';
 import { toRuntableError } from '../wire/error-record.js';
-import {
-  type CallRecords,
-  type Invoke,
-  Kind,
-  type Message,
-  type Monitor,
-  type Unnumbered,
-} from '../wire/protocol.js';
+import { type CallRecords, type Invoke, Kind, type Message, type Monitor, type Unnumbered } from '../wire/protocol.js';
 import { atCallSite, restack } from './call-site.js';
 import type { CallChannel } from './channel.js';
 import { activeRecorder, callsWatched, finished, type Watched, watchedCall } from './diagnostics.js';
