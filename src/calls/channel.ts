@@ -3,8 +3,8 @@
 // session, so the session may build proxies for the references it receives without a cycle.
 
 import type { RuntableError } from '../errors.js';
-import type { Recover, RequestOptions } from '../wire/connection.js';
-import type { Call, Message, Unnumbered } from '../wire/protocol.js';
+import type { CallRequest, RequestOptions } from '../wire/connection.js';
+import type { Message } from '../wire/protocol.js';
 
 export interface CallChannel {
   /** True once the connection has closed; nothing sent after that arrives. */
@@ -13,8 +13,8 @@ export interface CallChannel {
   readonly peerPid: number;
   /** Settles, with the reason, when the connection closes. */
   readonly whenClosed: Promise<RuntableError>;
-  /** Calls a registered object's method; `recover` turns a failure into a value instead. */
-  call(message: Unnumbered<Call>, options: RequestOptions, recover?: Recover): Promise<unknown>;
+  /** Calls a registered object's method; the request's recover() turns a failure into its outcome. */
+  call(request: CallRequest, options: RequestOptions): Promise<unknown>;
   /** Calls a method of a reference the peer handed out. */
   invoke(ref: number, method: string, args: unknown[], options: RequestOptions): Promise<unknown>;
   /** Sends without waiting for (or getting) an answer; throws if the message cannot be sent. */

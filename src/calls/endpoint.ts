@@ -8,7 +8,8 @@ import type { Listener, Transport } from '../transport/transport.js';
 import { Connection } from '../wire/connection.js';
 import { Kind, type Monitor, type Statistics, type StatisticsReport, type Unmonitor } from '../wire/protocol.js';
 import { ownerMonitors } from './monitor-owner.js';
-import { CallSession, noSuchMethod, type Served, type SessionHost } from './session.js';
+import { noSuchMethod, type Served, type SessionHost } from './served-calls.js';
+import { CallSession } from './session.js';
 import type { CallSettings } from './settings.js';
 import { ObjectCounters } from './statistics.js';
 
@@ -26,6 +27,8 @@ interface Exposed {
   counters: ObjectCounters;
   /** What find() hands out per method, made on its first call: a call allocates none. */
   served: Map<string, Served>;
+  /** The one find() handed out last: a run of calls to one method skips both look-ups. */
+  last: Served | undefined;
 }
 
 export class Endpoint implements SessionHost {
@@ -82,6 +85,7 @@ export class Endpoint implements SessionHost {
       subscribers: new Map(),
       counters: new ObjectCounters(moniker, id, methods),
       served: new Map(),
+      last: undefined,
     });
     return id;
   }
@@ -122,6 +126,11 @@ export class Endpoint implements SessionHost {
       // The caller's entry is stale and the method never ran, so it may look the moniker up again.
       return new RuntableError('NOT_REGISTERED', `object ${target} is no longer registered at pid ${process.pid}`);
     }
+    const last = exposed.last;
+    if (last !== undefined && last.what === method) {
+      // Exposed already (methods never change); the function is read again, as below.
+      if ((exposed.target as Record<string, unknown>)[method] === last.fn) return last;
+    }
     // Checked before the property is read: reading runs getters, and those are not exposed.
     const fn = exposed.methods.has(method) ? (exposed.target as Record<string, unknown>)[method] : undefined;
     if (typeof fn !== 'function') {
@@ -140,6 +149,7 @@ export class Endpoint implements SessionHost {
       };
       exposed.served.set(method, served);
     }
+    exposed.last = served;
     return served;
   }
 

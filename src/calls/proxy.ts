@@ -5,6 +5,7 @@
 
 import { RuntableError } from '../errors.js';
 import { checkValue } from '../wire/codec.js';
+import type { CallRequest } from '../wire/connection.js';
 import { type Call, Kind, type TraceContext, type Unnumbered } from '../wire/protocol.js';
 import { REMOTE_MARK } from '../wire/values.js';
 import { atCallSite } from './call-site.js';
@@ -185,14 +186,45 @@ class MonikerBinding implements Binding {
     mayRetry: boolean,
     trace?: TraceContext,
   ): Promise<unknown> {
-    return target.session.call(this.#message(target, method, args, trace), options, (error: RuntableError) => {
-      if (error.code === 'OBJECT_GONE' || error.code === 'NOT_REGISTERED') {
-        if (this.#target === target) this.#target = undefined;
-      }
-      // NOT_REGISTERED from an endpoint means the method never ran there: safe to look again.
-      if (error.code === 'NOT_REGISTERED' && mayRetry) return this.#resolveAndSend(method, args, options, false, trace);
-      throw error;
-    });
+    const call = new MonikerCall(this, target, method, args, options, mayRetry, this.#stacks, trace);
+    return target.session.call(call, options);
+  }
+
+  /** What a failed call turns into: the moniker looked up again, or the failure. */
+  recovered(call: MonikerCall, error: RuntableError): unknown {
+    if (error.code === 'OBJECT_GONE' || error.code === 'NOT_REGISTERED') {
+      if (this.#target === call.target) this.#target = undefined;
+    }
+    // NOT_REGISTERED from an endpoint means the method never ran there: safe to look again.
+    if (error.code === 'NOT_REGISTERED' && call.mayRetry) {
+      return this.#resolveAndSend(call.method, call.args, call.options, false, call.trace);
+    }
+    throw error;
+  }
+}
+
+/**
+ * One call through a moniker: what is sent, and what its retry needs. It is also the call's
+ * Recover, so that a call makes this one object and no closure.
+ */
+class MonikerCall implements CallRequest {
+  readonly object: number;
+
+  constructor(
+    readonly binding: MonikerBinding,
+    readonly target: Target,
+    readonly method: string,
+    readonly args: unknown[],
+    readonly options: CallOptions,
+    readonly mayRetry: boolean,
+    readonly stack: boolean,
+    readonly trace: TraceContext | undefined,
+  ) {
+    this.object = target.object;
+  }
+
+  recover(error: RuntableError): unknown {
+    return this.binding.recovered(this, error);
   }
 }
 

@@ -52,7 +52,13 @@ export class FrameReader {
       const memory = chunk.buffer;
       const base = chunk.byteOffset;
       while (chunk.length - offset >= FRAME_HEADER_BYTES) {
-        const length = this.#checkLength(chunk.readUInt32BE(offset));
+        // Byte by byte: chunk.readUInt32BE is a generic load on a Buffer in optimized code, per frame.
+        const length = this.#checkLength(
+          (chunk[offset] as number) * 0x1000000 +
+            (((chunk[offset + 1] as number) << 16) |
+              ((chunk[offset + 2] as number) << 8) |
+              (chunk[offset + 3] as number)),
+        );
         if (chunk.length - offset - FRAME_HEADER_BYTES < length) break;
         const start = offset + FRAME_HEADER_BYTES;
         offset = start + length;

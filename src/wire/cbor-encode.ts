@@ -146,6 +146,14 @@ let framedOffset = 0;
 /** A frame's length head, as transport/framing.ts reads it. */
 const FRAME_HEAD_BYTES = 4;
 
+// Called through the prototype's own functions: on a Buffer, `value.byteLength` and `target.set`
+// are generic loads in optimized code (see object()); these calls are not.
+const byteLengthOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')
+  ?.get as (this: ArrayBufferView) => number;
+const setBytes = Uint8Array.prototype.set;
+const BUFFER_PROTOTYPE: object = Buffer.prototype;
+const UINT8ARRAY_PROTOTYPE: object = Uint8Array.prototype;
+
 /** Makes room for `bytes` more, moving the part begun so far to a fresh block if need be. */
 function room(bytes: number): void {
   if (position + bytes <= target.length) return;
@@ -238,29 +246,32 @@ function text(value: string): void {
 }
 
 function bytes(value: Uint8Array): void {
-  head(0x40, value.byteLength);
-  if (splitting && value.byteLength >= SPLIT_BYTES) {
+  const size = byteLengthOf.call(value);
+  head(0x40, size);
+  if (splitting && size >= SPLIT_BYTES) {
     // The block so far is one part, a copy of the caller's bytes the next; writing goes on after
-    // them. A copy of exactly their size, made now: the caller may change its buffer as soon as
-    // the call is made (values travel as structuredClone would take them), while the frame may
-    // leave the socket ticks later, and the block's doubling copies would cost more.
+    // them. A copy, made now: the caller may change its buffer as soon as the call is made
+    // (values travel as structuredClone would take them), while the frame may leave the socket
+    // ticks later, and the block's doubling copies would cost more. The copy goes into a spare
+    // given back once an earlier message was written (copyBuffer), or a new one; bytes their
+    // owner keeps unchanged until written (sendUncopied) go as they are.
     let copy: Uint8Array = value;
     if (!uncopied.has(value)) {
-      const buffer = copyBuffer(value.byteLength);
+      const buffer = copyBuffer(size);
       buffer.set(value);
       copies ??= [];
       copies.push(buffer);
-      copy = buffer.length === value.byteLength ? buffer : new Uint8Array(buffer.buffer, 0, value.byteLength);
+      copy = buffer.length === size ? buffer : new Uint8Array(buffer.buffer, 0, size);
     }
     parts ??= [];
     parts.push(new Uint8Array(memory, start, position - start), copy);
-    flushed += position - start + value.byteLength;
+    flushed += position - start + size;
     start = position;
     return;
   }
-  room(value.byteLength);
-  target.set(value, position);
-  position += value.byteLength;
+  room(size);
+  setBytes.call(target, value, position);
+  position += size;
 }
 
 /** What cbor-x writes for `value` alone, copied in. */
@@ -299,7 +310,27 @@ function item(value: unknown): void {
 }
 
 function object(value: object): void {
-  const kind = (value as { constructor?: unknown }).constructor;
+  if (ArrayBuffer.isView(value)) {
+    // A Buffer is told by its prototype: a property read through a Buffer's prototype chain
+    // (constructor, byteLength) is a generic load in V8's optimized code, one at each site. An
+    // own `constructor` (never seen in practice) decides, as it always did.
+    const prototype = Object.hasOwn(value, 'constructor') ? undefined : Object.getPrototypeOf(value);
+    if (prototype === BUFFER_PROTOTYPE) bytes(value as Buffer);
+    else if (prototype === UINT8ARRAY_PROTOTYPE) {
+      // cbor-x tags a plain Uint8Array (64) where Node has Buffers, to tell the two apart.
+      room(2);
+      target[position++] = 0xd8;
+      target[position++] = 64;
+      bytes(value as Uint8Array);
+    } else if (prototype !== undefined) delegate(value);
+    else constructed(value, (value as { constructor?: unknown }).constructor);
+    return;
+  }
+  constructed(value, (value as { constructor?: unknown }).constructor);
+}
+
+/** object() by the value's `constructor`. */
+function constructed(value: object, kind: unknown): void {
   if (kind === Object) map(value as Record<string, unknown>);
   else if (kind === Array) {
     const array = value as unknown[];
@@ -307,7 +338,6 @@ function object(value: object): void {
     for (let i = 0; i < array.length; i++) item(array[i]);
   } else if (kind === Buffer) bytes(value as Buffer);
   else if (kind === Uint8Array) {
-    // cbor-x tags a plain Uint8Array (64) where Node has Buffers, to tell the two apart.
     room(2);
     target[position++] = 0xd8;
     target[position++] = 64;
@@ -489,6 +519,43 @@ function mapHead(count: number): void {
   position += 3;
 }
 
+/** Bytes key() writes at once: the longest key's head and text, padded to this. */
+const KEY_BYTES = 7;
+
+/** A key of the envelopes, as text() writes it (short ASCII: head and bytes fixed), padded to KEY_BYTES. */
+function keyBytes(key: string): Uint8Array {
+  const bytes = new Uint8Array(KEY_BYTES);
+  bytes[0] = 0x60 | key.length;
+  bytes.set(Buffer.from(key, 'latin1'), 1);
+  return bytes;
+}
+
+const KIND_KEY = keyBytes('kind');
+const TARGET_KEY = keyBytes('target');
+const REF_KEY = keyBytes('ref');
+const METHOD_KEY = keyBytes('method');
+const ARGS_KEY = keyBytes('args');
+const STACK_KEY = keyBytes('stack');
+const ID_KEY = keyBytes('id');
+const VALUE_KEY = keyBytes('value');
+
+/**
+ * Writes a prebuilt key in straight-line stores, cheaper than text()'s character loop; the
+ * padding after it lies past the message's end, and what follows overwrites it.
+ */
+function key(bytes: Uint8Array): void {
+  room(KEY_BYTES);
+  const at = position;
+  target[at] = bytes[0] as number;
+  target[at + 1] = bytes[1] as number;
+  target[at + 2] = bytes[2] as number;
+  target[at + 3] = bytes[3] as number;
+  target[at + 4] = bytes[4] as number;
+  target[at + 5] = bytes[5] as number;
+  target[at + 6] = bytes[6] as number;
+  position = at + 1 + ((bytes[0] as number) & 0x1f);
+}
+
 /**
  * The bytes encodeCbor writes for the object `{ kind, [targetKey]: target, method, args,
  * stack: true (only if `stack`), id }`, a Call (targetKey 'target') or an Invoke ('ref') with its
@@ -509,20 +576,20 @@ export function encodeCallEnvelope(
   beginEnvelope(frame);
   try {
     mapHead(stack ? 6 : 5);
-    text('kind');
+    key(KIND_KEY);
     number(kind);
-    text(targetKey);
+    key(targetKey === 'target' ? TARGET_KEY : REF_KEY);
     number(targetId);
-    text('method');
+    key(METHOD_KEY);
     text(method);
-    text('args');
+    key(ARGS_KEY);
     item(args);
     if (stack) {
-      text('stack');
+      key(STACK_KEY);
       room(1);
       target[position++] = 0xf5;
     }
-    text('id');
+    key(ID_KEY);
     number(id);
   } catch (error) {
     abandon();
@@ -539,11 +606,11 @@ export function encodeReplyEnvelope(kind: number, id: number, value: unknown, fr
   beginEnvelope(frame);
   try {
     mapHead(3);
-    text('kind');
+    key(KIND_KEY);
     number(kind);
-    text('id');
+    key(ID_KEY);
     number(id);
-    text('value');
+    key(VALUE_KEY);
     item(value);
   } catch (error) {
     abandon();

@@ -101,6 +101,24 @@ export function encodeCall(
   );
 }
 
+/**
+ * encodeCall() of the Call `{ kind, target, method, args, stack: true (if `stack`) }`, given by
+ * its fields: no message object is made; undefined where encodeCall would be.
+ */
+export function encodeCallOf(
+  target: number,
+  method: string,
+  args: unknown[],
+  stack: boolean,
+  id: number,
+  references: ReferenceContext | undefined,
+  frame: boolean,
+): Encoded | number | undefined {
+  if (typeof target !== 'number' || typeof method !== 'string') return undefined;
+  const prepared = prepareValue(args, references, 'args');
+  return encodeCallEnvelope(Kind.Call, 'target', target, method, prepared, stack, id, frame);
+}
+
 /** encode() of the Reply `{ kind, id, value }`; `frame` as for encodeCall. */
 export function encodeReply(id: number, value: unknown, references?: ReferenceContext): Encoded;
 export function encodeReply(

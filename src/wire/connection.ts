@@ -15,6 +15,7 @@ import {
   type Encoded,
   encode,
   encodeCall,
+  encodeCallOf,
   encodeReply,
   type ReferenceContext,
   type TagHooks,
@@ -34,6 +35,7 @@ import {
   PROTOCOL_VERSION,
   type ReplyValues,
   type Request,
+  type TraceContext,
   type Unnumbered,
 } from './protocol.js';
 import { tokenMatches } from './token.js';
@@ -75,6 +77,32 @@ export interface RequestOptions {
 }
 
 export type { Recover };
+
+/**
+ * A Call as a proxy sends it: its fields, and what a failure turns into (its retry on
+ * NOT_REGISTERED). One object per call, written without a message object made from it.
+ */
+export interface CallRequest extends Recover {
+  /** The registered object's id at the owner. */
+  readonly object: number;
+  readonly method: string;
+  readonly args: unknown[];
+  /** Asks for the method's stack with a failure (debug). */
+  readonly stack: boolean;
+  readonly trace: TraceContext | undefined;
+}
+
+/** The message of a CallRequest, for encode(): its fields in the order a proxy always gave them. */
+function callMessage(call: CallRequest): Unnumbered<Call> {
+  const message: Unnumbered<Call> = { kind: Kind.Call, target: call.object, method: call.method, args: call.args };
+  if (call.stack) message.stack = true;
+  if (call.trace !== undefined) message.trace = call.trace;
+  return message;
+}
+
+function unsendable(error: unknown): RuntableError {
+  return new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error });
+}
 
 /** What a connection tells its user; given once, when the handshake succeeds. */
 export interface ConnectionHandlers {
@@ -267,10 +295,7 @@ export class Connection {
     if (this.#closeError) return failed(this.#closeError, restack);
     const signal = options.signal;
     if (signal?.aborted) return failed(abortError(signal), restack);
-    const id = this.#nextId;
-    this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
-    const timeout = options.timeout ?? this.#options.timeout;
-    options.numbered?.(id);
+    const id = this.#numbered(options);
     let bytes: Encoded | number | undefined;
     try {
       // Calls and invocations, the requests that count, are written field by field (same bytes),
@@ -284,11 +309,42 @@ export class Connection {
         bytes = encode(message, this.#references);
       }
     } catch (error) {
-      return failed(
-        new RuntableError('BAD_ARGUMENT', `cannot send this request: ${(error as Error).message}`, { cause: error }),
-        restack,
-      );
+      return failed(unsendable(error), restack);
     }
+    return this.#sent(id, bytes, options, recover) as Promise<ReplyValues[R['kind']]>;
+  }
+
+  /** request() of a Call, written from `call`'s fields; `call` is also its Recover. */
+  call(call: CallRequest, options: RequestOptions): Promise<unknown> {
+    // Trace context is a field encodeCall leaves to encode(): the message is made for it.
+    if (call.trace !== undefined) return this.request<Call>(callMessage(call), options, call);
+    const restack = options.restack;
+    if (this.#closeError) return failed(this.#closeError, restack);
+    const signal = options.signal;
+    if (signal?.aborted) return failed(abortError(signal), restack);
+    const id = this.#numbered(options);
+    let bytes: Encoded | number | undefined;
+    try {
+      const references = this.#references;
+      bytes = encodeCallOf(call.object, call.method, call.args, call.stack, id, references, this.#outbox.framing);
+      if (bytes === undefined) bytes = encode({ ...callMessage(call), id }, references);
+    } catch (error) {
+      return failed(unsendable(error), restack);
+    }
+    return this.#sent(id, bytes, options, call);
+  }
+
+  /** The next request id, told to `options.numbered`. */
+  #numbered(options: RequestOptions): number {
+    const id = this.#nextId;
+    this.#nextId = id >= MAX_REQUEST_ID ? 1 : id + 1;
+    options.numbered?.(id);
+    return id;
+  }
+
+  /** Sends request `id`, encoded as `bytes`, and tracks its answer. */
+  #sent(id: number, bytes: Encoded | number, options: RequestOptions, recover: Recover | undefined): Promise<unknown> {
+    const restack = options.restack;
     const size = typeof bytes === 'number' ? bytes - FRAME_HEADER_BYTES : bytes.length;
     if (size > this.#maxSendBytes) {
       return failed(
@@ -299,9 +355,8 @@ export class Connection {
         restack,
       );
     }
-    const answer = this.#pending.track(id, timeout, signal, options.cancellable === true, recover, restack) as Promise<
-      ReplyValues[R['kind']]
-    >;
+    const timeout = options.timeout ?? this.#options.timeout;
+    const answer = this.#pending.track(id, timeout, options.signal, options.cancellable === true, recover, restack);
     this.#outbox.sendNumbered(bytes, id, undefined);
     return answer;
   }

@@ -10,8 +10,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Slots of the table of requests in flight at first; it doubles when half of them are taken. */
 const INITIAL_SLOTS = 256;
 
-/** Turns a failure into the request's outcome: its return value settles the request, what it throws rejects it. */
-export type Recover = (error: RuntableError) => unknown;
+/**
+ * Turns a failure into the request's outcome: what recover() returns settles the request, what it
+ * throws rejects it. An object, not a closure: a call's own record can be it (calls/proxy.ts).
+ */
+export interface Recover {
+  recover(error: RuntableError): unknown;
+}
 
 /** Makes the error a request fails with, where the caller's stack can be seen (see failThrough). */
 export type Restack = (error: Error) => unknown;
@@ -25,9 +30,8 @@ class Pending {
     readonly id: number,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: Error) => void,
-    readonly deadline: number,
-    /** Expired by the shared timer: the request has the default timeout. */
-    readonly shared: boolean,
+    /** Expired by the shared timer (the request has the default timeout): when it was sent. */
+    readonly sent: Sent | undefined,
     /** On timeout or abort, the peer is told (calls, whose methods may be stopped). */
     readonly cancellable: boolean,
     readonly recover: Recover | undefined,
@@ -37,6 +41,30 @@ class Pending {
     public signal: AbortSignal | undefined,
     public onAbort: (() => void) | undefined,
   ) {}
+}
+
+/**
+ * When requests were sent: one clock reading for all those made in one run of JavaScript, read
+ * in a microtask just after them (a reading per request cost about 30 to 60 ns here). A request
+ * is thus timed from at most that run's end, when its bytes leave anyway: never early.
+ */
+class Sent {
+  at = Number.NaN;
+}
+
+let sending: Sent | undefined;
+
+function stampSent(): void {
+  (sending as Sent).at = Date.now();
+  sending = undefined;
+}
+
+function sentNow(): Sent {
+  if (sending === undefined) {
+    sending = new Sent();
+    queueMicrotask(stampSent);
+  }
+  return sending;
 }
 
 // new Promise's executor, shared: a closure per request would be one more object for the collector.
@@ -98,8 +126,7 @@ export class PendingRequests {
       id,
       capturedResolve,
       capturedReject,
-      Date.now() + timeout,
-      shared,
+      shared ? sentNow() : undefined,
       cancellable,
       recover,
       restack,
@@ -114,7 +141,7 @@ export class PendingRequests {
       // No timer: setTimeout would fire at once for delays past 2^31 - 1 ms.
     } else if (shared) {
       // Later requests have later deadlines: an armed timer fires first already.
-      if (!this.#timer) this.#arm(pending.deadline);
+      if (!this.#timer) this.#arm(timeout);
     } else {
       pending.timer = setTimeout(() => this.#expire(id, timeout), timeout);
       pending.timer.unref();
@@ -144,7 +171,7 @@ export class PendingRequests {
     let failure = error;
     if (pending.recover !== undefined) {
       try {
-        pending.resolve(pending.recover(error as RuntableError));
+        pending.resolve(pending.recover.recover(error as RuntableError));
         return true;
       } catch (thrown) {
         failure = thrown as Error;
@@ -210,26 +237,33 @@ export class PendingRequests {
     if (this.settle(id, undefined, this.#timeoutError(timeout)) && cancellable) this.#cancel(id);
   }
 
+  /** A shared request's deadline; one sent in this run of JavaScript (a retry) counts from now. */
+  #deadline(sent: Sent, now: number): number {
+    return (Number.isNaN(sent.at) ? now : sent.at) + this.#defaultTimeout;
+  }
+
   /**
-   * The shared timer, for the earliest deadline. It fires about once per default timeout: then
-   * it expires what is due and looks through the table for the next deadline.
+   * The shared timer, due in `delay` ms, for the earliest deadline. It fires about once per
+   * default timeout: then it expires what is due and looks through the table for the next deadline.
    */
-  #arm(deadline: number): void {
+  #arm(delay: number): void {
     this.#timer = setTimeout(
       () => {
         this.#timer = undefined;
         const now = Date.now();
         for (const pending of this.#all()) {
-          if (pending.shared && pending.deadline <= now) this.#expire(pending.id, this.#defaultTimeout);
+          if (pending.sent && this.#deadline(pending.sent, now) <= now) this.#expire(pending.id, this.#defaultTimeout);
         }
         // A request tracked meanwhile (a recover's retry) armed it again, maybe for a later deadline.
         if (this.#timer) clearTimeout(this.#timer);
         this.#timer = undefined;
         let next = Number.POSITIVE_INFINITY;
-        for (const pending of this.#all()) if (pending.shared && pending.deadline < next) next = pending.deadline;
-        if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+        for (const pending of this.#all()) {
+          if (pending.sent) next = Math.min(next, this.#deadline(pending.sent, now));
+        }
+        if (next !== Number.POSITIVE_INFINITY) this.#arm(next - now);
       },
-      Math.max(0, deadline - Date.now()),
+      Math.max(0, delay),
     );
     this.#timer.unref();
   }

@@ -35,7 +35,7 @@ describe('pending requests', () => {
   it('let a failure be recovered into the outcome, or rethrown', async () => {
     const pending = new PendingRequests(1000, timeoutError);
     const track = (id: number, recover: (error: RuntableError) => unknown) =>
-      outcome(pending.track(id, 1000, undefined, false, recover, undefined));
+      outcome(pending.track(id, 1000, undefined, false, { recover }, undefined));
     const retried = track(1, () => Promise.resolve('retried'));
     const rethrown = track(2, (error) => {
       throw new RuntableError('OBJECT_GONE', `mapped: ${error.message}`);
