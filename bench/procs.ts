@@ -102,6 +102,19 @@ export function bundlePeer(name: string): Promise<string> {
   return bundle;
 }
 
+/** Set in a bundled peer's environment to the peer's name (see isPeerMain). */
+const PEER_ENV = 'RUNTABLE_BENCH_PEER';
+
+/**
+ * Whether the module at `url`, bench/peers/<name>.ts, is what this process runs. In a bundle
+ * every module has the bundle's URL (runtable-tls.ts imports runtable.ts), so there the name
+ * spawnPeer gave decides.
+ */
+export function isPeerMain(url: string, name: string): boolean {
+  const bundled = process.env[PEER_ENV];
+  return bundled === undefined ? process.argv[1] === fileURLToPath(url) : bundled === name;
+}
+
 export interface Peer {
   child: ChildProcess;
   pid: number;
@@ -126,7 +139,11 @@ export async function spawnPeer(
   const child = spawn(process.execPath, [...command, ...args], {
     stdio: ['pipe', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
     serialization: 'advanced',
-    env: { ...process.env, RUNTABLE_BROKER_IDLE_MS: String(BROKER_IDLE_MS) },
+    env: {
+      ...process.env,
+      RUNTABLE_BROKER_IDLE_MS: String(BROKER_IDLE_MS),
+      ...(options.bundled ? { [PEER_ENV]: name } : {}),
+    },
   });
   const pid = child.pid as number;
   track(pid);

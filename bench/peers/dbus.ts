@@ -3,10 +3,9 @@
 // fastest way dbus-next offers). Every call crosses the daemon twice. Run as a process it is the
 // peer: `dbus.ts <bus address> <well-known name>`.
 
-import { fileURLToPath } from 'node:url';
 import { Message, type MessageBus, NameFlag, sessionBus } from 'dbus-next';
 import type { Client, Transport } from '../measure.ts';
-import { exitWithParent, spawnPeer, startDbusDaemon } from '../procs.ts';
+import { exitWithParent, isPeerMain, spawnPeer, startDbusDaemon } from '../procs.ts';
 
 export const ECHO_NAME = 'org.runtable.bench.Echo';
 const PATH = '/org/runtable/bench';
@@ -61,7 +60,7 @@ export const dbus: Transport = {
   async open() {
     const daemon = await startDbusDaemon();
     try {
-      const peer = await spawnPeer('dbus', [daemon.address, ECHO_NAME]);
+      const peer = await spawnPeer('dbus', [daemon.address, ECHO_NAME], { bundled: true });
       const bus = await connectBus(daemon.address);
       const client: Client = {
         pids: [peer.pid, daemon.pid],
@@ -92,7 +91,7 @@ export const dbus: Transport = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'dbus')) {
   exitWithParent();
   await serve(process.argv[2] as string, process.argv[3] as string);
 }

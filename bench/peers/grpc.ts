@@ -3,10 +3,9 @@
 // service would pay: its best case. Run as a process it is the peer.
 
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { Client, Transport } from '../measure.ts';
-import { exitWithParent, spawnPeer } from '../procs.ts';
+import { exitWithParent, isPeerMain, spawnPeer } from '../procs.ts';
 
 const identity = (bytes: Buffer) => bytes;
 const unary = (name: string) => ({
@@ -42,7 +41,7 @@ export const grpcJs: Transport = {
   name: 'grpc-js',
   async open(dir) {
     const socketPath = path.join(dir, 'grpc.sock');
-    const peer = await spawnPeer('grpc', [socketPath]);
+    const peer = await spawnPeer('grpc', [socketPath], { bundled: true });
     const channel = new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure(), OPTIONS);
     const call = (method: keyof typeof service, body: Uint8Array) =>
       new Promise<Buffer>((resolve, reject) => {
@@ -65,7 +64,7 @@ export const grpcJs: Transport = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'grpc')) {
   exitWithParent();
   serve(process.argv[2] as string);
 }

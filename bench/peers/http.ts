@@ -5,10 +5,9 @@
 
 import http from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Client, Transport } from '../measure.ts';
 import { IN_FLIGHT } from '../measure.ts';
-import { exitWithParent, spawnPeer } from '../procs.ts';
+import { exitWithParent, isPeerMain, spawnPeer } from '../procs.ts';
 
 function readBody(stream: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -34,7 +33,7 @@ export const httpKeepAlive: Transport = {
   noSink: 'HTTP/1.1 runs one request at a time per connection',
   async open(dir) {
     const socketPath = path.join(dir, 'http.sock');
-    const peer = await spawnPeer('http', [socketPath]);
+    const peer = await spawnPeer('http', [socketPath], { bundled: true });
     const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
     const echo = (body: Uint8Array) =>
       new Promise<Uint8Array>((resolve, reject) => {
@@ -63,7 +62,7 @@ export const httpKeepAlive: Transport = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'http')) {
   exitWithParent();
   serve(process.argv[2] as string);
 }

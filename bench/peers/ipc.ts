@@ -1,9 +1,8 @@
 // child_process IPC with serialization: 'advanced' (v8.serialize over a pipe): what a Node user
 // gets for free between a parent and the child it spawned. Run as a process it is the peer.
 
-import { fileURLToPath } from 'node:url';
 import type { Client, Transport } from '../measure.ts';
-import { exitWithParent, spawnPeer } from '../procs.ts';
+import { exitWithParent, isPeerMain, spawnPeer } from '../procs.ts';
 
 interface Message {
   id: number;
@@ -27,7 +26,7 @@ function serve(): void {
 export const ipc: Transport = {
   name: 'child_process ipc',
   async open() {
-    const peer = await spawnPeer('ipc', [], { ipc: true });
+    const peer = await spawnPeer('ipc', [], { ipc: true, bundled: true });
     const pending = new Map<number, { resolve: (body: Reply['body']) => void; reject: (error: Error) => void }>();
     let nextId = 1;
     peer.child.on('message', (reply: Reply) => {
@@ -56,7 +55,7 @@ export const ipc: Transport = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'ipc')) {
   exitWithParent();
   serve();
 }

@@ -5,9 +5,8 @@
 
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Client, Transport } from '../measure.ts';
-import { exitWithParent, spawnPeer } from '../procs.ts';
+import { exitWithParent, isPeerMain, spawnPeer } from '../procs.ts';
 
 const HEADER = 9;
 const ECHO = 0;
@@ -105,7 +104,7 @@ export const raw: Transport = {
   name: 'raw',
   async open(dir) {
     const socketPath = path.join(dir, 'raw.sock');
-    const peer = await spawnPeer('raw', [socketPath]);
+    const peer = await spawnPeer('raw', [socketPath], { bundled: true });
     const socket = net.createConnection({ path: socketPath });
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     // The calls in flight, oldest first: the peer answers in order, so a reply is the head's.
@@ -174,7 +173,7 @@ export const raw: Transport = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'raw')) {
   exitWithParent();
   serve(process.argv[2] as string);
 }

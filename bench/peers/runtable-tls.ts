@@ -4,12 +4,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type ConnectOptions, connect } from 'runtable';
 import { EtcdCluster } from '../../test/etcd-server.ts';
 import { makeCertificates } from '../../test/tls-certs.ts';
 import type { Client, Transport } from '../measure.ts';
-import { exitWithParent, spawnPeer, track } from '../procs.ts';
+import { exitWithParent, isPeerMain, spawnPeer, track } from '../procs.ts';
 import { ECHO_MONIKER, type Echo, echoObject } from './runtable.ts';
 
 function options(address: string, prefix: string, pemDir: string, host: string): ConnectOptions {
@@ -38,7 +37,7 @@ export const runtableTls: Transport = {
     fs.writeFileSync(path.join(dir, 'cert.pem'), pem.cert);
     fs.writeFileSync(path.join(dir, 'key.pem'), pem.key, { mode: 0o600 });
     const prefix = `bench${process.pid}`;
-    const peer = await spawnPeer('runtable-tls', ['serve', cluster.address, prefix, dir]);
+    const peer = await spawnPeer('runtable-tls', ['serve', cluster.address, prefix, dir], { bundled: true });
     const table = await connect(options(cluster.address, prefix, dir, '127.0.0.3'));
     const echo = await table.get<Echo>(ECHO_MONIKER);
     return {
@@ -54,7 +53,7 @@ export const runtableTls: Transport = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'runtable-tls')) {
   exitWithParent();
   const [, address, prefix, pemDir] = process.argv.slice(2) as [string, string, string, string];
   await serve(address, prefix, pemDir);

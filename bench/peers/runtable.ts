@@ -6,10 +6,9 @@
 // `runtable.ts monitor <dir> <prefix>` is a table.monitor() in a process of its own, reading every
 // record: the "runtable monitored" row is the plain one with it attached (issue 18).
 
-import { fileURLToPath } from 'node:url';
 import { callContext, connect, type Remote, type Table } from 'runtable';
 import { type Client, check, payload, SMALL_BYTES, type Transport } from '../measure.ts';
-import { BROKER_IDLE_MS, exitWithParent, spawnPeer, track } from '../procs.ts';
+import { BROKER_IDLE_MS, exitWithParent, isPeerMain, spawnPeer, track } from '../procs.ts';
 
 export const ECHO_MONIKER = 'bench/echo';
 
@@ -86,14 +85,16 @@ function runtableTransport(name: string, variant: string, monitored = false): Tr
 }
 
 async function openRuntable(dir: string, variant: string, monitored: boolean): Promise<Client> {
-  const peer = await spawnPeer('runtable', ['serve', dir, ECHO_MONIKER, variant]);
+  // The client's table first: it starts the broker, which a bundled peer could not (no
+  // broker-main file lies beside a bundle).
   const table = await openTable(dir);
+  const peer = await spawnPeer('runtable', ['serve', dir, ECHO_MONIKER, variant], { bundled: true });
   const echo = await table.get<Echo>(ECHO_MONIKER);
   const pids = [peer.pid];
   let watcher: Awaited<ReturnType<typeof spawnPeer>> | undefined;
   if (monitored) {
     // The monitor is ready once it has seen a call: call until it has.
-    const starting = spawnPeer('runtable', ['monitor', dir, ECHO_MONIKER]);
+    const starting = spawnPeer('runtable', ['monitor', dir, ECHO_MONIKER], { bundled: true });
     let ready = false;
     void starting.then(
       () => {
@@ -130,7 +131,7 @@ export const runtableContext = runtableTransport('runtable callContext', 'contex
 /** The plain owner with a monitor process attached, reading every call's record. */
 export const runtableMonitored = runtableTransport('runtable monitored', 'plain', true);
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'runtable')) {
   exitWithParent();
   const [mode, dir, moniker, variant = 'plain'] = process.argv.slice(2) as [string, string, string, string?];
   if (mode === 'cold') await cold(dir);

@@ -3,10 +3,9 @@
 // client queues its sends. Run as a process it is the peer.
 
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Dealer, Router } from 'zeromq';
 import type { Client, Transport } from '../measure.ts';
-import { exitWithParent, spawnPeer } from '../procs.ts';
+import { exitWithParent, isPeerMain, spawnPeer } from '../procs.ts';
 
 const ECHO = Buffer.from([0]);
 const SINK = Buffer.from([1]);
@@ -30,7 +29,7 @@ export const zeromq: Transport = {
   name: 'zeromq',
   async open(dir) {
     const address = `ipc://${path.join(dir, 'zmq.sock')}`;
-    const peer = await spawnPeer('zeromq', [address]);
+    const peer = await spawnPeer('zeromq', [address], { bundled: true });
     const dealer = new Dealer();
     dealer.connect(address);
     const pending = new Map<number, (body: Buffer) => void>();
@@ -76,7 +75,7 @@ export const zeromq: Transport = {
   },
 };
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (isPeerMain(import.meta.url, 'zeromq')) {
   exitWithParent();
   await serve(process.argv[2] as string);
 }
