@@ -6,7 +6,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 /**
@@ -74,6 +73,9 @@ export function bundlePeer(name: string): Promise<string> {
   let bundle = bundles.get(name);
   if (!bundle) {
     bundle = (async () => {
+      // Imported here, not at the top: every peer imports this file, and an owner killed in (f)
+      // that loaded esbuild (and had its CommonJS lexed) carried 5 to 7 MiB more, on both sides.
+      const { build } = await import('esbuild');
       const result = await build({
         entryPoints: [path.join(BENCH_DIR, 'peers', `${name}.ts`)],
         bundle: true,

@@ -15,6 +15,13 @@ import type { Listener, Transport, TransportOptions } from './transport.js';
 const COALESCE_LIMIT_BYTES = 64 * 1024;
 /** How long a closing socket may take to deliver its last frames. */
 const LINGER_MS = 1000;
+/**
+ * How long a socket stays open after its peer's end of stream. The close of a peer that died
+ * makes this process write (a broker tells the watchers of the entries that left); the reader
+ * woken by that write may wait for this process's CPU until it sleeps, so destroying the socket
+ * (and Node's own end and destroy of a socket that is not half-open) waits until after.
+ */
+const DESTROY_AFTER_END_MS = 20;
 
 /**
  * Parts of a frame at least this large are written as they are (by writev); the smaller bits
@@ -175,15 +182,18 @@ class SocketTransport implements Transport {
       }
     });
     socket.on('drain', () => this.#flush());
+    // An error closes the socket (Node destroys it): reported here, not at its 'close' a tick
+    // later. A peer killed with bytes it had not read yet ends with ECONNRESET, not an end.
     socket.on('error', (error) => {
       this.#closeError ??= error;
+      this.#finish(false);
     });
     // A peer never half-closes: its end of stream means it has gone (exited, or was killed), and
     // acting on it here rather than at 'close' tells watchers of a dead owner a tick sooner. The
-    // socket is destroyed after what its end made others write has been written.
+    // socket is destroyed once what its end made this process write has been read.
     socket.on('end', () => {
       this.#finish(false);
-      setImmediate(() => socket.destroy());
+      setTimeout(() => socket.destroy(), DESTROY_AFTER_END_MS).unref();
     });
     socket.on('close', () => this.#finish());
   }
@@ -333,7 +343,9 @@ export async function listenUnix(
 ): Promise<Listener> {
   checkSocketPath(path);
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
+  // Half-open, so that Node does not end and destroy a socket at its peer's end (see
+  // DESTROY_AFTER_END_MS): the transport does, after.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     onConnection(wrapSocket(socket, options));
