@@ -291,10 +291,8 @@ export class Connection {
     options: RequestOptions = {},
     recover?: Recover,
   ): Promise<ReplyValues[R['kind']]> {
-    const restack = options.restack;
-    if (this.#closeError) return failed(this.#closeError, restack);
-    const signal = options.signal;
-    if (signal?.aborted) return failed(abortError(signal), restack);
+    const refused = this.#refused(options);
+    if (refused) return refused;
     const id = this.#numbered(options);
     let bytes: Encoded | number | undefined;
     try {
@@ -309,19 +307,25 @@ export class Connection {
         bytes = encode(message, this.#references);
       }
     } catch (error) {
-      return failed(unsendable(error), restack);
+      return failed(unsendable(error), options.restack);
     }
     return this.#sent(id, bytes, options, recover) as Promise<ReplyValues[R['kind']]>;
+  }
+
+  /** The failed answer of a request made on a closed connection or with an aborted signal, if so. */
+  #refused(options: RequestOptions): Promise<never> | undefined {
+    if (this.#closeError) return failed(this.#closeError, options.restack);
+    const signal = options.signal;
+    if (signal?.aborted) return failed(abortError(signal), options.restack);
+    return undefined;
   }
 
   /** request() of a Call, written from `call`'s fields; `call` is also its Recover. */
   call(call: CallRequest, options: RequestOptions): Promise<unknown> {
     // Trace context is a field encodeCall leaves to encode(): the message is made for it.
     if (call.trace !== undefined) return this.request<Call>(callMessage(call), options, call);
-    const restack = options.restack;
-    if (this.#closeError) return failed(this.#closeError, restack);
-    const signal = options.signal;
-    if (signal?.aborted) return failed(abortError(signal), restack);
+    const refused = this.#refused(options);
+    if (refused) return refused;
     const id = this.#numbered(options);
     let bytes: Encoded | number | undefined;
     try {
@@ -329,7 +333,7 @@ export class Connection {
       bytes = encodeCallOf(call.object, call.method, call.args, call.stack, id, references, this.#outbox.framing);
       if (bytes === undefined) bytes = encode({ ...callMessage(call), id }, references);
     } catch (error) {
-      return failed(unsendable(error), restack);
+      return failed(unsendable(error), options.restack);
     }
     return this.#sent(id, bytes, options, call);
   }
