@@ -45,6 +45,8 @@ interface Run {
   waiters: Waiter[];
   timer?: NodeJS.Timeout | undefined;
   poll?: NodeJS.Timeout;
+  /** It registered a moniker once: its exit is an owner's death, not a failed start. */
+  served?: boolean;
 }
 
 /** What a pid file holds: the pid, and its start time so that a reused pid is not mistaken for it. */
@@ -84,7 +86,11 @@ export class Activations {
     if (run && !runAlive(run)) {
       // Its exit is on its way; the next caller must not wait on a process that is gone.
       this.#end(run, `its command exited before registering`);
-      run = undefined;
+      run = this.#runs.get(service.file);
+    } else if (run?.served) {
+      this.#options.log(
+        `service ${service.file}: pid ${run.pid} served before and still runs; waiting for it to register ${moniker} again`,
+      );
     }
     let started: Run;
     try {
@@ -205,7 +211,10 @@ export class Activations {
       if (done.length === 0) continue;
       run.waiters = run.waiters.filter((waiter) => waiter.moniker !== entry.moniker);
       for (const waiter of done) waiter.resolve(entry);
-      if (mine) this.#options.log(`service ${run.service.file}: pid ${entry.pid} registered ${entry.moniker}`);
+      if (mine) {
+        run.served = true;
+        this.#options.log(`service ${run.service.file}: pid ${entry.pid} registered ${entry.moniker}`);
+      }
       if (run.waiters.length === 0) {
         clearTimeout(run.timer);
         run.timer = undefined;
@@ -241,14 +250,35 @@ export class Activations {
     fail(waiters, new RuntableError('ACTIVATION_FAILED', message));
   }
 
-  /** The run's process is gone: fail whoever still waits, and forget it. */
+  /**
+   * The run's process is gone: forget it, and fail whoever still waits; or, if it had served,
+   * start the command again for them. A killed owner's entries leave when its sockets close,
+   * before the broker hears of its exit: a caller in between found its moniker gone and the run
+   * still there, and waits for a registration only a new process can make.
+   */
   #end(run: Run, why: string): void {
     if (this.#runs.get(run.service.file) !== run) return;
+    const waiters = run.served ? run.waiters.splice(0) : [];
     if (run.waiters.length > 0) this.#fail(run, why);
     else this.#options.log(`service ${run.service.file}: pid ${run.pid} ended`);
     this.#forget(run);
     const pidFile = serviceStatePaths(this.#options.dir, run.service.file).pid;
     if (readPidRecord(pidFile)?.pid === run.pid) fs.rmSync(pidFile, { force: true });
+    if (waiters.length > 0) this.#restart(run.service, waiters);
+  }
+
+  /** A new run of `service` for `waiters`, which waited on one that had served and then ended. */
+  #restart(service: ServiceFile, waiters: Waiter[]): void {
+    let run: Run;
+    try {
+      run = this.#start(service, (waiters[0] as Waiter).moniker);
+    } catch (error) {
+      fail(waiters, error as RuntableError);
+      return;
+    }
+    run.waiters.push(...waiters);
+    run.timer = setTimeout(() => this.#timedOut(run), service.timeout);
+    run.timer.unref();
   }
 
   #forget(run: Run): void {

@@ -99,6 +99,35 @@ test('a killed activated owner is started again by the next get()', async () => 
   assert.deepEqual(startsOf(services.starts), [first, second]);
 });
 
+test("a caller between a served owner's death and its exit gets the command started again", async () => {
+  // The command is a wrapper that outlives its daemon until told: the daemon's entries leave at
+  // its death while the broker's run (the wrapper) still lives, as in the moments between a
+  // killed owner's sockets closing and the broker hearing of its exit.
+  const go = path.join(dir, 'go');
+  writeService(services.dir, 'build', {
+    monikers: ['Build/daemon'],
+    command: [
+      '/bin/sh',
+      '-c',
+      '"$@"; while [ ! -e "$0" ]; do sleep 0.05; done',
+      go,
+      ...activatedCommand([services.starts, 'register', 'Build/daemon']),
+    ],
+    cwd: path.resolve('.'),
+  });
+  const table = await open();
+  const first = await (await table.get<Daemon>('Build/daemon')).pid();
+  process.kill(first, 'SIGKILL');
+  await waitFor(async () => !(await table.isRunning('Build/daemon')), 10_000, 'the dead owner to leave');
+  const again = table.get<Daemon>('Build/daemon');
+  const waiting = 'waiting for it to register Build/daemon again';
+  await waitFor(() => brokerLog().includes(waiting), 10_000, 'the caller to wait on the wrapper');
+  fs.writeFileSync(go, '');
+  const second = await (await again).pid();
+  assert.notEqual(second, first);
+  assert.deepEqual(startsOf(services.starts), [first, second]);
+});
+
 test('waitFor() activates too, and resolves with the entry', async () => {
   daemonService('build', 'Build/daemon');
   const table = await open();
