@@ -6,7 +6,7 @@
 // columns straight into its batch.
 
 import { RuntableError } from '../errors.js';
-import { sendUncopied } from '../wire/cbor-encode.js';
+import { sendUncopied } from '../wire/large-bytes.js';
 import type { EntryBatch, NameBatch, TableEventType, WireEntry } from '../wire/protocol.js';
 import { type Claim, ClaimLines } from './claim-lines.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';

@@ -5,13 +5,8 @@ import { describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Encoder, Tag } from 'cbor-x';
-import {
-  EncodedParts,
-  encodeCbor,
-  encodeReplyEnvelope,
-  releaseCopies,
-  SPARE_COPY_BYTES,
-} from '../../src/wire/cbor-encode.ts';
+import { EncodedParts, encodeCbor, encodeReplyEnvelope } from '../../src/wire/cbor-encode.ts';
+import { releaseCopies, SPARE_COPY_BYTES } from '../../src/wire/large-bytes.ts';
 
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
 
