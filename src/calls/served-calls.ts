@@ -1,6 +1,6 @@
 // What one call connection runs for its peer: the Calls on registered objects and the Invokes of
 // references this side exported, each answered or refused exactly once (with its statistics,
-// diagnostics and trace span), and the host's own requests: Subscribe, Statistics, Monitor.
+// diagnostics and trace span); the host's own requests are answered in host-requests.ts.
 
 import { RuntableError } from '../errors.js';
 import { ByReference, RefKind } from '../wire/codec.js';
@@ -11,17 +11,12 @@ import {
   type ErrorRecord,
   type Invoke,
   Kind,
-  type Monitor,
-  type Statistics,
-  type StatisticsReport,
-  type Subscribe,
   type TraceContext,
-  type Unmonitor,
   type Unnumbered,
-  type Unsubscribe,
 } from '../wire/protocol.js';
 import { type CallContext, type CallContextSource, ServedCall, withCallContext } from './call-context.js';
 import { activeRecorder, finished, servesWatched, started, type Watched } from './diagnostics.js';
+import { answerHostRequest, type HostRequest, type SessionHost } from './host-requests.js';
 import type { References } from './references.js';
 import type { CallSession } from './session.js';
 import { callStart, type MethodCounter, tally } from './statistics.js';
@@ -30,8 +25,6 @@ import { canTrace, inSpan, serverSpan } from './tracing.js';
 
 /** Calls one connection may have running at once; more are refused until some finish. */
 export const MAX_CALLS_IN_FLIGHT = 65_536;
-/** Event names are short labels. */
-export const MAX_EVENT_NAME_BYTES = 256;
 /** Characters of a refused method name repeated in the refusal. */
 const MAX_NAME_IN_MESSAGE = 100;
 
@@ -65,24 +58,6 @@ export interface Served {
   moniker?: string;
   /** Where the call's statistics go: registered objects only (statistics.ts). */
   counter?: MethodCounter;
-}
-
-/**
- * What an endpoint adds to a session: registered objects to call and subscribe to. It only finds
- * them; the session's served calls run what it finds and write every answer and refusal.
- */
-export interface SessionHost {
-  /** Method `method` of registered object `target`, or the error to refuse the call with. */
-  find(target: number, method: string): Served | RuntableError;
-  subscribe(session: CallSession, target: number, event: string): void;
-  unsubscribe(session: CallSession, target: number, event: string): void;
-  closed(session: CallSession): void;
-  /** The call statistics a Statistics request asks for. */
-  statistics(request: Statistics): StatisticsReport[];
-  /** The moniker of registered object `target`, if it still is: for a refused call's diagnostics. */
-  monikerOf?(target: number): string | undefined;
-  /** Monitor and Unmonitor from the peer: the owner's monitors (monitor-owner.ts). */
-  monitor?(session: CallSession, message: Monitor | Unmonitor): void;
 }
 
 /** The start of a call's diagnostics events, in either direction. */
@@ -145,43 +120,8 @@ export class ServedCalls implements CallContextSource {
   }
 
   /** Subscribe, Unsubscribe, Statistics, Monitor and Unmonitor: what the host answers. */
-  asked(message: Subscribe | Unsubscribe | Statistics | Monitor | Unmonitor): void {
-    switch (message.kind) {
-      case Kind.Subscribe:
-        try {
-          if (!this.#host) throw new RuntableError('PROTOCOL', 'nothing to subscribe to on this connection');
-          if (Buffer.byteLength(message.event) > MAX_EVENT_NAME_BYTES) {
-            throw new RuntableError('BAD_ARGUMENT', `event names are at most ${MAX_EVENT_NAME_BYTES} bytes`);
-          }
-          this.#host.subscribe(this.#session, message.target, message.event);
-          this.#connection.reply(message.id, true);
-        } catch (error) {
-          this.#connection.replyError(message.id, error as RuntableError);
-        }
-        return;
-      case Kind.Unsubscribe:
-        this.#host?.unsubscribe(this.#session, message.target, message.event);
-        return;
-      case Kind.Statistics:
-        try {
-          if (!this.#host) throw new RuntableError('PROTOCOL', 'this process serves no registered objects here');
-          // A report too large to send (FRAME_TOO_LARGE) fails this request alone.
-          this.#connection.reply(message.id, this.#host.statistics(message));
-        } catch (error) {
-          this.#connection.replyError(message.id, error as RuntableError);
-        }
-        return;
-      case Kind.Monitor:
-      case Kind.Unmonitor:
-        if (this.#host?.monitor) this.#host.monitor(this.#session, message);
-        else if (message.kind === Kind.Monitor) {
-          this.#connection.replyError(
-            message.id,
-            new RuntableError('PROTOCOL', 'nothing to monitor on this connection'),
-          );
-        }
-        return;
-    }
+  asked(message: HostRequest): void {
+    answerHostRequest(message, this.#host, this.#session, this.#connection);
   }
 
   /** Method `method` of what this side exported as reference `ref`, or the error to refuse with. */

@@ -12,9 +12,10 @@ import { type CallRecords, type Invoke, Kind, type Message, type Monitor, type U
 import { atCallSite, restack } from './call-site.js';
 import type { CallChannel } from './channel.js';
 import { activeRecorder, callsWatched, finished, type Watched, watchedCall } from './diagnostics.js';
+import type { SessionHost } from './host-requests.js';
 import { createReferenceProxy } from './proxy.js';
 import { References } from './references.js';
-import { type Served, ServedCalls, type SessionHost, watchStart } from './served-calls.js';
+import { type Served, ServedCalls, watchStart } from './served-calls.js';
 import { clockStale } from './statistics.js';
 import { StreamConsumer, StreamProducer, type StreamTally } from './streams.js';
 import { clientSpan, tracing } from './tracing.js';
