@@ -23,7 +23,7 @@ import { EtcdLease } from './lease.js';
 import { waitInLine } from './line.js';
 import { loadEtcd3 } from './load.js';
 import type { EtcdSettings } from './settings.js';
-import { withTimeout } from './timeout.js';
+import { answerWithin } from './timeout.js';
 import { EtcdWatch } from './watch.js';
 
 /** etcd3 waits this long, doubling, before it reopens a broken watch stream. */
@@ -373,27 +373,13 @@ export class EtcdBackend implements NamingBackend {
   }
 
   /** `work`, or TABLE_UNAVAILABLE naming the etcd address if it fails or takes too long. */
-  async #answer<T>(work: Promise<T>, what: string): Promise<T> {
-    try {
-      return await withTimeout(work, this.#timeout);
-    } catch (error) {
-      if (error instanceof RuntableError) throw error;
-      throw new RuntableError(
-        'TABLE_UNAVAILABLE',
-        `etcd at ${this.#settings.address} failed while ${what}: ${grpcReason(error as Error)}`,
-        { cause: error },
-      );
-    }
+  #answer<T>(work: Promise<T>, what: string): Promise<T> {
+    return answerWithin(work, this.#timeout, this.#settings.address, what);
   }
 
   #assertOpen(): void {
     if (this.#closing) throw new RuntableError('TABLE_UNAVAILABLE', 'the table is closed');
   }
-}
-
-/** gRPC's message without the "Resolution note: " it leaves dangling when it has no note. */
-function grpcReason(error: Error): string {
-  return String(error.message).replace(/[.\s]*Resolution note:\s*$/, '');
 }
 
 function isMoniker(name: string): boolean {
