@@ -6,29 +6,17 @@
 // columns straight into its batch.
 
 import { RuntableError } from '../errors.js';
-import { sendUncopied } from '../wire/large-bytes.js';
 import type { EntryBatch, NameBatch, TableEventType, WireEntry } from '../wire/protocol.js';
 import { type Claim, ClaimLines } from './claim-lines.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';
-import { BatchWriter } from './entry-rows.js';
+import { type BatchReader, ListPacker } from './list-packer.js';
 import { joinNames } from './name-rows.js';
 
 export type { Claim } from './claim-lines.js';
 export type { OwnerId } from './entry-columns.js';
-
-/** A batch buffer up to this size is kept for the next List (4 MiB: about 80,000 short entries). */
-const MAX_KEPT_BATCH_BYTES = 4 * 1024 * 1024;
+export type { BatchReader } from './list-packer.js';
 
 export type TableListener = (type: TableEventType, entry: WireEntry) => void;
-
-/** The connection a batch is for, as `pack` sees it (a Connection, in the broker). */
-export interface BatchReader {
-  /**
-   * Bytes queued for it and not yet written: 0 once every reply has left. Not `closed`: a
-   * connection closed with linger (a peer dropped, told why) still writes what it had queued.
-   */
-  readonly pendingBytes: number;
-}
 
 interface Watcher {
   prefix: string;
@@ -89,14 +77,8 @@ export class ObjectTable {
   readonly #holders = new Map<string, Holder>();
   readonly #endpoints = new Map<string, EndpointRecord>();
   #nextEndpoint = 1;
-  /** The buffer the last batch was written in, for the next (below MAX_KEPT_BATCH_BYTES). */
-  #batchBuffer: Buffer | undefined;
-  /** Who the last batch went to: its buffer is not reused while a reply to them may be on its way. */
-  #batchReader: BatchReader | undefined;
-  /** Writes every batch: one for the table's life (see BatchWriter). */
-  readonly #writer = new BatchWriter();
-  /** Batches packed so far: each one's number marks the holders it has listed. */
-  #batches = 0;
+  /** Writes every List's batch, from the columns. */
+  readonly #packer = new ListPacker();
   readonly #watchers = new Set<Watcher>();
   /** Would-be owners per moniker, and the monikers each owner waits for. */
   readonly #lines: ClaimLines;
@@ -271,51 +253,7 @@ export class ObjectTable {
    */
   pack(prefix: string, reader?: BatchReader): EntryBatch {
     const start = this.#lowerBound(prefix);
-    const end = this.#endOfRun(start, prefix);
-    // Not a callback: V8 would inline the one it saw, and drop the optimized pack when it died.
-    const last = this.#batchReader;
-    const free = last === undefined || last.pendingBytes === 0;
-    const writer = this.#writer;
-    writer.begin(end - start, free ? this.#batchBuffer : undefined);
-    this.#writeRows(start, end);
-    const buffer = writer.buffer;
-    // One buffer serves every List once its reply has left, rather than a fresh one each (0.48
-    // MiB for 10,000 entries), which a quiet broker frees late; and the reply sends it, not a copy.
-    this.#batchBuffer = buffer.length <= MAX_KEPT_BATCH_BYTES ? buffer : undefined;
-    this.#batchReader = reader;
-    const packed = writer.finish();
-    sendUncopied(packed.rows);
-    return packed;
-  }
-
-  /**
-   * The rows sorted from `start` to `end` into the writer's batch: the hot loop of `pack`, on its
-   * own so that V8 optimizes it alone, from what only the table's columns feed it (the List
-   * rehearsal's table warms it as well as the broker's: broker/rehearsal.ts).
-   */
-  #writeRows(start: number, end: number): void {
-    const rows = this.#rows;
-    const sorted = this.#sorted;
-    const writer = this.#writer;
-    const batch = ++this.#batches;
-    for (let i = start; i < end; i++) {
-      const row = sorted[i] as number;
-      const holder = rows.holders[row] as Holder;
-      // A holder's method list goes into the batch with its first entry there.
-      if (holder.batch !== batch) {
-        holder.batch = batch;
-        holder.list = writer.methodList(holder.endpoint.id, holder.pid, holder.path, holder.methods);
-      }
-      writer.row(
-        rows.monikers[row] as string,
-        holder.endpoint.id,
-        rows.objects[row] as number,
-        holder.list,
-        rows.registered[row] as number,
-        rows.changed[row] as number,
-        rows.metadata.get(row),
-      );
-    }
+    return this.#packer.pack(this.#rows, this.#sorted, start, this.#endOfRun(start, prefix), reader);
   }
 
   /** The monikers under `prefix`, in moniker order, as a NameBatch (name-rows.ts). */
