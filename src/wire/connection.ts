@@ -7,7 +7,7 @@ import { FRAME_HEADER_BYTES } from '../transport/framing.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
 import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from './cbor-decode.js';
-import { ChunkAssembler, type ChunkInParts, chunkInParts } from './chunks.js';
+import { ChunkAssembler, type ChunkInParts, chunkInParts } from './chunk-assembler.js';
 import {
   decode,
   decodeHooks,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CHUNK_BYTES, ChunkAssembler, ChunkSender, encodeChunk } from '../../src/wire/chunks.ts';
+import { ChunkAssembler } from '../../src/wire/chunk-assembler.ts';
+import { CHUNK_BYTES, ChunkSender, encodeChunk } from '../../src/wire/chunks.ts';
 import { decode } from '../../src/wire/codec.ts';
 import { type Chunk, Kind } from '../../src/wire/protocol.ts';
 import { toMessage } from '../../src/wire/validate.ts';
