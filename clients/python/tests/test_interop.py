@@ -78,6 +78,22 @@ class SeedScenario(TableTest):
         owner.kill()
         wait_until(lambda: table.list_names("Names/") == [], what="the owner's names to leave")
 
+    def test_list_names_from_a_broker_before_list_names_gives_list_monikers(self):
+        # A real broker behind a relay that refuses ListNames as a broker before kind 22 does.
+        older = self.node("clients/python/tests/node_older_broker.ts", os.path.join(self.dir, "upstream"))
+        older.wait_for_line("ready")
+        table = self.connect()
+        for moniker in ("Old/b", "Old/a", "Old/é", "Old/ab", "Other/x"):
+            table.register(moniker, type("S", (), {"ping": lambda self: "pong"})())
+        self.assertEqual(table.list_names("Old/"), ["Old/a", "Old/ab", "Old/b", "Old/é"])
+        older.wait_for_line("refused 1")
+        self.assertEqual(table.list_names("Old/a"), ["Old/a", "Old/ab"])
+        self.assertEqual(table.list_names(""), [entry.moniker for entry in table.list("")])
+        older.wait_for_line("refused 3")
+        with self.assertRaises(runtable.RuntableError) as raised:
+            table.list_names("bad\u0001")
+        self.assertEqual(raised.exception.code, "BAD_MONIKER")
+
 
 class CallsIntoNode(TableTest):
     def setUp(self):
