@@ -179,7 +179,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   }
   armIdle();
   const rehearsalTimer = setTimeout(async () => {
-    const context = { token, limits, maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES, shared };
+    const context = { dir: options.dir, token, limits, maxSendBytes: DEFAULT_MAX_MESSAGE_BYTES, shared };
     let started = performance.now();
     await rehearseLeaving(context).then(
       () => log(`rehearsed an owner leaving in ${(performance.now() - started).toFixed(1)} ms`),

@@ -1,12 +1,16 @@
 // The broker's path for an owner that leaves (its connection closes, its entries are revoked,
 // watchers are sent the events) runs once per death, and a List's (the batch written from the
 // table's columns, the reply encoded) a few times in a broker's life: in a fresh broker the first
-// would run them unoptimized, or compile them on the spot. This plays each at start, on
-// connections in memory and a table of its own, so that the first owner to die is told of as fast
-// as the next, and the first List is answered as fast as the next. It never touches the broker's
-// table, its connections or its log.
+// would run them unoptimized, or compile them on the spot. This plays each at start, on Unix
+// sockets of its own (the leaving: the socket's end of stream is part of the path) and a table of
+// its own, so that the first owner to die is told of as fast as the next, and the first List is
+// answered as fast as the next. It never touches the broker's table, its connections or its log.
 
-import { MemoryTransport } from '../transport/memory.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { MAX_FRAME_BYTES } from '../transport/framing.js';
+import type { Transport } from '../transport/transport.js';
+import { connectUnix, listenUnix } from '../transport/unix.js';
 import { decode, encode, encodeReply } from '../wire/codec.js';
 import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
 import type { Limits } from '../wire/limits.js';
@@ -26,6 +30,8 @@ const LIST_REHEARSAL_OWNERS = 10;
 
 /** What the rehearsal needs of the broker: its token, limits and services, never its table. */
 export interface RehearsalContext {
+  /** The table's directory (private to its user): where the rehearsal's socket lies meanwhile. */
+  dir: string;
   token: string;
   limits: Limits;
   maxSendBytes: number;
@@ -35,7 +41,7 @@ export interface RehearsalContext {
 type Received = { kind?: unknown; type?: unknown; error?: { message?: unknown } };
 
 /** Resolves at the first frame `transport` receives that `wanted` accepts; rejects at a Failure. */
-function arrival(transport: MemoryTransport, wanted: (message: Received) => boolean): Promise<void> {
+function arrival(transport: Transport, wanted: (message: Received) => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     transport.onFrame = (frame) => {
       const message = decode(frame) as Received;
@@ -47,12 +53,38 @@ function arrival(transport: MemoryTransport, wanted: (message: Received) => bool
 
 /**
  * An owner registers, a watcher watches, the owner's connection closes and the watcher receives
- * its `revoked` event, all through the broker's own session code. Resolves when it has.
+ * its `revoked` event, all through the broker's own session code and over Unix sockets, as a real
+ * owner's would. Resolves when it has.
  */
 export async function rehearseLeaving(context: RehearsalContext): Promise<void> {
   const { hello, accept } = rehearsalSessions(context, new ObjectTable());
-  const [owner, ownerSide] = MemoryTransport.pair();
-  const [watcher, watcherSide] = MemoryTransport.pair();
+  const address = path.join(context.dir, `rehearsal-${process.pid}.sock`);
+  fs.rmSync(address, { force: true });
+  const waiting: ((transport: Transport) => void)[] = [];
+  const listener = await listenUnix(address, (transport) => waiting.shift()?.(transport), {
+    maxFrameBytes: MAX_FRAME_BYTES,
+    holdsProcess: false,
+  });
+  try {
+    await leaveOnce(hello, accept, async () => {
+      const accepted = new Promise<Transport>((resolve) => waiting.push(resolve));
+      const near = await connectUnix(address, { maxFrameBytes: MAX_FRAME_BYTES, timeout: HANDSHAKE_TIMEOUT_MS });
+      return [near, await accepted];
+    });
+  } finally {
+    await listener.close();
+    fs.rmSync(address, { force: true });
+  }
+}
+
+/** One owner leaving, on pairs of transports from `pair` (the peer's end, the broker's). */
+async function leaveOnce(
+  hello: Uint8Array,
+  accept: (transport: Transport) => Promise<unknown>,
+  pair: () => Promise<[Transport, Transport]>,
+): Promise<void> {
+  const [owner, ownerSide] = await pair();
+  const [watcher, watcherSide] = await pair();
   const accepted = Promise.all([accept(ownerSide), accept(watcherSide)]);
   const answered = (message: Received) => message.kind === Kind.Reply;
   const ready = Promise.all([accepted, arrival(owner, answered), arrival(watcher, answered)]);
@@ -121,7 +153,7 @@ function rehearsalSessions(context: RehearsalContext, table: ObjectTable) {
   };
   const hello = encode({ kind: Kind.Hello, version: PROTOCOL_VERSION, pid: process.pid, token: context.token });
   let next = 1;
-  const accept = (transport: MemoryTransport) =>
+  const accept = (transport: Transport) =>
     Connection.accept(transport, options, (connection) => openSession(next++, connection, shared, () => {}));
   return { shared, hello, accept };
 }

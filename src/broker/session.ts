@@ -10,7 +10,7 @@ import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/p
 import type { Activations } from './activation.js';
 import type { IdleCollector } from './idle-gc.js';
 import { sweepEndpoints } from './sweep.js';
-import type { Claim, ObjectTable, OwnerId } from './table.js';
+import type { Claim, ObjectTable, OwnerId, OwnerRevokeResult } from './table.js';
 
 /** Methods one entry may list. */
 export const MAX_METHODS_PER_ENTRY = 1024;
@@ -53,8 +53,14 @@ export function handOver(promoted: Claim[], shared: Shared): void {
 }
 
 /**
+ * While an owner's entries leave (Session.leave): the connections whose watchers were sent events,
+ * written to at once rather than at the end of the tick.
+ */
+let telling: Set<Connection> | undefined;
+
+/**
  * A session for a connection whose handshake just succeeded, and the handlers its connection
- * calls: on close, the session's entries leave and its watchers are told before `ended` runs.
+ * calls: on close, the session's entries leave and its watchers are told before anything else.
  */
 export function openSession(
   owner: OwnerId,
@@ -66,6 +72,7 @@ export function openSession(
   shared.sessions.set(owner, session);
   return {
     onMessage: (message) => session.handle(message),
+    onEnd: () => session.leave(),
     onClose: () => {
       shared.sessions.delete(owner);
       session.end();
@@ -84,6 +91,8 @@ export class Session {
   readonly #queued = new Map<string, number>();
   /** Activate requests waiting for their service. */
   #activating = 0;
+  /** What leave() took from the table, for end() to finish. */
+  #left: OwnerRevokeResult | undefined;
 
   constructor(
     readonly owner: OwnerId,
@@ -109,14 +118,32 @@ export class Session {
     }
   }
 
-  end(): void {
+  /**
+   * The connection has closed: its entries and claims leave the table, and the watchers' events
+   * are written before anything else is done (end() does the rest), so that a watcher of an
+   * owner that died is told as soon as the broker can.
+   */
+  leave(): OwnerRevokeResult {
+    if (this.#left) return this.#left;
     for (const stop of this.#watches.values()) stop();
     this.#watches.clear();
+    telling = new Set();
+    try {
+      this.#left = this.shared.table.revokeOwner(this.owner);
+    } finally {
+      const told = telling;
+      telling = undefined;
+      for (const connection of told) connection.flush();
+    }
+    return this.#left;
+  }
+
+  end(): void {
+    const { revoked, promoted, left } = this.leave();
     this.#queued.clear();
-    const { revoked, promoted, left } = this.shared.table.revokeOwner(this.owner);
     handOver(promoted, this.shared);
     if (revoked.length === 0 && left.length === 0) return;
-    // The watchers' events leave on the next tick; the log line and the look at /proc for the
+    // The watchers' events are written (leave()); the log line and the look at /proc for the
     // owner's endpoint files wait until the watchers have read them.
     const pid = this.connection.peerPid;
     setTimeout(() => {
@@ -220,9 +247,10 @@ export class Session {
         this.#watches.get(watch)?.();
         // The snapshot is taken and the watcher added in the same tick, so no event falls between.
         const snapshot = table.pack(message.prefix, this.connection);
-        const stop = table.watch(message.prefix, (type, entry) =>
-          this.connection.send({ kind: Kind.TableEvent, watch, type, entry }),
-        );
+        const stop = table.watch(message.prefix, (type, entry) => {
+          this.connection.send({ kind: Kind.TableEvent, watch, type, entry });
+          telling?.add(this.connection);
+        });
         this.#watches.set(watch, stop);
         return snapshot;
       }

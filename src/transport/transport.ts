@@ -18,6 +18,8 @@ export interface Transport {
    * memory leave as one piece, not copied (the encoder's block: wire/cbor-encode.ts endFrame()).
    */
   sendFramed?(memory: ArrayBufferLike, offset: number, length: number): void;
+  /** Optional: writes what is queued now rather than at the end of the tick. */
+  flush?(): void;
   /** Set once, right after the transport is made; called for every complete frame. */
   onFrame: (frame: Uint8Array) => void;
   /**

@@ -225,6 +225,10 @@ class SocketTransport implements Transport {
     });
   }
 
+  flush(): void {
+    this.#flush();
+  }
+
   sendFramed(memory: ArrayBufferLike, offset: number, length: number): void {
     if (this.#closed) return;
     if (memory !== this.#runMemory || offset !== this.#runEnd) {

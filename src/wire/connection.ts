@@ -110,6 +110,11 @@ export interface ConnectionHandlers {
   onMessage(message: Message): void;
   /** Once, when the connection closes, with the reason. */
   onClose(reason: RuntableError): void;
+  /**
+   * Optional: once, when the connection closes, first of all (before its reason is made and its
+   * requests are failed), for what others must be told at once: a broker's watchers of an owner.
+   */
+  onEnd?(): void;
 }
 
 /**
@@ -277,6 +282,11 @@ export class Connection {
   /** Large messages being received: transfers begun and not yet whole. */
   get receiving(): number {
     return this.#assembler.inProgress;
+  }
+
+  /** Writes what is queued now, not at the end of the tick, where the transport can. */
+  flush(): void {
+    this.#transport.flush?.();
   }
 
   /** Sends a message, returning its encoded size; throws FRAME_TOO_LARGE or an encoding error synchronously. */
@@ -527,6 +537,7 @@ export class Connection {
   }
 
   #closed(error: Error | undefined): void {
+    this.#handlers.onEnd?.();
     this.#assembler.clear();
     this.#outbox.clear();
     const complaint =
