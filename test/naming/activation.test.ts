@@ -102,14 +102,15 @@ test('a killed activated owner is started again by the next get()', async () => 
 test("a caller between a served owner's death and its exit gets the command started again", async () => {
   // The command is a wrapper that outlives its daemon until told: the daemon's entries leave at
   // its death while the broker's run (the wrapper) still lives, as in the moments between a
-  // killed owner's sockets closing and the broker hearing of its exit.
+  // killed owner's sockets closing and the broker hearing of its exit. It also ends once the
+  // test's directory is gone, so that a run started after the test's clean-up does not loop on.
   const go = path.join(dir, 'go');
   writeService(services.dir, 'build', {
     monikers: ['Build/daemon'],
     command: [
       '/bin/sh',
       '-c',
-      '"$@"; while [ ! -e "$0" ]; do sleep 0.05; done',
+      '"$@"; while [ -d "${0%/*}" ] && [ ! -e "$0" ]; do sleep 0.05; done',
       go,
       ...activatedCommand([services.starts, 'register', 'Build/daemon']),
     ],
