@@ -52,6 +52,8 @@ const utf8Write = (
 let target: Buffer = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
 /** The block's memory (allocUnsafeSlow: its own, from offset 0), read once per block. */
 let memory: ArrayBufferLike = target.buffer;
+/** The block as a DataView, for the envelopes' constant words: V8 inlines these stores. */
+let words = new DataView(memory);
 /** Where the part being written began in `target` (the message's start, when it is not split). */
 let start = 0;
 let position = 0;
@@ -88,6 +90,7 @@ function room(bytes: number): void {
   target.copy(next, 0, start, position);
   target = next;
   memory = next.buffer;
+  words = new DataView(memory);
   start = 0;
   position = written;
 }
@@ -340,6 +343,7 @@ function begin(): void {
   if (target.length - position < 256) {
     target = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
     memory = target.buffer;
+    words = new DataView(memory);
     position = 0;
   }
   start = position;
@@ -445,41 +449,35 @@ function mapHead(count: number): void {
   position += 3;
 }
 
-/** Bytes key() writes at once: the longest key's head and text, padded to this. */
-const KEY_BYTES = 7;
+// The envelopes' keys as text() writes them, in stores of constant words: a key copied from
+// prebuilt bytes cost a load per byte, and a byte per store more (docs/PERFORMANCE.md, (b)
+// session 7). What follows a key overwrites the padding past its end.
 
-/** A key of the envelopes, as text() writes it (short ASCII: head and bytes fixed), padded to KEY_BYTES. */
-function keyBytes(key: string): Uint8Array {
-  const bytes = new Uint8Array(KEY_BYTES);
-  bytes[0] = 0x60 | key.length;
-  bytes.set(Buffer.from(key, 'latin1'), 1);
-  return bytes;
+/** The key of `length` bytes (up to 8), head included, packed big-endian in `word` and `rest`. */
+function key(length: number, word: number, rest: number): void {
+  room(8);
+  words.setUint32(position, word);
+  words.setUint32(position + 4, rest);
+  position += length;
 }
 
-const KIND_KEY = keyBytes('kind');
-const TARGET_KEY = keyBytes('target');
-const REF_KEY = keyBytes('ref');
-const METHOD_KEY = keyBytes('method');
-const ARGS_KEY = keyBytes('args');
-const STACK_KEY = keyBytes('stack');
-const ID_KEY = keyBytes('id');
-const VALUE_KEY = keyBytes('value');
-
-/**
- * Writes a prebuilt key in straight-line stores, cheaper than text()'s character loop; the
- * padding after it lies past the message's end, and what follows overwrites it.
- */
-function key(bytes: Uint8Array): void {
-  room(KEY_BYTES);
+/** `{ kind: <kind>,` for a map of `count` entries, then `key` as key() takes it; a kind of 24 to 255. */
+function kindHead(count: number, kind: number, length: number, word: number, rest: number): void {
+  if (!(kind >= 0x18 && kind <= 0xff && (kind | 0) === kind)) {
+    mapHead(count);
+    key(5, 0x646b696e, 0x64000000);
+    number(kind);
+    key(length, word, rest);
+    return;
+  }
+  room(18);
   const at = position;
-  target[at] = bytes[0] as number;
-  target[at + 1] = bytes[1] as number;
-  target[at + 2] = bytes[2] as number;
-  target[at + 3] = bytes[3] as number;
-  target[at + 4] = bytes[4] as number;
-  target[at + 5] = bytes[5] as number;
-  target[at + 6] = bytes[6] as number;
-  position = at + 1 + ((bytes[0] as number) & 0x1f);
+  words.setUint32(at, 0xb9000064 | (count << 8)); // a map of `count` (16 bits), "kind"'s head
+  words.setUint32(at + 4, 0x6b696e64);
+  words.setUint16(at + 8, 0x1800 | kind);
+  words.setUint32(at + 10, word);
+  words.setUint32(at + 14, rest);
+  position = at + 10 + length;
 }
 
 /**
@@ -501,21 +499,15 @@ export function encodeCallEnvelope(
 ): Encoded | number {
   beginEnvelope(frame);
   try {
-    mapHead(stack ? 6 : 5);
-    key(KIND_KEY);
-    number(kind);
-    key(targetKey === 'target' ? TARGET_KEY : REF_KEY);
+    if (targetKey === 'target') kindHead(stack ? 6 : 5, kind, 7, 0x66746172, 0x67657400);
+    else kindHead(stack ? 6 : 5, kind, 4, 0x63726566, 0);
     number(targetId);
-    key(METHOD_KEY);
+    key(7, 0x666d6574, 0x686f6400); // "method"
     text(method);
-    key(ARGS_KEY);
+    key(5, 0x64617267, 0x73000000); // "args"
     item(args);
-    if (stack) {
-      key(STACK_KEY);
-      room(1);
-      target[position++] = 0xf5;
-    }
-    key(ID_KEY);
+    if (stack) key(7, 0x65737461, 0x636bf500); // "stack", true
+    key(3, 0x62696400, 0); // "id"
     number(id);
   } catch (error) {
     abandon();
@@ -531,12 +523,9 @@ export function encodeCallEnvelope(
 export function encodeReplyEnvelope(kind: number, id: number, value: unknown, frame = false): Encoded | number {
   beginEnvelope(frame);
   try {
-    mapHead(3);
-    key(KIND_KEY);
-    number(kind);
-    key(ID_KEY);
+    kindHead(3, kind, 3, 0x62696400, 0); // "id"
     number(id);
-    key(VALUE_KEY);
+    key(6, 0x6576616c, 0x75650000); // "value"
     item(value);
   } catch (error) {
     abandon();
