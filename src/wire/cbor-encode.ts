@@ -396,7 +396,8 @@ function endFrame(): number | EncodedParts {
   target[start + 1] = (body >>> 16) & 0xff;
   target[start + 2] = (body >>> 8) & 0xff;
   target[start + 3] = body & 0xff;
-  framedMemory = memory;
+  // Stored only when the block changed: a store of a new object is a write barrier, per message.
+  if (framedMemory !== memory) framedMemory = memory;
   framedOffset = start;
   start = position;
   return length;
