@@ -247,6 +247,9 @@ function object(value: object): void {
     // A Buffer is told by its prototype: a property read through a Buffer's prototype chain
     // (constructor, byteLength) is a generic load in V8's optimized code, one at each site. An
     // own `constructor` (never seen in practice) decides, as it always did.
+    // An element read first (no side effect on a typed array): its map check lets V8 fold
+    // getPrototypeOf() below to a constant, which is otherwise a call into the runtime.
+    (value as Uint8Array)[0];
     const prototype = Object.hasOwn(value, 'constructor') ? undefined : Object.getPrototypeOf(value);
     if (prototype === BUFFER_PROTOTYPE) bytes(value as Buffer);
     else if (prototype === UINT8ARRAY_PROTOTYPE) {
