@@ -6,6 +6,7 @@
 // Node's Buffer is a getter on globalThis: imported, a hot site reads no getter.
 import { Buffer } from 'node:buffer';
 import { Encoder } from 'cbor-x';
+import { type Encoded, EncodedParts } from './encoded.js';
 import { copyBuffer, isUncopied } from './large-bytes.js';
 import { Kind } from './protocol.js';
 
@@ -17,30 +18,11 @@ export const ENCODE_BLOCK_BYTES = 64 * 1024;
  * one of them, and written without joining (see docs/ARCHITECTURE.md, "Large binary").
  */
 export const SPLIT_BYTES = 16 * 1024;
-/**
- * A message encoded as several parts, to be sent back to back as one message: views into the
- * block and, between them, large byte strings as the caller gave them. Never joined on the way out.
- */
-export class EncodedParts {
-  readonly parts: Uint8Array[];
-  /** Bytes of all parts together: the message's encoded size. */
-  readonly length: number;
-  /** The copies of large byte strings among the parts, until released (releaseCopies()). */
-  copies: Buffer[] | undefined;
-
-  constructor(parts: Uint8Array[], length: number, copies?: Buffer[]) {
-    this.parts = parts;
-    this.length = length;
-    this.copies = copies;
-  }
-}
-
-/** What the envelope encoders give: one view, or parts when a large byte string was left out. */
-export type Encoded = Uint8Array | EncodedParts;
-
 // useRecords: false keeps plain CBOR maps for objects (no cbor-x record extension), so any CBOR
 // decoder reads our frames; Maps then travel under tag 259.
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+
+export { type Encoded, EncodedParts, joined } from './encoded.js';
 
 /** Node's UTF-8 writer, as cbor-x uses it for strings of 64 characters or more. */
 const utf8Write = (
@@ -596,9 +578,4 @@ export function encodeChunkHead(
     throw error;
   }
   return end();
-}
-
-/** The message's bytes in one piece: copied together if it is in parts. */
-export function joined(encoded: Encoded): Uint8Array {
-  return encoded instanceof EncodedParts ? Buffer.concat(encoded.parts, encoded.length) : encoded;
 }
