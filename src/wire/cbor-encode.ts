@@ -470,6 +470,29 @@ function kindHead(count: number, kind: number, length: number, word: number, res
   position = at + 10 + length;
 }
 
+// The method a Call named last, as key() takes it, when text() wrote it in 8 bytes or fewer: a
+// run of calls to one method writes it in two stores (text()'s character loop was 300
+// instructions for "echo": docs/PERFORMANCE.md, (b) session 7).
+let lastMethod: string | undefined;
+let lastMethodLength = 0;
+let lastMethodWord = 0;
+let lastMethodRest = 0;
+
+function methodText(method: string): void {
+  // The 8 bytes read back below lie in the block.
+  room(8);
+  // As an offset in the part: text() may move the part to a fresh block before it writes.
+  const from = position - start;
+  text(method);
+  const at = start + from;
+  const length = position - at;
+  if (length > 8) return;
+  lastMethodWord = words.getUint32(at);
+  lastMethodRest = words.getUint32(at + 4);
+  lastMethodLength = length;
+  lastMethod = method;
+}
+
 /**
  * The bytes encodeCbor writes for the object `{ kind, [targetKey]: target, method, args,
  * stack: true (only if `stack`), id }`, a Call (targetKey 'target') or an Invoke ('ref') with its
@@ -493,7 +516,8 @@ export function encodeCallEnvelope(
     else kindHead(stack ? 6 : 5, kind, 4, 0x63726566, 0);
     number(targetId);
     key(7, 0x666d6574, 0x686f6400); // "method"
-    text(method);
+    if (method === lastMethod) key(lastMethodLength, lastMethodWord, lastMethodRest);
+    else methodText(method);
     key(5, 0x64617267, 0x73000000); // "args"
     item(args);
     if (stack) key(7, 0x65737461, 0x636bf500); // "stack", true
