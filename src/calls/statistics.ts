@@ -2,7 +2,7 @@
 // latency histogram of fixed size (log-spaced buckets), so memory never grows with traffic. It is
 // always on: recording a call is a few array increments and must never allocate.
 
-import { performance } from 'node:perf_hooks';
+import process from 'node:process';
 import { ERROR_CODES } from '../errors.js';
 import type { CallFigures, StatisticsReport } from '../wire/protocol.js';
 
@@ -104,7 +104,7 @@ export class MethodCounter {
  * The clock reading that ended the last call counted in this run of JavaScript, or -1 once the
  * event loop may have waited since. Calls decoded from one socket read are served back to back:
  * the end of one is the start of the next, so each costs one clock read instead of two
- * (performance.now() is about 35 ns here: docs/PERFORMANCE.md). Kept in a Float64Array: a
+ * (a clock reading is about 35 ns here: docs/PERFORMANCE.md). Kept in a Float64Array: a
  * module variable would box each reading in a fresh HeapNumber, stored with a write barrier.
  */
 const clock = new Float64Array([-1]);
@@ -121,20 +121,31 @@ export function clockStale(): void {
   clock[0] = -1;
 }
 
+const hrtime = process.hrtime;
+
 /**
- * The start of a counted call, as performance.now(): the end of the call counted just before it
+ * The monotonic clock in ms, as performance.now() reads it but without its check of its receiver
+ * (a hasOwnProperty per reading): calls are timed by differences only.
+ */
+function clockMs(): number {
+  const reading = hrtime();
+  return (reading[0] as number) * 1e3 + (reading[1] as number) / 1e6;
+}
+
+/**
+ * The start of a counted call, as clockMs(): the end of the call counted just before it
  * if nothing but the serving of calls (their decoding, another message of the same read) ran
  * between, else a fresh reading.
  */
 export function callStart(): number {
   const lastEnd = clock[0] as number;
-  return lastEnd >= 0 ? lastEnd : performance.now();
+  return lastEnd >= 0 ? lastEnd : clockMs();
 }
 
 /** Ends a counted call: `startedAt` is the callStart() of its start. */
 export function tally(counter: MethodCounter | undefined, startedAt: number, outcome: string): void {
   if (!counter) return;
-  const now = performance.now();
+  const now = clockMs();
   counter.record(outcome, now - startedAt);
   clock[0] = now;
   if (!forgetQueued) {
