@@ -375,188 +375,33 @@ function propertyName(key: unknown): string {
   return fail(`a map key of type ${typeof key} cannot name a property (send a Map)`);
 }
 
-// --- Envelopes: the messages of every call, read field by field ---
-//
-// A Reply, Call or Invoke as runtable writes it (a map with a 16-bit count, its keys in the order
-// of docs/PROTOCOL.md's examples: cbor-encode.ts) is read here without building a generic map
-// and validating it. Anything else, or the same message written differently (another encoder,
-// another key order), does not match and goes through decodeCbor and validate.ts instead; a match
-// gives exactly what those would. Only the bytes before the first value that a hook could see
-// decide the match, so a message is never read twice with effects.
-
-const REPLY_HEAD = [0xb9, 0x00, 0x03, 0x64, 0x6b, 0x69, 0x6e, 0x64, 0x18, 0x28, 0x62, 0x69, 0x64];
-const VALUE_KEY = [0x65, 0x76, 0x61, 0x6c, 0x75, 0x65];
-const KIND_KEY = [0x64, 0x6b, 0x69, 0x6e, 0x64];
-const TARGET_KEY = [0x66, 0x74, 0x61, 0x72, 0x67, 0x65, 0x74];
-const REF_KEY = [0x63, 0x72, 0x65, 0x66];
-const METHOD_KEY = [0x66, 0x6d, 0x65, 0x74, 0x68, 0x6f, 0x64];
-const ARGS_KEY = [0x64, 0x61, 0x72, 0x67, 0x73];
-const STACK_KEY = [0x65, 0x73, 0x74, 0x61, 0x63, 0x6b];
-const ID_KEY = [0x62, 0x69, 0x64];
-
-/** Whether `expected` comes next in `bytes` at `at`. */
-function matches(bytes: Uint8Array, at: number, expected: readonly number[]): boolean {
-  if (at + expected.length > bytes.length) return false;
-  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false;
-  return true;
-}
-
-/** An unsigned integer of at most 32 bits at `position`, or -1 (for validate.ts to judge). */
-function smallUint(bytes: Uint8Array): number {
-  if (position >= bytes.length) return -1;
-  const head = bytes[position] as number;
-  if (head >> 5 !== 0 || (head & 0x1f) > 26) return -1;
-  const start = position++;
-  try {
-    return argument(head & 0x1f);
-  } catch {
-    position = start;
-    return -1;
-  }
-}
-
-let envelopeValue: unknown;
-
-/** The value of the Reply that decodeReply matched last (read once: it is then dropped). */
-export function takeReplyValue(): unknown {
-  const value = envelopeValue;
-  envelopeValue = undefined;
-  return value;
-}
+/** Where the item that readAt() read last ends in its bytes. */
+export let readEnd = 0;
 
 /**
- * A Reply in `bytes`: its id, with its value for takeReplyValue(); -1 if the bytes are not a
- * Reply as runtable writes it. Throws, as decodeCbor would, if the value cannot be decoded.
+ * One item of `bytes` from `at`, inside `level` containers (a message's field: 1), as read()
+ * reads it, or as map() reads a key if `asKey` (then as a property name); its end in readEnd.
+ * The envelope readers' way in (envelope-decode.ts).
  */
-export function decodeReply(bytes: Uint8Array, tagHooks: TagHooks): number {
-  if (!matches(bytes, 0, REPLY_HEAD)) return -1;
+export function readAt(bytes: Uint8Array, at: number, level: number, tagHooks: TagHooks, asKey = false): unknown {
   const savedSrc = src;
   const savedPosition = position;
   const savedDepth = depth;
   const savedHooks = hooks;
   const savedView = view;
   src = bytes;
-  position = REPLY_HEAD.length;
-  depth = 0;
+  position = at;
+  depth = level;
   hooks = tagHooks;
   view = undefined;
   try {
-    const id = smallUint(bytes);
-    if (id < 0 || !matches(bytes, position, VALUE_KEY)) return -1;
-    position += VALUE_KEY.length;
-    // Inside the reply map, as decodeCbor would count it.
-    depth = 1;
-    envelopeValue = read();
-    if (position !== bytes.length) fail(`${bytes.length - position} bytes follow the CBOR value`);
-    return id;
-  } finally {
-    src = savedSrc;
-    position = savedPosition;
-    depth = savedDepth;
-    hooks = savedHooks;
-    view = savedView;
-  }
-}
-
-/** What decodeCall gives: the message as decodeCbor would. */
-export interface CallEnvelope {
-  kind: number;
-  target?: number;
-  ref?: number;
-  method: string;
-  args: unknown[];
-  stack?: boolean;
-  id: number;
-}
-
-let callExact = false;
-
-/** Whether the message decodeCall gave last was exactly a Call or Invoke as runtable writes it: valid as it is. */
-export function lastCallExact(): boolean {
-  return callExact;
-}
-
-/**
- * A Call (kind 30) or Invoke (31) in `bytes`, or undefined if they do not start as runtable
- * writes one. The first four fields are read without a generic map; fields after the arguments
- * that are not the usual ones (a newer peer's optional field) are read as decodeCbor would read
- * them, into the same object, and callExact is then false: validate.ts must judge it. Throws, as
- * decodeCbor would, if the message cannot be decoded.
- */
-export function decodeCall(bytes: Uint8Array, tagHooks: TagHooks): CallEnvelope | undefined {
-  if (bytes.length < 12 || bytes[0] !== 0xb9 || bytes[1] !== 0x00) return undefined;
-  const count = bytes[2] as number;
-  if (count < 5 || !matches(bytes, 3, KIND_KEY) || bytes[8] !== 0x18) return undefined;
-  const kind = bytes[9] as number;
-  if (kind !== 30 && kind !== 31) return undefined;
-  const targetKey = kind === 30 ? TARGET_KEY : REF_KEY;
-  const savedSrc = src;
-  const savedPosition = position;
-  const savedDepth = depth;
-  const savedHooks = hooks;
-  const savedView = view;
-  src = bytes;
-  position = 10;
-  // Inside the message's map, as decodeCbor would count it.
-  depth = 1;
-  hooks = tagHooks;
-  view = undefined;
-  try {
-    if (!matches(bytes, position, targetKey)) return undefined;
-    position += targetKey.length;
-    const targetId = smallUint(bytes);
-    if (targetId < 0 || !matches(bytes, position, METHOD_KEY)) return undefined;
-    position += METHOD_KEY.length;
-    if (position >= bytes.length || (bytes[position] as number) >> 5 !== 3) return undefined;
-    // From the key cache: the same string each call, whose hash is kept and which V8 has
-    // internalized once the method was looked up by it (Set.has, the property read).
-    const method = readKey() as string;
-    if (!matches(bytes, position, ARGS_KEY)) return undefined;
-    position += ARGS_KEY.length;
-    if (position >= bytes.length || (bytes[position] as number) >> 5 !== 4) return undefined;
-    // From here on a hook may have run (a reference in the arguments): the message is read to
-    // its end whatever follows, never read again.
-    const args = read() as unknown[];
-    if (count === 5 && matches(bytes, position, ID_KEY)) {
-      position += ID_KEY.length;
-      const id = smallUint(bytes);
-      if (id >= 0 && position === bytes.length) {
-        callExact = true;
-        return kind === 30 ? { kind, target: targetId, method, args, id } : { kind, ref: targetId, method, args, id };
-      }
-      position -= ID_KEY.length;
-    }
-    if (count === 6 && matches(bytes, position, STACK_KEY)) {
-      const at = position;
-      position += STACK_KEY.length;
-      const flag = bytes[position++];
-      if ((flag === 0xf4 || flag === 0xf5) && matches(bytes, position, ID_KEY)) {
-        position += ID_KEY.length;
-        const id = smallUint(bytes);
-        if (id >= 0 && position === bytes.length) {
-          callExact = true;
-          const stack = flag === 0xf5;
-          return kind === 30
-            ? { kind, target: targetId, method, args, stack, id }
-            : { kind, ref: targetId, method, args, stack, id };
-        }
-      }
-      position = at;
-    }
-    // Something else follows: the rest of the map as map() reads it.
-    callExact = false;
-    const object: Record<string, unknown> =
-      kind === 30 ? { kind, target: targetId, method, args } : { kind, ref: targetId, method, args };
-    for (let i = 4; i < count; i++) {
+    let value: unknown;
+    if (asKey) {
       const key = readKey();
-      const value = read();
-      const name = typeof key === 'string' ? key : propertyName(key);
-      if (name === '__proto__') {
-        Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
-      } else object[name] = value;
-    }
-    if (position !== bytes.length) fail(`${bytes.length - position} bytes follow the CBOR value`);
-    return object as unknown as CallEnvelope;
+      value = typeof key === 'string' ? key : propertyName(key);
+    } else value = read();
+    readEnd = position;
+    return value;
   } finally {
     src = savedSrc;
     position = savedPosition;

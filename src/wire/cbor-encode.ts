@@ -6,6 +6,7 @@
 // Node's Buffer is a getter on globalThis: imported, a hot site reads no getter.
 import { Buffer } from 'node:buffer';
 import { Encoder } from 'cbor-x';
+import { type Encoded, EncodedParts } from './encoded.js';
 import { copyBuffer, isUncopied } from './large-bytes.js';
 import { Kind } from './protocol.js';
 
@@ -17,30 +18,11 @@ export const ENCODE_BLOCK_BYTES = 64 * 1024;
  * one of them, and written without joining (see docs/ARCHITECTURE.md, "Large binary").
  */
 export const SPLIT_BYTES = 16 * 1024;
-/**
- * A message encoded as several parts, to be sent back to back as one message: views into the
- * block and, between them, large byte strings as the caller gave them. Never joined on the way out.
- */
-export class EncodedParts {
-  readonly parts: Uint8Array[];
-  /** Bytes of all parts together: the message's encoded size. */
-  readonly length: number;
-  /** The copies of large byte strings among the parts, until released (releaseCopies()). */
-  copies: Buffer[] | undefined;
-
-  constructor(parts: Uint8Array[], length: number, copies?: Buffer[]) {
-    this.parts = parts;
-    this.length = length;
-    this.copies = copies;
-  }
-}
-
-/** What the envelope encoders give: one view, or parts when a large byte string was left out. */
-export type Encoded = Uint8Array | EncodedParts;
-
 // useRecords: false keeps plain CBOR maps for objects (no cbor-x record extension), so any CBOR
 // decoder reads our frames; Maps then travel under tag 259.
 const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+
+export { type Encoded, EncodedParts, joined } from './encoded.js';
 
 /** Node's UTF-8 writer, as cbor-x uses it for strings of 64 characters or more. */
 const utf8Write = (
@@ -52,6 +34,8 @@ const utf8Write = (
 let target: Buffer = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
 /** The block's memory (allocUnsafeSlow: its own, from offset 0), read once per block. */
 let memory: ArrayBufferLike = target.buffer;
+/** The block as a DataView, for the envelopes' constant words: V8 inlines these stores. */
+let words = new DataView(memory);
 /** Where the part being written began in `target` (the message's start, when it is not split). */
 let start = 0;
 let position = 0;
@@ -80,14 +64,19 @@ const setBytes = Uint8Array.prototype.set;
 const BUFFER_PROTOTYPE: object = Buffer.prototype;
 const UINT8ARRAY_PROTOTYPE: object = Uint8Array.prototype;
 
-/** Makes room for `bytes` more, moving the part begun so far to a fresh block if need be. */
+/** Makes room for `bytes` more; small enough for V8 to inline at every site, the rare move apart. */
 function room(bytes: number): void {
-  if (position + bytes <= target.length) return;
+  if (position + bytes > target.length) move(bytes);
+}
+
+/** Moves the part begun so far to a fresh block with room for `bytes` more. */
+function move(bytes: number): void {
   const written = position - start;
   const next = Buffer.allocUnsafeSlow(Math.max(ENCODE_BLOCK_BYTES, 2 * (written + bytes)));
   target.copy(next, 0, start, position);
   target = next;
   memory = next.buffer;
+  words = new DataView(memory);
   start = 0;
   position = written;
 }
@@ -119,8 +108,8 @@ function writeHead(major: number, value: number): void {
 
 function number(value: number): void {
   room(9);
-  if (value >>> 0 === value) head(0x00, value);
-  else if (value >> 0 === value) head(0x20, ~value);
+  if (value >>> 0 === value) writeHead(0x00, value);
+  else if (value >> 0 === value) writeHead(0x20, ~value);
   else if (value < 0 && value >= -0x1_0000_0000 && Math.floor(value) === value) {
     target[position++] = 0x3a;
     target.writeUInt32BE(-1 - value, position);
@@ -240,6 +229,9 @@ function object(value: object): void {
     // A Buffer is told by its prototype: a property read through a Buffer's prototype chain
     // (constructor, byteLength) is a generic load in V8's optimized code, one at each site. An
     // own `constructor` (never seen in practice) decides, as it always did.
+    // An element read first (no side effect on a typed array): its map check lets V8 fold
+    // getPrototypeOf() below to a constant, which is otherwise a call into the runtime.
+    (value as Uint8Array)[0];
     const prototype = Object.hasOwn(value, 'constructor') ? undefined : Object.getPrototypeOf(value);
     if (prototype === BUFFER_PROTOTYPE) bytes(value as Buffer);
     else if (prototype === UINT8ARRAY_PROTOTYPE) {
@@ -340,6 +332,7 @@ function begin(): void {
   if (target.length - position < 256) {
     target = Buffer.allocUnsafeSlow(ENCODE_BLOCK_BYTES);
     memory = target.buffer;
+    words = new DataView(memory);
     position = 0;
   }
   start = position;
@@ -388,7 +381,8 @@ function endFrame(): number | EncodedParts {
   target[start + 1] = (body >>> 16) & 0xff;
   target[start + 2] = (body >>> 8) & 0xff;
   target[start + 3] = body & 0xff;
-  framedMemory = memory;
+  // Stored only when the block changed: a store of a new object is a write barrier, per message.
+  if (framedMemory !== memory) framedMemory = memory;
   framedOffset = start;
   start = position;
   return length;
@@ -445,41 +439,58 @@ function mapHead(count: number): void {
   position += 3;
 }
 
-/** Bytes key() writes at once: the longest key's head and text, padded to this. */
-const KEY_BYTES = 7;
+// The envelopes' keys as text() writes them, in stores of constant words: a key copied from
+// prebuilt bytes cost a load per byte, and a byte per store more (docs/PERFORMANCE.md, (b)
+// session 7). What follows a key overwrites the padding past its end.
 
-/** A key of the envelopes, as text() writes it (short ASCII: head and bytes fixed), padded to KEY_BYTES. */
-function keyBytes(key: string): Uint8Array {
-  const bytes = new Uint8Array(KEY_BYTES);
-  bytes[0] = 0x60 | key.length;
-  bytes.set(Buffer.from(key, 'latin1'), 1);
-  return bytes;
+/** The key of `length` bytes (up to 8), head included, packed big-endian in `word` and `rest`. */
+function key(length: number, word: number, rest: number): void {
+  room(8);
+  words.setUint32(position, word);
+  words.setUint32(position + 4, rest);
+  position += length;
 }
 
-const KIND_KEY = keyBytes('kind');
-const TARGET_KEY = keyBytes('target');
-const REF_KEY = keyBytes('ref');
-const METHOD_KEY = keyBytes('method');
-const ARGS_KEY = keyBytes('args');
-const STACK_KEY = keyBytes('stack');
-const ID_KEY = keyBytes('id');
-const VALUE_KEY = keyBytes('value');
-
-/**
- * Writes a prebuilt key in straight-line stores, cheaper than text()'s character loop; the
- * padding after it lies past the message's end, and what follows overwrites it.
- */
-function key(bytes: Uint8Array): void {
-  room(KEY_BYTES);
+/** `{ kind: <kind>,` for a map of `count` entries, then `key` as key() takes it; a kind of 24 to 255. */
+function kindHead(count: number, kind: number, length: number, word: number, rest: number): void {
+  if (!(kind >= 0x18 && kind <= 0xff && (kind | 0) === kind)) {
+    mapHead(count);
+    key(5, 0x646b696e, 0x64000000);
+    number(kind);
+    key(length, word, rest);
+    return;
+  }
+  room(18);
   const at = position;
-  target[at] = bytes[0] as number;
-  target[at + 1] = bytes[1] as number;
-  target[at + 2] = bytes[2] as number;
-  target[at + 3] = bytes[3] as number;
-  target[at + 4] = bytes[4] as number;
-  target[at + 5] = bytes[5] as number;
-  target[at + 6] = bytes[6] as number;
-  position = at + 1 + ((bytes[0] as number) & 0x1f);
+  words.setUint32(at, 0xb9000064 | (count << 8)); // a map of `count` (16 bits), "kind"'s head
+  words.setUint32(at + 4, 0x6b696e64);
+  words.setUint16(at + 8, 0x1800 | kind);
+  words.setUint32(at + 10, word);
+  words.setUint32(at + 14, rest);
+  position = at + 10 + length;
+}
+
+// The method a Call named last, as key() takes it, when text() wrote it in 8 bytes or fewer: a
+// run of calls to one method writes it in two stores (text()'s character loop was 300
+// instructions for "echo": docs/PERFORMANCE.md, (b) session 7).
+let lastMethod: string | undefined;
+let lastMethodLength = 0;
+let lastMethodWord = 0;
+let lastMethodRest = 0;
+
+function methodText(method: string): void {
+  // The 8 bytes read back below lie in the block.
+  room(8);
+  // As an offset in the part: text() may move the part to a fresh block before it writes.
+  const from = position - start;
+  text(method);
+  const at = start + from;
+  const length = position - at;
+  if (length > 8) return;
+  lastMethodWord = words.getUint32(at);
+  lastMethodRest = words.getUint32(at + 4);
+  lastMethodLength = length;
+  lastMethod = method;
 }
 
 /**
@@ -501,21 +512,16 @@ export function encodeCallEnvelope(
 ): Encoded | number {
   beginEnvelope(frame);
   try {
-    mapHead(stack ? 6 : 5);
-    key(KIND_KEY);
-    number(kind);
-    key(targetKey === 'target' ? TARGET_KEY : REF_KEY);
+    if (targetKey === 'target') kindHead(stack ? 6 : 5, kind, 7, 0x66746172, 0x67657400);
+    else kindHead(stack ? 6 : 5, kind, 4, 0x63726566, 0);
     number(targetId);
-    key(METHOD_KEY);
-    text(method);
-    key(ARGS_KEY);
+    key(7, 0x666d6574, 0x686f6400); // "method"
+    if (method === lastMethod) key(lastMethodLength, lastMethodWord, lastMethodRest);
+    else methodText(method);
+    key(5, 0x64617267, 0x73000000); // "args"
     item(args);
-    if (stack) {
-      key(STACK_KEY);
-      room(1);
-      target[position++] = 0xf5;
-    }
-    key(ID_KEY);
+    if (stack) key(7, 0x65737461, 0x636bf500); // "stack", true
+    key(3, 0x62696400, 0); // "id"
     number(id);
   } catch (error) {
     abandon();
@@ -531,12 +537,9 @@ export function encodeCallEnvelope(
 export function encodeReplyEnvelope(kind: number, id: number, value: unknown, frame = false): Encoded | number {
   beginEnvelope(frame);
   try {
-    mapHead(3);
-    key(KIND_KEY);
-    number(kind);
-    key(ID_KEY);
+    kindHead(3, kind, 3, 0x62696400, 0); // "id"
     number(id);
-    key(VALUE_KEY);
+    key(6, 0x6576616c, 0x75650000); // "value"
     item(value);
   } catch (error) {
     abandon();
@@ -599,9 +602,4 @@ export function encodeChunkHead(
     throw error;
   }
   return end();
-}
-
-/** The message's bytes in one piece: copied together if it is in parts. */
-export function joined(encoded: Encoded): Uint8Array {
-  return encoded instanceof EncodedParts ? Buffer.concat(encoded.parts, encoded.length) : encoded;
 }

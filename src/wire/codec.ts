@@ -4,7 +4,8 @@
 // the trip in a form that independent CBOR decoders read. The shape checks live in validate.ts.
 
 import { decodeCbor, type TagHooks } from './cbor-decode.js';
-import { type Encoded, encodeCallEnvelope, encodeCbor, encodeReplyEnvelope } from './cbor-encode.js';
+import { encodeCallEnvelope, encodeCbor, encodeReplyEnvelope } from './cbor-encode.js';
+import type { Encoded } from './encoded.js';
 import { type Call, type Invoke, Kind, type Unnumbered } from './protocol.js';
 import { ByReference, ERROR_TAG, type ErrorFields, prepareValue, REFERENCE_TAG, RefKind } from './values.js';
 

@@ -6,7 +6,6 @@ import { type ErrorCode, RuntableError } from '../errors.js';
 import { FRAME_HEADER_BYTES } from '../transport/framing.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
-import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from './cbor-decode.js';
 import { ChunkAssembler, type ChunkInParts, chunkInParts } from './chunk-assembler.js';
 import {
   decode,
@@ -20,6 +19,7 @@ import {
   type ReferenceContext,
   type TagHooks,
 } from './codec.js';
+import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from './envelope-decode.js';
 import { asRuntableError, toRuntableError } from './error-record.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { Outbox } from './outbox.js';

@@ -3,7 +3,7 @@
 // owner keeps them unchanged until then, which go as they are.
 
 import { Buffer } from 'node:buffer';
-import type { EncodedParts } from './cbor-encode.js';
+import type { EncodedParts } from './encoded.js';
 
 /**
  * Copies of large byte strings (cbor-encode.ts, bytes()) that have been written are kept for the next ones,

@@ -5,8 +5,9 @@
 import { RuntableError } from '../errors.js';
 import { FRAME_HEADER_BYTES } from '../transport/framing.js';
 import type { Transport } from '../transport/transport.js';
-import { type Encoded, EncodedParts, framedAt, framedMessage, framedStart } from './cbor-encode.js';
+import { framedAt, framedMessage, framedStart } from './cbor-encode.js';
 import { BULK_HIGH_WATER_BYTES, CHUNK_BYTES, ChunkSender, type SendOrder } from './chunks.js';
+import { type Encoded, EncodedParts } from './encoded.js';
 import { releaseCopies } from './large-bytes.js';
 
 export interface OutboxOptions {

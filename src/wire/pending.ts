@@ -28,8 +28,9 @@ export type Restack = (error: Error) => unknown;
 class Pending {
   constructor(
     readonly id: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: Error) => void,
+    /** Set by capture(), as its promise is made. */
+    public resolve: (value: unknown) => void,
+    public reject: (error: Error) => void,
     /** Expired by the shared timer (the request has the default timeout): when it was sent. */
     readonly sent: Sent | undefined,
     /** On timeout or abort, the peer is told (calls, whose methods may be stopped). */
@@ -67,12 +68,17 @@ function sentNow(): Sent {
   return sending;
 }
 
+const unset = () => {};
+/** The request whose promise is being made: capture() gives it its resolving functions. */
+let capturing: Pending | undefined;
+
 // new Promise's executor, shared: a closure per request would be one more object for the collector.
-let capturedResolve: (value: unknown) => void = () => {};
-let capturedReject: (error: Error) => void = () => {};
+// It stores into the fresh record: stores into module variables (the record's two functions, as
+// before) pay a write barrier each; this pays one, for `capturing`.
 function capture(resolve: (value: unknown) => void, reject: (error: Error) => void): void {
-  capturedResolve = resolve;
-  capturedReject = reject;
+  const pending = capturing as Pending;
+  pending.resolve = resolve;
+  pending.reject = reject;
 }
 
 export class PendingRequests {
@@ -120,12 +126,11 @@ export class PendingRequests {
     recover: Recover | undefined,
     restack: Restack | undefined,
   ): Promise<unknown> {
-    const promise = new Promise(capture);
     const shared = timeout === this.#defaultTimeout && timeout <= MAX_TIMER_MS;
     const pending = new Pending(
       id,
-      capturedResolve,
-      capturedReject,
+      unset,
+      unset,
       shared ? sentNow() : undefined,
       cancellable,
       recover,
@@ -134,6 +139,9 @@ export class PendingRequests {
       undefined,
       undefined,
     );
+    capturing = pending;
+    const promise = new Promise(capture);
+    capturing = undefined;
     this.#add(pending);
     // Someone waits for this answer: the process must live to get it (settle releases).
     hold();

@@ -110,7 +110,7 @@ test("a caller between a served owner's death and its exit gets the command star
     command: [
       '/bin/sh',
       '-c',
-      '"$@"; while [ -d "${0%/*}" ] && [ ! -e "$0" ]; do sleep 0.05; done',
+      '"$@"; while [ -d "$(dirname "$0")" ] && [ ! -e "$0" ]; do sleep 0.05; done',
       go,
       ...activatedCommand([services.starts, 'register', 'Build/daemon']),
     ],

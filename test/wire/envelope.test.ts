@@ -1,13 +1,14 @@
 // The messages of every call (Call, Invoke, Reply) are written and read field by field
-// (codec.ts encodeCall/encodeReply, cbor-decode.ts decodeCall/decodeReply). The wire must not
+// (codec.ts encodeCall/encodeReply, envelope-decode.ts decodeCall/decodeReply). The wire must not
 // change: each is compared here with the general encoder and decoder, bytes and objects alike,
 // and what does not match the usual form must fall back to the general path.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Encoder } from 'cbor-x';
-import { decodeCall, decodeCbor, decodeReply, lastCallExact, takeReplyValue } from '../../src/wire/cbor-decode.ts';
+import { decodeCbor } from '../../src/wire/cbor-decode.ts';
 import { joined } from '../../src/wire/cbor-encode.ts';
 import { decodeHooks, encode, encodeCall, encodeReply, type ReferenceContext } from '../../src/wire/codec.ts';
+import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from '../../src/wire/envelope-decode.ts';
 import { Kind } from '../../src/wire/protocol.ts';
 import { toMessage } from '../../src/wire/validate.ts';
 import { MAX_VALUE_DEPTH } from '../../src/wire/values.ts';
