@@ -99,8 +99,8 @@ describe('entry batches', () => {
     const batch = pack(entries);
     const owners = new Map(Object.entries(batch.owners).map(([key, owner]) => [Number(key), owner]));
     const fields = (...row: unknown[]) => row;
-    const read = readRows(batch.rows, owners, fields);
-    assert.ok(read, 'the broker-written rows are read directly');
+    const read: unknown[][] = [];
+    assert.ok(readRows(batch.rows, owners, fields, read), 'the broker-written rows are read directly');
     assert.deepStrictEqual(
       read.map((row) => row[0]),
       entries.map((e) => e.moniker),
@@ -124,7 +124,9 @@ describe('entry batches', () => {
     const one = Buffer.from(encode([['A/1', key, 1, 0, 5, 6]]));
     const wide = Buffer.concat([one.subarray(0, 6), Buffer.of(0x1b, 0, 0, 0, 0, 0, 0, 0, key), one.subarray(7)]);
     for (const bytes of [indefinite, float32, wide]) {
-      assert.equal(readRows(bytes, owners, fields), undefined);
+      const kept = [['earlier']];
+      assert.equal(readRows(bytes, owners, fields, kept), false);
+      assert.deepStrictEqual(kept, [['earlier']], 'what was appended before the rows gave up is gone');
     }
     const generic = (bytes: Uint8Array) => unpackEntries({ owners: batch.owners, rows: bytes });
     assert.deepStrictEqual(generic(indefinite), entries);
