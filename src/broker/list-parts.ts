@@ -5,6 +5,7 @@
 // callbacks, with no I/O between them, and the session holds its connection's later messages.
 
 import { RuntableError } from '../errors.js';
+import { encode, encodeReply } from '../wire/codec.js';
 import type { Connection } from '../wire/connection.js';
 import { Kind } from '../wire/protocol.js';
 import type { ObjectTable } from './table.js';
@@ -55,4 +56,18 @@ export function listInParts(
     process.nextTick(step);
   };
   step();
+}
+
+/**
+ * The List of `table` under `prefix` in parts of `rows` rows, packed and encoded as listInParts
+ * sends them but sent nowhere: the broker's List rehearsal (rehearsal.ts) warms this code with it.
+ */
+export function rehearseInParts(table: ObjectTable, prefix: string, id: number, rows: number): void {
+  const [start, end] = table.range(prefix);
+  for (let at = start, part = 0; at < end; at += rows, part++) {
+    const to = Math.min(at + rows, end);
+    const batch = table.packRange(at, to, undefined, { rows: end - start, continued: part > 0 });
+    if (to < end) encode({ kind: Kind.ListPart, list: id, part, batch });
+    else encodeReply(id, { ...batch, parts: part }, undefined, true);
+  }
 }

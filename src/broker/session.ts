@@ -219,8 +219,9 @@ export class Session {
       case Kind.List: {
         checkPrefix(message.prefix);
         const [start, end] = table.range(message.prefix);
-        if (message.parts !== true || end - start <= 2 * LIST_PART_ROWS)
+        if (message.parts !== true || end - start <= 2 * LIST_PART_ROWS) {
           return table.pack(message.prefix, this.connection);
+        }
         this.#held = [];
         listInParts(table, this.connection, message.id, start, end, () => this.#release());
         return DEFERRED;

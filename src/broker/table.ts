@@ -267,7 +267,7 @@ export class ObjectTable {
    * parts, as `pack` writes a whole one. Parts after the first (`part.continued`) go after the one
    * before in the same buffer: the table must not change between the parts of one List.
    */
-  packRange(start: number, end: number, reader: BatchReader, part: ListPartOf): EntryBatch {
+  packRange(start: number, end: number, reader: BatchReader | undefined, part: ListPartOf): EntryBatch {
     return this.#packer.pack(this.#rows, this.#sorted, start, end, reader, part);
   }
 
