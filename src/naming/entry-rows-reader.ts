@@ -7,6 +7,7 @@ import { decode } from '../wire/codec.js';
 import type { BatchOwner } from '../wire/protocol.js';
 import { SHORT_STRING_BYTES, shortAscii } from '../wire/short-strings.js';
 import { isPlainMap } from '../wire/validate.js';
+import { MEDIUM_STRING_BYTES, mediumAscii } from './medium-ascii.js';
 
 /** Builds one entry from a row's fields; `owner` and `methodList` are checked already. */
 export type RowBuilder<T> = (
@@ -94,8 +95,8 @@ function text(): string {
   }
   let high = 0;
   for (let i = start; i < end; i++) high |= b[i] as number;
-  // Node's ASCII decoder is several times faster than its UTF-8 one, and right for ASCII bytes.
-  return high < 0x80 ? asciiSlice.call(b, start, end) : utf8Slice.call(b, start, end);
+  if (high >= 0x80) return utf8Slice.call(b, start, end);
+  return length <= MEDIUM_STRING_BYTES ? mediumAscii(b, start, length) : asciiSlice.call(b, start, end);
 }
 
 /** Steps over one CBOR item of any kind (the metadata map); its bytes are decoded after. */

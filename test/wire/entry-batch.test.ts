@@ -136,6 +136,18 @@ describe('entry batches', () => {
     assert.deepStrictEqual(generic(batch.rows), entries);
   });
 
+  it('read monikers of every length, ASCII or not, as they were', () => {
+    // Each length is read its own way up to 24 bytes (short-strings.ts, naming/medium-ascii.ts).
+    const monikers: string[] = [];
+    for (let length = 1; length <= 40; length++) {
+      monikers.push(`A/${'abcdefghijklmnopqrstuvwxyz0123456789~!@#$'.slice(0, length)}`.slice(0, length + 2));
+      monikers.push(`B/${'é'.repeat(length)}`);
+    }
+    monikers.sort();
+    const entries = monikers.map((moniker, i) => entry(moniker, 10, i + 1));
+    assert.deepStrictEqual(roundTrip(entries), entries);
+  });
+
   it('pack the same entries to the same batch, and a changed entry as it now is', () => {
     const rows = new EntryRows();
     const first = entry('A/1', 10, 1);
