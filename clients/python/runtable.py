@@ -545,7 +545,8 @@ _CHECKS: dict[int, Callable[[dict], None]] = {
     K.Revoke: lambda m: (_uint(m, "id"), _text(m, "moniker")),
     K.List: lambda m: (_uint(m, "id"), _text(m, "prefix"), _opt_bool(m, "parts")),
     # Sent only to a client whose List asked for parts (this one does not); the batch is read as a List's Reply is.
-    K.ListPart: lambda m: (_uint(m, "list"), _uint(m, "part"), _plain_map(m.get("batch")) or _fail("batch must be a map")),
+    K.ListPart: lambda m: (_uint(m, "id"), _plain_map(m.get("value")) or _fail("value must be a map"),
+                           _uint(m["value"], "part")),
     K.ListNames: lambda m: (_uint(m, "id"), _text(m, "prefix")),
     K.Lookup: lambda m: (_uint(m, "id"), _text(m, "moniker")),
     K.Touch: lambda m: (_uint(m, "id"), _text(m, "moniker"), _opt_map(m, "metadata")),

@@ -5,7 +5,7 @@
 // callbacks, with no I/O between them, and the session holds its connection's later messages.
 
 import { RuntableError } from '../errors.js';
-import { encode, encodeReply } from '../wire/codec.js';
+import { encodeReply } from '../wire/codec.js';
 import type { Connection } from '../wire/connection.js';
 import { Kind } from '../wire/protocol.js';
 import type { ObjectTable } from './table.js';
@@ -44,7 +44,8 @@ export function listInParts(
         done();
         return;
       }
-      connection.send({ kind: Kind.ListPart, list: id, part, batch });
+      batch.part = part;
+      connection.sendListPart(id, batch);
       part++;
     } catch (error) {
       if (!(error instanceof RuntableError)) throw error;
@@ -67,7 +68,7 @@ export function rehearseInParts(table: ObjectTable, prefix: string, id: number, 
   for (let at = start, part = 0; at < end; at += rows, part++) {
     const to = Math.min(at + rows, end);
     const batch = table.packRange(at, to, undefined, { rows: end - start, continued: part > 0 });
-    if (to < end) encode({ kind: Kind.ListPart, list: id, part, batch });
+    if (to < end) encodeReply(id, { ...batch, part }, undefined, true, Kind.ListPart);
     else encodeReply(id, { ...batch, parts: part }, undefined, true);
   }
 }

@@ -389,7 +389,7 @@ export class BrokerLink implements NamingBackend {
       if (route?.early) route.early.push([message.type, message.entry]);
       else route?.sink.event(message.type, message.entry);
     } else if (message.kind === Kind.ListPart) {
-      this.#lists.get(message.list)?.add(message.part, message.batch);
+      this.#lists.get(message.id)?.add(message.value.part, message.value);
     } else if (message.kind === Kind.Lost) {
       const name = this.#owned.get(message.moniker);
       this.#owned.delete(message.moniker);

@@ -98,6 +98,8 @@ export interface EntryBatch {
    * rows go before these.
    */
   parts?: number;
+  /** Only in a ListPart: 0 for the first part of its List, then 1, 2, ...: the order of the rows. */
+  part?: number;
 }
 
 /** One owner endpoint of an EntryBatch. */
@@ -272,12 +274,10 @@ export interface List {
  */
 export interface ListPart {
   kind: typeof Kind.ListPart;
-  /** The id of the List request these rows answer. */
-  list: number;
-  /** 0 for the first part, then 1, 2, ...: the order of the rows. */
-  part: number;
-  /** Its rows, each part a batch of its own (its own owners). */
-  batch: EntryBatch;
+  /** The id of the List request these rows answer (a ListPart is shaped as a Reply). */
+  id: number;
+  /** Its rows, each part a batch of its own (its own owners), with `part`, its place. */
+  value: EntryBatch & { part: number };
 }
 
 /** The monikers under a prefix, names only: answered with a NameBatch. Brokers before it refuse kind 22. */

@@ -151,9 +151,9 @@ const checks: Record<number, (m: Fields) => void> = {
   },
   // The batch itself is checked where it is read (naming/entry-batch.ts), as a List's Reply is.
   [Kind.ListPart]: (m) => {
-    uint(m, 'list');
-    uint(m, 'part');
-    if (!isRecord(m.batch)) fail('batch must be a map');
+    uint(m, 'id');
+    if (!isRecord(m.value)) fail('value must be a map');
+    uint(m.value, 'part');
   },
   [Kind.ListNames]: (m) => {
     uint(m, 'id');

@@ -89,8 +89,10 @@ describe('a List in parts', () => {
       const last = (await connection.request({ kind: Kind.List, prefix: 'p/', parts: true })) as unknown as EntryBatch;
       const parts = notices.filter((message) => message.kind === Kind.ListPart);
       assert.equal(last.parts, 5);
+      const ids = new Set(parts.map((part) => part.kind === Kind.ListPart && part.id));
+      assert.equal(ids.size, 1, "every part names the List's id");
       assert.deepEqual(
-        parts.map((part) => part.kind === Kind.ListPart && part.part),
+        parts.map((part) => part.kind === Kind.ListPart && part.value.part),
         [0, 1, 2, 3, 4],
       );
       // A small List is one Reply even when asked for parts.
@@ -128,7 +130,7 @@ describe('a List in parts', () => {
       ]);
       assert.equal((registered as WireEntry).moniker, 'p/00010a');
       const entries: Entry[] = [];
-      for (const part of notices) if (part.kind === Kind.ListPart) unpackPublicEntries(part.batch, entries);
+      for (const part of notices) if (part.kind === Kind.ListPart) unpackPublicEntries(part.value, entries);
       unpackPublicEntries(listed, entries);
       assert.deepEqual(
         entries.map((entry) => entry.moniker),

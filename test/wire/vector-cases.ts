@@ -347,9 +347,9 @@ export function vectorCases(): VectorCase[] {
     ),
     message(
       'list-part',
-      'ListPart: the first rows of List 4 asked in parts, an EntryBatch of their own (owners and rows), sent before the Reply.',
-      { kind: Kind.ListPart, list: 4, part: 0, batch: entryBatch() as EntryBatch },
-      { nested: [['batch', 'rows']] },
+      'ListPart: the first rows of List 4 asked in parts, sent before its Reply and shaped as one: its value an EntryBatch of its own (owners and rows) with part, its place (0 for the first).',
+      { kind: Kind.ListPart, id: 4, value: { ...(entryBatch() as EntryBatch), part: 0 } },
+      { nested: [['value', 'rows']] },
     ),
     message(
       'reply-entry-batch-last-part',
