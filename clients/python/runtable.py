@@ -62,7 +62,7 @@ ERROR_CODES = frozenset(
 
 K = type("Kind", (), dict(
     Hello=1, Welcome=2, Register=10, Revoke=11, List=12, Lookup=13, Touch=14, Watch=15, Unwatch=16,
-    Status=17, Activate=18, Services=19, TableEvent=20, Lost=21, ListNames=22, Call=30, Invoke=31, Cancel=32, Release=33, Subscribe=34,
+    Status=17, Activate=18, Services=19, TableEvent=20, Lost=21, ListNames=22, ListPart=23, Call=30, Invoke=31, Cancel=32, Release=33, Subscribe=34,
     Unsubscribe=35, Event=36, Reply=40, Failure=41, StreamItems=50, StreamCredit=51, StreamEnd=52,
     StreamCancel=53, Chunk=60, Monitor=70, Unmonitor=71, CallRecords=72, Statistics=75,
 ))
@@ -543,7 +543,10 @@ _CHECKS: dict[int, Callable[[dict], None]] = {
                            _opt_bool(m, "replace"), _opt_bool(m, "queue"), _opt_date(m, "registeredAt"),
                            _opt_date(m, "changedAt")),
     K.Revoke: lambda m: (_uint(m, "id"), _text(m, "moniker")),
-    K.List: lambda m: (_uint(m, "id"), _text(m, "prefix")),
+    K.List: lambda m: (_uint(m, "id"), _text(m, "prefix"), _opt_bool(m, "parts")),
+    # Sent only to a client whose List asked for parts (this one does not); the batch is read as a List's Reply is.
+    K.ListPart: lambda m: (_uint(m, "id"), _plain_map(m.get("value")) or _fail("value must be a map"),
+                           _uint(m["value"], "part")),
     K.ListNames: lambda m: (_uint(m, "id"), _text(m, "prefix")),
     K.Lookup: lambda m: (_uint(m, "id"), _text(m, "moniker")),
     K.Touch: lambda m: (_uint(m, "id"), _text(m, "moniker"), _opt_map(m, "metadata")),

@@ -24,6 +24,8 @@ export class BatchWriter {
   #owners: Record<number, BatchOwner> = {};
   #buffer: Buffer = NO_BUFFER;
   #view: DataView = NO_VIEW;
+  /** Where this batch's rows begin in the buffer: after the batches before it, for a List in parts. */
+  #start = 0;
   #position = 0;
 
   /** A writer of a batch of `count` rows, as `begin` starts one. */
@@ -35,13 +37,25 @@ export class BatchWriter {
    * Starts a batch of `count` rows: exactly that many `row` calls follow. Written into `reuse`
    * when it is large enough (the caller's buffer of an earlier batch, which this one then overwrites).
    */
-  begin(count: number, reuse?: Buffer): void {
+  begin(count: number, reuse?: Buffer, sizeFor = count): void {
     // Most rows take less than this (a short moniker, two dates); #room grows it for the others.
-    const want = 64 + count * 48;
+    const want = 64 + sizeFor * 48;
     this.#owners = {};
     this.#buffer = reuse !== undefined && reuse.length >= want ? reuse : Buffer.allocUnsafe(want);
     this.#view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, this.#buffer.length);
+    this.#start = 0;
     this.#position = writeHead(this.#buffer, 0, 0x80, count);
+  }
+
+  /**
+   * Starts the next batch of `count` rows after the last one, in the same buffer, leaving that
+   * one's bytes as they are: the parts of one List (`sizeFor` in `begin` sized the buffer for all).
+   */
+  next(count: number): void {
+    this.#owners = {};
+    this.#room(9);
+    this.#start = this.#position;
+    this.#position = writeHead(this.#buffer, this.#position, 0x80, count);
   }
 
   /** Adds `methods` to owner `id`'s method lists (adding the owner on first use); returns its index. */
@@ -97,7 +111,10 @@ export class BatchWriter {
   finish(): EntryBatch {
     const b = this.#buffer;
     // A Uint8Array, not a Buffer: the two encode differently (tag 64), and the wire has this one.
-    return { owners: this.#owners, rows: new Uint8Array(b.buffer, b.byteOffset, this.#position) };
+    return {
+      owners: this.#owners,
+      rows: new Uint8Array(b.buffer, b.byteOffset + this.#start, this.#position - this.#start),
+    };
   }
 
   /** The buffer the rows are in (grown past the one given, for a large batch): to be reused. */

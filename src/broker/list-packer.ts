@@ -20,6 +20,16 @@ export interface BatchReader {
   readonly pendingBytes: number;
 }
 
+/** Which part of a List a batch is: the List's rows in all, and whether a part came before. */
+export interface ListPartOf {
+  /** Rows of the whole List: its first part's buffer is sized for them all. */
+  readonly rows: number;
+  /** Written after the part before it, in the same buffer, rather than over it. */
+  readonly continued: boolean;
+}
+
+const WHOLE: ListPartOf = { rows: 0, continued: false };
+
 /** Packs the batches of one table's Lists. */
 export class ListPacker {
   /** The buffer the last batch was written in, for the next (below MAX_KEPT_BATCH_BYTES). */
@@ -35,12 +45,22 @@ export class ListPacker {
    * The rows `sorted[start..end)` of `rows` as an EntryBatch, in the batch buffer (see
    * ObjectTable.pack for when it is reused).
    */
-  pack(rows: Columns, sorted: readonly number[], start: number, end: number, reader?: BatchReader): EntryBatch {
+  pack(
+    rows: Columns,
+    sorted: readonly number[],
+    start: number,
+    end: number,
+    reader?: BatchReader,
+    part: ListPartOf = WHOLE,
+  ): EntryBatch {
     // Not a callback: V8 would inline the one it saw, and drop the optimized pack when it died.
-    const last = this.#batchReader;
-    const free = last === undefined || last.pendingBytes === 0;
     const writer = this.#writer;
-    writer.begin(end - start, free ? this.#batchBuffer : undefined);
+    if (part.continued) writer.next(end - start);
+    else {
+      const last = this.#batchReader;
+      const free = last === undefined || last.pendingBytes === 0;
+      writer.begin(end - start, free ? this.#batchBuffer : undefined, Math.max(end - start, part.rows));
+    }
     this.#writeRows(rows, sorted, start, end);
     const buffer = writer.buffer;
     // One buffer serves every List once its reply has left, rather than a fresh one each (0.48

@@ -16,6 +16,7 @@ import { Connection, HANDSHAKE_TIMEOUT_MS } from '../wire/connection.js';
 import type { Limits } from '../wire/limits.js';
 import { Kind, PROTOCOL_VERSION } from '../wire/protocol.js';
 import { IdleCollector } from './idle-gc.js';
+import { rehearseInParts } from './list-parts.js';
 import { openSession, type Shared } from './session.js';
 import { ObjectTable } from './table.js';
 
@@ -25,6 +26,8 @@ import { ObjectTable } from './table.js';
  */
 const LIST_REHEARSAL_ENTRIES = 500;
 const LIST_REHEARSAL_LISTS = 20;
+/** Rows per part of the rehearsal's Lists in parts: five parts of its table. */
+const LIST_REHEARSAL_PART_ROWS = 100;
 /** Owner endpoints among the List rehearsal's entries: a batch lists several. */
 const LIST_REHEARSAL_OWNERS = 10;
 
@@ -126,7 +129,9 @@ export async function rehearseListing(): Promise<void> {
   }
   for (let id = 1; id <= LIST_REHEARSAL_LISTS; id++) {
     // Framed, as replies on Unix sockets are; the batch's rows leave the block as its own part.
-    encodeReply(id, table.pack('rehearsal/'), undefined, true);
+    // Every other one in parts, as a large List asked `parts` goes (list-parts.ts).
+    if (id % 2 === 0) rehearseInParts(table, 'rehearsal/', id, LIST_REHEARSAL_PART_ROWS);
+    else encodeReply(id, table.pack('rehearsal/'), undefined, true);
     await new Promise((resolve) => setImmediate(resolve));
   }
 }

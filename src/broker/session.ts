@@ -9,6 +9,7 @@ import type { Connection, ConnectionHandlers } from '../wire/connection.js';
 import { type BrokerStatus, Kind, type Message, type WireEntry } from '../wire/protocol.js';
 import type { Activations } from './activation.js';
 import type { IdleCollector } from './idle-gc.js';
+import { LIST_PART_ROWS, listInParts } from './list-parts.js';
 import { sweepEndpoints } from './sweep.js';
 import type { Claim, ObjectTable, OwnerId, OwnerRevokeResult } from './table.js';
 
@@ -93,6 +94,8 @@ export class Session {
   #activating = 0;
   /** What leave() took from the table, for end() to finish. */
   #left: OwnerRevokeResult | undefined;
+  /** Messages that came while a List went out in parts (list-parts.ts): handled after its Reply. */
+  #held: Message[] | undefined;
 
   constructor(
     readonly owner: OwnerId,
@@ -101,6 +104,10 @@ export class Session {
   ) {}
 
   handle(message: Message): void {
+    if (this.#held !== undefined) {
+      this.#held.push(message);
+      return;
+    }
     if (!('id' in message)) {
       this.connection.replyError(
         0,
@@ -115,6 +122,20 @@ export class Session {
     } catch (error) {
       if (!(error instanceof RuntableError)) throw error;
       this.connection.replyError(message.id, error);
+    }
+  }
+
+  /** Handles the messages held while a List went out in parts, in order; drops them once closed. */
+  #release(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (let i = 0; i < held.length && !this.connection.closed; i++) {
+      // One of them may be another List in parts: the rest wait for it in turn.
+      if (this.#held !== undefined) {
+        (this.#held as Message[]).push(...held.slice(i));
+        return;
+      }
+      this.handle(held[i] as Message);
     }
   }
 
@@ -222,9 +243,16 @@ export class Session {
         if (promoted) handOver([promoted], this.shared);
         return revoked !== undefined || left !== undefined;
       }
-      case Kind.List:
+      case Kind.List: {
         checkPrefix(message.prefix);
-        return table.pack(message.prefix, this.connection);
+        const [start, end] = table.range(message.prefix);
+        if (message.parts !== true || end - start <= 2 * LIST_PART_ROWS) {
+          return table.pack(message.prefix, this.connection);
+        }
+        this.#held = [];
+        listInParts(table, this.connection, message.id, start, end, () => this.#release());
+        return DEFERRED;
+      }
       case Kind.ListNames:
         checkPrefix(message.prefix);
         return table.packNames(message.prefix);

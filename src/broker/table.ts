@@ -9,7 +9,7 @@ import { RuntableError } from '../errors.js';
 import type { EntryBatch, NameBatch, TableEventType, WireEntry } from '../wire/protocol.js';
 import { type Claim, ClaimLines } from './claim-lines.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';
-import { type BatchReader, ListPacker } from './list-packer.js';
+import { type BatchReader, ListPacker, type ListPartOf } from './list-packer.js';
 import { joinNames } from './name-rows.js';
 
 export type { Claim } from './claim-lines.js';
@@ -254,6 +254,21 @@ export class ObjectTable {
   pack(prefix: string, reader?: BatchReader): EntryBatch {
     const start = this.#lowerBound(prefix);
     return this.#packer.pack(this.#rows, this.#sorted, start, this.#endOfRun(start, prefix), reader);
+  }
+
+  /** Where the entries under `prefix` lie in moniker order, for packRange: [start, end). */
+  range(prefix: string): [start: number, end: number] {
+    const start = this.#lowerBound(prefix);
+    return [start, this.#endOfRun(start, prefix)];
+  }
+
+  /**
+   * Entries `start` to `end` of the moniker order (from `range`) as one part of a List sent in
+   * parts, as `pack` writes a whole one. Parts after the first (`part.continued`) go after the one
+   * before in the same buffer: the table must not change between the parts of one List.
+   */
+  packRange(start: number, end: number, reader: BatchReader | undefined, part: ListPartOf): EntryBatch {
+    return this.#packer.pack(this.#rows, this.#sorted, start, end, reader, part);
   }
 
   /** The monikers under `prefix`, in moniker order, as a NameBatch (name-rows.ts). */

@@ -9,6 +9,7 @@ import { Connection, type RequestOptions } from '../wire/connection.js';
 import {
   type Activate,
   Kind,
+  type List,
   type Message,
   type Register,
   type ReplyValues,
@@ -31,7 +32,8 @@ import type {
 } from './backend.js';
 import { reachBroker } from './broker-start.js';
 import type { Entry } from './entry.js';
-import { unpackEntries, unpackPublicEntries } from './entry-batch.js';
+import { unpackEntries } from './entry-batch.js';
+import { ListInParts } from './list-parts.js';
 import { unpackNames } from './name-batch.js';
 
 /** Reconnection waits start here and double up to the cap. */
@@ -67,6 +69,8 @@ export class BrokerLink implements NamingBackend {
   readonly #watches = new Map<WatchSink, number>();
   /** Watch id on the current connection to its sink. */
   readonly #routes = new Map<number, Route>();
+  /** Lists answered in parts, by request id on the current connection. */
+  readonly #lists = new Map<number, ListInParts>();
   /** The connection whose broker refused ListNames, being older: its names come from List. */
   #namesRefusedBy: Connection | undefined;
 
@@ -176,7 +180,21 @@ export class BrokerLink implements NamingBackend {
   }
 
   async list(prefix: string): Promise<Entry[]> {
-    return unpackPublicEntries(await this.request({ kind: Kind.List, prefix }));
+    // A large List comes in parts, read as they arrive; a broker from before parts ignores the ask.
+    let listing: ListInParts | undefined;
+    let id = 0;
+    const numbered = (next: number) => {
+      if (this.#lists.get(id) === listing) this.#lists.delete(id);
+      id = next;
+      listing = new ListInParts();
+      this.#lists.set(id, listing);
+    };
+    try {
+      const value = await this.request<List>({ kind: Kind.List, prefix, parts: true }, { numbered });
+      return await (listing as ListInParts).finish(value, this.#connection?.whenClosed);
+    } finally {
+      if (this.#lists.get(id) === listing) this.#lists.delete(id);
+    }
   }
 
   async listNames(prefix: string): Promise<string[]> {
@@ -370,6 +388,8 @@ export class BrokerLink implements NamingBackend {
       const route = this.#routes.get(message.watch);
       if (route?.early) route.early.push([message.type, message.entry]);
       else route?.sink.event(message.type, message.entry);
+    } else if (message.kind === Kind.ListPart) {
+      this.#lists.get(message.id)?.add(message.value.part, message.value);
     } else if (message.kind === Kind.Lost) {
       const name = this.#owned.get(message.moniker);
       this.#owned.delete(message.moniker);

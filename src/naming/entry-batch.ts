@@ -46,7 +46,8 @@ function checkRow(row: unknown, owners: Record<string, BatchOwner>): asserts row
   }
 }
 
-function unpack<T>(value: unknown, build: RowBuilder<T>): T[] {
+/** Appends the batch's entries to `out` and returns it. */
+function unpack<T>(value: unknown, build: RowBuilder<T>, out: T[] = []): T[] {
   if (typeof value !== 'object' || value === null) fail('an entry batch must be a map');
   const { owners, rows: bytes } = value as Record<string, unknown>;
   if (!isPlainMap(owners) || !(bytes instanceof Uint8Array)) fail('an entry batch needs owners and rows');
@@ -57,8 +58,7 @@ function unpack<T>(value: unknown, build: RowBuilder<T>): T[] {
     // Rows name an owner by a number: the key that is its decimal digits.
     if (String(Number(key)) === key) byKey.set(Number(key), owner);
   }
-  const read = readRows(bytes, byKey, build);
-  if (read) return read;
+  if (readRows(bytes, byKey, build, out)) return out;
   let rows: unknown;
   try {
     rows = decode(bytes);
@@ -67,11 +67,9 @@ function unpack<T>(value: unknown, build: RowBuilder<T>): T[] {
   }
   if (!Array.isArray(rows)) fail('entry rows must be an array');
   const checked = owners as Record<string, BatchOwner>;
-  const out: T[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    checkRow(row, checked);
-    out[i] = build(row[0], checked[row[1]] as BatchOwner, row[2], row[3], row[4], row[5], row[6]);
+  for (const row of rows) checkRow(row, checked);
+  for (const row of rows as EntryRow[]) {
+    out.push(build(row[0], checked[row[1]] as BatchOwner, row[2], row[3], row[4], row[5], row[6]));
   }
   return out;
 }
@@ -93,14 +91,27 @@ export function unpackEntries(value: unknown): WireEntry[] {
   );
 }
 
-/** The batch's entries as users see them, each with arrays of its own. */
-export function unpackPublicEntries(value: unknown): Entry[] {
-  return unpack(value, (moniker, [pid, , methodLists], _object, methodList, registeredAt, changedAt, metadata) => ({
-    moniker,
-    pid,
-    methods: (methodLists[methodList] as string[]).slice(),
-    metadata: metadata ?? {},
-    registeredAt: new Date(registeredAt),
-    changedAt: new Date(changedAt),
-  }));
+const publicEntry: RowBuilder<Entry> = (
+  moniker,
+  [pid, , methodLists],
+  _object,
+  methodList,
+  registeredAt,
+  changedAt,
+  metadata,
+) => ({
+  moniker,
+  pid,
+  methods: (methodLists[methodList] as string[]).slice(),
+  metadata: metadata ?? {},
+  registeredAt: new Date(registeredAt),
+  changedAt: new Date(changedAt),
+});
+
+/**
+ * The batch's entries as users see them, each with arrays of its own, appended to `out` (the
+ * entries of a List's earlier parts) if given.
+ */
+export function unpackPublicEntries(value: unknown, out?: Entry[]): Entry[] {
+  return unpack(value, publicEntry, out);
 }

@@ -7,6 +7,7 @@ import { decode } from '../wire/codec.js';
 import type { BatchOwner } from '../wire/protocol.js';
 import { SHORT_STRING_BYTES, shortAscii } from '../wire/short-strings.js';
 import { isPlainMap } from '../wire/validate.js';
+import { MEDIUM_STRING_BYTES, mediumAscii } from './medium-ascii.js';
 
 /** Builds one entry from a row's fields; `owner` and `methodList` are checked already. */
 export type RowBuilder<T> = (
@@ -94,8 +95,8 @@ function text(): string {
   }
   let high = 0;
   for (let i = start; i < end; i++) high |= b[i] as number;
-  // Node's ASCII decoder is several times faster than its UTF-8 one, and right for ASCII bytes.
-  return high < 0x80 ? asciiSlice.call(b, start, end) : utf8Slice.call(b, start, end);
+  if (high >= 0x80) return utf8Slice.call(b, start, end);
+  return length <= MEDIUM_STRING_BYTES ? mediumAscii(b, start, length) : asciiSlice.call(b, start, end);
 }
 
 /** Steps over one CBOR item of any kind (the metadata map); its bytes are decoded after. */
@@ -123,31 +124,45 @@ function skip(depth: number): void {
 }
 
 /**
- * The entries of `bytes` (the batch's rows) with their owners checked, built by `build`; undefined
- * if the bytes are not what this reader reads, for the caller to decode the generic way.
+ * Appends the entries of `bytes` (the batch's rows) to `out`, with their owners checked, built by
+ * `build`; false, with `out` as it was, if the bytes are not what this reader reads, for the
+ * caller to decode the generic way.
  */
-export function readRows<T>(bytes: Uint8Array, owners: Map<number, BatchOwner>, build: RowBuilder<T>): T[] | undefined {
+export function readRows<T>(
+  bytes: Uint8Array,
+  owners: Map<number, BatchOwner>,
+  build: RowBuilder<T>,
+  out: T[],
+): boolean {
+  const base = out.length;
+  if (!readInto(bytes, owners, build, out)) {
+    out.length = base;
+    return false;
+  }
+  return true;
+}
+
+function readInto<T>(bytes: Uint8Array, owners: Map<number, BatchOwner>, build: RowBuilder<T>, out: T[]): boolean {
   b = bytes;
   p = 0;
   try {
-    if (p >= b.length) return undefined;
+    if (p >= b.length) return false;
     const head = b[p++] as number;
-    if (head >> 5 !== 4) return undefined;
+    if (head >> 5 !== 4) return false;
     const count = argument(head);
     // Each row takes more than 8 bytes: a count beyond that is a lie, and nothing is allocated for it.
-    if (count * 8 > b.length) return undefined;
+    if (count * 8 > b.length) return false;
     const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const out: T[] = new Array(count);
     for (let i = 0; i < count; i++) {
-      if (p >= b.length) return undefined;
+      if (p >= b.length) return false;
       const rowHead = b[p++];
-      if (rowHead !== 0x86 && rowHead !== 0x87) return undefined;
+      if (rowHead !== 0x86 && rowHead !== 0x87) return false;
       const moniker = text();
       const owner = owners.get(uint());
-      if (owner === undefined) return undefined;
+      if (owner === undefined) return false;
       const object = uint();
       const methodList = uint();
-      if (methodList >= owner[2].length) return undefined;
+      if (methodList >= owner[2].length) return false;
       const registeredAt = time(view);
       const changedAt = time(view);
       let metadata: Record<string, unknown> | undefined;
@@ -155,15 +170,15 @@ export function readRows<T>(bytes: Uint8Array, owners: Map<number, BatchOwner>, 
         const start = p;
         skip(0);
         const value = decode(b.subarray(start, p));
-        if (!isPlainMap(value)) return undefined;
+        if (!isPlainMap(value)) return false;
         metadata = value;
       }
-      out[i] = build(moniker, owner, object, methodList, registeredAt, changedAt, metadata);
+      out.push(build(moniker, owner, object, methodList, registeredAt, changedAt, metadata));
     }
-    return p === b.length ? out : undefined;
+    return p === b.length;
   } catch {
     // GIVE_UP, or the metadata's own decode failed: the generic path names the fault.
-    return undefined;
+    return false;
   } finally {
     b = EMPTY;
   }

@@ -127,14 +127,17 @@ export function encodeReply(
   value: unknown,
   references: ReferenceContext | undefined,
   frame: boolean,
+  kind?: typeof Kind.Reply | typeof Kind.ListPart,
 ): Encoded | number;
 export function encodeReply(
   id: number,
   value: unknown,
   references?: ReferenceContext,
   frame = false,
+  // A ListPart is shaped as a Reply, so that its rows leave the block as a Reply's do.
+  kind: typeof Kind.Reply | typeof Kind.ListPart = Kind.Reply,
 ): Encoded | number {
-  return encodeReplyEnvelope(Kind.Reply, id, prepareValue(value, references, 'value'), frame);
+  return encodeReplyEnvelope(kind, id, prepareValue(value, references, 'value'), frame);
 }
 
 /** What the decoder calls for runtable's tags: made once per connection, not per message. */

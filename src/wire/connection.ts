@@ -382,6 +382,13 @@ export class Connection {
     return typeof bytes === 'number' ? bytes - FRAME_HEADER_BYTES : bytes.length;
   }
 
+  /** Sends rows of List `id` ahead of its Reply (ListPart, protocol.ts): encoded as a Reply is. */
+  sendListPart(id: number, value: unknown): number {
+    const bytes = encodeReply(id, value, this.#references, this.#outbox.framing, Kind.ListPart);
+    this.#outbox.sendNumbered(bytes, undefined, undefined);
+    return typeof bytes === 'number' ? bytes - FRAME_HEADER_BYTES : bytes.length;
+  }
+
   replyError(id: number, error: RuntableError | ErrorRecord): number {
     const record = error instanceof RuntableError ? { code: error.code, message: error.message } : error;
     return this.send({ kind: Kind.Failure, id, error: record });

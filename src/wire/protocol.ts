@@ -24,6 +24,7 @@ export const Kind = {
   TableEvent: 20,
   Lost: 21,
   ListNames: 22,
+  ListPart: 23,
   Call: 30,
   Invoke: 31,
   Cancel: 32,
@@ -92,6 +93,13 @@ export interface EntryBatch {
   owners: Record<number, BatchOwner>;
   /** The encoding (CBOR) of one array of EntryRow: every entry, in moniker order. */
   rows: Uint8Array;
+  /**
+   * Only in the Reply to a List asked `parts`: how many ListPart messages came before it, whose
+   * rows go before these.
+   */
+  parts?: number;
+  /** Only in a ListPart: 0 for the first part of its List, then 1, 2, ...: the order of the rows. */
+  part?: number;
 }
 
 /** One owner endpoint of an EntryBatch. */
@@ -253,6 +261,23 @@ export interface List {
   id: number;
   /** Plain prefix; '' lists everything. */
   prefix: string;
+  /**
+   * A large answer may come in parts: ListParts, then the Reply with the last rows. Brokers
+   * before it ignore the field and answer in one Reply.
+   */
+  parts?: boolean;
+}
+
+/**
+ * Some rows of a List asked `parts`, sent before its Reply as soon as they are written, so that
+ * the client reads them while the broker writes the next.
+ */
+export interface ListPart {
+  kind: typeof Kind.ListPart;
+  /** The id of the List request these rows answer (a ListPart is shaped as a Reply). */
+  id: number;
+  /** Its rows, each part a batch of its own (its own owners), with `part`, its place. */
+  value: EntryBatch & { part: number };
 }
 
 /** The monikers under a prefix, names only: answered with a NameBatch. Brokers before it refuse kind 22. */
@@ -562,6 +587,7 @@ export type Message =
   | Services
   | TableEvent
   | Lost
+  | ListPart
   | Call
   | Invoke
   | Cancel
@@ -635,6 +661,8 @@ export function isOrdered(message: Message): boolean {
     case Kind.Reply:
     case Kind.Failure:
     case Kind.Chunk:
+    // Rows of a List travel with its Reply, never behind a transfer it does not wait for.
+    case Kind.ListPart:
     case Kind.Hello:
     case Kind.Welcome:
       return false;

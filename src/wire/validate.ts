@@ -147,6 +147,13 @@ const checks: Record<number, (m: Fields) => void> = {
   [Kind.List]: (m) => {
     uint(m, 'id');
     str(m, 'prefix');
+    optionalBool(m, 'parts');
+  },
+  // The batch itself is checked where it is read (naming/entry-batch.ts), as a List's Reply is.
+  [Kind.ListPart]: (m) => {
+    uint(m, 'id');
+    if (!isRecord(m.value)) fail('value must be a map');
+    uint(m.value, 'part');
   },
   [Kind.ListNames]: (m) => {
     uint(m, 'id');

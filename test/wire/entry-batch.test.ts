@@ -99,8 +99,8 @@ describe('entry batches', () => {
     const batch = pack(entries);
     const owners = new Map(Object.entries(batch.owners).map(([key, owner]) => [Number(key), owner]));
     const fields = (...row: unknown[]) => row;
-    const read = readRows(batch.rows, owners, fields);
-    assert.ok(read, 'the broker-written rows are read directly');
+    const read: unknown[][] = [];
+    assert.ok(readRows(batch.rows, owners, fields, read), 'the broker-written rows are read directly');
     assert.deepStrictEqual(
       read.map((row) => row[0]),
       entries.map((e) => e.moniker),
@@ -124,7 +124,9 @@ describe('entry batches', () => {
     const one = Buffer.from(encode([['A/1', key, 1, 0, 5, 6]]));
     const wide = Buffer.concat([one.subarray(0, 6), Buffer.of(0x1b, 0, 0, 0, 0, 0, 0, 0, key), one.subarray(7)]);
     for (const bytes of [indefinite, float32, wide]) {
-      assert.equal(readRows(bytes, owners, fields), undefined);
+      const kept = [['earlier']];
+      assert.equal(readRows(bytes, owners, fields, kept), false);
+      assert.deepStrictEqual(kept, [['earlier']], 'what was appended before the rows gave up is gone');
     }
     const generic = (bytes: Uint8Array) => unpackEntries({ owners: batch.owners, rows: bytes });
     assert.deepStrictEqual(generic(indefinite), entries);
@@ -132,6 +134,18 @@ describe('entry batches', () => {
     // A uint64 decodes as a bigint, which no row may hold: the generic check names it.
     assert.throws(() => generic(wide), protocolError);
     assert.deepStrictEqual(generic(batch.rows), entries);
+  });
+
+  it('read monikers of every length, ASCII or not, as they were', () => {
+    // Each length is read its own way up to 24 bytes (short-strings.ts, naming/medium-ascii.ts).
+    const monikers: string[] = [];
+    for (let length = 1; length <= 40; length++) {
+      monikers.push(`A/${'abcdefghijklmnopqrstuvwxyz0123456789~!@#$'.slice(0, length)}`.slice(0, length + 2));
+      monikers.push(`B/${'é'.repeat(length)}`);
+    }
+    monikers.sort();
+    const entries = monikers.map((moniker, i) => entry(moniker, 10, i + 1));
+    assert.deepStrictEqual(roundTrip(entries), entries);
   });
 
   it('pack the same entries to the same batch, and a changed entry as it now is', () => {

@@ -9,7 +9,14 @@ import { ObjectCounters } from '../../src/calls/statistics.ts';
 import { CHUNK_BYTES, ChunkSender } from '../../src/wire/chunks.ts';
 import { decode, encode } from '../../src/wire/codec.ts';
 import { toErrorRecord } from '../../src/wire/error-record.ts';
-import { type Chunk, Kind, type Message, PROTOCOL_VERSION, type WireEntry } from '../../src/wire/protocol.ts';
+import {
+  type Chunk,
+  type EntryBatch,
+  Kind,
+  type Message,
+  PROTOCOL_VERSION,
+  type WireEntry,
+} from '../../src/wire/protocol.ts';
 import { RefKind, reference } from './vector-forms.ts';
 
 export interface VectorCase {
@@ -227,6 +234,11 @@ export function vectorCases(): VectorCase[] {
     message('revoke', 'Revoke of a moniker.', request({ kind: Kind.Revoke, moniker: 'SampleServer/alpha' }, 3)),
     message('list', 'List of the prefix SampleServer/.', request({ kind: Kind.List, prefix: 'SampleServer/' }, 4)),
     message(
+      'list-in-parts',
+      'List of the prefix SampleServer/ that takes a large answer in parts: ListParts, then the Reply with the last rows.',
+      request({ kind: Kind.List, prefix: 'SampleServer/', parts: true }, 4),
+    ),
+    message(
       'list-names',
       'ListNames of the prefix SampleServer/: the monikers only.',
       request({ kind: Kind.ListNames, prefix: 'SampleServer/' }, 14),
@@ -331,6 +343,18 @@ export function vectorCases(): VectorCase[] {
       'reply-entry-batch',
       'Reply to a List (or Watch): an EntryBatch of three entries of two owners, as the broker packs it. The owners map has text keys ("1", "2"); rows is a Uint8Array (tag 64) holding the CBOR of an array of rows (see "nested").',
       { kind: Kind.Reply, id: 4, value: entryBatch() },
+      { nested: [['value', 'rows']] },
+    ),
+    message(
+      'list-part',
+      'ListPart: the first rows of List 4 asked in parts, sent before its Reply and shaped as one: its value an EntryBatch of its own (owners and rows) with part, its place (0 for the first).',
+      { kind: Kind.ListPart, id: 4, value: { ...(entryBatch() as EntryBatch), part: 0 } },
+      { nested: [['value', 'rows']] },
+    ),
+    message(
+      'reply-entry-batch-last-part',
+      'Reply to a List asked in parts that came in parts: the last rows, and how many ListParts came before them (parts: 1).',
+      { kind: Kind.Reply, id: 4, value: { ...(entryBatch() as EntryBatch), parts: 1 } },
       { nested: [['value', 'rows']] },
     ),
     message(

@@ -1,0 +1,73 @@
+// A List answered in parts (protocol.ts ListPart): each part's entries are read as it arrives,
+// while the broker writes the next, and the Reply's rows come last. A part that arrives out of
+// turn (one large enough to be chunked, overtaken by a smaller one) waits for its turn, and a
+// Reply that overtakes parts waits for them.
+
+import { RuntableError } from '../errors.js';
+import { fail } from '../wire/validate.js';
+import type { Entry } from './entry.js';
+import { unpackPublicEntries } from './entry-batch.js';
+
+export class ListInParts {
+  /** The entries of the parts read so far, in order. */
+  readonly #entries: Entry[] = [];
+  /** The next part to read. */
+  #next = 0;
+  /** Parts that came before their turn, by number. */
+  readonly #early = new Map<number, unknown>();
+  /** The first fault found in a part: the List fails with it once its Reply is in. */
+  #fault: unknown;
+  /** Set while the Reply waits for parts still to come: how many, and whom to tell. */
+  #awaited: { parts: number; whole: () => void } | undefined;
+
+  /** A ListPart's batch: read now if its turn has come, else kept until then. */
+  add(part: number, batch: unknown): void {
+    if (part < this.#next || this.#early.has(part)) {
+      this.#fault ??= new RuntableError('PROTOCOL', `malformed message: part ${part} of a List came twice`);
+      return;
+    }
+    if (part !== this.#next) {
+      this.#early.set(part, batch);
+      return;
+    }
+    this.#read(batch);
+    for (let next = this.#early.get(this.#next); next !== undefined; next = this.#early.get(this.#next)) {
+      this.#early.delete(this.#next);
+      this.#read(next);
+    }
+    if (this.#awaited !== undefined && this.#next >= this.#awaited.parts) this.#awaited.whole();
+  }
+
+  /**
+   * The List's entries once its Reply (`value`, an EntryBatch, with `parts` from a broker that
+   * sent parts) has come: every part's, then the Reply's own. Rejects with TABLE_UNAVAILABLE if
+   * `closed` settles while parts are still to come.
+   */
+  async finish(value: unknown, closed: Promise<unknown> | undefined): Promise<Entry[]> {
+    const parts = (value as { parts?: unknown } | null)?.parts ?? 0;
+    if (typeof parts !== 'number' || !Number.isSafeInteger(parts) || parts < 0) fail('parts must be a count');
+    if (this.#next + this.#early.size > parts) fail(`a List's Reply counts ${parts} parts, and more came`);
+    if (this.#next < parts) await this.#rest(parts, closed);
+    if (this.#fault !== undefined) throw this.#fault;
+    return unpackPublicEntries(value, this.#entries);
+  }
+
+  #rest(parts: number, closed: Promise<unknown> | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const gone = () => reject(new RuntableError('TABLE_UNAVAILABLE', 'the broker went away during a List'));
+      if (closed === undefined) gone();
+      else closed.then(gone);
+      this.#awaited = { parts, whole: resolve };
+    });
+  }
+
+  #read(batch: unknown): void {
+    this.#next++;
+    if (this.#fault !== undefined) return;
+    try {
+      unpackPublicEntries(batch, this.#entries);
+    } catch (error) {
+      this.#fault = error;
+    }
+  }
+}
