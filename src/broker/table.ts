@@ -10,6 +10,7 @@ import type { EntryBatch, NameBatch, TableEventType, WireEntry } from '../wire/p
 import { type Claim, ClaimLines } from './claim-lines.js';
 import { Columns, type EndpointRecord, type Holder, isEmpty, type OwnerId } from './entry-columns.js';
 import { type BatchReader, ListPacker, type ListPartOf } from './list-packer.js';
+import { MonikerOrder } from './moniker-order.js';
 import { joinNames } from './name-rows.js';
 
 export type { Claim } from './claim-lines.js';
@@ -70,8 +71,8 @@ export class ObjectTable {
   readonly #rows = new Columns();
   /** Moniker to row. */
   readonly #index = new Map<string, number>();
-  /** Every row, in code-unit order of moniker, so a prefix is one contiguous run found by bisection. */
-  readonly #sorted: number[] = [];
+  /** Every row in moniker order, so a prefix is one contiguous run. */
+  readonly #order = new MonikerOrder(this.#rows.monikers);
   /** Each owner's rows, in no order (a row knows its place: Columns.ownerSlots). */
   readonly #byOwner = new Map<OwnerId, number[]>();
   readonly #holders = new Map<string, Holder>();
@@ -230,8 +231,9 @@ export class ObjectTable {
   /** The entries under `prefix`, in moniker order. */
   list(prefix: string): WireEntry[] {
     const entries: WireEntry[] = [];
-    for (let i = this.#lowerBound(prefix); i < this.#sorted.length; i++) {
-      const row = this.#sorted[i] as number;
+    const sorted = this.#order.rows;
+    for (let i = this.#order.lowerBound(prefix); i < sorted.length; i++) {
+      const row = sorted[i] as number;
       if (!(this.#rows.monikers[row] as string).startsWith(prefix)) break;
       entries.push(this.#entry(row));
     }
@@ -252,14 +254,13 @@ export class ObjectTable {
    * `reader`, the next `pack` overwrites them: use or copy the batch before packing again.
    */
   pack(prefix: string, reader?: BatchReader): EntryBatch {
-    const start = this.#lowerBound(prefix);
-    return this.#packer.pack(this.#rows, this.#sorted, start, this.#endOfRun(start, prefix), reader);
+    const [start, end] = this.#order.range(prefix);
+    return this.#packer.pack(this.#rows, this.#order.rows, start, end, reader);
   }
 
   /** Where the entries under `prefix` lie in moniker order, for packRange: [start, end). */
   range(prefix: string): [start: number, end: number] {
-    const start = this.#lowerBound(prefix);
-    return [start, this.#endOfRun(start, prefix)];
+    return this.#order.range(prefix);
   }
 
   /**
@@ -268,13 +269,13 @@ export class ObjectTable {
    * before in the same buffer: the table must not change between the parts of one List.
    */
   packRange(start: number, end: number, reader: BatchReader | undefined, part: ListPartOf): EntryBatch {
-    return this.#packer.pack(this.#rows, this.#sorted, start, end, reader, part);
+    return this.#packer.pack(this.#rows, this.#order.rows, start, end, reader, part);
   }
 
   /** The monikers under `prefix`, in moniker order, as a NameBatch (name-rows.ts). */
   packNames(prefix: string): NameBatch {
-    const start = this.#lowerBound(prefix);
-    return joinNames(this.#rows.monikers, this.#sorted, start, this.#endOfRun(start, prefix));
+    const [start, end] = this.#order.range(prefix);
+    return joinNames(this.#rows.monikers, this.#order.rows, start, end);
   }
 
   /** Calls `listener` for every later change under `prefix`; returns the function that stops it. */
@@ -321,7 +322,7 @@ export class ObjectTable {
     );
     if (!isEmpty(entry.metadata)) this.#rows.metadata.set(row, entry.metadata);
     this.#index.set(entry.moniker, row);
-    this.#sorted.splice(this.#lowerBound(entry.moniker), 0, row);
+    this.#order.insert(row, entry.moniker);
     let owned = this.#byOwner.get(owner);
     if (!owned) {
       owned = [];
@@ -364,7 +365,7 @@ export class ObjectTable {
     const moniker = rows.monikers[row] as string;
     this.#release(rows.holders[row] as Holder);
     this.#index.delete(moniker);
-    this.#sorted.splice(this.#lowerBound(moniker), 1);
+    this.#order.remove(moniker);
     // Out of its owner's rows: the last one takes its place.
     const owned = this.#byOwner.get(rows.owners[row] as OwnerId);
     if (owned) {
@@ -383,34 +384,5 @@ export class ObjectTable {
     for (const watcher of this.#watchers) {
       if (entry.moniker.startsWith(watcher.prefix)) watcher.listener(type, entry);
     }
-  }
-
-  /**
-   * Index after the run of monikers under `prefix` that begins at `start`, found by bisection:
-   * those monikers sort together, right from the first one not less than the prefix.
-   */
-  #endOfRun(start: number, prefix: string): number {
-    const monikers = this.#rows.monikers;
-    let low = start;
-    let high = this.#sorted.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if ((monikers[this.#sorted[mid] as number] as string).startsWith(prefix)) low = mid + 1;
-      else high = mid;
-    }
-    return low;
-  }
-
-  /** Index of the first moniker not less than `key`. */
-  #lowerBound(key: string): number {
-    const monikers = this.#rows.monikers;
-    let low = 0;
-    let high = this.#sorted.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if ((monikers[this.#sorted[mid] as number] as string) < key) low = mid + 1;
-      else high = mid;
-    }
-    return low;
   }
 }
