@@ -208,6 +208,10 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       clearTimeout(restoreTimer);
       activations.close();
       idle.close();
+      // A broker that stops is not its owners leaving: their entries go with it, and a watcher,
+      // which carries on with the next broker, must not be told they were revoked (the owners
+      // register again there). So no session is told of changes while the connections close.
+      for (const session of sessions.values()) session.unwatch();
       for (const connection of connections.values()) connection.close();
       await listener.close();
       try {

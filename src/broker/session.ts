@@ -146,8 +146,7 @@ export class Session {
    */
   leave(): OwnerRevokeResult {
     if (this.#left) return this.#left;
-    for (const stop of this.#watches.values()) stop();
-    this.#watches.clear();
+    this.unwatch();
     telling = new Set();
     try {
       this.#left = this.shared.table.revokeOwner(this.owner);
@@ -157,6 +156,12 @@ export class Session {
       for (const connection of told) connection.flush();
     }
     return this.#left;
+  }
+
+  /** Stops this session's watches: its connection is told of no more changes. */
+  unwatch(): void {
+    for (const stop of this.#watches.values()) stop();
+    this.#watches.clear();
   }
 
   end(): void {
