@@ -21,6 +21,9 @@ export const PARTS_MIN_BYTES = 4096;
 /** Takes a frame that arrived in pieces: `parts`, `length` bytes in all, views of the reads. */
 export type OnFrameParts = (parts: Uint8Array[], length: number) => void;
 
+/** Takes a frame as its place: `length` bytes at `offset` in `memory`, which nobody writes again. */
+export type OnFrameAt = (memory: ArrayBufferLike, offset: number, length: number) => void;
+
 export function frameHeader(length: number): Buffer {
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt32BE(length, 0);
@@ -40,10 +43,11 @@ export class FrameReader {
   }
 
   /**
-   * Feeds a chunk and calls `onFrame` for each complete frame. Throws FRAME_TOO_LARGE or PROTOCOL
-   * when the stream can no longer be trusted; the caller should then drop the connection.
+   * Feeds a chunk and calls `onFrame` for each complete frame, or `onFrameAt` if given (then no
+   * view of the frame is made). Throws FRAME_TOO_LARGE or PROTOCOL when the stream can no longer
+   * be trusted; the caller should then drop the connection.
    */
-  push(chunk: Buffer, onFrame: (frame: Uint8Array) => void, onParts?: OnFrameParts): void {
+  push(chunk: Buffer, onFrame: (frame: Uint8Array) => void, onParts?: OnFrameParts, onFrameAt?: OnFrameAt): void {
     // The common case, whole frames inside one chunk, is sliced without copying.
     if (this.#buffered === 0 && this.#expected < 0) {
       let offset = 0;
@@ -62,7 +66,8 @@ export class FrameReader {
         if (chunk.length - offset - FRAME_HEADER_BYTES < length) break;
         const start = offset + FRAME_HEADER_BYTES;
         offset = start + length;
-        onFrame(new Uint8Array(memory, base + start, length));
+        if (onFrameAt) onFrameAt(memory, base + start, length);
+        else onFrame(new Uint8Array(memory, base + start, length));
       }
       if (offset === chunk.length) return;
       chunk = chunk.subarray(offset);
@@ -85,7 +90,8 @@ export class FrameReader {
       const frame = this.#take(length);
       this.#expected = -1;
       // Plain views on both paths: the decoder's sites see one receiver type.
-      onFrame(new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
+      if (onFrameAt) onFrameAt(frame.buffer, frame.byteOffset, frame.length);
+      else onFrame(new Uint8Array(frame.buffer, frame.byteOffset, frame.length));
     }
   }
 

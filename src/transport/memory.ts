@@ -12,6 +12,7 @@ const MEMORY_SCHEME = 'memory:';
 
 export class MemoryTransport implements Transport {
   onFrame: (frame: Uint8Array) => void = () => {};
+  onFrameAt: ((memory: ArrayBufferLike, offset: number, length: number) => void) | undefined;
   onStreamError: (error: Error) => void = (error) => this.close(error);
   onWritable: () => void = () => {};
   onClose: (error?: Error) => void = () => {};
@@ -115,9 +116,18 @@ export class MemoryTransport implements Transport {
   #receive(bytes: Buffer): void {
     if (this.#closed) return;
     try {
-      this.#reader.push(bytes, (frame) => {
-        if (!this.#closed) this.onFrame(frame);
-      });
+      this.#reader.push(
+        bytes,
+        (frame) => {
+          if (!this.#closed) this.onFrame(frame);
+        },
+        undefined,
+        (memory, offset, length) => {
+          if (this.#closed) return;
+          if (this.onFrameAt) this.onFrameAt(memory, offset, length);
+          else this.onFrame(new Uint8Array(memory, offset, length));
+        },
+      );
     } catch (error) {
       this.onStreamError(error as Error);
     }

@@ -23,6 +23,12 @@ export interface Transport {
   /** Set once, right after the transport is made; called for every complete frame. */
   onFrame: (frame: Uint8Array) => void;
   /**
+   * Set, if at all, with onFrame: then every complete frame comes here instead, as `length` bytes
+   * at `offset` in `memory` (a read's memory, never written again), so that a receiver that reads
+   * frames in place need not make a view of each (wire/connection.ts).
+   */
+  onFrameAt?: ((memory: ArrayBufferLike, offset: number, length: number) => void) | undefined;
+  /**
    * Set, if at all, with onFrame: then a large frame that arrived over several reads comes here
    * as views of them, in order, instead of joined into one buffer for onFrame (framing.ts).
    * The views are valid only during the call: copy what is kept.

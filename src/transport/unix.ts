@@ -146,6 +146,7 @@ function writtenOf(frames: Queued[]): (() => void)[] | undefined {
 class SocketTransport implements Transport {
   onFrame: (frame: Uint8Array) => void = () => {};
   onFrameParts: ((parts: Uint8Array[], length: number) => void) | undefined;
+  onFrameAt: ((memory: ArrayBufferLike, offset: number, length: number) => void) | undefined;
   onStreamError: (error: Error) => void = (error) => this.close(error);
   onWritable: () => void = () => {};
   onClose: (error?: Error) => void = () => {};
@@ -169,6 +170,11 @@ class SocketTransport implements Transport {
     const onFrame = (frame: Uint8Array) => {
       if (!this.#closed) this.onFrame(frame);
     };
+    const onFrameAt = (memory: ArrayBufferLike, offset: number, length: number) => {
+      if (this.#closed) return;
+      if (this.onFrameAt) this.onFrameAt(memory, offset, length);
+      else this.onFrame(new Uint8Array(memory, offset, length));
+    };
     const onParts = (parts: Uint8Array[], length: number) => {
       if (this.#closed) return;
       if (this.onFrameParts) this.onFrameParts(parts, length);
@@ -176,7 +182,7 @@ class SocketTransport implements Transport {
     };
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.#reader.push(chunk, onFrame, onParts);
+        this.#reader.push(chunk, onFrame, onParts, onFrameAt);
       } catch (error) {
         this.onStreamError(error as Error);
       }

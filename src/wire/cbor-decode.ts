@@ -89,6 +89,26 @@ let position = 0;
 let depth = 0;
 let hooks: TagHooks = { error: (fields) => fields };
 let view: DataView | undefined;
+/** Where the item being decoded ends in src (frames read in place share one view of their read). */
+let limit = 0;
+
+// A view of a whole read's memory, from its start, made once for all the frames in that read
+// (wholeView()): a byte string in it becomes a Buffer of that memory without the getters.
+let wholeMemory: ArrayBufferLike | undefined;
+let wholeSrc: Uint8Array = new Uint8Array(0);
+
+/**
+ * A view of all of `memory`, so that a frame in it is read in place from its offset (readAt()'s
+ * `end` bounds it) without a view of its own. The last one is kept, and its memory with it, until
+ * another memory comes: all the frames of one read are in the same memory.
+ */
+export function wholeView(memory: ArrayBufferLike): Uint8Array {
+  if (memory !== wholeMemory) {
+    wholeSrc = new Uint8Array(memory);
+    wholeMemory = memory;
+  }
+  return wholeSrc;
+}
 
 function fail(message: string): never {
   throw new Error(message);
@@ -100,7 +120,7 @@ function dataView(): DataView {
 }
 
 function need(count: number): void {
-  if (position + count > src.length) fail('unexpected end of CBOR data');
+  if (position + count > limit) fail('unexpected end of CBOR data');
 }
 
 /** The argument of an item head, as a number (an 8-byte one too: lengths that big fail the caller's check). */
@@ -143,12 +163,12 @@ function bigArgument(): bigint {
 function length(info: number, what: string): number {
   if (info === 31) fail(`indefinite-length ${what}s are not accepted`);
   const count = argument(info);
-  if (count > src.length - position) fail(`a ${what} of ${count} bytes runs past the end of the data`);
+  if (count > limit - position) fail(`a ${what} of ${count} bytes runs past the end of the data`);
   return count;
 }
 
 function read(): unknown {
-  if (position >= src.length) fail('unexpected end of CBOR data');
+  if (position >= limit) fail('unexpected end of CBOR data');
   const head = src[position++] as number;
   const info = head & 0x1f;
   switch (head >> 5) {
@@ -160,6 +180,8 @@ function read(): unknown {
       const size = length(info, 'byte string');
       const start = position;
       position += size;
+      // A frame read in place: src starts at its memory's start, whose object is at hand.
+      if (src === wholeSrc) return Buffer.from(wholeMemory as ArrayBuffer, start, size);
       return Buffer.from(bufferOf.call(src), byteOffsetOf.call(src) + start, size);
     }
     case 3: {
@@ -188,7 +210,7 @@ function enter(): void {
 }
 
 function readOrBreak(): unknown {
-  if (position < src.length && src[position] === 0xff) {
+  if (position < limit && src[position] === 0xff) {
     position++;
     return BREAK;
   }
@@ -233,7 +255,7 @@ function map(info: number): Record<string, unknown> {
 function readKey(): unknown {
   // Past the end, `head` is undefined and `size` NaN: read() then fails as it should.
   const size = (src[position] as number) - 0x60;
-  if (!(size >= 0 && size <= SHORT_STRING_BYTES) || position + 1 + size > src.length) return read();
+  if (!(size >= 0 && size <= SHORT_STRING_BYTES) || position + 1 + size > limit) return read();
   const key = shortAsciiKey(src, position + 1, size);
   if (key === undefined) return read();
   position += 1 + size;
@@ -379,17 +401,26 @@ function propertyName(key: unknown): string {
 export let readEnd = 0;
 
 /**
- * One item of `bytes` from `at`, inside `level` containers (a message's field: 1), as read()
- * reads it, or as map() reads a key if `asKey` (then as a property name); its end in readEnd.
- * The envelope readers' way in (envelope-decode.ts).
+ * One item of `bytes` from `at`, ending by `end`, inside `level` containers (a message's field:
+ * 1), as read() reads it, or as map() reads a key if `asKey` (then as a property name); its end in
+ * readEnd. The envelope readers' way in (envelope-decode.ts).
  */
-export function readAt(bytes: Uint8Array, at: number, level: number, tagHooks: TagHooks, asKey = false): unknown {
+export function readAt(
+  bytes: Uint8Array,
+  at: number,
+  end: number,
+  level: number,
+  tagHooks: TagHooks,
+  asKey = false,
+): unknown {
   const savedSrc = src;
+  const savedLimit = limit;
   const savedPosition = position;
   const savedDepth = depth;
   const savedHooks = hooks;
   const savedView = view;
   src = bytes;
+  limit = end;
   position = at;
   depth = level;
   hooks = tagHooks;
@@ -404,6 +435,7 @@ export function readAt(bytes: Uint8Array, at: number, level: number, tagHooks: T
     return value;
   } finally {
     src = savedSrc;
+    limit = savedLimit;
     position = savedPosition;
     depth = savedDepth;
     hooks = savedHooks;
@@ -416,11 +448,13 @@ export function decodeCbor(bytes: Uint8Array, tagHooks: TagHooks): unknown {
   // A hook may decode in turn (it never does today): the outer decode's place is kept, in
   // locals (an object to hold them would be one more allocation per message).
   const savedSrc = src;
+  const savedLimit = limit;
   const savedPosition = position;
   const savedDepth = depth;
   const savedHooks = hooks;
   const savedView = view;
   src = bytes;
+  limit = bytes.length;
   position = 0;
   depth = 0;
   hooks = tagHooks;
@@ -431,6 +465,7 @@ export function decodeCbor(bytes: Uint8Array, tagHooks: TagHooks): unknown {
     return value;
   } finally {
     src = savedSrc;
+    limit = savedLimit;
     position = savedPosition;
     depth = savedDepth;
     hooks = savedHooks;

@@ -6,6 +6,7 @@ import { type ErrorCode, RuntableError } from '../errors.js';
 import { FRAME_HEADER_BYTES } from '../transport/framing.js';
 import { holdUntil } from '../transport/keep-alive.js';
 import type { Transport } from '../transport/transport.js';
+import { wholeView } from './cbor-decode.js';
 import { ChunkAssembler, type ChunkInParts, chunkInParts } from './chunk-assembler.js';
 import {
   decode,
@@ -185,6 +186,13 @@ export class Connection {
     transport.onFrame = (frame) => {
       if (this.#handshakeFrame) this.#handshakeFrame(frame);
       else this.#receive(frame);
+    };
+    // Frames read in place: the messages of every call need no view of their own.
+    transport.onFrameAt = (memory, offset, length) => {
+      if (this.#handshakeFrame) this.#handshakeFrame(new Uint8Array(memory, offset, length));
+      else if (length > this.#maxMessageBytes || !this.#fast(wholeView(memory), offset, length)) {
+        this.#general(new Uint8Array(memory, offset, length));
+      }
     };
     // A large frame that came over several reads: a chunk's data goes from the reads straight
     // into its message (one copy); anything else is joined and read as any frame.
@@ -453,30 +461,37 @@ export class Connection {
     });
   }
 
-  #receive(frame: Uint8Array): void {
-    // The messages of every call first, read field by field (cbor-decode.ts): a Reply settles
-    // its request without an object, a Call or Invoke comes out valid. The rest, and these when
-    // written differently, go the general way below.
-    if (frame.length <= this.#maxMessageBytes) {
-      try {
-        const id = decodeReply(frame, this.#hooks);
-        if (id >= 0) {
-          this.#pending.settle(id, takeReplyValue(), undefined);
-          return;
-        }
-        const call = decodeCall(frame, this.#hooks);
-        if (call !== undefined) {
-          const message = lastCallExact() ? (call as Message) : this.#checked(call);
-          if (!message) return;
-          this.lastMessageBytes = frame.length;
-          this.#handlers.onMessage(message);
-          return;
-        }
-      } catch (error) {
-        this.#undecodable(error);
-        return;
+  /**
+   * The messages of every call, read field by field (envelope-decode.ts) from `bytes` at `start`:
+   * a Reply settles its request without an object, a Call or Invoke comes out valid. False for the
+   * rest, and for these when written differently: they go the general way (#receive).
+   */
+  #fast(bytes: Uint8Array, start: number, length: number): boolean {
+    try {
+      const id = decodeReply(bytes, this.#hooks, start, start + length);
+      if (id >= 0) {
+        this.#pending.settle(id, takeReplyValue(), undefined);
+        return true;
       }
+      const call = decodeCall(bytes, this.#hooks, start, start + length);
+      if (call === undefined) return false;
+      const message = lastCallExact() ? (call as Message) : this.#checked(call);
+      if (!message) return true;
+      this.lastMessageBytes = length;
+      this.#handlers.onMessage(message);
+    } catch (error) {
+      this.#undecodable(error);
     }
+    return true;
+  }
+
+  #receive(frame: Uint8Array): void {
+    if (frame.length <= this.#maxMessageBytes && this.#fast(frame, 0, frame.length)) return;
+    this.#general(frame);
+  }
+
+  /** Any message, decoded as a whole and validated. */
+  #general(frame: Uint8Array): void {
     let value: unknown;
     try {
       value = decodeWith(frame, this.#hooks);

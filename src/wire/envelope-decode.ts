@@ -8,7 +8,10 @@
 //
 // The keys are compared byte by byte against constants, in line: a loop over arrays of expected
 // bytes, or helpers that V8 did not always inline, cost about twice the instructions
-// (docs/PERFORMANCE.md, (b) session 7). A byte past the end reads as undefined: no match.
+// (docs/PERFORMANCE.md, (b) session 7). The message is `bytes` from `start` to `end`: a frame read
+// in place in a view of its whole read (cbor-decode.ts wholeView()), so a byte past the end is the
+// next frame's, or undefined. Only a message cut short reads there, and then readAt(), bounded by
+// `end`, throws as decodeCbor would on it.
 
 import { readAt, readEnd, type TagHooks } from './cbor-decode.js';
 import { SHORT_STRING_BYTES, shortAsciiKey } from './short-strings.js';
@@ -17,7 +20,7 @@ import { SHORT_STRING_BYTES, shortAsciiKey } from './short-strings.js';
 let uintEnd = 0;
 
 /** An unsigned integer of at most 32 bits at `at`, its end in uintEnd; or -1 (for validate.ts to judge). */
-function smallUint(b: Uint8Array, at: number): number {
+function smallUint(b: Uint8Array, at: number, end: number): number {
   const head = b[at] as number;
   if (head < 0x18) {
     uintEnd = at + 1;
@@ -25,15 +28,15 @@ function smallUint(b: Uint8Array, at: number): number {
   }
   switch (head) {
     case 0x18:
-      if (at + 2 > b.length) return -1;
+      if (at + 2 > end) return -1;
       uintEnd = at + 2;
       return b[at + 1] as number;
     case 0x19:
-      if (at + 3 > b.length) return -1;
+      if (at + 3 > end) return -1;
       uintEnd = at + 3;
       return ((b[at + 1] as number) << 8) | (b[at + 2] as number);
     case 0x1a:
-      if (at + 5 > b.length) return -1;
+      if (at + 5 > end) return -1;
       uintEnd = at + 5;
       return (
         (b[at + 1] as number) * 0x100_0000 +
@@ -45,8 +48,8 @@ function smallUint(b: Uint8Array, at: number): number {
   }
 }
 
-function trailing(bytes: Uint8Array, end: number): never {
-  throw new Error(`${bytes.length - end} bytes follow the CBOR value`);
+function trailing(end: number, at: number): never {
+  throw new Error(`${end - at} bytes follow the CBOR value`);
 }
 
 let envelopeValue: unknown;
@@ -62,28 +65,29 @@ export function takeReplyValue(): unknown {
  * A Reply in `bytes`: its id, with its value for takeReplyValue(); -1 if the bytes are not a
  * Reply as runtable writes it. Throws, as decodeCbor would, if the value cannot be decoded.
  */
-export function decodeReply(bytes: Uint8Array, tagHooks: TagHooks): number {
+export function decodeReply(bytes: Uint8Array, tagHooks: TagHooks, start = 0, end = bytes.length): number {
   const b = bytes;
+  const s = start;
   // `{ kind: 40, id: ` with a 16-bit count of 3.
   if (
-    b.length < 14 ||
-    b[0] !== 0xb9 ||
-    b[1] !== 0x00 ||
-    b[2] !== 0x03 ||
-    b[3] !== 0x64 ||
-    b[4] !== 0x6b ||
-    b[5] !== 0x69 ||
-    b[6] !== 0x6e ||
-    b[7] !== 0x64 ||
-    b[8] !== 0x18 ||
-    b[9] !== 0x28 ||
-    b[10] !== 0x62 ||
-    b[11] !== 0x69 ||
-    b[12] !== 0x64
+    end - s < 14 ||
+    b[s] !== 0xb9 ||
+    b[s + 1] !== 0x00 ||
+    b[s + 2] !== 0x03 ||
+    b[s + 3] !== 0x64 ||
+    b[s + 4] !== 0x6b ||
+    b[s + 5] !== 0x69 ||
+    b[s + 6] !== 0x6e ||
+    b[s + 7] !== 0x64 ||
+    b[s + 8] !== 0x18 ||
+    b[s + 9] !== 0x28 ||
+    b[s + 10] !== 0x62 ||
+    b[s + 11] !== 0x69 ||
+    b[s + 12] !== 0x64
   ) {
     return -1;
   }
-  const id = smallUint(b, 13);
+  const id = smallUint(b, s + 13, end);
   if (id < 0) return -1;
   const at = uintEnd;
   if (
@@ -97,8 +101,8 @@ export function decodeReply(bytes: Uint8Array, tagHooks: TagHooks): number {
     return -1;
   }
   // Inside the reply map, as decodeCbor would count it.
-  envelopeValue = readAt(b, at + 6, 1, tagHooks);
-  if (readEnd !== b.length) trailing(b, readEnd);
+  envelopeValue = readAt(b, at + 6, end, 1, tagHooks);
+  if (readEnd !== end) trailing(end, readEnd);
   return id;
 }
 
@@ -127,35 +131,49 @@ export function lastCallExact(): boolean {
  * them, into the same object, and callExact is then false: validate.ts must judge it. Throws, as
  * decodeCbor would, if the message cannot be decoded.
  */
-export function decodeCall(bytes: Uint8Array, tagHooks: TagHooks): CallEnvelope | undefined {
+export function decodeCall(
+  bytes: Uint8Array,
+  tagHooks: TagHooks,
+  start = 0,
+  end = bytes.length,
+): CallEnvelope | undefined {
   const b = bytes;
-  if (b.length < 12 || b[0] !== 0xb9 || b[1] !== 0x00) return undefined;
-  const count = b[2] as number;
+  const s = start;
+  if (end - s < 12 || b[s] !== 0xb9 || b[s + 1] !== 0x00) return undefined;
+  const count = b[s + 2] as number;
   // "kind", then a kind of one byte.
-  if (count < 5 || b[3] !== 0x64 || b[4] !== 0x6b || b[5] !== 0x69 || b[6] !== 0x6e || b[7] !== 0x64) return undefined;
-  if (b[8] !== 0x18) return undefined;
-  const kind = b[9] as number;
+  if (
+    count < 5 ||
+    b[s + 3] !== 0x64 ||
+    b[s + 4] !== 0x6b ||
+    b[s + 5] !== 0x69 ||
+    b[s + 6] !== 0x6e ||
+    b[s + 7] !== 0x64
+  )
+    return undefined;
+  if (b[s + 8] !== 0x18) return undefined;
+  const kind = b[s + 9] as number;
   let at: number;
   if (kind === 30) {
     // "target"
     if (
-      b[10] !== 0x66 ||
-      b[11] !== 0x74 ||
-      b[12] !== 0x61 ||
-      b[13] !== 0x72 ||
-      b[14] !== 0x67 ||
-      b[15] !== 0x65 ||
-      b[16] !== 0x74
+      b[s + 10] !== 0x66 ||
+      b[s + 11] !== 0x74 ||
+      b[s + 12] !== 0x61 ||
+      b[s + 13] !== 0x72 ||
+      b[s + 14] !== 0x67 ||
+      b[s + 15] !== 0x65 ||
+      b[s + 16] !== 0x74
     ) {
       return undefined;
     }
-    at = 17;
+    at = s + 17;
   } else if (kind === 31) {
     // "ref"
-    if (b[10] !== 0x63 || b[11] !== 0x72 || b[12] !== 0x65 || b[13] !== 0x66) return undefined;
-    at = 14;
+    if (b[s + 10] !== 0x63 || b[s + 11] !== 0x72 || b[s + 12] !== 0x65 || b[s + 13] !== 0x66) return undefined;
+    at = s + 14;
   } else return undefined;
-  const targetId = smallUint(b, at);
+  const targetId = smallUint(b, at, end);
   if (targetId < 0) return undefined;
   at = uintEnd;
   // "method", then a text.
@@ -175,10 +193,10 @@ export function decodeCall(bytes: Uint8Array, tagHooks: TagHooks): CallEnvelope 
   if (!(size >= 0 && size < 0x20)) return undefined;
   // From the key cache: the same string each call, whose hash is kept and which V8 has
   // internalized once the method was looked up by it (Set.has, the property read).
-  let method = size <= SHORT_STRING_BYTES && at + 1 + size <= b.length ? shortAsciiKey(b, at + 1, size) : undefined;
+  let method = size <= SHORT_STRING_BYTES && at + 1 + size <= end ? shortAsciiKey(b, at + 1, size) : undefined;
   if (method !== undefined) at += 1 + size;
   else {
-    method = readAt(b, at, 1, tagHooks, true) as string;
+    method = readAt(b, at, end, 1, tagHooks, true) as string;
     at = readEnd;
   }
   // "args", then an array.
@@ -189,12 +207,12 @@ export function decodeCall(bytes: Uint8Array, tagHooks: TagHooks): CallEnvelope 
   if ((b[at] as number) >> 5 !== 4) return undefined;
   // From here on a hook may have run (a reference in the arguments): the message is read to
   // its end whatever follows, never read again.
-  const args = readAt(b, at, 1, tagHooks) as unknown[];
+  const args = readAt(b, at, end, 1, tagHooks) as unknown[];
   at = readEnd;
   // "id", then the id: the end.
   if (count === 5 && b[at] === 0x62 && b[at + 1] === 0x69 && b[at + 2] === 0x64) {
-    const id = smallUint(b, at + 3);
-    if (id >= 0 && uintEnd === b.length) {
+    const id = smallUint(b, at + 3, end);
+    if (id >= 0 && uintEnd === end) {
       callExact = true;
       return kind === 30 ? { kind, target: targetId, method, args, id } : { kind, ref: targetId, method, args, id };
     }
@@ -202,8 +220,8 @@ export function decodeCall(bytes: Uint8Array, tagHooks: TagHooks): CallEnvelope 
   if (count === 6) {
     const stack = exactStack(b, at);
     if (stack !== undefined) {
-      const id = smallUint(b, at + 10);
-      if (id >= 0 && uintEnd === b.length) {
+      const id = smallUint(b, at + 10, end);
+      if (id >= 0 && uintEnd === end) {
         callExact = true;
         return kind === 30
           ? { kind, target: targetId, method, args, stack, id }
@@ -216,15 +234,15 @@ export function decodeCall(bytes: Uint8Array, tagHooks: TagHooks): CallEnvelope 
   const object: Record<string, unknown> =
     kind === 30 ? { kind, target: targetId, method, args } : { kind, ref: targetId, method, args };
   for (let i = 4; i < count; i++) {
-    const name = readAt(b, at, 1, tagHooks, true) as string;
-    const value = readAt(b, readEnd, 1, tagHooks);
+    const name = readAt(b, at, end, 1, tagHooks, true) as string;
+    const value = readAt(b, readEnd, end, 1, tagHooks);
     at = readEnd;
     // An own key, as JSON.parse makes it: assigning would set the object's prototype instead.
     if (name === '__proto__') {
       Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
     } else object[name] = value;
   }
-  if (at !== b.length) trailing(b, at);
+  if (at !== end) trailing(end, at);
   return object as unknown as CallEnvelope;
 }
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Encoder } from 'cbor-x';
-import { decodeCbor } from '../../src/wire/cbor-decode.ts';
+import { decodeCbor, wholeView } from '../../src/wire/cbor-decode.ts';
 import { joined } from '../../src/wire/cbor-encode.ts';
 import { decodeHooks, encode, encodeCall, encodeReply, type ReferenceContext } from '../../src/wire/codec.ts';
 import { decodeCall, decodeReply, lastCallExact, takeReplyValue } from '../../src/wire/envelope-decode.ts';
@@ -172,6 +172,64 @@ describe('reply envelopes', () => {
     assert.equal(decodeReply(other.encode({ kind: Kind.Reply, id: 1, value: 1 }), decodeHooks()), -1);
     const trailing = Buffer.concat([encode({ kind: Kind.Reply, id: 1, value: 1 }), Buffer.from([0])]);
     assert.throws(() => decodeReply(trailing, decodeHooks()), /bytes follow/);
+  });
+});
+
+describe('envelopes read in place', () => {
+  // As the frame reader hands them over (Transport.onFrameAt): frames back to back in one read's
+  // memory, each read from its offset in one view of all of it.
+  it('give what the frames alone give, byte strings as Buffers of their own bytes', () => {
+    const frames = [
+      encode({ kind: Kind.Call, target: 1, method: 'echo', args: [Buffer.alloc(64, 7)], id: 3 }),
+      joined(encodeReply(4, Buffer.alloc(64, 9))),
+      encode({ kind: Kind.Invoke, ref: 2, method: 'm', args: [new Uint8Array([1, 2]), 'x'], stack: true, id: 5 }),
+    ];
+    const read = Buffer.concat([Buffer.from([1, 2, 3]), ...frames]);
+    const whole = wholeView(read.buffer);
+    let offset = read.byteOffset + 3;
+    const [call, reply, invoke] = frames as [Uint8Array, Uint8Array, Uint8Array];
+    const end = (frame: Uint8Array) => offset + frame.length;
+    assert.deepStrictEqual(decodeCall(whole, decodeHooks(), offset, end(call)), decodeCall(call, decodeHooks()));
+    assert.equal(decodeReply(whole, decodeHooks(), offset, end(call)), -1);
+    offset += call.length;
+    assert.equal(decodeReply(whole, decodeHooks(), offset, end(reply)), 4);
+    const value = takeReplyValue() as Buffer;
+    assert.ok(Buffer.isBuffer(value));
+    assert.deepEqual(value, Buffer.alloc(64, 9));
+    offset += reply.length;
+    assert.deepStrictEqual(decodeCall(whole, decodeHooks(), offset, end(invoke)), decodeCall(invoke, decodeHooks()));
+    assert.equal(offset + invoke.length, read.byteOffset + read.length);
+  });
+
+  it('fail, as the frame alone fails, when a message is cut short before the next frame', () => {
+    const next = encode({ kind: Kind.Reply, id: 1, value: 1 });
+    for (const frame of [
+      encode({ kind: Kind.Call, target: 1, method: 'm', args: [1], id: 300 }),
+      encode({ kind: Kind.Reply, id: 2, value: 'abc' }),
+    ]) {
+      for (let cut = 1; cut < frame.length; cut++) {
+        const short = frame.subarray(0, frame.length - cut);
+        const read = Buffer.concat([short, frame.subarray(short.length), next]);
+        const whole = wholeView(read.buffer);
+        const start = read.byteOffset;
+        const end = start + short.length;
+        const alone = (f: () => unknown) => {
+          try {
+            return f();
+          } catch {
+            return 'threw';
+          }
+        };
+        const inPlace = alone(() => [
+          decodeReply(whole, decodeHooks(), start, end),
+          decodeCall(whole, decodeHooks(), start, end),
+        ]);
+        const general = alone(() => decodeCbor(short, decodeHooks()));
+        assert.equal(general, 'threw');
+        // Not read as a message: refused here, or left to the general decoder, which refuses it.
+        assert.ok(inPlace === 'threw' || ((inPlace as unknown[])[0] === -1 && (inPlace as unknown[])[1] === undefined));
+      }
+    }
   });
 });
 
