@@ -24,9 +24,13 @@ export class WatchStream implements WatchSink, TableWatch {
   readonly #awaiting = new Map<string, WireEntry>();
   #graceTimer: NodeJS.Timeout | undefined;
   readonly #unread: TableEvent[] = [];
-  #wake: (() => void) | undefined;
+  /**
+   * The next() calls waiting, oldest first. An event goes straight to the oldest: one promise
+   * settles per event, and each of several next() calls in flight at once gets its own answer.
+   */
+  readonly #waiting: Waiter[] = [];
   #started: Promise<void> | undefined;
-  #error: RuntableError | undefined;
+  #error: unknown;
   #done = false;
   readonly #onAbort = () => void this.return();
   readonly #ended: (() => void) | undefined;
@@ -50,44 +54,28 @@ export class WatchStream implements WatchSink, TableWatch {
   }
 
   /**
-   * A loop waiting here holds the process (keep-alive.ts): a running watch keeps a script alive, a
-   * watch left with `break` (or never iterated) does not.
+   * A next() left waiting holds the process (keep-alive.ts) until it is answered: a running watch
+   * keeps a script alive, a watch left with `break` (or never iterated) does not.
    */
-  async next(): Promise<IteratorResult<TableEvent>> {
-    if (!this.#holds) return this.#next();
-    hold();
-    try {
-      return await this.#next();
-    } finally {
-      release();
-    }
-  }
-
-  async #next(): Promise<IteratorResult<TableEvent>> {
-    if (this.#signal?.aborted) await this.return();
+  next(): Promise<IteratorResult<TableEvent>> {
+    if (this.#signal?.aborted) return this.return();
     if (!this.#done && !this.#started) {
       this.#started = this.#backend.watch(this);
-      try {
-        await this.#started;
-      } catch (error) {
-        await this.return();
-        throw error;
-      }
+      // A watch that cannot start is told to whoever waits, as a watch that fails later is.
+      this.#started.catch((error: unknown) => this.#failWith(error));
     }
-    for (;;) {
-      const event = this.#unread.shift();
-      if (event) return { value: event, done: false };
-      if (this.#error) {
-        const error = this.#error;
-        this.#error = undefined;
-        await this.return();
-        throw error;
-      }
-      if (this.#done) return { value: undefined, done: true };
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
+    const event = this.#unread.shift();
+    if (event) return Promise.resolve({ value: event, done: false });
+    if (this.#error) {
+      const error = this.#error;
+      this.#error = undefined;
+      return this.return().then(() => Promise.reject(error));
     }
+    if (this.#done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      if (this.#holds) hold();
+      this.#waiting.push({ resolve, reject });
+    });
   }
 
   async return(): Promise<IteratorResult<TableEvent>> {
@@ -96,7 +84,7 @@ export class WatchStream implements WatchSink, TableWatch {
       this.#unread.length = 0;
       clearTimeout(this.#graceTimer);
       this.#signal?.removeEventListener('abort', this.#onAbort);
-      this.#wakeUp();
+      for (const waiter of this.#waiting.splice(0)) this.#answer(waiter).resolve({ value: undefined, done: true });
       this.#ended?.();
       await this.#backend.unwatch(this);
     }
@@ -143,8 +131,19 @@ export class WatchStream implements WatchSink, TableWatch {
   }
 
   fail(error: RuntableError): void {
-    this.#error = error;
-    this.#wakeUp();
+    this.#failWith(error);
+  }
+
+  /** The oldest waiting next() is told after the watch has ended; one not yet asked is told when it asks. */
+  #failWith(error: unknown): void {
+    if (this.#done) return;
+    const waiter = this.#waiting.shift();
+    if (!waiter) {
+      this.#error = error;
+      return;
+    }
+    const told = () => this.#answer(waiter).reject(error);
+    this.return().then(told, told);
   }
 
   #emit(type: TableEventType, entry: WireEntry): void {
@@ -160,13 +159,20 @@ export class WatchStream implements WatchSink, TableWatch {
       );
       return;
     }
-    this.#unread.push({ type, entry: toPublicEntry(entry) });
-    this.#wakeUp();
+    const event = { type, entry: toPublicEntry(entry) };
+    const waiter = this.#waiting.shift();
+    if (waiter) this.#answer(waiter).resolve({ value: event, done: false });
+    else this.#unread.push(event);
   }
 
-  #wakeUp(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+  /** A waiter about to be settled: its hold on the process ends with its wait. */
+  #answer(waiter: Waiter): Waiter {
+    if (this.#holds) release();
+    return waiter;
   }
+}
+
+interface Waiter {
+  resolve(result: IteratorResult<TableEvent>): void;
+  reject(error: unknown): void;
 }

@@ -224,6 +224,23 @@ export function tableBehaviour(backend: Backend): void {
     assert.deepEqual(await events.next(), { value: undefined, done: true });
   });
 
+  test('several next() calls waiting at once each get their own event, in order', async () => {
+    const controller = new AbortController();
+    const events = t.table.watch('Both/', { signal: controller.signal });
+    const first = events.next();
+    const second = events.next();
+    const third = events.next();
+    await t.table.register('Both/a', { f() {} });
+    await t.table.register('Both/b', { f() {} });
+    const [a, b] = await Promise.all([first, second]);
+    assert.deepEqual(
+      [a, b].map((result) => (result.done ? 'done' : `${result.value.type} ${result.value.entry.moniker}`)),
+      ['registered Both/a', 'registered Both/b'],
+    );
+    controller.abort();
+    assert.deepEqual(await third, { value: undefined, done: true }, 'a next() still waiting ends with the watch');
+  });
+
   test('an owner that exits normally leaves no entry behind, at once', async () => {
     const owner = spawn('owner', ['Exit/a']);
     await owner.waitForLine(/^ready/);
