@@ -1,6 +1,6 @@
 // A process's control connection to its table's broker. It survives broker restarts: it
 // reconnects with backoff (starting a new broker if allowed), registers the process's monikers
-// again and resumes its watches, so owners and watchers never notice more than a pause.
+// again and resumes its watches (link-watches.ts), so owners and watchers never notice more than a pause.
 
 import fs from 'node:fs';
 import { RuntableError } from '../errors.js';
@@ -17,7 +17,6 @@ import {
   type ServiceInfo,
   type Services,
   type Status,
-  type TableEventType,
   type Unnumbered,
   type WireEntry,
 } from '../wire/protocol.js';
@@ -32,7 +31,7 @@ import type {
 } from './backend.js';
 import { reachBroker } from './broker-start.js';
 import type { Entry } from './entry.js';
-import { unpackEntries } from './entry-batch.js';
+import { LinkWatches } from './link-watches.js';
 import { ListInParts } from './list-parts.js';
 import { unpackNames } from './name-batch.js';
 
@@ -53,12 +52,6 @@ export interface LinkOptions {
   brokerIdleMs?: number;
 }
 
-interface Route {
-  sink: WatchSink;
-  /** Events held until the snapshot is delivered; undefined once it is. */
-  early: [TableEventType, WireEntry][] | undefined;
-}
-
 export class BrokerLink implements NamingBackend {
   readonly #options: LinkOptions;
   #connection: Connection | undefined;
@@ -66,9 +59,7 @@ export class BrokerLink implements NamingBackend {
   #reconnecting: Promise<Connection> | undefined;
   #closing = false;
   readonly #owned = new Map<string, OwnedName>();
-  readonly #watches = new Map<WatchSink, number>();
-  /** Watch id on the current connection to its sink. */
-  readonly #routes = new Map<number, Route>();
+  readonly #watches = new LinkWatches();
   /** Lists answered in parts, by request id on the current connection. */
   readonly #lists = new Map<number, ListInParts>();
   /** The connection whose broker refused ListNames, being older: its names come from List. */
@@ -225,20 +216,11 @@ export class BrokerLink implements NamingBackend {
   }
 
   async watch(sink: WatchSink): Promise<void> {
-    const connection = await this.#connected();
-    this.#watches.set(sink, 0);
-    await this.#startWatch(connection, sink, false);
+    await this.#watches.add(await this.#connected(), sink);
   }
 
   async unwatch(sink: WatchSink): Promise<void> {
-    const id = this.#watches.get(sink);
-    this.#watches.delete(sink);
-    if (id === undefined) return;
-    this.#routes.delete(id);
-    const connection = this.#connection;
-    if (connection && !connection.closed) {
-      await connection.request({ kind: Kind.Unwatch, watch: id }).catch(() => {});
-    }
+    await this.#watches.remove(sink, this.#connection);
   }
 
   /** Revokes these monikers if the broker is reachable now; never waits for a reconnection. */
@@ -297,7 +279,7 @@ export class BrokerLink implements NamingBackend {
         onClose: () => {
           if (this.#connection !== connection) return;
           this.#connection = undefined;
-          this.#routes.clear();
+          this.#watches.disconnected();
           if (!this.#closing) this.#startReconnecting();
         },
       }),
@@ -360,35 +342,12 @@ export class BrokerLink implements NamingBackend {
       }),
     );
     // Owners register first, so a watcher's snapshot already holds the entries that came back.
-    await Promise.all([...this.#watches.keys()].map((sink) => this.#startWatch(connection, sink, true)));
-  }
-
-  async #startWatch(connection: Connection, sink: WatchSink, resumed: boolean): Promise<void> {
-    let route: Route | undefined;
-    const snapshot = await connection.request(
-      { kind: Kind.Watch, prefix: sink.prefix },
-      {
-        numbered: (id) => {
-          route = { sink, early: [] };
-          this.#watches.set(sink, id);
-          this.#routes.set(id, route);
-        },
-      },
-    );
-    if (!route || !this.#watches.has(sink)) return;
-    sink.snapshot(unpackEntries(snapshot), resumed);
-    // Events that arrived in the same read as the snapshot's reply were held back until now.
-    const early = route.early;
-    route.early = undefined;
-    for (const [type, entry] of early ?? []) sink.event(type, entry);
+    await this.#watches.resume(connection);
   }
 
   #notice(message: Message): void {
-    if (message.kind === Kind.TableEvent) {
-      const route = this.#routes.get(message.watch);
-      if (route?.early) route.early.push([message.type, message.entry]);
-      else route?.sink.event(message.type, message.entry);
-    } else if (message.kind === Kind.ListPart) {
+    if (message.kind === Kind.TableEvent) this.#watches.deliver(message);
+    else if (message.kind === Kind.ListPart) {
       this.#lists.get(message.id)?.add(message.value.part, message.value);
     } else if (message.kind === Kind.Lost) {
       const name = this.#owned.get(message.moniker);
@@ -400,8 +359,7 @@ export class BrokerLink implements NamingBackend {
   #giveUp(error: RuntableError): void {
     for (const name of this.#owned.values()) name.lost(error);
     this.#owned.clear();
-    for (const sink of this.#watches.keys()) sink.fail(error);
-    this.#watches.clear();
+    this.#watches.fail(error);
   }
 }
 
