@@ -27,10 +27,17 @@ export class WatchStream implements WatchSink, TableWatch {
   /**
    * The next() calls waiting, oldest first. An event goes straight to the oldest: one promise
    * settles per event, and each of several next() calls in flight at once gets its own answer.
+   * Events wait in #unread only while nobody waits (or the watch has not started).
    */
   readonly #waiting: Waiter[] = [];
   #started: Promise<void> | undefined;
-  #error: unknown;
+  /**
+   * Whether the watch has started: only then are events handed out, so that a consumer who has
+   * seen the snapshot knows the watch is established (a watch that fails to start shows nothing).
+   */
+  #running = false;
+  /** The failure to throw once the events before it are read. */
+  #failure: { error: unknown } | undefined;
   #done = false;
   readonly #onAbort = () => void this.return();
   readonly #ended: (() => void) | undefined;
@@ -61,15 +68,24 @@ export class WatchStream implements WatchSink, TableWatch {
     if (this.#signal?.aborted) return this.return();
     if (!this.#done && !this.#started) {
       this.#started = this.#backend.watch(this);
-      // A watch that cannot start is told to whoever waits, as a watch that fails later is.
-      this.#started.catch((error: unknown) => this.#failWith(error));
+      this.#started.then(
+        () => this.#run(),
+        (error: unknown) => {
+          // The snapshot of a watch that did not start is not shown: its first next() throws.
+          this.#unread.length = 0;
+          this.#failWith(error);
+          this.#run();
+        },
+      );
     }
-    const event = this.#unread.shift();
-    if (event) return Promise.resolve({ value: event, done: false });
-    if (this.#error) {
-      const error = this.#error;
-      this.#error = undefined;
-      return this.return().then(() => Promise.reject(error));
+    if (this.#running && this.#waiting.length === 0) {
+      const event = this.#unread.shift();
+      if (event) return Promise.resolve({ value: event, done: false });
+      const failure = this.#failure;
+      if (failure) {
+        this.#failure = undefined;
+        return this.return().then(() => Promise.reject(failure.error));
+      }
     }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
@@ -134,16 +150,36 @@ export class WatchStream implements WatchSink, TableWatch {
     this.#failWith(error);
   }
 
-  /** The oldest waiting next() is told after the watch has ended; one not yet asked is told when it asks. */
   #failWith(error: unknown): void {
-    if (this.#done) return;
-    const waiter = this.#waiting.shift();
-    if (!waiter) {
-      this.#error = error;
+    if (this.#done || this.#failure) return;
+    this.#failure = { error };
+    this.#deliver();
+  }
+
+  #run(): void {
+    this.#running = true;
+    this.#deliver();
+  }
+
+  /** Answers waiting next() calls, oldest first, with unread events, then with the failure. */
+  #deliver(): void {
+    if (!this.#running) return;
+    while (this.#waiting.length > 0) {
+      const event = this.#unread.shift();
+      if (event) {
+        this.#answer(this.#waiting.shift() as Waiter).resolve({ value: event, done: false });
+        continue;
+      }
+      const failure = this.#failure;
+      if (failure) {
+        // The oldest waiter is told once the watch has ended; the rest see its end.
+        this.#failure = undefined;
+        const waiter = this.#answer(this.#waiting.shift() as Waiter);
+        const told = () => waiter.reject(failure.error);
+        this.return().then(told, told);
+      }
       return;
     }
-    const told = () => this.#answer(waiter).reject(error);
-    this.return().then(told, told);
   }
 
   #emit(type: TableEventType, entry: WireEntry): void {
@@ -159,10 +195,8 @@ export class WatchStream implements WatchSink, TableWatch {
       );
       return;
     }
-    const event = { type, entry: toPublicEntry(entry) };
-    const waiter = this.#waiting.shift();
-    if (waiter) this.#answer(waiter).resolve({ value: event, done: false });
-    else this.#unread.push(event);
+    this.#unread.push({ type, entry: toPublicEntry(entry) });
+    this.#deliver();
   }
 
   /** A waiter about to be settled: its hold on the process ends with its wait. */
