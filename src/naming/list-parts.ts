@@ -4,11 +4,11 @@
 // Reply that overtakes parts waits for them.
 //
 // Each part's entries go into an array of their own, joined into the List's array once the Reply
-// is in. One array grown through the List is what a scavenge during it promotes to the old
-// generation (with this reader and the List's closure): once dead, it still holds every young entry
-// it points to alive through the old-to-new remembered set until the next full collection, so
-// each such List's 4.5 MB of entries were copied by the scavenges after it and then promoted
-// (docs/PERFORMANCE.md, (e) Session 8).
+// is in, and the parts' array is emptied. One array grown through the List and returned stayed
+// reachable from old objects after the List (this reader, its closure, their frames): an old
+// object's slot keeps what it points to alive through every scavenge until a full collection, and
+// each List's 4.5 MB of entries were copied and promoted after it (docs/PERFORMANCE.md, (e)
+// Session 8).
 
 import { RuntableError } from '../errors.js';
 import { fail } from '../wire/validate.js';
