@@ -2,6 +2,13 @@
 // while the broker writes the next, and the Reply's rows come last. A part that arrives out of
 // turn (one large enough to be chunked, overtaken by a smaller one) waits for its turn, and a
 // Reply that overtakes parts waits for them.
+//
+// Each part's entries go into an array of their own, joined into the List's array once the Reply
+// is in, and the parts' array is emptied. One array grown through the List and returned stayed
+// reachable from old objects after the List (this reader, its closure, their frames): an old
+// object's slot keeps what it points to alive through every scavenge until a full collection, and
+// each List's 4.5 MB of entries were copied and promoted after it (docs/PERFORMANCE.md, (e)
+// Session 8).
 
 import { RuntableError } from '../errors.js';
 import { fail } from '../wire/validate.js';
@@ -9,8 +16,8 @@ import type { Entry } from './entry.js';
 import { unpackPublicEntries } from './entry-batch.js';
 
 export class ListInParts {
-  /** The entries of the parts read so far, in order. */
-  readonly #entries: Entry[] = [];
+  /** The entries of the parts read so far, an array for each part, in order; emptied once read. */
+  #parts: Entry[][] = [];
   /** The next part to read. */
   #next = 0;
   /** Parts that came before their turn, by number. */
@@ -49,7 +56,15 @@ export class ListInParts {
     if (this.#next + this.#early.size > parts) fail(`a List's Reply counts ${parts} parts, and more came`);
     if (this.#next < parts) await this.#rest(parts, closed);
     if (this.#fault !== undefined) throw this.#fault;
-    return unpackPublicEntries(value, this.#entries);
+    const read = this.#parts;
+    this.#parts = [];
+    const last = unpackPublicEntries(value);
+    if (read.length === 0) return last;
+    read.push(last);
+    const all = joined(read);
+    // This array may be old by now (promoted with this reader): emptied, it holds no entry alive.
+    read.length = 0;
+    return all;
   }
 
   #rest(parts: number, closed: Promise<unknown> | undefined): Promise<void> {
@@ -65,9 +80,19 @@ export class ListInParts {
     this.#next++;
     if (this.#fault !== undefined) return;
     try {
-      unpackPublicEntries(batch, this.#entries);
+      this.#parts.push(unpackPublicEntries(batch));
     } catch (error) {
       this.#fault = error;
     }
   }
+}
+
+/** The parts' entries in one array, allocated at its size. */
+function joined(parts: Entry[][]): Entry[] {
+  let count = 0;
+  for (const part of parts) count += part.length;
+  const all: Entry[] = new Array(count);
+  let at = 0;
+  for (const part of parts) for (let i = 0; i < part.length; i++) all[at++] = part[i] as Entry;
+  return all;
 }
