@@ -182,7 +182,7 @@ export class BrokerLink implements NamingBackend {
     };
     try {
       const value = await this.request<List>({ kind: Kind.List, prefix, parts: true }, { numbered });
-      return await (listing as ListInParts).finish(value, this.#connection?.whenClosed);
+      return await (listing as ListInParts).finish(value);
     } finally {
       if (this.#lists.get(id) === listing) this.#lists.delete(id);
     }
@@ -280,6 +280,8 @@ export class BrokerLink implements NamingBackend {
           if (this.#connection !== connection) return;
           this.#connection = undefined;
           this.#watches.disconnected();
+          for (const listing of this.#lists.values()) listing.lost();
+          this.#lists.clear();
           if (!this.#closing) this.#startReconnecting();
         },
       }),

@@ -25,7 +25,9 @@ export class ListInParts {
   /** The first fault found in a part: the List fails with it once its Reply is in. */
   #fault: unknown;
   /** Set while the Reply waits for parts still to come: how many, and whom to tell. */
-  #awaited: { parts: number; whole: () => void } | undefined;
+  #awaited: { parts: number; whole: () => void; gone: (error: RuntableError) => void } | undefined;
+  /** Set once the connection the parts come on has closed. */
+  #lost: RuntableError | undefined;
 
   /** A ListPart's batch: read now if its turn has come, else kept until then. */
   add(part: number, batch: unknown): void {
@@ -48,13 +50,13 @@ export class ListInParts {
   /**
    * The List's entries once its Reply (`value`, an EntryBatch, with `parts` from a broker that
    * sent parts) has come: every part's, then the Reply's own. Rejects with TABLE_UNAVAILABLE if
-   * `closed` settles while parts are still to come.
+   * the connection closes (lost()) while parts are still to come.
    */
-  async finish(value: unknown, closed: Promise<unknown> | undefined): Promise<Entry[]> {
+  async finish(value: unknown): Promise<Entry[]> {
     const parts = (value as { parts?: unknown } | null)?.parts ?? 0;
     if (typeof parts !== 'number' || !Number.isSafeInteger(parts) || parts < 0) fail('parts must be a count');
     if (this.#next + this.#early.size > parts) fail(`a List's Reply counts ${parts} parts, and more came`);
-    if (this.#next < parts) await this.#rest(parts, closed);
+    if (this.#next < parts) await this.#rest(parts);
     if (this.#fault !== undefined) throw this.#fault;
     const read = this.#parts;
     this.#parts = [];
@@ -67,12 +69,19 @@ export class ListInParts {
     return all;
   }
 
-  #rest(parts: number, closed: Promise<unknown> | undefined): Promise<void> {
+  /**
+   * The connection closed: a List still waiting for parts fails. Told by the connection's owner,
+   * not by a reaction on its close promise, which would keep every such List until it closes.
+   */
+  lost(): void {
+    this.#lost ??= new RuntableError('TABLE_UNAVAILABLE', 'the broker went away during a List');
+    this.#awaited?.gone(this.#lost);
+  }
+
+  #rest(parts: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const gone = () => reject(new RuntableError('TABLE_UNAVAILABLE', 'the broker went away during a List'));
-      if (closed === undefined) gone();
-      else closed.then(gone);
-      this.#awaited = { parts, whole: resolve };
+      if (this.#lost) reject(this.#lost);
+      else this.#awaited = { parts, whole: resolve, gone: reject };
     });
   }
 

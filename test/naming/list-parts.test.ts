@@ -161,7 +161,7 @@ describe('reading a List in parts', () => {
   test('puts parts that come out of turn, and a Reply that overtakes them, in order', async () => {
     const listing = new ListInParts();
     listing.add(1, batchOf('c', 'd'));
-    const whole = listing.finish({ ...batchOf('e'), parts: 2 }, new Promise(() => {}));
+    const whole = listing.finish({ ...batchOf('e'), parts: 2 });
     listing.add(0, batchOf('a', 'b'));
     assert.deepEqual(names(await whole), ['a', 'b', 'c', 'd', 'e']);
   });
@@ -170,24 +170,30 @@ describe('reading a List in parts', () => {
     const twice = new ListInParts();
     twice.add(0, batchOf('a'));
     twice.add(0, batchOf('a'));
-    await assert.rejects(twice.finish({ ...batchOf('b'), parts: 1 }, undefined), code('PROTOCOL'));
+    await assert.rejects(twice.finish({ ...batchOf('b'), parts: 1 }), code('PROTOCOL'));
     const more = new ListInParts();
     more.add(0, batchOf('a'));
-    await assert.rejects(more.finish({ ...batchOf('b'), parts: 0 }, undefined), code('PROTOCOL'));
-    await assert.rejects(new ListInParts().finish({ ...batchOf('b'), parts: -1 }, undefined), code('PROTOCOL'));
+    await assert.rejects(more.finish({ ...batchOf('b'), parts: 0 }), code('PROTOCOL'));
+    await assert.rejects(new ListInParts().finish({ ...batchOf('b'), parts: -1 }), code('PROTOCOL'));
     const bad = new ListInParts();
     bad.add(0, { owners: {}, rows: 'no' });
-    await assert.rejects(bad.finish({ ...batchOf('b'), parts: 1 }, undefined), code('PROTOCOL'));
+    await assert.rejects(bad.finish({ ...batchOf('b'), parts: 1 }), code('PROTOCOL'));
   });
 
   test('fails with TABLE_UNAVAILABLE when the broker goes while parts are still to come', async () => {
     const listing = new ListInParts();
-    let close: (value: unknown) => void = () => {};
-    const closed = new Promise((resolve) => {
-      close = resolve;
-    });
-    const whole = listing.finish({ ...batchOf('b'), parts: 1 }, closed);
-    close(undefined);
+    const whole = listing.finish({ ...batchOf('b'), parts: 1 });
+    listing.lost();
     await assert.rejects(whole, code('TABLE_UNAVAILABLE'));
+    const late = new ListInParts();
+    late.lost();
+    await assert.rejects(
+      late.finish({ ...batchOf('b'), parts: 1 }),
+      code('TABLE_UNAVAILABLE'),
+      'lost before its Reply was read',
+    );
+    const whole2 = new ListInParts();
+    whole2.lost();
+    assert.deepEqual(names(await whole2.finish({ ...batchOf('b'), parts: 0 })), ['b'], 'nothing was still to come');
   });
 });
