@@ -8,9 +8,9 @@
 // a write on the writer's CPU), they cannot work at once and each slice costs a wake-up, a read
 // and a switch between the two: slower than one batch. Which is the case is not known from here
 // and changes as the scheduler moves the processes, so the pacing measures: frames sent per ms
-// in windows of WINDOW_FRAMES frames, in the way that measured faster, and now and then one window
-// in the other way to notice a change. Ticks of fewer than EARLY_FRAMES frames (one call at a
-// time, a few) leave at their end either way, and no tick is cut in more than SLICES_MAX slices.
+// in windows of WINDOW_FRAMES frames, in the way that measured faster, and now and then a shorter
+// one in the other way to notice a change. Ticks of fewer than EARLY_FRAMES frames (one call at a
+// time, a few) leave at their end either way, and no tick is cut past its first EARLY_FRAMES_MAX frames.
 
 import { performance } from 'node:perf_hooks';
 
@@ -18,8 +18,13 @@ import { performance } from 'node:perf_hooks';
 export const EARLY_FRAMES = 16;
 /** ...up to this many: past them the rest leave at the tick's end (a burst is not cut up). */
 export const EARLY_FRAMES_MAX = 48;
-/** Frames per measuring window (about 5 to 15 ms of pipelined calls). */
+/** Frames per measuring window (about 5 to 15 ms of pipelined calls)... */
 const WINDOW_FRAMES = 4096;
+/**
+ * ...and per probe: a quarter, since a probe of the slower way is the pacing's whole cost, and
+ * the two ways differ by more than a short window's spread (a fifth to a half either way).
+ */
+export const PROBE_FRAMES = 1024;
 /** The weight of a window in the running mean of the way in use (one window's spread is wide). */
 const SMOOTHING = 0.25;
 /** The window after which the first probe comes. */
@@ -59,7 +64,7 @@ export class WritePacing {
       return;
     }
     this.#windowFrames += frames;
-    if (this.#windowFrames < WINDOW_FRAMES) return;
+    if (this.#windowFrames < (this.early === this.#preferEarly ? WINDOW_FRAMES : PROBE_FRAMES)) return;
     const now = this.#now();
     const ms = now - this.#windowStart;
     const rate = this.#windowFrames / ms;

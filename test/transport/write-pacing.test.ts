@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { EARLY_FRAMES, EARLY_FRAMES_MAX, WritePacing } from '../../src/transport/write-pacing.ts';
+import { EARLY_FRAMES, EARLY_FRAMES_MAX, PROBE_FRAMES, WritePacing } from '../../src/transport/write-pacing.ts';
 import { framedAt, framedStart } from '../../src/wire/cbor-encode.ts';
 import { encode, encodeReply } from '../../src/wire/codec.ts';
 import { Kind } from '../../src/wire/protocol.ts';
@@ -99,9 +99,9 @@ describe('a tick written in slices over a Unix socket', () => {
     }
     assert.equal(received.length, expected.length);
     for (let i = 0; i < expected.length; i++) assert.ok(received[i]?.equals(expected[i] as Buffer), `frame ${i}`);
-    // The first probe comes after four windows of 4096 frames: at least one window was sliced,
+    // The first probe comes after four windows of 4096 frames: at least one probe was sliced,
     // each of its ticks written in EARLY_FRAMES_MAX / EARLY_FRAMES + 1 pieces.
-    assert.ok(writes >= ticks + (4096 / perTick) * (EARLY_FRAMES_MAX / EARLY_FRAMES), `${writes} writes`);
+    assert.ok(writes >= ticks + (PROBE_FRAMES / perTick) * (EARLY_FRAMES_MAX / EARLY_FRAMES), `${writes} writes`);
     a.close();
     b.close();
   });
