@@ -3,7 +3,10 @@
 // in-memory pair for one-process tests (memory.ts) implement it; named pipes would be one more file.
 
 export interface Transport {
-  /** Queues a frame; frames queued in the same tick leave in one write. */
+  /**
+   * Queues a frame; frames queued in the same tick leave in one write (a socket's busy tick of
+   * sendFramed frames may leave its first ones early, in slices: write-pacing.ts).
+   */
   send(frame: Uint8Array): void;
   /**
    * Queues one frame made of `parts` back to back, so that large parts need not be copied to join

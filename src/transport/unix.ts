@@ -10,6 +10,7 @@ import { FRAME_HEADER_BYTES, FrameReader } from './framing.js';
 import { guardTimer } from './keep-alive.js';
 import { checkSocketPath, withPrivateUmask } from './paths.js';
 import type { Listener, Transport, TransportOptions } from './transport.js';
+import { EARLY_FRAMES, EARLY_FRAMES_MAX, WritePacing } from './write-pacing.js';
 
 /** Frames smaller than this are copied into one buffer per flush; larger ones go by writev. */
 const COALESCE_LIMIT_BYTES = 64 * 1024;
@@ -159,6 +160,9 @@ class SocketTransport implements Transport {
   #runStart = 0;
   #runEnd = 0;
   #flushScheduled = false;
+  /** Frames framed by the encoder (sendFramed) in this tick, written early or not. */
+  #tickFrames = 0;
+  readonly #pacing = new WritePacing();
   #closed = false;
   #closeError: Error | undefined;
 
@@ -227,6 +231,8 @@ class SocketTransport implements Transport {
     // promise callbacks leave together.
     process.nextTick(() => {
       this.#flushScheduled = false;
+      this.#pacing.tickEnded(this.#tickFrames);
+      this.#tickFrames = 0;
       this.#flush();
     });
   }
@@ -244,6 +250,15 @@ class SocketTransport implements Transport {
     }
     this.#runEnd = offset + length;
     this.#queuedBytes += length;
+    // A tick's first calls or replies in slices (write-pacing.ts), where that measured faster.
+    if (
+      (++this.#tickFrames & (EARLY_FRAMES - 1)) === 0 &&
+      this.#tickFrames <= EARLY_FRAMES_MAX &&
+      this.#pacing.early &&
+      !this.#socket.writableNeedDrain
+    ) {
+      this.#write();
+    }
     this.#scheduleFlush();
   }
 
@@ -284,6 +299,12 @@ class SocketTransport implements Transport {
 
   #flush(): void {
     if (this.#closed || this.#socket.writableNeedDrain) return;
+    this.#write();
+    if (!this.#socket.writableNeedDrain) this.onWritable();
+  }
+
+  /** Writes what is queued (the socket is open and needs no drain). */
+  #write(): void {
     if (this.#runMemory !== undefined) this.#endRun();
     if (this.#queue.length > 0) {
       const queue = this.#queue;
@@ -306,7 +327,6 @@ class SocketTransport implements Transport {
         else writeFrames(this.#socket, queue, done);
       }
     }
-    if (!this.#socket.writableNeedDrain) this.onWritable();
   }
 
   #finish(destroy = true): void {
