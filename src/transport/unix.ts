@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import process from 'node:process';
 import { RuntableError } from '../errors.js';
+import { FramedRun, framed, type Queued, writeFrames, writtenOf } from './frame-writes.js';
 import { FRAME_HEADER_BYTES, FrameReader } from './framing.js';
 import { guardTimer } from './keep-alive.js';
 import { checkSocketPath, withPrivateUmask } from './paths.js';
@@ -23,126 +24,6 @@ const LINGER_MS = 1000;
  * (and Node's own end and destroy of a socket that is not half-open) waits until after.
  */
 const DESTROY_AFTER_END_MS = 20;
-
-/**
- * Parts of a frame at least this large are written as they are (by writev); the smaller bits
- * around them (frame headers, chunk heads) are copied together into one buffer per flush.
- */
-const WRITE_AS_IS_BYTES = 2048;
-
-/** A frame made of parts, sent back to back. */
-interface PartsFrame {
-  readonly parts: readonly Uint8Array[];
-  readonly length: number;
-  /** Told once the parts are no longer referenced here (Transport.sendParts). */
-  readonly written: (() => void) | undefined;
-}
-
-/** Frames framed already, each its length in front (sendFramed), one after another. */
-class FramedRun {
-  readonly bytes: Buffer;
-
-  constructor(bytes: Buffer) {
-    this.bytes = bytes;
-  }
-}
-
-/** A frame as queued: whole, or in parts, or a run of frames framed already. */
-type Queued = Uint8Array | PartsFrame | FramedRun;
-
-/** The frames, each after its length, in one buffer of `bytes` (headers included). */
-function framed(frames: Queued[], bytes: number): Buffer {
-  const out = Buffer.allocUnsafe(bytes);
-  let offset = 0;
-  for (const frame of frames) {
-    if (frame instanceof FramedRun) {
-      out.set(frame.bytes, offset);
-      offset += frame.bytes.length;
-      continue;
-    }
-    out.writeUInt32BE(frame.length, offset);
-    offset += FRAME_HEADER_BYTES;
-    if (frame instanceof Uint8Array) {
-      out.set(frame, offset);
-      offset += frame.length;
-    } else {
-      for (const part of frame.parts) {
-        out.set(part, offset);
-        offset += part.length;
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * Writes the frames in one corked burst (one writev): large parts as they are, never copied, and
- * each run of small bits between them (headers, chunk heads, small frames) copied into one buffer.
- * `done`, if given, is called once the whole burst has been written without error.
- */
-function writeFrames(socket: net.Socket, frames: Queued[], done?: (error?: Error | null) => void): void {
-  // First the size of all the small bits, to copy them into one buffer.
-  let small = 0;
-  for (const frame of frames) {
-    if (frame instanceof FramedRun) {
-      if (frame.bytes.length < WRITE_AS_IS_BYTES) small += frame.bytes.length;
-      continue;
-    }
-    small += FRAME_HEADER_BYTES;
-    if (frame instanceof Uint8Array) {
-      if (frame.length < WRITE_AS_IS_BYTES) small += frame.length;
-    } else {
-      for (const part of frame.parts) if (part.length < WRITE_AS_IS_BYTES) small += part.length;
-    }
-  }
-  const scratch = Buffer.allocUnsafe(small);
-  let at = 0;
-  let runStart = 0;
-  // Each write waits for the one before it: the last one's callback says the burst is out.
-  let last: Uint8Array | undefined;
-  const write = (bytes: Uint8Array) => {
-    if (last) socket.write(last);
-    last = bytes;
-  };
-  const flushRun = () => {
-    if (at > runStart) write(scratch.subarray(runStart, at));
-    runStart = at;
-  };
-  const put = (part: Uint8Array) => {
-    if (part.length < WRITE_AS_IS_BYTES) {
-      scratch.set(part, at);
-      at += part.length;
-    } else {
-      flushRun();
-      write(part);
-    }
-  };
-  socket.cork();
-  for (const frame of frames) {
-    if (frame instanceof FramedRun) {
-      put(frame.bytes);
-      continue;
-    }
-    scratch.writeUInt32BE(frame.length, at);
-    at += FRAME_HEADER_BYTES;
-    if (frame instanceof Uint8Array) put(frame);
-    else for (const part of frame.parts) put(part);
-  }
-  flushRun();
-  if (last) socket.write(last, done);
-  socket.uncork();
-}
-
-/** The `written` callbacks of the frames in `frames`, if there are any. */
-function writtenOf(frames: Queued[]): (() => void)[] | undefined {
-  let written: (() => void)[] | undefined;
-  for (const frame of frames) {
-    if (frame instanceof Uint8Array || frame instanceof FramedRun || !frame.written) continue;
-    written ??= [];
-    written.push(frame.written);
-  }
-  return written;
-}
 
 class SocketTransport implements Transport {
   onFrame: (frame: Uint8Array) => void = () => {};
@@ -252,7 +133,7 @@ class SocketTransport implements Transport {
     this.#queuedBytes += length;
     // A tick's first calls or replies in slices (write-pacing.ts), where that measured faster.
     if (
-      (++this.#tickFrames & (EARLY_FRAMES - 1)) === 0 &&
+      ++this.#tickFrames % EARLY_FRAMES === 0 &&
       this.#tickFrames <= EARLY_FRAMES_MAX &&
       this.#pacing.early &&
       !this.#socket.writableNeedDrain
