@@ -73,25 +73,18 @@ export class WatchStream implements WatchSink, TableWatch {
         (error: unknown) => {
           // The snapshot of a watch that did not start is not shown: its first next() throws.
           this.#unread.length = 0;
-          this.#failWith(error);
+          this.fail(error);
           this.#run();
         },
       );
     }
-    if (this.#running && this.#waiting.length === 0) {
-      const event = this.#unread.shift();
-      if (event) return Promise.resolve({ value: event, done: false });
-      const failure = this.#failure;
-      if (failure) {
-        this.#failure = undefined;
-        return this.return().then(() => Promise.reject(failure.error));
-      }
-    }
     if (this.#done) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
+    const answer = new Promise<IteratorResult<TableEvent>>((resolve, reject) => {
       if (this.#holds) hold();
       this.#waiting.push({ resolve, reject });
     });
+    this.#deliver();
+    return answer;
   }
 
   async return(): Promise<IteratorResult<TableEvent>> {
@@ -146,11 +139,7 @@ export class WatchStream implements WatchSink, TableWatch {
     this.#emit(type, entry);
   }
 
-  fail(error: RuntableError): void {
-    this.#failWith(error);
-  }
-
-  #failWith(error: unknown): void {
+  fail(error: unknown): void {
     if (this.#done || this.#failure) return;
     this.#failure = { error };
     this.#deliver();
